@@ -1,0 +1,102 @@
+/**
+ * The error catalog. Every error Vigil raises on purpose is an EngineError with a stable
+ * `code`; callers match on `code`, never on message text. Messages say what is wrong and
+ * where, in the form `<where>.<field> must be <expectation>, got <value>`.
+ */
+export type ErrorCode =
+  | 'VIGIL_INVALID_RECORD'
+  | 'VIGIL_INVALID_RULES'
+  | 'VIGIL_LATE_RECORD'
+  | 'VIGIL_USAGE'
+  | 'VIGIL_RULE_FAILED'
+  | 'VIGIL_STORE_CORRUPT'
+  | 'VIGIL_MAILBOX_FULL'
+  | 'VIGIL_ENGINE_FAILED';
+
+export class EngineError extends Error {
+  readonly code: ErrorCode;
+  constructor (code: ErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** A usage record failed validation. `field` names the offending field (`record` when the whole input is wrong). */
+export class InvalidRecordError extends EngineError {
+  readonly field: string;
+  constructor (field: string, expected: string, got: unknown) {
+    super('VIGIL_INVALID_RECORD', `record.${field} must be ${expected}, got ${show(got)}`);
+    this.field = field;
+  }
+}
+
+/** A record whose window was already discarded (behind the watermark by more than `lateness`). */
+export class LateRecordError extends EngineError {
+  constructor (message: string) {
+    super('VIGIL_LATE_RECORD', message);
+  }
+}
+
+/** One problem in a rules file, with its position (1-based line and column). */
+export interface Diagnostic {
+  readonly file: string;
+  readonly line: number;
+  readonly col: number;
+  readonly message: string;
+}
+
+export function formatDiagnostic (d: Diagnostic): string {
+  return `${d.file}:${d.line}:${d.col} ${d.message}`;
+}
+
+/** A rules file (or config) is invalid; `diagnostics` holds every problem found, in file order. */
+export class InvalidRulesError extends EngineError {
+  readonly diagnostics: readonly Diagnostic[];
+  constructor (diagnostics: readonly Diagnostic[]) {
+    super('VIGIL_INVALID_RULES', diagnostics.map(formatDiagnostic).join('\n'));
+    this.diagnostics = diagnostics;
+  }
+}
+
+/** The command line was used wrongly. */
+export class UsageError extends EngineError {
+  constructor (message: string) {
+    super('VIGIL_USAGE', message);
+  }
+}
+
+/** Evaluating a rule threw on a record; the record is rejected with this reason, the engine goes on. */
+export class RuleFailedError extends EngineError {
+  readonly rule: string;
+  constructor (rule: string, options?: ErrorOptions) {
+    const cause = options?.cause instanceof Error ? options.cause.message : show(options?.cause);
+    super('VIGIL_RULE_FAILED', `rule ${rule} failed on this record: ${cause}`, options);
+    this.rule = rule;
+  }
+}
+
+/** Plain data for an error that must cross a thread boundary (classes do not survive structuredClone). */
+export interface ErrorData { name: string, code: string, message: string }
+
+export function toErrorData (err: unknown): ErrorData {
+  if (err instanceof EngineError) return { name: err.name, code: err.code, message: err.message };
+  if (err instanceof Error) return { name: err.name, code: 'VIGIL_ENGINE_FAILED', message: err.message };
+  return { name: 'Error', code: 'VIGIL_ENGINE_FAILED', message: show(err) };
+}
+
+/** A value for an error message, clipped so that a message never echoes a whole payload. */
+export function show (value: unknown, max = 60): string {
+  let text: string;
+  if (typeof value === 'string') text = JSON.stringify(value);
+  else if (value === undefined) text = 'nothing';
+  else if (typeof value === 'bigint') text = `${value}n`;
+  else {
+    try { text = JSON.stringify(value) ?? String(value); } catch { text = String(value); }
+  }
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+export function assertNever (value: never, what: string): never {
+  throw new EngineError('VIGIL_ENGINE_FAILED', `this should not happen: unknown ${what} ${show(value)}`);
+}
