@@ -43,17 +43,25 @@ function main (): void {
     process.stderr.write(`generate: ${(err as Error).message}\nusage: generate.js --out FILE [--labels FILE] [--days N] [--seed N] [--accounts N] [--start YYYY-MM-DD]\n`);
     process.exit(2);
   }
+  const options = {
+    days: positiveInt('days', values.days, DEFAULTS.days),
+    seed: positiveInt('seed', values.seed, DEFAULTS.seed),
+    accounts: positiveInt('accounts', values.accounts, DEFAULTS.accounts),
+    start: values.start ?? DEFAULTS.start,
+  };
   if (values.out === undefined) {
     process.stderr.write('generate: --out FILE is required\n');
     process.exit(2);
   }
   const started = performance.now();
-  const traffic = generateTraffic({
-    days: positiveInt('days', values.days, DEFAULTS.days),
-    seed: positiveInt('seed', values.seed, DEFAULTS.seed),
-    accounts: positiveInt('accounts', values.accounts, DEFAULTS.accounts),
-    start: values.start ?? DEFAULTS.start,
-  });
+  let traffic;
+  try {
+    traffic = generateTraffic(options);
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    process.stderr.write(`generate: ${err.message}\n`);
+    process.exit(2);
+  }
   writeFileSync(values.out, traffic.lines.join('\n') + '\n');
   if (values.labels !== undefined) {
     writeFileSync(values.labels, traffic.labels.map((l) => JSON.stringify(l)).join('\n') + '\n');

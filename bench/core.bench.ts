@@ -1,0 +1,153 @@
+/**
+ * core: records per second of the single-threaded core (JSON.parse of each line, then
+ * Ingest.prepare: validate, normalize, derive, rate; then Engine.process: every counter and
+ * every threshold of examples/rules.yaml), beside two baselines on the same lines in the
+ * same run:
+ *   - ceiling: JSON.parse of each line and one Float64Array slot bumped per counter of the
+ *     compiled rules, found through a per-account integer id interned once. No rule logic:
+ *     the least any engine must do to count this traffic with that many counters.
+ *   - naive-map: JSON.parse and a Map<string, number> keyed by a composed string
+ *     ("rule:account") per counter per record: the obvious way, for contrast.
+ * The goal (issue: core throughput) is core >= 40 % of ceiling.
+ *
+ * Run: npx tsc -p tsconfig.json && node dist/bench/index.js core
+ *      (or directly: node --expose-gc dist/bench/core.bench.js [--samples 5] [--warmup 1] [--records N])
+ * Needs: nothing but the build. Traffic is generated in memory (examples/dataset.ts, seed 42,
+ * the demo's defaults: ~174k records over 3 days), so inputs are fixed and reproducible.
+ * Every sample starts from an empty engine and replays the whole stream in order.
+ */
+import { fileURLToPath } from 'node:url';
+import type { CompiledRules } from '../core/compile.js';
+import { Engine } from '../core/engine.js';
+import { Ingest } from '../core/ingest.js';
+import type { Alert } from '../core/alert.js';
+import { DEFAULTS, generateTraffic } from '../examples/dataset.js';
+import type { BenchCase } from './harness.js';
+import { intArg, report, runCases, sink } from './harness.js';
+import { loadRules } from './rules.js';
+
+const RULES = fileURLToPath(new URL('../../examples/rules.yaml', import.meta.url));
+
+function parseLine (line: string): unknown {
+  try {
+    return JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The full core path, from a fresh engine: what one shard actor does per record. */
+function coreCase (compiled: CompiledRules, lines: readonly string[]): BenchCase {
+  let ingest = new Ingest(compiled);
+  let engine = new Engine(compiled, () => 0);
+  const alerts: Alert[] = [];
+  const replay = (n: number): number => {
+    let accepted = 0;
+    for (let i = 0; i < n; i++) {
+      const raw = parseLine(lines[i] as string);
+      if (raw === undefined) continue;
+      const p = ingest.prepare(raw, { source: 'bench', line: i + 1 });
+      if (!p.ok) continue;
+      engine.advance(ingest.watermark);
+      engine.process(p.record, undefined, alerts);
+      accepted++;
+    }
+    sink.value += accepted + alerts.length;
+    alerts.length = 0;
+    return n;
+  };
+  return {
+    name: 'core',
+    setup: () => { ingest = new Ingest(compiled); engine = new Engine(compiled, () => 0); },
+    run: () => replay(lines.length),
+    // A sample takes seconds; a sixth of the stream is plenty for the JIT.
+    warm: () => { replay(Math.ceil(lines.length / 6)); },
+  };
+}
+
+/** Decode, intern the account once, bump one slot per counter. */
+function ceilingCase (counters: number, lines: readonly string[]): BenchCase {
+  let ids = new Map<string, number>();
+  let slots = new Float64Array(1024 * counters);
+  return {
+    name: 'ceiling',
+    setup: () => { ids = new Map(); slots = new Float64Array(1024 * counters); },
+    run: () => {
+      for (let i = 0; i < lines.length; i++) {
+        const raw = parseLine(lines[i] as string) as { account?: unknown } | undefined;
+        const account = raw?.account;
+        if (typeof account !== 'string') continue;
+        let id = ids.get(account);
+        if (id === undefined) {
+          id = ids.size;
+          ids.set(account, id);
+          if ((id + 1) * counters > slots.length) {
+            const grown = new Float64Array(slots.length * 2);
+            grown.set(slots);
+            slots = grown;
+          }
+        }
+        const base = id * counters;
+        for (let c = 0; c < counters; c++) slots[base + c]! += 1;
+      }
+      sink.value += slots[0]! + ids.size;
+      return lines.length;
+    },
+  };
+}
+
+/** Decode, then one composed string key per counter per record in a Map. */
+function naiveCase (names: readonly string[], lines: readonly string[]): BenchCase {
+  let counts = new Map<string, number>();
+  return {
+    name: 'naive-map',
+    setup: () => { counts = new Map(); },
+    run: () => {
+      for (let i = 0; i < lines.length; i++) {
+        const raw = parseLine(lines[i] as string) as { account?: unknown } | undefined;
+        const account = raw?.account;
+        if (typeof account !== 'string') continue;
+        for (let c = 0; c < names.length; c++) {
+          const key = `${names[c] as string}:${account}`;
+          counts.set(key, (counts.get(key) ?? 0) + 1);
+        }
+      }
+      sink.value += counts.size;
+      return lines.length;
+    },
+  };
+}
+
+function main (): void {
+  const samples = intArg('samples', 5);
+  const warmup = intArg('warmup', 1);
+  const compiled = loadRules(RULES);
+  const traffic = generateTraffic(DEFAULTS);
+  const limit = intArg('records', traffic.lines.length);
+  const lines = traffic.lines.slice(0, limit);
+  const counters = compiled.counters.length;
+  const names = compiled.counters.map((c) => c.rules[0]?.id ?? String(c.index));
+
+  const results = runCases([
+    coreCase(compiled, lines),
+    ceilingCase(counters, lines),
+    naiveCase(names, lines),
+  ], { warmup, samples });
+  report('core', results, {
+    records: lines.length,
+    rules: compiled.rules.length,
+    counters,
+    keyers: compiled.keyers.length,
+    seed: DEFAULTS.seed,
+    days: DEFAULTS.days,
+    accounts: DEFAULTS.accounts,
+  }, 'ceiling');
+  const core = results.find((r) => r.name === 'core');
+  const ceiling = results.find((r) => r.name === 'ceiling');
+  if (core !== undefined && ceiling !== undefined) {
+    const ratio = core.opsPerSec / ceiling.opsPerSec;
+    console.log(`core / ceiling = ${(ratio * 100).toFixed(1)} % (goal >= 40 %): ${ratio >= 0.4 ? 'holds' : 'does NOT hold'}`);
+  }
+}
+
+main();
