@@ -1,0 +1,360 @@
+/**
+ * A plain, brute-force evaluator of a RulesConfig, written from the rules contract
+ * (shared/spec/rules.md and the differential-test brief), not from core/engine.ts or
+ * core/measure.ts. It keeps every contributing record of every (rule, key) forever and
+ * recomputes each measure from scratch over the records of the window on every record: slow,
+ * and obviously right. Rules never share state here, so sharing bugs in the core show up.
+ *
+ * Its alerts carry every Alert field except `id` and `detectedAt`.
+ */
+import type { Comparison, Condition, Filter, KeyPart, Measure, RuleConfig, RulesConfig, Scalar, Severity } from '../../core/rules-config.js';
+import type { UsageRecord } from '../../core/usage-record.js';
+import type { Alert } from '../../core/alert.js';
+import { WEEKDAYS } from '../../core/usage-record.js';
+import { Zone } from '../../core/zone.js';
+
+export type OracleAlert = Omit<Alert, 'id' | 'detectedAt'>;
+
+/** Fields whose values are strings: a literal is compared with them as String(literal). */
+const STRING_FIELDS = new Set([
+  'id', 'account', 'subscription', 'caller', 'called', 'called_raw', 'service', 'currency', 'trunk',
+  'provider', 'direction', 'origin', 'device', 'country', 'weekday',
+]);
+
+export function getField (rec: UsageRecord, field: string): unknown {
+  if (field.startsWith('attrs.')) return rec.attrs?.[field.slice('attrs.'.length)];
+  return (rec as unknown as Record<string, unknown>)[field];
+}
+
+// ---------------------------------------------------------------- filters
+
+function literalMatches (field: string, value: unknown, literal: Scalar): boolean {
+  return STRING_FIELDS.has(field) || field === 'group' ? value === String(literal) : value === literal;
+}
+
+/** The condition on one present value (for `group`: on one group). */
+function holdsOn (field: string, value: unknown, cond: Condition): boolean {
+  switch (cond.op) {
+    case 'eq': return literalMatches(field, value, cond.value);
+    case 'in': return cond.values.some((l) => literalMatches(field, value, l));
+    case 'not_in': return !cond.values.some((l) => literalMatches(field, value, l));
+    case 'prefix': return typeof value === 'string' && cond.values.some((p) => value.startsWith(p));
+    case 'not_prefix': return !(typeof value === 'string' && cond.values.some((p) => value.startsWith(p)));
+    case 'lt': return typeof value === 'number' && value < cond.value;
+    case 'lte': return typeof value === 'number' && value <= cond.value;
+    case 'gt': return typeof value === 'number' && value > cond.value;
+    case 'gte': return typeof value === 'number' && value >= cond.value;
+    case 'between': return typeof value === 'number' && value >= cond.low && value <= cond.high;
+    case 'exists': return cond.value;
+  }
+}
+
+function conditionHolds (rec: UsageRecord, field: string, cond: Condition): boolean {
+  const value = getField(rec, field);
+  if (field === 'group') {
+    const groups = value as readonly string[];
+    if (cond.op === 'exists') return (groups.length > 0) === cond.value;
+    // not_in / not_prefix: no group is in the list; every other condition: some group satisfies it.
+    if (cond.op === 'not_in') return !groups.some((g) => holdsOn(field, g, { op: 'in', values: cond.values }));
+    if (cond.op === 'not_prefix') return !groups.some((g) => holdsOn(field, g, { op: 'prefix', values: cond.values }));
+    return groups.some((g) => holdsOn(field, g, cond));
+  }
+  if (value === undefined) {
+    if (cond.op === 'exists') return !cond.value;
+    return cond.op === 'not_in' || cond.op === 'not_prefix';
+  }
+  return holdsOn(field, value, cond);
+}
+
+export function filterHolds (rec: UsageRecord, f: Filter): boolean {
+  switch (f.kind) {
+    case 'all': return f.of.every((g) => filterHolds(rec, g));
+    case 'any': return f.of.some((g) => filterHolds(rec, g));
+    case 'not': return !filterHolds(rec, f.of);
+    case 'field': return conditionHolds(rec, f.field, f.cond);
+    case 'hours': return f.from < f.to
+      ? rec.minuteOfDay >= f.from && rec.minuteOfDay < f.to
+      : rec.minuteOfDay >= f.from || rec.minuteOfDay < f.to;
+    case 'weekday': return f.days.includes(rec.weekday);
+  }
+}
+
+// ---------------------------------------------------------------- keys
+
+function asText (v: unknown): string | undefined {
+  if (typeof v === 'string') return v === '' ? undefined : v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  return undefined;
+}
+
+function shapePart (part: KeyPart, text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  if (part.kind === 'prefix') return text.slice(0, part.n);
+  if (part.kind === 'trim') return text.length <= part.n ? undefined : text.slice(0, text.length - part.n);
+  return text;
+}
+
+/** Every key the record yields for `by` (several only through `group`). */
+export function keysOf (rec: UsageRecord, by: readonly KeyPart[]): string[] {
+  let keys: string[] = [''];
+  by.forEach((part, i) => {
+    const raw = getField(rec, part.field);
+    const values = part.field === 'group'
+      ? (raw as readonly string[]).map((g) => shapePart(part, asText(g)))
+      : [shapePart(part, asText(raw))];
+    const next: string[] = [];
+    for (const k of keys) {
+      for (const v of values) if (v !== undefined) next.push(i === 0 ? v : `${k}|${v}`);
+    }
+    keys = next;
+  });
+  return keys;
+}
+
+export function describeBy (part: KeyPart): string {
+  return part.kind === 'field' ? part.field : `${part.kind}(${part.field}, ${part.n})`;
+}
+
+// ---------------------------------------------------------------- measures
+
+/** The value a record brings to the measure, or undefined when it cannot contribute. */
+function measureInput (rec: UsageRecord, m: Measure): unknown {
+  switch (m.kind) {
+    case 'count': case 'concurrent': case 'ratio': return true;
+    case 'sum': case 'avg': case 'max': {
+      const v = getField(rec, m.field);
+      return typeof v === 'number' ? v : undefined;
+    }
+    case 'distinct': {
+      const v = getField(rec, m.field);
+      return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : undefined;
+    }
+  }
+}
+
+export function comparisonHolds (rec: UsageRecord, c: Comparison): boolean {
+  const v = getField(rec, c.field);
+  switch (c.op) {
+    case '==': return String(v) === String(c.value);
+    case '!=': return String(v) !== String(c.value);
+    case '<': return typeof v === 'number' && typeof c.value === 'number' && v < c.value;
+    case '<=': return typeof v === 'number' && typeof c.value === 'number' && v <= c.value;
+    case '>': return typeof v === 'number' && typeof c.value === 'number' && v > c.value;
+    case '>=': return typeof v === 'number' && typeof c.value === 'number' && v >= c.value;
+  }
+}
+
+interface Contribution {
+  readonly rec: UsageRecord;
+  readonly input: unknown;
+  /** arrival order */
+  readonly seq: number;
+  /** concurrent: events in progress at rec.ts among the window's records received so far (itself included) */
+  conc: number;
+}
+
+/** Is q in progress at the instant t? */
+function inProgress (q: UsageRecord, t: number): boolean {
+  return q.ts <= t && t < q.ts + q.duration * 1000;
+}
+
+function measureOf (m: Measure, cs: readonly Contribution[]): number {
+  const n = cs.length;
+  switch (m.kind) {
+    case 'count': return n;
+    case 'sum': { let s = 0; for (const c of cs) s += c.input as number; return s; }
+    case 'avg': { if (n === 0) return 0; let s = 0; for (const c of cs) s += c.input as number; return s / n; }
+    case 'max': { if (n === 0) return 0; let x = -Infinity; for (const c of cs) x = Math.max(x, c.input as number); return x; }
+    case 'distinct': return new Set(cs.map((c) => c.input as string)).size;
+    case 'ratio': return n === 0 ? 0 : cs.filter((c) => comparisonHolds(c.rec, m.cond)).length / n;
+    case 'concurrent': { let x = 0; for (const c of cs) x = Math.max(x, c.conc); return x; }
+  }
+}
+
+// ---------------------------------------------------------------- the evaluator
+
+export function round6 (v: number): number {
+  return Math.round(v * 1e6) / 1e6;
+}
+
+interface RuleState {
+  readonly rule: RuleConfig;
+  /** key -> every contribution accepted so far, in arrival order */
+  readonly byKey: Map<string, Contribution[]>;
+  /** calendar: `key \0 windowStart \0 severity` that fired */
+  readonly fired: Set<string>;
+  /** calendar adaptive: `key \0 windowStart` -> mean of the preceding windows */
+  readonly baseline: Map<string, number>;
+  /** sliding: key -> newest ts */
+  readonly newest: Map<string, number>;
+  /** sliding: `key \0 severity` that was above at its last evaluation */
+  readonly above: Set<string>;
+}
+
+/**
+ * Deviations of the core from the contract that were found and reported, so the differential
+ * test can look past them for further bugs (VIGIL_DIFF_TOLERATE). Off by default: the oracle is the contract.
+ */
+export interface Tolerate {
+  /** The core counts the arriving record itself as in progress even when it lasts 0 seconds. */
+  readonly selfInProgress?: boolean;
+  /**
+   * The core re-arms a sliding (key, severity) only just before a record is added: when the span,
+   * slid to that record, is at or below the record's threshold or holds fewer than min_count
+   * records. An evaluation that finds the measure at or below the threshold does not re-arm.
+   */
+  readonly rearmBeforeRecord?: boolean;
+}
+
+export class Oracle {
+  readonly zone: Zone;
+  private readonly states: RuleState[];
+  private readonly tolerate: Tolerate;
+  private seq = 0;
+
+  constructor (config: RulesConfig, tolerate: Tolerate = {}) {
+    this.tolerate = tolerate;
+    this.zone = new Zone(config.timezone);
+    this.states = config.rules.filter((r) => r.enabled).map((rule) => ({
+      rule,
+      byKey: new Map(),
+      fired: new Set(),
+      baseline: new Map(),
+      newest: new Map(),
+      above: new Set(),
+    }));
+  }
+
+  /** Applies one record; returns its alerts in rule order (warning before the rule's own severity). */
+  process (rec: UsageRecord): OracleAlert[] {
+    const seq = this.seq++;
+    const out: OracleAlert[] = [];
+    for (const st of this.states) {
+      const rule = st.rule;
+      if (rule.where !== undefined && !filterHolds(rec, rule.where)) continue;
+      const input = measureInput(rec, rule.measure);
+      if (input === undefined) continue;
+      for (const key of keysOf(rec, rule.by)) {
+        let list = st.byKey.get(key);
+        if (list === undefined) { list = []; st.byKey.set(key, list); }
+        const c: Contribution = { rec, input, seq, conc: 0 };
+        if (rule.window.kind === 'calendar') this.calendar(st, key, list, c, out);
+        else this.sliding(st, key, list, c, rule.window.ms, out);
+      }
+    }
+    return out;
+  }
+
+  private calendar (st: RuleState, key: string, list: Contribution[], c: Contribution, out: OracleAlert[]): void {
+    const rule = st.rule;
+    const unit = (rule.window as { unit: 'minute' | 'hour' | 'day' | 'week' | 'month' }).unit;
+    const w = this.zone.window(unit, c.rec.ts);
+    const inWindow = (x: Contribution): boolean => x.rec.ts >= w.start && x.rec.ts < w.end;
+    const before = list.filter(inWindow);
+    if (before.length === 0 && rule.adaptive !== undefined) {
+      // The mean of the `over` windows just before this one, as they stand now (empty ones are 0).
+      let total = 0;
+      let end = w.start;
+      for (let i = 0; i < rule.adaptive.over; i++) {
+        const prev = this.zone.window(unit, end - 1);
+        total += measureOf(rule.measure, list.filter((x) => x.rec.ts >= prev.start && x.rec.ts < prev.end));
+        end = prev.start;
+      }
+      st.baseline.set(`${key}\u0000${w.start}`, total / rule.adaptive.over);
+    }
+    const now = [...before, c];
+    c.conc = now.filter((q) => inProgress(q.rec, c.rec.ts) || (q === c && this.tolerate.selfInProgress === true)).length;
+    list.push(c);
+    if (now.length < rule.minCount) return;
+    const value = measureOf(rule.measure, now);
+    const limit = this.effectiveLimit(st, key, w.start, c.rec);
+    if (limit === undefined) return;
+    for (const [severity, threshold] of thresholds(rule, limit)) {
+      const id = `${key}\u0000${w.start}\u0000${severity}`;
+      if (value > threshold && !st.fired.has(id)) {
+        st.fired.add(id);
+        out.push(this.alert(rule, severity, key, w.start, w.end, value, threshold, c.rec));
+      }
+    }
+  }
+
+  private sliding (st: RuleState, key: string, list: Contribution[], c: Contribution, size: number, out: OracleAlert[]): void {
+    const rule = st.rule;
+    const newestBefore = st.newest.get(key);
+    if (newestBefore !== undefined && c.rec.ts <= newestBefore - size) return;
+    const newest = Math.max(newestBefore ?? -Infinity, c.rec.ts);
+    st.newest.set(key, newest);
+    const inSpan = (x: Contribution): boolean => x.rec.ts > newest - size && x.rec.ts <= newest;
+    const earlier = list.filter(inSpan);
+    const now = [...earlier, c];
+    c.conc = now.filter((q) => inProgress(q.rec, c.rec.ts) || (q === c && this.tolerate.selfInProgress === true)).length;
+    list.push(c);
+    const limit = this.effectiveLimit(st, key, undefined, c.rec);
+    if (limit === undefined) return;
+    if (this.tolerate.rearmBeforeRecord === true) {
+      const before = measureOf(rule.measure, earlier);
+      for (const [severity, threshold] of thresholds(rule, limit)) {
+        if (earlier.length < rule.minCount || before <= threshold) st.above.delete(`${key}\u0000${severity}`);
+      }
+    }
+    if (now.length < rule.minCount) return;
+    const value = measureOf(rule.measure, now);
+    for (const [severity, threshold] of thresholds(rule, limit)) {
+      const id = `${key}\u0000${severity}`;
+      if (value > threshold) {
+        if (!st.above.has(id)) out.push(this.alert(rule, severity, key, newest - size, newest, value, threshold, c.rec));
+        st.above.add(id);
+      } else if (this.tolerate.rearmBeforeRecord !== true) {
+        st.above.delete(id);
+      }
+    }
+  }
+
+  private effectiveLimit (st: RuleState, key: string, windowStart: number | undefined, rec: UsageRecord): number | undefined {
+    const rule = st.rule;
+    const base = rule.limits.get(key) ?? rule.limit;
+    let limit: number;
+    if (rule.adaptive !== undefined) {
+      const mean = st.baseline.get(`${key}\u0000${windowStart}`);
+      if (mean === undefined) throw new Error('oracle: adaptive baseline missing');
+      limit = Math.max(base ?? rule.adaptive.min, rule.adaptive.factor * mean);
+    } else if (base === undefined) {
+      return undefined;
+    } else {
+      limit = base;
+    }
+    if (rule.shape !== undefined) {
+      limit *= rule.shape.weekday[WEEKDAYS.indexOf(rec.weekday)] ?? 1;
+      for (const r of rule.shape.hour) {
+        const inside = r.from < r.to ? rec.hour >= r.from && rec.hour < r.to : rec.hour >= r.from || rec.hour < r.to;
+        if (inside) limit *= r.factor;
+      }
+    }
+    return limit;
+  }
+
+  private alert (rule: RuleConfig, severity: Severity, key: string, start: number, end: number, value: number, limit: number, rec: UsageRecord): OracleAlert {
+    const a: OracleAlert = {
+      rule: rule.id,
+      severity,
+      by: rule.by.map(describeBy),
+      key,
+      window: { start: this.zone.toIso(start), end: this.zone.toIso(end) },
+      value: round6(value),
+      limit: round6(limit),
+      record: rec.id,
+      ts: this.zone.toIso(rec.ts),
+    };
+    return rule.description === undefined ? a : { ...a, description: rule.description };
+  }
+}
+
+/** [severity, threshold] pairs to check, warning first; the warning only for critical rules. */
+function thresholds (rule: RuleConfig, limit: number): Array<[Severity, number]> {
+  const list: Array<[Severity, number]> = [];
+  if (rule.severity === 'critical' && rule.warning !== undefined) {
+    list.push(['warning', rule.warning.kind === 'absolute' ? rule.warning.value : rule.warning.value * limit]);
+  }
+  list.push([rule.severity, limit]);
+  return list;
+}
