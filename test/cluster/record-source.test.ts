@@ -1,0 +1,238 @@
+// readRawRecords/readRawBatches on real files in an mkdtemp folder: line numbers, blank lines,
+// CRLF, a byte-order mark, bad JSON, lines over 64 KiB (within one read and across many),
+// CSV records spanning lines, Asterisk files, and the same results whatever the read size
+// (down to one byte per read, which cuts every line and every multi-byte character).
+// Run: npx tsc -p tsconfig.json && node dist/test/cluster/record-source.test.js
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { formatOf, readRawBatches, readRawRecords } from '../../cluster/record-source.js';
+import type { RawRecord, ReadOptions, RecordFormat } from '../../cluster/record-source.js';
+import { MAX_RECORD_BYTES } from '../../core/usage-record.js';
+import { Zone } from '../../core/zone.js';
+import { removeDir, tempDir } from '../helpers/tmp.js';
+
+interface Ctx { dir: string }
+const BERLIN = new Zone('Europe/Berlin');
+const TOO_LARGE = 'record larger than 64 KiB';
+
+async function readAll (path: string, format: RecordFormat | undefined, over: Partial<ReadOptions> = {}): Promise<RawRecord[]> {
+  const out: RawRecord[] = [];
+  for await (const r of readRawRecords(path, format, { inputZone: BERLIN, ...over })) out.push(r);
+  return out;
+}
+
+/** A record as a short line: `line ok <value>` or `line reject <reason>`. */
+function summary (r: RawRecord): string {
+  if (r.ok) return `${r.position.line} ok ${JSON.stringify(r.value)}`;
+  return `${r.reject.position.line} reject ${r.reject.reason}`;
+}
+
+function write (ctx: Ctx, name: string, content: string | Buffer): string {
+  const path = join(ctx.dir, name);
+  writeFileSync(path, content);
+  return path;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const jsonl = suite<Ctx>('cluster/record-source: JSON lines', { dir: '' });
+jsonl.before((ctx) => { ctx.dir = tempDir('vigil-records-'); });
+jsonl.after((ctx) => { removeDir(ctx.dir); });
+
+jsonl('numbers lines from 1, skips blank lines and rejects bad JSON with its line', async (ctx) => {
+  const path = write(ctx, 'a.jsonl', '{"n":1}\n\n  \n{"n":\n{"n":4}\n');
+  const got = await readAll(path, 'jsonl');
+  assert.equal(got.map(summary), [
+    '1 ok {"n":1}',
+    '4 reject record.record must be valid JSON (Unexpected end of JSON input), got "{\\"n\\":"',
+    '5 ok {"n":4}',
+  ]);
+  const bad = got[1];
+  assert.ok(bad !== undefined && !bad.ok);
+  assert.equal(bad.reject, {
+    reason: 'record.record must be valid JSON (Unexpected end of JSON input), got "{\\"n\\":"',
+    code: 'VIGIL_INVALID_RECORD',
+    position: { source: path, line: 4 },
+    raw: '{"n":',
+  });
+});
+
+jsonl('gives each record its source position and text', async (ctx) => {
+  const path = write(ctx, 'b.jsonl', '{"a":"x"}\r\n');
+  assert.equal(await readAll(path, 'jsonl'), [{ ok: true, value: { a: 'x' }, position: { source: path, line: 1 }, text: '{"a":"x"}' }]);
+});
+
+jsonl('handles CRLF, a byte-order mark and a last line without a line break', async (ctx) => {
+  const path = write(ctx, 'c.jsonl', '\ufeff{"n":1}\r\n{"n":2}\r\n\r\n{"n":"ü"}');
+  assert.equal((await readAll(path, 'jsonl')).map(summary), ['1 ok {"n":1}', '2 ok {"n":2}', '4 ok {"n":"ü"}']);
+});
+
+jsonl('rejects a line over 64 KiB with a clipped raw text, and goes on at the right line', async (ctx) => {
+  const big = `{"pad":"${'x'.repeat(70_000)}"}`;
+  const path = write(ctx, 'd.jsonl', `{"n":1}\n${big}\n{"n":3}\n`);
+  const got = await readAll(path, 'jsonl');
+  assert.equal(got.map(summary), ['1 ok {"n":1}', `2 reject ${TOO_LARGE}`, '3 ok {"n":3}']);
+  const r = got[1];
+  assert.ok(r !== undefined && !r.ok);
+  assert.is(r.reject.raw, big.slice(0, 4096));
+  assert.is(r.reject.code, 'VIGIL_INVALID_RECORD');
+});
+
+jsonl('accepts a line of exactly 64 KiB and rejects one byte more, counting UTF-8 bytes', async (ctx) => {
+  const exact = (n: number): string => `{"p":"${'é'.repeat(n)}"}`; // 8 + 2n bytes
+  const ok = exact((MAX_RECORD_BYTES - 8) / 2);
+  const over = `{"p":"${'é'.repeat((MAX_RECORD_BYTES - 8) / 2)}a"}`;
+  assert.is(Buffer.byteLength(ok), MAX_RECORD_BYTES);
+  assert.is(Buffer.byteLength(over), MAX_RECORD_BYTES + 1);
+  const path = write(ctx, 'e.jsonl', `${ok}\r\n${over}\r\n`);
+  for (const chunkBytes of [1 << 20, 1000]) {
+    const got = await readAll(path, 'jsonl', { chunkBytes });
+    assert.equal(got.map((r) => r.ok ? 'ok' : r.reject.reason), ['ok', TOO_LARGE], `chunks of ${chunkBytes}`);
+  }
+});
+
+jsonl('rejects a huge line read in many chunks without keeping it', async (ctx) => {
+  const path = write(ctx, 'f.jsonl', `{"n":1}\n{"pad":"${'y'.repeat(3 * MAX_RECORD_BYTES)}"}\n{"n":3}`);
+  const got = await readAll(path, 'jsonl', { chunkBytes: 4096 });
+  assert.equal(got.map(summary), ['1 ok {"n":1}', `2 reject ${TOO_LARGE}`, '3 ok {"n":3}']);
+  const r = got[1];
+  assert.ok(r !== undefined && !r.ok);
+  assert.is(r.reject.raw.length, 4096);
+  // A huge last line without a line break too.
+  const tail = write(ctx, 'g.jsonl', `{"n":1}\n${'z'.repeat(2 * MAX_RECORD_BYTES)}`);
+  assert.equal((await readAll(tail, 'jsonl', { chunkBytes: 1000 })).map(summary), ['1 ok {"n":1}', `2 reject ${TOO_LARGE}`]);
+});
+
+jsonl('gives the same records for any read size, down to one byte per read', async (ctx) => {
+  const text = '\ufeff{"a":"日本語"}\r\n\n{"b":"😀 Grüße"}\n{bad\r\n{"c":[1,2]}';
+  const path = write(ctx, 'h.jsonl', text);
+  const want = (await readAll(path, 'jsonl')).map(summary);
+  assert.equal(want, ['1 ok {"a":"日本語"}', '3 ok {"b":"😀 Grüße"}', '4 reject record.record must be valid JSON (Expected property name or \'}\' in JSON at position 1), got "{bad"', '5 ok {"c":[1,2]}']);
+  for (const chunkBytes of [1, 2, 3, 5, 7, 64]) {
+    assert.equal((await readAll(path, 'jsonl', { chunkBytes })).map(summary), want, `chunks of ${chunkBytes}`);
+  }
+});
+
+jsonl('batches hold the same records as the one-by-one form', async (ctx) => {
+  const lines = Array.from({ length: 5000 }, (_, i) => `{"i":${i}}`);
+  const path = write(ctx, 'i.jsonl', `${lines.join('\n')}\n`);
+  const batches: RawRecord[][] = [];
+  for await (const b of readRawBatches(path, 'jsonl', { inputZone: BERLIN, chunkBytes: 8192 })) batches.push(b);
+  assert.ok(batches.length > 1);
+  assert.equal(batches.flat(), await readAll(path, 'jsonl', { chunkBytes: 8192 }));
+  assert.is(batches.flat().length, 5000);
+});
+
+jsonl('fails when the input cannot be read at all', async (ctx) => {
+  try {
+    await readAll(join(ctx.dir, 'missing.jsonl'), 'jsonl');
+    assert.unreachable();
+  } catch (err) {
+    assert.is((err as NodeJS.ErrnoException).code, 'ENOENT');
+  }
+});
+
+jsonl.run();
+
+// ---------------------------------------------------------------------------------------------
+
+const csv = suite<Ctx>('cluster/record-source: CSV', { dir: '' });
+csv.before((ctx) => { ctx.dir = tempDir('vigil-records-'); });
+csv.after((ctx) => { removeDir(ctx.dir); });
+
+csv('reads a header, CRLF rows and a quoted field spanning lines, at the line it starts on', async (ctx) => {
+  const path = write(ctx, 'a.csv', 'ts,account,note,duration\r\n1782900000000,A1,"two\r\nlines",30\r\n\r\n1782900000001,A2,,0\r\n');
+  const got = await readAll(path, undefined);
+  assert.equal(got.map(summary), [
+    '2 ok {"ts":1782900000000,"account":"A1","note":"two\\nlines","duration":30}',
+    '5 ok {"ts":1782900000001,"account":"A2","duration":0}',
+  ]);
+  const first = got[0];
+  assert.ok(first !== undefined && first.ok);
+  assert.is(first.text, '1782900000000,A1,"two\nlines",30');
+});
+
+csv('keeps blank lines inside a quoted field', async (ctx) => {
+  const path = write(ctx, 'b.csv', 'account,note\nA1,"a\n\n\nb"\nA2,c\n');
+  assert.equal((await readAll(path, 'csv')).map(summary), ['2 ok {"account":"A1","note":"a\\n\\n\\nb"}', '6 ok {"account":"A2","note":"c"}']);
+});
+
+csv('rejects a row with the wrong number of fields, naming its line', async (ctx) => {
+  const path = write(ctx, 'c.csv', 'ts,account\n1,A1,extra\n2,A2\n');
+  assert.equal((await readAll(path, 'csv')).map(summary), [
+    '2 reject record.record must be 2 CSV fields as in the header (line 2), got 3',
+    '3 ok {"ts":2,"account":"A2"}',
+  ]);
+});
+
+csv('rejects a quoted field still open at the end of the input', async (ctx) => {
+  const path = write(ctx, 'd.csv', 'account,note\nA1,ok\nA2,"never closed\nmore\n');
+  assert.equal((await readAll(path, 'csv')).map(summary), [
+    '2 ok {"account":"A1","note":"ok"}',
+    '3 reject record.record must be RFC 4180 CSV (a quoted field is still open at the end of the input), got "A2,\\"never closed"',
+  ]);
+});
+
+csv('rejects a record spanning lines once it passes 64 KiB, then reads on', async (ctx) => {
+  const line = 'x'.repeat(1000);
+  const open = Array.from({ length: 70 }, () => line).join('\n');
+  const path = write(ctx, 'e.csv', `account,note\nA1,"${open}"\nA2,fine\n`);
+  const got = await readAll(path, 'csv');
+  assert.is(got[0]?.ok, false);
+  assert.is(summary(got[0] as RawRecord), `2 reject ${TOO_LARGE}`);
+  // The rest of the oversized record is read as rows of its own: its quote state is lost with it.
+  assert.ok(got.some((r) => r.ok && JSON.stringify(r.value) === '{"account":"A2","note":"fine"}'));
+});
+
+csv('gives the same records for any read size', async (ctx) => {
+  const path = write(ctx, 'f.csv', '\ufeffaccount,note\r\nA1,"é\r\n""😀"""\r\nA2,plain\r\n');
+  const want = (await readAll(path, 'csv')).map(summary);
+  assert.equal(want, ['2 ok {"account":"A1","note":"é\\n\\"😀\\""}', '4 ok {"account":"A2","note":"plain"}']);
+  for (const chunkBytes of [1, 2, 3, 5]) assert.equal((await readAll(path, 'csv', { chunkBytes })).map(summary), want);
+});
+
+csv.run();
+
+// ---------------------------------------------------------------------------------------------
+
+const asterisk = suite<Ctx>('cluster/record-source: Asterisk Master.csv', { dir: '' });
+asterisk.before((ctx) => { ctx.dir = tempDir('vigil-records-'); });
+asterisk.after((ctx) => { removeDir(ctx.dir); });
+
+asterisk('reads lines with and without uniqueid/userfield in the input zone', async (ctx) => {
+  const base = (start: string, tail: string): string => `"acc1","201","0049301234567","from-internal","","SIP/201-1","SIP/trunk-2","Dial","SIP/trunk/0049301234567","${start}","${start}","${start}",10,8,"ANSWERED","DOCUMENTATION"${tail}`;
+  const path = write(ctx, 'Master.csv', [
+    base('2026-07-01 12:00:00', ''),
+    base('2026-01-15 12:00:00', ',"1768474800.5","note"'),
+    'garbage,line',
+  ].join('\n'));
+  const got = await readAll(path, 'asterisk', { inputZone: BERLIN });
+  assert.equal(got.map((r) => r.ok ? (r.value as { ts: number }).ts : r.reject.reason), [
+    Date.UTC(2026, 6, 1, 10),
+    Date.UTC(2026, 0, 15, 11),
+    'record.record must be 16 to 21 Asterisk Master.csv fields, got 2',
+  ]);
+  const second = got[1];
+  assert.ok(second !== undefined && second.ok);
+  assert.is((second.value as { id: string }).id, '1768474800.5');
+  assert.equal(second.position, { source: path, line: 2 });
+});
+
+asterisk.run();
+
+// ---------------------------------------------------------------------------------------------
+
+const formats = suite('cluster/record-source: formatOf');
+
+formats('knows JSON lines and CSV by extension, and nothing else', () => {
+  assert.is(formatOf('in/a.jsonl'), 'jsonl');
+  assert.is(formatOf('a.NDJSON'), 'jsonl');
+  assert.is(formatOf('a.json'), 'jsonl');
+  assert.is(formatOf('/var/cdr/Master.csv'), 'csv');
+  assert.is(formatOf('a.txt'), undefined);
+  assert.is(formatOf('-'), undefined);
+});
+
+formats.run();
