@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'VIGIL_RULE_FAILED'
   | 'VIGIL_STORE_CORRUPT'
   | 'VIGIL_MAILBOX_FULL'
+  | 'VIGIL_EPOCH_GAP'
   | 'VIGIL_ENGINE_FAILED';
 
 export class EngineError extends Error {

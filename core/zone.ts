@@ -68,7 +68,7 @@ export class Zone {
   private readonly format: Intl.DateTimeFormat | undefined;
   private readonly offsets = new Map<number, number>();
   // One remembered window per unit: consecutive records nearly always share it.
-  private readonly lastWindow = new Map<CalendarUnit, WindowBounds>();
+  private readonly lastWindow: Partial<Record<CalendarUnit, WindowBounds>> = {};
 
   constructor (name: string) {
     this.name = name;
@@ -133,10 +133,10 @@ export class Zone {
 
   /** The calendar window of `unit` that holds the instant `utc`. Weeks run Monday to Monday. */
   window (unit: CalendarUnit, utc: number): WindowBounds {
-    const last = this.lastWindow.get(unit);
+    const last = this.lastWindow[unit];
     if (last !== undefined && utc >= last.start && utc < last.end) return last;
     const w = this.computeWindow(unit, utc);
-    this.lastWindow.set(unit, w);
+    this.lastWindow[unit] = w;
     return w;
   }
 
@@ -146,11 +146,11 @@ export class Zone {
     switch (unit) {
       case 'minute': {
         const start = utc - mod(wall, MINUTE_MS);
-        return { start, end: start + MINUTE_MS };
+        return this.clipToOffset(start, start + MINUTE_MS, utc, offset);
       }
       case 'hour': {
         const start = utc - mod(wall, HOUR_MS);
-        return { start, end: start + HOUR_MS };
+        return this.clipToOffset(start, start + HOUR_MS, utc, offset);
       }
       case 'day': {
         const day = Math.floor(wall / DAY_MS);
@@ -168,6 +168,22 @@ export class Zone {
         return { start: this.utcOf(first * DAY_MS), end: this.utcOf(next * DAY_MS) };
       }
     }
+  }
+
+  /**
+   * Cuts a wall-clock minute or hour at the offset changes around `utc`. Where clocks move by
+   * part of an hour (Lord Howe's 30-minute DST), the wall-clock hour computed from the new
+   * offset would reach back over instants that already belong to the previous window; cut at
+   * the change, the windows still partition time (the half hour that repeats is its own window).
+   * Offsets change on slice boundaries, so walking whole slices finds the change.
+   */
+  private clipToOffset (start: number, end: number, utc: number, offset: number): WindowBounds {
+    const slice = Math.floor(utc / SLICE_MS) * SLICE_MS;
+    let from = slice;
+    while (from > start && this.offsetAt(from - 1) === offset) from -= SLICE_MS;
+    let to = slice + SLICE_MS;
+    while (to < end && this.offsetAt(to) === offset) to += SLICE_MS;
+    return { start: Math.max(from, start), end: Math.min(to, end) };
   }
 
   /** ISO 8601 with this zone's offset: `2026-11-21T14:02:11+01:00`, with `.mmm` when not a whole second. */

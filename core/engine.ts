@@ -1,0 +1,437 @@
+/**
+ * The evaluation engine: applies records to counters and evaluates every threshold each
+ * record contributes to. Single-threaded and synchronous by design; a shard actor owns one
+ * Engine, so no counter ever needs a lock.
+ *
+ * One record: for each keyer (distinct `by`), extract the key(s), find the key's row with one
+ * Map lookup, and for each counter of that row whose filter passes, add the record's
+ * contribution to the window it falls in and check that counter's rules. A row is created only
+ * when some counter takes a contribution, so filtered-out keys cost nothing.
+ *
+ * Memory stays bounded on an endless stream: a window is discarded once the watermark (the
+ * newest event time accepted upstream) passes its end plus `lateness`, and rows with nothing
+ * left are deleted by a sweep that runs a few times per `lateness` of event time.
+ */
+import type { CompiledCounter, CompiledRule, CompiledRules } from './compile.js';
+import { UNIT_MAX_MS } from './compile.js';
+import type { UsageRecord } from './usage-record.js';
+import type { CalendarUnit, Severity } from './rules-config.js';
+import { type Alert, alertId, roundValue } from './alert.js';
+import { type CalendarWindow, type SlidingState, addToSliding, addToWindow, openSliding, openWindow, slideTo, windowValue } from './measure.js';
+import { shardOf } from './hash.js';
+import { RuleFailedError } from './errors.js';
+
+export interface CalendarCell {
+  /** open windows, ascending by start; nearly always one */
+  windows: CalendarWindow[];
+  /** adaptive: values of discarded windows as flat [start, value, …], oldest first */
+  hist?: number[];
+}
+export type Cell = CalendarCell | SlidingState;
+
+export interface Row {
+  readonly key: string;
+  /** The shard the row lives on (its account's for a local counter, its key's otherwise); -1 without a scope. */
+  readonly shard: number;
+  /** one cell per counter of the keyer, by counter slot */
+  readonly cells: Array<Cell | undefined>;
+}
+
+/**
+ * The shards an engine owns, out of `shards`: it applies a record's account-local counters when
+ * it owns the account's shard, and each spanning counter when it owns that key's shard. No scope
+ * (the single-threaded core) owns everything.
+ */
+export interface ShardScope { readonly shards: number, owns (shard: number): boolean }
+
+/** Rows looked at per record: a full pass over N keys takes N / this many records. */
+const SWEEP_ROWS_PER_RECORD = 1;
+const WARNING = 1;
+const MAIN = 2;
+
+export interface EngineStats { keys: number, windows: number }
+
+/** What changed since the last takeChanges(): rows to write and keys to delete, per keyer. */
+export interface EngineChanges {
+  readonly rows: ReadonlyArray<{ readonly keyer: number, readonly row: Row }>;
+  readonly removed: ReadonlyArray<{ readonly keyer: number, readonly key: string, readonly shard: number }>;
+}
+
+/** The engine's own scalars, persisted beside its rows. */
+export interface EngineMeta { readonly watermark: number }
+
+export class Engine {
+  readonly compiled: CompiledRules;
+  private readonly clock: () => number;
+  private readonly tables: Array<Map<string, Row>>;
+  private readonly filterStamp: Uint32Array;
+  private readonly filterPass: Uint8Array;
+  private readonly keyBuf: string[] = [];
+  private stamp = 0;
+  private watermark = -Infinity;
+  private cursor: Iterator<[string, Row]> | undefined;
+  private cursorTable = -1;
+  private readonly previousStarts = new Map<string, number[]>();
+  // Change tracking for a durable store; off for the in-memory core.
+  private readonly dirty: Array<Set<Row>> | undefined;
+  private removed: Array<{ keyer: number, key: string, shard: number }> = [];
+
+  /** `clock` gives wall-clock ms for `detectedAt`; core never reads the clock itself. */
+  constructor (compiled: CompiledRules, clock: () => number, options: { trackChanges?: boolean } = {}) {
+    this.compiled = compiled;
+    this.clock = clock;
+    this.dirty = options.trackChanges === true ? compiled.keyers.map(() => new Set()) : undefined;
+    this.tables = compiled.keyers.map(() => new Map());
+    this.filterStamp = new Uint32Array(compiled.filters.length);
+    this.filterPass = new Uint8Array(compiled.filters.length);
+  }
+
+  /**
+   * The newest event time accepted upstream; windows behind it by more than `lateness` are
+   * discarded. Called before each record, it also sweeps a few rows.
+   */
+  advance (watermark: number): void {
+    if (watermark > this.watermark) this.watermark = watermark;
+    this.sweepSome(SWEEP_ROWS_PER_RECORD);
+  }
+
+  get currentWatermark (): number { return this.watermark; }
+
+  /**
+   * Applies one record and appends the alerts it raises to `out`. A rule that throws on the
+   * record (a bug, or a value no validation foresaw) surfaces as RuleFailedError; counters
+   * the record already fed stay fed, so the caller rejects the record with that reason.
+   */
+  process (record: UsageRecord, scope: ShardScope | undefined, out: Alert[]): void {
+    if (++this.stamp === 0xffffffff) { this.stamp = 1; this.filterStamp.fill(0); }
+    const homeShard = scope === undefined ? -1 : shardOf(record.account, scope.shards);
+    const home = scope === undefined || scope.owns(homeShard);
+    const keyers = this.compiled.keyers;
+    const keys = this.keyBuf;
+    for (let k = 0; k < keyers.length; k++) {
+      const keyer = keyers[k]!;
+      if (keyer.local && !home) continue;
+      keys.length = 0;
+      const n = keyer.extract(record, keys);
+      for (let i = 0; i < n; i++) {
+        const key = keys[i]!;
+        let shard = homeShard;
+        if (!keyer.local && scope !== undefined) {
+          shard = shardOf(key, scope.shards);
+          if (!scope.owns(shard)) continue;
+        }
+        const table = this.tables[k]!;
+        let row = table.get(key);
+        for (const counter of keyer.counters) {
+          if (counter.filter >= 0 && !this.passes(counter.filter, record)) continue;
+          const x = counter.contribute(record);
+          if (x === undefined) continue;
+          if (row === undefined) {
+            row = { key, shard, cells: new Array<Cell | undefined>(keyer.counters.length) };
+            table.set(key, row);
+          }
+          this.dirty?.[k]!.add(row);
+          try {
+            if (counter.window.kind === 'calendar') this.addCalendar(row, counter, x, record, out);
+            else this.addSliding(row, counter, x, record, out);
+          } catch (err) {
+            throw new RuleFailedError(counter.rules[0]?.id ?? '?', { cause: err });
+          }
+        }
+      }
+    }
+  }
+
+  private passes (filter: number, record: UsageRecord): boolean {
+    if (this.filterStamp[filter] === this.stamp) return this.filterPass[filter] === 1;
+    const ok = this.compiled.filters[filter]!(record);
+    this.filterStamp[filter] = this.stamp;
+    this.filterPass[filter] = ok ? 1 : 0;
+    return ok;
+  }
+
+  private addCalendar (row: Row, counter: CompiledCounter, x: number | string, record: UsageRecord, out: Alert[]): void {
+    const window = counter.window as { kind: 'calendar', unit: CalendarUnit };
+    const bounds = this.compiled.zone.window(window.unit, record.ts);
+    let cell = row.cells[counter.slot] as CalendarCell | undefined;
+    if (cell === undefined) { cell = { windows: [] }; row.cells[counter.slot] = cell; }
+    const windows = cell.windows;
+    let w: CalendarWindow | undefined;
+    for (let i = windows.length - 1; i >= 0; i--) {
+      if (windows[i]!.start === bounds.start) { w = windows[i]; break; }
+    }
+    if (w === undefined) {
+      this.dropExpired(cell, counter);
+      w = openWindow(counter.measure, bounds.start, bounds.end, counter.rules.length);
+      if (counter.history > 0) w.means = counter.rules.map((r) => r.adaptive === undefined ? 0 : this.meanBefore(cell, counter, window.unit, bounds.start, r.adaptive.over));
+      let at = windows.length;
+      while (at > 0 && windows[at - 1]!.start > w.start) at--;
+      windows.splice(at, 0, w);
+    }
+    addToWindow(counter.measure.kind, w, x, record.ts, this.compiled.lateness);
+    const value = windowValue(counter.measure.kind, w);
+    for (const rule of counter.rules) {
+      if (w.n < rule.minCount) continue;
+      const fired = w.fired[rule.slot]!;
+      if ((fired & MAIN) !== 0 && (rule.warning === undefined || (fired & WARNING) !== 0)) continue;
+      const limit = this.effectiveLimit(rule, row.key, w.means?.[rule.slot], record);
+      if (rule.warning !== undefined && (fired & WARNING) === 0) {
+        const warn = this.warningOf(rule, limit);
+        if (value > warn) {
+          w.fired[rule.slot]! |= WARNING;
+          out.push(this.makeAlert(rule, 'warning', row.key, w.start, w.end, w.start, value, warn, record));
+        }
+      }
+      if ((fired & MAIN) === 0 && value > limit) {
+        w.fired[rule.slot]! |= MAIN;
+        out.push(this.makeAlert(rule, rule.severity, row.key, w.start, w.end, w.start, value, limit, record));
+      }
+    }
+  }
+
+  private addSliding (row: Row, counter: CompiledCounter, x: number | string, record: UsageRecord, out: Alert[]): void {
+    const size = (counter.window as { kind: 'sliding', ms: number }).ms;
+    const kind = counter.measure.kind;
+    let s = row.cells[counter.slot] as SlidingState | undefined;
+    if (s === undefined) { s = openSliding(counter.measure, counter.rules.length); row.cells[counter.slot] = s; }
+    if (!slideTo(kind, s, record.ts, size)) return;
+    // Re-arm what has dropped back to or below its threshold by the time this record arrives.
+    const before = windowValue(kind, s);
+    const limits: number[] = [];
+    for (const rule of counter.rules) {
+      const limit = this.effectiveLimit(rule, row.key, undefined, record);
+      limits.push(limit);
+      const fired = s.fired[rule.slot]!;
+      if (fired === 0) continue;
+      const low = s.n < rule.minCount;
+      if ((fired & MAIN) !== 0 && (low || before <= limit)) s.fired[rule.slot]! &= ~MAIN;
+      if ((fired & WARNING) !== 0 && rule.warning !== undefined && (low || before <= this.warningOf(rule, limit))) s.fired[rule.slot]! &= ~WARNING;
+    }
+    addToSliding(kind, s, x, record.ts, size);
+    const value = windowValue(kind, s);
+    for (const rule of counter.rules) {
+      if (s.n < rule.minCount) continue;
+      const limit = limits[rule.slot]!;
+      if (rule.warning !== undefined) this.fireSliding(s, rule, WARNING, 'warning', value, this.warningOf(rule, limit), row.key, size, record, out);
+      this.fireSliding(s, rule, MAIN, rule.severity, value, limit, row.key, size, record, out);
+    }
+  }
+
+  private warningOf (rule: CompiledRule, limit: number): number {
+    const w = rule.warning!;
+    return w.kind === 'absolute' ? w.value : w.value * limit;
+  }
+
+  /** A sliding rule fires when it crosses while armed; it re-arms once the measure is back at or below the threshold. */
+  private fireSliding (s: SlidingState, rule: CompiledRule, bit: number, severity: Severity, value: number, threshold: number, key: string, size: number, record: UsageRecord, out: Alert[]): void {
+    if (value <= threshold) {
+      s.fired[rule.slot]! &= ~bit;
+    } else if ((s.fired[rule.slot]! & bit) === 0) {
+      s.fired[rule.slot]! |= bit;
+      out.push(this.makeAlert(rule, severity, key, s.newest - size, s.newest, record.id, value, threshold, record));
+    }
+  }
+
+  /** `limits` over `limit`, then `adaptive`, then `shape` of the record's event time. */
+  private effectiveLimit (rule: CompiledRule, key: string, mean: number | undefined, record: UsageRecord): number {
+    if (rule.constantLimit !== undefined) return rule.constantLimit;
+    let limit = rule.limits.size === 0 ? rule.limit : rule.limits.get(key) ?? rule.limit;
+    const adaptive = rule.adaptive;
+    if (adaptive !== undefined) {
+      const floor = limit ?? adaptive.min;
+      limit = Math.max(floor, adaptive.factor * (mean ?? 0));
+    }
+    if (limit === undefined) limit = Infinity;
+    const shape = rule.shape;
+    if (shape !== undefined) {
+      const day = weekdayIndexOf(record.weekday);
+      limit *= shape[day * 24 + record.hour]!;
+    }
+    return limit;
+  }
+
+  private meanBefore (cell: CalendarCell, counter: CompiledCounter, unit: CalendarUnit, start: number, over: number): number {
+    const starts = this.startsBefore(unit, start, counter.history);
+    let sum = 0;
+    for (let i = 0; i < over; i++) sum += this.valueAt(cell, counter, starts[i]!);
+    return sum / over;
+  }
+
+  /** The starts of the `count` windows before the one starting at `start`, newest first. */
+  private startsBefore (unit: CalendarUnit, start: number, count: number): readonly number[] {
+    const cacheKey = `${unit}:${start}`;
+    let starts = this.previousStarts.get(cacheKey);
+    if (starts === undefined) {
+      if (this.previousStarts.size > 10_000) this.previousStarts.clear();
+      starts = [];
+      this.previousStarts.set(cacheKey, starts);
+    }
+    while (starts.length < count) {
+      const from = starts.length === 0 ? start : starts[starts.length - 1]!;
+      starts.push(this.compiled.zone.window(unit, from - 1).start);
+    }
+    return starts;
+  }
+
+  private valueAt (cell: CalendarCell, counter: CompiledCounter, start: number): number {
+    for (const w of cell.windows) if (w.start === start) return windowValue(counter.measure.kind, w);
+    const hist = cell.hist;
+    if (hist !== undefined) {
+      for (let i = hist.length - 2; i >= 0; i -= 2) if (hist[i] === start) return hist[i + 1]!;
+    }
+    return 0;
+  }
+
+  private dropExpired (cell: CalendarCell, counter: CompiledCounter): boolean {
+    const windows = cell.windows;
+    const limit = this.watermark - this.compiled.lateness;
+    let drop = 0;
+    while (drop < windows.length && windows[drop]!.end <= limit) drop++;
+    if (drop === 0) return false;
+    if (counter.history > 0) {
+      const hist = cell.hist ?? (cell.hist = []);
+      for (let i = 0; i < drop; i++) hist.push(windows[i]!.start, windowValue(counter.measure.kind, windows[i]!));
+      if (hist.length > 2 * counter.history) hist.splice(0, hist.length - 2 * counter.history);
+    }
+    windows.splice(0, drop);
+    return true;
+  }
+
+  /** Discards expired windows of every key and deletes rows with nothing left to keep. */
+  sweep (): void {
+    for (let k = 0; k < this.tables.length; k++) {
+      for (const [key, row] of this.tables[k]!) this.sweepRow(k, key, row);
+    }
+  }
+
+  /**
+   * Sweeps the next few rows, rotating through every table: called once per record, it keeps
+   * memory bounded at a flat cost per record instead of a pause over every key.
+   */
+  private sweepSome (rows: number): void {
+    for (let n = 0; n < rows; n++) {
+      if (this.cursor === undefined) {
+        if (this.tables.length === 0) return;
+        this.cursorTable = (this.cursorTable + 1) % this.tables.length;
+        this.cursor = this.tables[this.cursorTable]!.entries();
+      }
+      const next = this.cursor.next();
+      if (next.done === true) { this.cursor = undefined; continue; }
+      this.sweepRow(this.cursorTable, next.value[0], next.value[1]);
+    }
+  }
+
+  private sweepRow (k: number, key: string, row: Row): void {
+    const keyer = this.compiled.keyers[k]!;
+    const lateness = this.compiled.lateness;
+    let live = false;
+    let changed = false;
+    for (const counter of keyer.counters) {
+      const cell = row.cells[counter.slot];
+      if (cell === undefined) continue;
+      if (counter.window.kind === 'sliding') {
+        // No record that can still be accepted reaches back into this window's span.
+        if ((cell as SlidingState).newest + counter.window.ms + this.compiled.horizon + lateness <= this.watermark) {
+          row.cells[counter.slot] = undefined;
+          changed = true;
+        } else {
+          live = true;
+        }
+        continue;
+      }
+      const c = cell as CalendarCell;
+      if (this.dropExpired(c, counter)) changed = true;
+      const hist = c.hist;
+      const keepHistory = hist !== undefined && hist.length > 0 &&
+        this.watermark - hist[hist.length - 2]! < (counter.history + 1) * UNIT_MAX_MS[counter.window.unit] + lateness;
+      if (c.windows.length > 0 || keepHistory) {
+        live = true;
+      } else {
+        row.cells[counter.slot] = undefined;
+        changed = true;
+      }
+    }
+    if (!live) {
+      this.tables[k]!.delete(key);
+      if (this.dirty !== undefined) { this.dirty[k]!.delete(row); this.removed.push({ keyer: k, key, shard: row.shard }); }
+    } else if (changed) {
+      this.dirty?.[k]!.add(row);
+    }
+  }
+
+  /**
+   * Rows changed and keys removed since the last call; requires `trackChanges`. A key removed
+   * and then created again in between is reported only as changed.
+   */
+  takeChanges (): EngineChanges {
+    const rows: Array<{ keyer: number, row: Row }> = [];
+    this.dirty?.forEach((set, keyer) => {
+      for (const row of set) rows.push({ keyer, row });
+      set.clear();
+    });
+    const removed = this.removed.filter(({ keyer, key }) => this.tables[keyer]!.get(key) === undefined);
+    this.removed = [];
+    return { rows, removed };
+  }
+
+  meta (): EngineMeta {
+    return { watermark: this.watermark };
+  }
+
+  /** Restores state written by a store: call before the first record. */
+  restore (meta: EngineMeta, rows: Iterable<{ keyer: number, row: Row }>): void {
+    this.watermark = meta.watermark;
+    for (const { keyer, row } of rows) this.tables[keyer]?.set(row.key, row);
+  }
+
+  stats (): EngineStats {
+    let keys = 0;
+    let windows = 0;
+    for (const table of this.tables) {
+      keys += table.size;
+      for (const row of table.values()) {
+        for (const cell of row.cells) if (cell !== undefined) windows += 'windows' in cell ? cell.windows.length : 1;
+      }
+    }
+    return { keys, windows };
+  }
+
+  /** The current value of one rule's counter for one key, for the API and for tests. */
+  counterValue (ruleId: string, key: string, ts: number): { value: number, start: number, end: number } | undefined {
+    const counter = this.compiled.counters.find((c) => c.rules.some((r) => r.id === ruleId));
+    if (counter === undefined) return undefined;
+    const cell = this.tables[counter.keyer]!.get(key)?.cells[counter.slot];
+    if (cell === undefined) return undefined;
+    if (counter.window.kind === 'sliding') {
+      const s = cell as SlidingState;
+      return { value: windowValue(counter.measure.kind, s), start: s.newest - counter.window.ms, end: s.newest };
+    }
+    const bounds = this.compiled.zone.window(counter.window.unit, ts);
+    const w = (cell as CalendarCell).windows.find((x) => x.start === bounds.start);
+    return w === undefined ? undefined : { value: windowValue(counter.measure.kind, w), start: w.start, end: w.end };
+  }
+
+  private makeAlert (rule: CompiledRule, severity: Severity, key: string, start: number, end: number, anchor: string | number, value: number, limit: number, record: UsageRecord): Alert {
+    const zone = this.compiled.zone;
+    const alert: Alert = {
+      id: alertId(rule.id, key, anchor, severity),
+      rule: rule.id,
+      severity,
+      by: rule.by,
+      key,
+      window: { start: zone.toIso(start), end: zone.toIso(end) },
+      value: roundValue(value),
+      limit: roundValue(limit),
+      record: record.id,
+      ts: zone.toIso(record.ts),
+      detectedAt: zone.toIso(this.clock()),
+      ...(rule.description === undefined ? {} : { description: rule.description }),
+    };
+    return alert;
+  }
+}
+
+const WEEKDAY_INDEX: Readonly<Record<string, number>> = { mon: 0, tue: 1, wed: 2, thu: 3, fri: 4, sat: 5, sun: 6 };
+function weekdayIndexOf (day: string): number {
+  return WEEKDAY_INDEX[day] ?? 0;
+}

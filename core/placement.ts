@@ -1,0 +1,51 @@
+/**
+ * Where a record must go (rules.md, "Where a counter lives"). Records are sharded by account;
+ * a counter keyed by something that spans accounts (group, trunk, country, called number, …)
+ * lives on the shard of its own key. The record goes to its account's shard and to the shard
+ * of every spanning key it actually feeds (its filter passes), so every count stays exact and
+ * most records make one hop. The receiving engine re-derives which of its counters to apply
+ * from the same ShardScope, so the route carries no rule list.
+ */
+import type { CompiledRules } from './compile.js';
+import type { UsageRecord } from './usage-record.js';
+import { shardOf } from './hash.js';
+
+export class Placement {
+  private readonly compiled: CompiledRules;
+  readonly shards: number;
+  private readonly keys: string[] = [];
+  /** spanning keyers, each with the filters of its counters (-1: a counter without a filter) */
+  private readonly spanning: ReadonlyArray<{ index: number, filters: readonly number[] }>;
+
+  constructor (compiled: CompiledRules, shards: number) {
+    if (!Number.isInteger(shards) || shards < 1) throw new RangeError(`shards must be a positive integer, got ${shards}`);
+    this.compiled = compiled;
+    this.shards = shards;
+    this.spanning = compiled.keyers.filter((k) => !k.local).map((k) => ({ index: k.index, filters: k.counters.map((c) => c.filter) }));
+  }
+
+  /** The account's shard: where every account-local counter of the record lives. */
+  home (record: UsageRecord): number {
+    return shardOf(record.account, this.shards);
+  }
+
+  /**
+   * Writes the distinct shards that must see the record into `out` (home shard first) and
+   * returns how many.
+   */
+  route (record: UsageRecord, out: number[]): number {
+    out.length = 0;
+    out.push(this.home(record));
+    for (const s of this.spanning) {
+      if (!s.filters.some((f) => f < 0 || this.compiled.filters[f]!(record))) continue;
+      const keys = this.keys;
+      keys.length = 0;
+      const n = this.compiled.keyers[s.index]!.extract(record, keys);
+      for (let i = 0; i < n; i++) {
+        const shard = shardOf(keys[i]!, this.shards);
+        if (!out.includes(shard)) out.push(shard);
+      }
+    }
+    return out.length;
+  }
+}
