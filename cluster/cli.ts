@@ -1,0 +1,142 @@
+/**
+ * The `vigil` command line (../shared/spec/interfaces.md). Exit codes: 0 when it ran (even
+ * with rejected records), 2 on bad usage or an invalid rules file, 1 on an engine failure.
+ */
+import { parseArgs } from 'node:util';
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { formatDiagnostic, InvalidRulesError, UsageError } from '../core/errors.js';
+import { compileRules } from '../core/compile.js';
+import { isValidZone } from '../core/zone.js';
+import { loadRules } from './rules-file.js';
+import { replay, type InputFormat, type ReplaySummary } from './replay.js';
+
+const USAGE = `usage:
+  vigil check --rules FILE
+  vigil replay --rules FILE [--alerts OUT] [--rejects OUT] [--format jsonl|csv|asterisk]
+               [--input-tz ZONE] [--data DIR] [--threads N] [--epoch N] INPUT...
+               (INPUT: a file, or - for standard input; --threads 0: the single-threaded core;
+               --epoch: input records per checkpoint, default 4096)
+  vigil serve [--config FILE]
+  vigil bench [...]`;
+
+const FORMATS: readonly InputFormat[] = ['jsonl', 'csv', 'asterisk'];
+
+function fail (message: string): never {
+  throw new UsageError(message);
+}
+
+function rulesFlag (value: string | undefined): string {
+  if (value === undefined) fail('--rules FILE is required');
+  return value;
+}
+
+function check (args: string[]): number {
+  const { values } = parseArgs({ args, options: { rules: { type: 'string' } }, strict: true });
+  const file = rulesFlag(values.rules);
+  const config = loadRules(file);
+  const compiled = compileRules(config);
+  const enabled = config.rules.filter((r) => r.enabled).length;
+  process.stdout.write(`${file}: ok, ${config.rules.length} rules (${enabled} enabled), ${compiled.counters.length} counters at ${compiled.keyers.length} levels\n`);
+  return 0;
+}
+
+/** One shard actor per core, leaving none idle: the coordinator's reading and parsing share them. */
+function defaultThreads (): number {
+  return Math.max(1, availableParallelism());
+}
+
+function formatCount (n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+function summaryLine (s: ReplaySummary): string {
+  const rate = s.ms > 0 ? Math.round(s.read / (s.ms / 1000)) : 0;
+  return `${formatCount(s.read)} records read, ${formatCount(s.rejected)} rejected, ${formatCount(s.alerts)} alerts in ${(s.ms / 1000).toFixed(2)} s (${formatCount(rate)} records/s)`;
+}
+
+async function replayCommand (args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      rules: { type: 'string' },
+      alerts: { type: 'string' },
+      rejects: { type: 'string' },
+      format: { type: 'string' },
+      'input-tz': { type: 'string' },
+      data: { type: 'string' },
+      threads: { type: 'string' },
+      epoch: { type: 'string' },
+    },
+  });
+  const file = rulesFlag(values.rules);
+  if (positionals.length === 0) fail('replay needs at least one INPUT (a file, or - for standard input)');
+  for (const input of positionals) {
+    if (input !== '-' && !existsSync(input)) fail(`cannot read INPUT "${input}": no such file`);
+  }
+  const format = values.format;
+  if (format !== undefined && !(FORMATS as readonly string[]).includes(format)) fail(`--format must be jsonl, csv or asterisk, got "${format}"`);
+  const zone = values['input-tz'];
+  if (zone !== undefined && !isValidZone(zone)) fail(`--input-tz must be an IANA time zone such as Europe/Berlin, got "${zone}"`);
+  const threads = values.threads === undefined ? defaultThreads() : Number(values.threads);
+  if (!Number.isInteger(threads) || threads < 0 || threads > 256) fail(`--threads must be a whole number from 0 to 256, got "${values.threads ?? ''}"`);
+  if (threads === 0 && values.data !== undefined) fail('--data needs shard threads (the durable engine); drop --threads 0');
+  const epochSize = values.epoch === undefined ? undefined : Number(values.epoch);
+  if (epochSize !== undefined && (!Number.isInteger(epochSize) || epochSize < 1)) fail(`--epoch must be a positive whole number of records, got "${values.epoch ?? ''}"`);
+  const compiled = compileRules(loadRules(file));
+  const tty = process.stderr.isTTY;
+  const summary = await replay({
+    compiled,
+    inputs: positionals,
+    format: format as InputFormat | undefined,
+    inputZone: zone,
+    alerts: values.alerts,
+    rejects: values.rejects,
+    threads,
+    dataPath: values.data,
+    ...(epochSize === undefined ? {} : { epochSize }),
+    ...(tty ? { progress: (s: ReplaySummary) => { process.stderr.write(`\r\x1b[2Kreplay: ${summaryLine(s)}`); } } : {}),
+  });
+  const resumed = summary.resumed > 0 ? ` (resumed after ${formatCount(summary.resumed)} records committed by an earlier run)` : '';
+  process.stderr.write(`${tty ? '\r\x1b[2K' : ''}replay: ${summaryLine(summary)}${resumed}\n`);
+  return 0;
+}
+
+export async function main (argv: string[]): Promise<number> {
+  const [command, ...args] = argv;
+  try {
+    switch (command) {
+      case 'check': return check(args);
+      case 'replay': return await replayCommand(args);
+      case 'serve':
+      case 'bench':
+        process.stderr.write(`vigil ${command} is not available in this build yet\n`);
+        return 2;
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        process.stdout.write(USAGE + '\n');
+        return command === undefined ? 2 : 0;
+      default:
+        fail(`unknown command "${command}"`);
+    }
+  } catch (err) {
+    if (err instanceof InvalidRulesError) {
+      for (const d of err.diagnostics) process.stderr.write(formatDiagnostic(d) + '\n');
+      return 2;
+    }
+    if (err instanceof UsageError) {
+      process.stderr.write(`vigil: ${err.message}\n${USAGE}\n`);
+      return 2;
+    }
+    if (err instanceof TypeError && (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS') === true) {
+      process.stderr.write(`vigil: ${err.message}\n${USAGE}\n`);
+      return 2;
+    }
+    process.stderr.write(`vigil: engine failure: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,173 @@
+/**
+ * The embedded engine: shard actors on worker threads behind an in-process bus. The caller
+ * hands it epochs (numbered batches of accepted records, each record with the ingest watermark
+ * after it); it routes each record to the actors owning its shards (its account's and those of
+ * the spanning counters it feeds), sends every actor its part of the epoch (an empty part too,
+ * so every actor's committed epoch advances together), and resolves with the epoch's alerts in
+ * one deterministic order once every actor has committed it.
+ *
+ * If an actor's thread dies, its unacknowledged epochs are sent again, in order, to the new
+ * thread, which has reopened the store at its last committed epoch: nothing is lost, nothing
+ * is counted twice.
+ */
+import type { CompiledRules } from '../core/compile.js';
+import type { RulesConfig } from '../core/rules-config.js';
+import type { UsageRecord } from '../core/usage-record.js';
+import { rulesFingerprint } from '../core/compile.js';
+import { Placement } from '../core/placement.js';
+import { alertComparator, type IndexedAlert } from '../core/alert-order.js';
+import { EngineError } from '../core/errors.js';
+import { ActorCrashedError, Mailbox } from '../workers/mailbox.js';
+import type { ShardMsg, ShardReply, BatchPayload } from '../workers/protocol.js';
+import type { Failure } from '../workers/store.js';
+import { wire } from '../workers/codec.js';
+
+export interface EmbeddedOptions {
+  readonly config: RulesConfig;
+  readonly compiled: CompiledRules;
+  readonly dataPath: string;
+  /** shard actor threads */
+  readonly actors: number;
+  /** shards, fixed per data folder */
+  readonly shards: number;
+  /** epochs in flight per actor */
+  readonly depth?: number;
+  /** the actor thread module (tests swap in a misbehaving one) */
+  readonly workerFile?: string;
+}
+
+export interface EpochResult {
+  readonly epoch: number;
+  readonly alerts: readonly IndexedAlert[];
+  readonly failures: readonly Failure[];
+}
+
+const MAX_REDELIVERIES = 5;
+
+export class EmbeddedEngine {
+  readonly shards: number;
+  private readonly placement: Placement;
+  private readonly mailboxes: Mailbox[];
+  private readonly ownerOf: (shard: number) => number;
+  private readonly compare: (a: IndexedAlert, b: IndexedAlert) => number;
+  /** per actor: the delivery of its newest epoch, which the next one waits for before a resend */
+  private readonly lanes: Array<Promise<unknown>>;
+  private released = 0;
+
+  constructor (opts: EmbeddedOptions) {
+    if (!Number.isInteger(opts.actors) || opts.actors < 1) throw new RangeError(`actors must be a positive integer, got ${opts.actors}`);
+    this.shards = opts.shards;
+    this.placement = new Placement(opts.compiled, opts.shards);
+    const actors = Math.min(opts.actors, opts.shards);
+    this.ownerOf = (shard) => shard % actors;
+    const fingerprint = rulesFingerprint(opts.config);
+    this.mailboxes = Array.from({ length: actors }, (_, actor) => new Mailbox({
+      actor,
+      depth: opts.depth ?? 4,
+      ...(opts.workerFile === undefined ? {} : { filename: opts.workerFile }),
+      data: {
+        config: opts.config,
+        dataPath: opts.dataPath,
+        shards: opts.shards,
+        owned: Array.from({ length: opts.shards }, (_, s) => s).filter((s) => s % actors === actor),
+        fingerprint,
+      },
+    }));
+    this.lanes = this.mailboxes.map(() => Promise.resolve());
+    this.compare = alertComparator(opts.config.rules);
+  }
+
+  get actors (): number { return this.mailboxes.length; }
+
+  /** Outputs up to this epoch are durable downstream; actors may drop their outboxes up to it. */
+  release (epoch: number): void {
+    if (epoch > this.released) this.released = epoch;
+  }
+
+  /**
+   * Applies one epoch. `index[i]` is record i's position in the epoch (records the caller
+   * rejected are absent), `watermark[i]` the ingest watermark after it.
+   */
+  apply (epoch: number, records: readonly UsageRecord[], index: readonly number[], watermark: readonly number[]): Promise<EpochResult> {
+    const parts = this.mailboxes.map(() => ({ records: [] as UsageRecord[], index: [] as number[], watermark: [] as number[] }));
+    const shards: number[] = [];
+    const seen = new Set<number>();
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i]!;
+      this.placement.route(record, shards);
+      seen.clear();
+      for (const shard of shards) {
+        const actor = this.ownerOf(shard);
+        if (seen.has(actor)) continue;
+        seen.add(actor);
+        const part = parts[actor]!;
+        part.records.push(record);
+        part.index.push(index[i]!);
+        part.watermark.push(watermark[i]!);
+      }
+    }
+    const replies = parts.map((part, actor) => {
+      const payload: BatchPayload = part;
+      const msg: ShardMsg = { kind: 'batch', epoch, records: wire.pack(payload), release: this.released };
+      const previous = this.lanes[actor]!;
+      const delivery = this.deliver(actor, msg, previous);
+      this.lanes[actor] = delivery.catch(() => undefined);
+      return delivery;
+    });
+    return Promise.all(replies).then((all) => {
+      const alerts: IndexedAlert[] = [];
+      const failures: Failure[] = [];
+      for (const reply of all) {
+        if (reply.kind !== 'applied') throw new EngineError('VIGIL_ENGINE_FAILED', `unexpected reply ${reply.kind} to a batch`);
+        alerts.push(...reply.output.alerts);
+        failures.push(...reply.output.failures);
+      }
+      alerts.sort(this.compare);
+      failures.sort((a, b) => a.index - b.index);
+      return { epoch, alerts, failures };
+    });
+  }
+
+  private async deliver (actor: number, msg: ShardMsg, previous: Promise<unknown>): Promise<ShardReply> {
+    const mailbox = this.mailboxes[actor]!;
+    for (let attempt = 0; ; attempt++) {
+      let reply: ShardReply;
+      try {
+        reply = await mailbox.send(msg);
+      } catch (err) {
+        if (!(err instanceof ActorCrashedError) || attempt >= MAX_REDELIVERIES) throw err;
+        // The new thread resumes at its last commit: earlier epochs go again first.
+        await previous;
+        continue;
+      }
+      if (reply.kind === 'error') {
+        if (reply.error.code === 'VIGIL_EPOCH_GAP' && attempt < MAX_REDELIVERIES) { await previous; continue; }
+        throw new EngineError('VIGIL_ENGINE_FAILED', `shard actor ${actor}: ${reply.error.message}`);
+      }
+      return reply;
+    }
+  }
+
+  /** The current value of one rule's counter for one key (for the API). */
+  async counter (rule: string, key: string, ts: number): Promise<{ value: number, start: number, end: number } | null> {
+    for (const mailbox of this.mailboxes) {
+      const reply = await mailbox.send({ kind: 'counter', rule, key, ts });
+      if (reply.kind === 'counter' && reply.value !== null) return reply.value;
+    }
+    return null;
+  }
+
+  async stats (): Promise<{ keys: number, windows: number }> {
+    let keys = 0;
+    let windows = 0;
+    for (const mailbox of this.mailboxes) {
+      const reply = await mailbox.send({ kind: 'stats' });
+      if (reply.kind === 'stats') { keys += reply.keys; windows += reply.windows; }
+    }
+    return { keys, windows };
+  }
+
+  async close (): Promise<void> {
+    await Promise.all(this.mailboxes.map((m) => m.close()));
+  }
+}

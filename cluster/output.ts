@@ -1,0 +1,64 @@
+/**
+ * Line-oriented outputs (alerts, rejects). A file output is written with synchronous writes at
+ * batch boundaries, so that once a write returns its bytes are in the operating system and
+ * survive a crash of this process; its byte count then goes into the checkpoint. Standard
+ * output cannot be cut back, so a resumed run may repeat there what the killed one printed
+ * after its last checkpoint (the README says so).
+ */
+import { closeSync, existsSync, ftruncateSync, fstatSync, openSync, writeSync } from 'node:fs';
+
+export class LineWriter {
+  private readonly fd: number;
+  private readonly owned: boolean;
+  private buffer = '';
+  private written: number;
+
+  /** `resumeAt`: cut an existing file back to this many bytes (a checkpoint's offset) and append. */
+  constructor (target: string | undefined, resumeAt = 0) {
+    if (target === undefined || target === '-') {
+      this.fd = 1;
+      this.owned = false;
+      this.written = 0;
+      return;
+    }
+    const resume = resumeAt > 0 && existsSync(target);
+    this.fd = openSync(target, resume ? 'r+' : 'w');
+    this.owned = true;
+    if (resume) {
+      const size = fstatSync(this.fd).size;
+      ftruncateSync(this.fd, Math.min(size, resumeAt));
+      this.written = Math.min(size, resumeAt);
+    } else {
+      this.written = 0;
+    }
+  }
+
+  /** Bytes written so far (for a file: its length). */
+  get bytes (): number { return this.written; }
+
+  /** Buffers a line; flush() writes it. */
+  write (line: string): void {
+    this.buffer += line + '\n';
+  }
+
+  flush (): void {
+    if (this.buffer === '') return;
+    const chunk = Buffer.from(this.buffer, 'utf8');
+    this.buffer = '';
+    let off = 0;
+    while (off < chunk.length) {
+      try {
+        off += writeSync(this.fd, chunk, off, chunk.length - off, this.owned ? this.written + off : null);
+      } catch (err) {
+        // A pipe that is full (stdout to a slow reader) answers EAGAIN: try again.
+        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+      }
+    }
+    this.written += chunk.length;
+  }
+
+  close (): void {
+    this.flush();
+    if (this.owned) closeSync(this.fd);
+  }
+}

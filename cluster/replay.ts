@@ -1,0 +1,216 @@
+/**
+ * `vigil replay`: runs recorded CDRs through the engine and writes every alert as one JSON
+ * line. Reading, validation and lateness happen here, in input order; accepted records go in
+ * epochs (a fixed number of input records) to the engine: shard actors on worker threads with
+ * counters in LMDB (the default), or the single-threaded core in this thread (`threads: 0`),
+ * which the threaded engine must match byte for byte except `detectedAt`.
+ *
+ * With a data folder, each epoch ends in a checkpoint, so a killed run started again with the
+ * same folder, rules and inputs resumes after the last checkpoint: no alert or reject is lost
+ * or written twice to a file output.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { CompiledRules } from '../core/compile.js';
+import type { Alert } from '../core/alert.js';
+import type { Reject, UsageRecord } from '../core/usage-record.js';
+import { alertComparator, type IndexedAlert } from '../core/alert-order.js';
+import { Engine } from '../core/engine.js';
+import { Ingest } from '../core/ingest.js';
+import { Zone } from '../core/zone.js';
+import { UsageError } from '../core/errors.js';
+import { readRawRecords } from './record-source.js';
+import { LineWriter } from './output.js';
+import { EmbeddedEngine, type EpochResult } from './embedded.js';
+import { CheckpointStore, type Checkpoint } from './checkpoint.js';
+
+export type InputFormat = 'jsonl' | 'csv' | 'asterisk';
+
+export interface ReplayOptions {
+  readonly compiled: CompiledRules;
+  readonly inputs: readonly string[];
+  readonly format?: InputFormat | undefined;
+  readonly inputZone?: string | undefined;
+  readonly alerts?: string | undefined;
+  readonly rejects?: string | undefined;
+  /** shard actor threads; 0 runs the single-threaded core in this thread without a store */
+  readonly threads: number;
+  /** a data folder to keep (and resume from); a temporary one when absent */
+  readonly dataPath?: string | undefined;
+  readonly shards?: number;
+  readonly epochSize?: number;
+  /** Called about every 250 ms and at the end. */
+  readonly progress?: ((s: ReplaySummary) => void) | undefined;
+  /** for tests: the shard actor thread module */
+  readonly workerFile?: string;
+}
+
+export interface ReplaySummary {
+  read: number;
+  rejected: number;
+  alerts: number;
+  ms: number;
+  /** records skipped because a previous run had committed them */
+  resumed: number;
+}
+
+export function rejectLine (reject: Reject): string {
+  const { position } = reject;
+  return JSON.stringify({
+    reason: reject.reason,
+    code: reject.code,
+    source: position.source,
+    ...(position.line === undefined ? {} : { line: position.line }),
+    ...(position.seq === undefined ? {} : { seq: position.seq }),
+    raw: reject.raw,
+  });
+}
+
+interface Epoch {
+  readonly number: number;
+  readonly records: UsageRecord[];
+  readonly index: number[];
+  readonly watermark: number[];
+  /** rejects by ingest, and the raw text and position of every accepted record (for engine failures) */
+  readonly rejects: Array<{ index: number, reject: Reject }>;
+  readonly sources: Map<number, { position: Reject['position'], text: string }>;
+  size: number;
+}
+
+function newEpoch (n: number): Epoch {
+  return { number: n, records: [], index: [], watermark: [], rejects: [], sources: new Map(), size: 0 };
+}
+
+export async function replay (opts: ReplayOptions): Promise<ReplaySummary> {
+  const { compiled } = opts;
+  const epochSize = opts.epochSize ?? 4096;
+  const shards = opts.shards ?? 64;
+  const tempData = opts.threads > 0 && opts.dataPath === undefined ? mkdtempSync(join(tmpdir(), 'vigil-replay-')) : undefined;
+  const dataPath = opts.dataPath ?? tempData;
+  const checkpoints = opts.threads > 0 && dataPath !== undefined ? new CheckpointStore(dataPath) : undefined;
+  const resumeFrom = checkpoints?.read();
+  if (resumeFrom !== undefined && (resumeFrom.epochSize !== epochSize || resumeFrom.shards !== shards)) {
+    throw new UsageError(`the data folder was written with ${resumeFrom.shards} shards and epochs of ${resumeFrom.epochSize} records; resume with the same settings or use another --data folder`);
+  }
+
+  const ingest = new Ingest(compiled);
+  const alertOut = new LineWriter(opts.alerts, resumeFrom?.alertsBytes ?? 0);
+  const rejectOut = opts.rejects === undefined ? undefined : new LineWriter(opts.rejects, resumeFrom?.rejectsBytes ?? 0);
+  const inputZone = new Zone(opts.inputZone ?? compiled.config.timezone);
+  const started = Date.now();
+  const summary: ReplaySummary = { read: 0, rejected: 0, alerts: 0, ms: 0, resumed: 0 };
+  const compare = alertComparator(compiled.config.rules);
+  let lastProgress = started;
+
+  const engine = opts.threads > 0
+    ? new EmbeddedEngine({ config: compiled.config, compiled, dataPath: dataPath as string, actors: opts.threads, shards, ...(opts.workerFile === undefined ? {} : { workerFile: opts.workerFile }) })
+    : undefined;
+  const core = engine === undefined ? new Engine(compiled, Date.now) : undefined;
+
+  // Writes one finished epoch's output, then checkpoints it.
+  const pending: Array<{ epoch: Epoch, result: Promise<EpochResult>, position: number, watermark: number }> = [];
+  let checkpointWrite: Promise<void> = Promise.resolve();
+  const finish = async (): Promise<void> => {
+    const head = pending.shift()!;
+    const result = await head.result;
+    const rejects: Array<{ index: number, reject: Reject }> = [...head.epoch.rejects];
+    for (const f of result.failures) {
+      const src = head.epoch.sources.get(f.index);
+      rejects.push({ index: f.index, reject: { reason: f.reason, code: f.code, position: src?.position ?? { source: '?' }, raw: src?.text ?? '' } });
+    }
+    rejects.sort((a, b) => a.index - b.index);
+    for (const { alert } of result.alerts) alertOut.write(JSON.stringify(alert));
+    for (const { reject } of rejects) rejectOut?.write(rejectLine(reject));
+    alertOut.flush();
+    rejectOut?.flush();
+    summary.alerts += result.alerts.length;
+    summary.rejected += rejects.length;
+    if (checkpoints !== undefined) {
+      const cp: Checkpoint = { epoch: head.epoch.number, position: head.position, watermark: head.watermark, epochSize, shards, alertsBytes: alertOut.bytes, rejectsBytes: rejectOut?.bytes ?? 0 };
+      const epoch = head.epoch.number;
+      checkpointWrite = checkpointWrite.then(() => checkpoints.write(cp)).then(() => engine?.release(epoch));
+    }
+  };
+
+  const coreApply = (epoch: Epoch): EpochResult => {
+    const alerts: IndexedAlert[] = [];
+    const failures: EpochResult['failures'][number][] = [];
+    const out: Alert[] = [];
+    for (let i = 0; i < epoch.records.length; i++) {
+      core!.advance(epoch.watermark[i]!);
+      out.length = 0;
+      try {
+        core!.process(epoch.records[i]!, undefined, out);
+      } catch (err) {
+        const e = ingest.reject(err, { source: '?' }, '');
+        failures.push({ index: epoch.index[i]!, reason: e.reason, code: e.code });
+      }
+      for (const alert of out) alerts.push({ index: epoch.index[i]!, alert });
+    }
+    alerts.sort(compare);
+    return { epoch: epoch.number, alerts, failures };
+  };
+
+  const depth = 4;
+  const submit = async (epoch: Epoch, position: number): Promise<void> => {
+    const result = engine !== undefined
+      ? engine.apply(epoch.number, epoch.records, epoch.index, epoch.watermark)
+      : Promise.resolve(coreApply(epoch));
+    result.catch(() => undefined); // awaited in order by finish()
+    pending.push({ epoch, result, position, watermark: ingest.watermark });
+    if (pending.length >= depth) await finish();
+  };
+
+  let skip = resumeFrom?.position ?? 0;
+  if (resumeFrom !== undefined) {
+    ingest.watermark = resumeFrom.watermark;
+    summary.resumed = skip;
+  }
+  let position = skip;
+  let epoch = newEpoch((resumeFrom?.epoch ?? 0) + 1);
+  try {
+    for (const input of opts.inputs) {
+      for await (const raw of readRawRecords(input, opts.format, { inputZone })) {
+        if (skip > 0) { skip--; continue; }
+        summary.read++;
+        position++;
+        const at = epoch.size++;
+        if (!raw.ok) {
+          epoch.rejects.push({ index: at, reject: raw.reject });
+        } else {
+          const prepared = ingest.prepare(raw.value, raw.position, raw.text);
+          if (!prepared.ok) {
+            epoch.rejects.push({ index: at, reject: prepared.reject });
+          } else {
+            epoch.records.push(prepared.record);
+            epoch.index.push(at);
+            epoch.watermark.push(ingest.watermark);
+            epoch.sources.set(at, { position: raw.position, text: raw.text });
+          }
+        }
+        if (epoch.size === epochSize) {
+          await submit(epoch, position);
+          epoch = newEpoch(epoch.number + 1);
+          const now = Date.now();
+          if (opts.progress !== undefined && now - lastProgress >= 250) {
+            lastProgress = now;
+            opts.progress({ ...summary, ms: now - started });
+          }
+        }
+      }
+    }
+    if (epoch.size > 0) await submit(epoch, position);
+    while (pending.length > 0) await finish();
+    await checkpointWrite;
+  } finally {
+    alertOut.close();
+    rejectOut?.close();
+    await engine?.close();
+    await checkpoints?.close();
+    if (tempData !== undefined) rmSync(tempData, { recursive: true, force: true });
+  }
+  summary.ms = Date.now() - started;
+  opts.progress?.(summary);
+  return summary;
+}

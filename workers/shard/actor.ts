@@ -1,0 +1,121 @@
+/**
+ * A shard actor: owns some shards' counters, applies one epoch of records at a time in order,
+ * and commits each epoch (rows changed, keys removed, engine scalars, epoch per shard, the
+ * epoch's alerts) in one store transaction before replying. An epoch it has already committed
+ * (the coordinator resends it after its own crash) is answered from the outbox, not applied
+ * again: every record counts exactly once. No thread or LMDB API here; main.ts wires them.
+ */
+import type { Alert } from '../../core/alert.js';
+import type { UsageRecord } from '../../core/usage-record.js';
+import { compileRules, type CompiledRules } from '../../core/compile.js';
+import { Engine, type ShardScope } from '../../core/engine.js';
+import { EngineError, assertNever, toErrorData } from '../../core/errors.js';
+import type { BatchPayload, ShardActorData, ShardMsg, ShardReply } from '../protocol.js';
+import type { Failure, OutboxEntry, ShardStore, StoredRow } from '../store.js';
+import { wire } from '../codec.js';
+
+export class ShardActor {
+  private readonly compiled: CompiledRules;
+  private readonly engine: Engine;
+  private readonly store: ShardStore;
+  private readonly owned: readonly number[];
+  private readonly scope: ShardScope;
+  /** the newest epoch applied in memory; its commit may still be under way */
+  private applied: number;
+  /** the newest epoch whose commit has finished */
+  private epoch: number;
+  private released = 0;
+
+  private constructor (data: ShardActorData, store: ShardStore, clock: () => number) {
+    this.compiled = compileRules(data.config);
+    this.engine = new Engine(this.compiled, clock, { trackChanges: true });
+    this.store = store;
+    this.owned = data.owned;
+    const mine = new Set(data.owned);
+    this.scope = { shards: data.shards, owns: (s) => mine.has(s) };
+    this.epoch = Math.min(...data.owned.map((s) => store.epochOf(s)));
+    this.applied = this.epoch;
+  }
+
+  /** Opens an actor on its store, refusing a store written with other rules. */
+  static async open (data: ShardActorData, store: ShardStore, clock: () => number = Date.now): Promise<ShardActor> {
+    const written = store.fingerprint();
+    if (written === undefined) {
+      await store.setFingerprint(data.fingerprint);
+    } else if (written !== data.fingerprint) {
+      throw new EngineError('VIGIL_STORE_CORRUPT', `the data folder holds counters of other rules (fingerprint ${written}, these rules ${data.fingerprint}); use another --data folder, or the rules it was written with`);
+    }
+    const actor = new ShardActor(data, store, clock);
+    const meta = store.meta(data.owned);
+    if (meta !== undefined) {
+      const rows = function * (): Iterable<{ keyer: number, row: StoredRow['row'] }> {
+        for (const r of store.rows(data.owned)) yield { keyer: r.keyer, row: r.row };
+      };
+      actor.engine.restore(meta, rows());
+    }
+    return actor;
+  }
+
+  get committedEpoch (): number { return this.epoch; }
+
+  async receive (msg: ShardMsg): Promise<ShardReply> {
+    try {
+      switch (msg.kind) {
+        case 'batch': return await this.batch(msg.epoch, msg.records, msg.release);
+        case 'counter': return { kind: 'counter', value: this.engine.counterValue(msg.rule, msg.key, msg.ts) ?? null };
+        case 'stats': return { kind: 'stats', ...this.engine.stats(), epoch: this.epoch };
+        default: return assertNever(msg, 'message');
+      }
+    } catch (err) {
+      return { kind: 'error', error: toErrorData(err) };
+    }
+  }
+
+  private async batch (epoch: number, payload: Uint8Array, release: number): Promise<ShardReply> {
+    if (epoch <= this.epoch) {
+      const output = this.store.output(epoch, this.owned[0]!) ?? { alerts: [], failures: [] };
+      return { kind: 'applied', epoch, output, replayed: true };
+    }
+    if (epoch !== this.applied + 1) {
+      throw new EngineError('VIGIL_EPOCH_GAP', `epoch ${epoch} arrived after ${this.applied}: epochs must be applied in order without gaps`);
+    }
+    const { records, index, watermark } = wire.unpack(payload) as BatchPayload;
+    const alerts: OutboxEntry[] = [];
+    const failures: Failure[] = [];
+    const out: Alert[] = [];
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i] as UsageRecord;
+      this.engine.advance(watermark[i]!);
+      out.length = 0;
+      try {
+        this.engine.process(record, this.scope, out);
+      } catch (err) {
+        const data = toErrorData(err);
+        failures.push({ index: index[i]!, reason: data.message, code: data.code });
+      }
+      for (const alert of out) alerts.push({ index: index[i]!, alert });
+    }
+    const changes = this.engine.takeChanges();
+    const output = { alerts, failures };
+    this.applied = epoch;
+    // Batches in flight at once commit in order: LMDB runs queued transactions in call order.
+    await this.store.commit({
+      epoch,
+      shards: this.owned,
+      meta: this.engine.meta(),
+      rows: changes.rows.map(({ keyer, row }) => ({ shard: row.shard, keyer, row })),
+      removed: changes.removed,
+      output,
+    });
+    if (epoch > this.epoch) this.epoch = epoch;
+    if (release > this.released) {
+      this.released = release;
+      await this.store.release(release, this.owned);
+    }
+    return { kind: 'applied', epoch, output, replayed: false };
+  }
+
+  async close (): Promise<void> {
+    await this.store.close();
+  }
+}

@@ -1,0 +1,184 @@
+/**
+ * Durable state of a shard actor. One commit per batch writes, atomically: the counter rows the
+ * batch changed, the keys it removed, the engine's scalars, the last epoch applied for each shard
+ * the actor owns, and the alerts the batch raised (an outbox, kept until the output is released).
+ * After a crash, an actor reopens the store, restores its rows and resumes after the committed
+ * epoch, so every record counts exactly once.
+ *
+ * LmdbStore keeps rows under [shard, keyer, key], so shards can move between actors (and
+ * nodes) without rewriting state. MemoryStore is its in-process twin for tests; one contract
+ * suite runs against both.
+ */
+import { open, type RootDatabase } from 'lmdb';
+import type { EngineMeta, Row } from '../core/engine.js';
+import type { Alert } from '../core/alert.js';
+import { EngineError } from '../core/errors.js';
+import { disk } from './codec.js';
+
+export interface OutboxEntry { readonly index: number, readonly alert: Alert }
+export interface Failure { readonly index: number, readonly reason: string, readonly code: string }
+export interface EpochOutput { readonly alerts: readonly OutboxEntry[], readonly failures: readonly Failure[] }
+
+export interface StoredRow { readonly shard: number, readonly keyer: number, readonly row: Row }
+
+export interface Commit {
+  readonly epoch: number;
+  readonly shards: readonly number[];
+  readonly meta: EngineMeta;
+  readonly rows: readonly StoredRow[];
+  readonly removed: ReadonlyArray<{ readonly shard: number, readonly keyer: number, readonly key: string }>;
+  readonly output: EpochOutput;
+}
+
+export interface ShardStore {
+  /** The rules fingerprint the data was written with, or undefined for a new store. */
+  fingerprint (): string | undefined;
+  setFingerprint (value: string): Promise<void>;
+  /** The last epoch committed for a shard; 0 when none. */
+  epochOf (shard: number): number;
+  meta (shards: readonly number[]): EngineMeta | undefined;
+  rows (shards: readonly number[]): Iterable<StoredRow>;
+  output (epoch: number, shard: number): EpochOutput | undefined;
+  commit (c: Commit): Promise<void>;
+  /** Drops outbox entries up to and including `epoch`: their output was written durably downstream. */
+  release (epoch: number, shards: readonly number[]): Promise<void>;
+  close (): Promise<void>;
+}
+
+type Key = Array<string | number>;
+
+export class LmdbStore implements ShardStore {
+  private readonly db: RootDatabase;
+
+  constructor (path: string) {
+    // overlappingSync (the default): a commit is visible and survives a process crash when its
+    // promise resolves; the fsync that guards against power loss follows without holding the lock.
+    // Values are stored as bytes we encode ourselves: a commit must capture the rows as they are
+    // when it is built, while LMDB runs the transaction on a later turn, after the next batch
+    // may already have changed the same rows in memory.
+    this.db = open({ path, compression: false, encoding: 'binary' });
+  }
+
+  private read (key: Key): unknown {
+    const bytes = this.db.getBinary(key);
+    return bytes === undefined ? undefined : disk.unpack(bytes);
+  }
+
+  fingerprint (): string | undefined {
+    return this.read(['fingerprint']) as string | undefined;
+  }
+
+  async setFingerprint (value: string): Promise<void> {
+    await this.db.put(['fingerprint'], disk.pack(value));
+  }
+
+  epochOf (shard: number): number {
+    return (this.read(['epoch', shard]) as number | undefined) ?? 0;
+  }
+
+  meta (shards: readonly number[]): EngineMeta | undefined {
+    // Each actor writes the same meta for all its shards; after a re-partition, take the newest.
+    let best: EngineMeta | undefined;
+    for (const s of shards) {
+      const m = this.read(['meta', s]) as EngineMeta | undefined;
+      if (m !== undefined && (best === undefined || m.watermark > best.watermark)) best = m;
+    }
+    return best;
+  }
+
+  * rows (shards: readonly number[]): Iterable<StoredRow> {
+    for (const shard of shards) {
+      for (const { key, value } of this.db.getRange({ start: ['row', shard], end: ['row', shard, '\uffff'] })) {
+        const k = key as Key;
+        let row: Row | undefined;
+        try { row = disk.unpack(value as Buffer) as Row; } catch { row = undefined; }
+        if (row === undefined || typeof row !== 'object' || !Array.isArray((row as { cells?: unknown }).cells)) {
+          throw new EngineError('VIGIL_STORE_CORRUPT', `counter row ${JSON.stringify(k)} in the data folder is not a counter row; move the data folder away to start fresh or restore it from a backup`);
+        }
+        yield { shard, keyer: k[2] as number, row };
+      }
+    }
+  }
+
+  output (epoch: number, shard: number): EpochOutput | undefined {
+    return this.read(['out', epoch, shard]) as EpochOutput | undefined;
+  }
+
+  async commit (c: Commit): Promise<void> {
+    // Encode now (see the constructor), write later in one transaction.
+    const puts: Array<[Key, Buffer]> = c.rows.map(({ shard, keyer, row }) => [['row', shard, keyer, row.key], disk.pack(row)]);
+    const first = c.shards[0];
+    // The outbox entry is keyed by the first shard: one per actor and epoch is enough.
+    if (first !== undefined && (c.output.alerts.length > 0 || c.output.failures.length > 0)) puts.push([['out', c.epoch, first], disk.pack(c.output)]);
+    const epoch = disk.pack(c.epoch);
+    const meta = disk.pack(c.meta);
+    for (const s of c.shards) puts.push([['epoch', s], epoch], [['meta', s], meta]);
+    const removed: Key[] = c.removed.map(({ shard, keyer, key }) => ['row', shard, keyer, key]);
+    await this.db.transaction(() => {
+      for (const key of removed) void this.db.remove(key);
+      for (const [key, value] of puts) void this.db.put(key, value);
+    });
+  }
+
+  async release (epoch: number, shards: readonly number[]): Promise<void> {
+    const first = shards[0];
+    if (first === undefined) return;
+    const stale: Key[] = [];
+    for (const key of this.db.getKeys({ start: ['out', 0], end: ['out', epoch + 1] })) {
+      const k = key as Key;
+      if (k[2] === first) stale.push(k);
+    }
+    if (stale.length === 0) return;
+    await this.db.transaction(() => { for (const k of stale) void this.db.remove(k); });
+  }
+
+  async close (): Promise<void> {
+    await this.db.close();
+  }
+}
+
+/** The same contract in memory: for tests of the actor without a disk. */
+export class MemoryStore implements ShardStore {
+  private fp: string | undefined;
+  private readonly epochs = new Map<number, number>();
+  private readonly metas = new Map<number, EngineMeta>();
+  private readonly data = new Map<string, StoredRow>();
+  private readonly outbox = new Map<string, EpochOutput>();
+
+  fingerprint (): string | undefined { return this.fp; }
+  async setFingerprint (value: string): Promise<void> { this.fp = value; }
+  epochOf (shard: number): number { return this.epochs.get(shard) ?? 0; }
+  meta (shards: readonly number[]): EngineMeta | undefined {
+    let best: EngineMeta | undefined;
+    for (const s of shards) {
+      const m = this.metas.get(s);
+      if (m !== undefined && (best === undefined || m.watermark > best.watermark)) best = m;
+    }
+    return best;
+  }
+
+  * rows (shards: readonly number[]): Iterable<StoredRow> {
+    const wanted = new Set(shards);
+    // A deep copy, as a real store would give: the engine must not share objects with the store.
+    for (const r of this.data.values()) if (wanted.has(r.shard)) yield disk.unpack(disk.pack(r)) as StoredRow;
+  }
+
+  output (epoch: number, shard: number): EpochOutput | undefined { return this.outbox.get(`${epoch}:${shard}`); }
+  async commit (c: Commit): Promise<void> {
+    for (const r of c.removed) this.data.delete(`${r.shard}:${r.keyer}:${r.key}`);
+    for (const r of c.rows) this.data.set(`${r.shard}:${r.keyer}:${r.row.key}`, disk.unpack(disk.pack(r)) as StoredRow);
+    const first = c.shards[0];
+    if (first !== undefined && (c.output.alerts.length > 0 || c.output.failures.length > 0)) this.outbox.set(`${c.epoch}:${first}`, c.output);
+    for (const s of c.shards) { this.epochs.set(s, c.epoch); this.metas.set(s, c.meta); }
+  }
+
+  async release (epoch: number, shards: readonly number[]): Promise<void> {
+    const first = shards[0];
+    for (const k of [...this.outbox.keys()]) {
+      const [e, s] = k.split(':').map(Number);
+      if (e !== undefined && e <= epoch && s === first) this.outbox.delete(k);
+    }
+  }
+
+  async close (): Promise<void> {}
+}
