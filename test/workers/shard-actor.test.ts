@@ -1,0 +1,119 @@
+// The shard actor: in-process with the in-memory store, then on a real worker thread with LMDB.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { join } from 'node:path';
+import { ShardActor } from '../../workers/shard/actor.js';
+import { MemoryStore } from '../../workers/store.js';
+import { Mailbox } from '../../workers/mailbox.js';
+import { wire } from '../../workers/codec.js';
+import type { ShardActorData, ShardReply, BatchPayload } from '../../workers/protocol.js';
+import type { UsageRecord } from '../../core/usage-record.js';
+import { rule, rules, record } from '../helpers/config.js';
+import { tempDir, removeDir } from '../helpers/tmp.js';
+
+const T0 = Date.UTC(2026, 10, 21, 10, 0, 0);
+const config = rules([rule({ id: 'calls-day', limit: 2 })]);
+
+function data (over: Partial<ShardActorData> = {}): ShardActorData {
+  return { config, dataPath: null, shards: 1, owned: [0], fingerprint: 'f1', ...over };
+}
+
+function batch (epoch: number, records: UsageRecord[]): { kind: 'batch', epoch: number, records: Uint8Array, release: number } {
+  const payload: BatchPayload = { records, index: records.map((_, i) => i), watermark: records.map((r) => r.ts) };
+  return { kind: 'batch', epoch, records: wire.pack(payload), release: 0 };
+}
+
+function alertsOf (reply: ShardReply): string[] {
+  assert.is(reply.kind, 'applied');
+  return reply.kind === 'applied' ? reply.output.alerts.map((a) => `${a.alert.rule}:${a.alert.key}:${a.alert.record}`) : [];
+}
+
+const calls = (n: number, from = 0): UsageRecord[] => Array.from({ length: n }, (_, i) => record({ id: `r${from + i}`, ts: T0 + (from + i) * 1000, account: 'a1' }));
+
+const inProcess = suite('workers/shard/actor: in-process with MemoryStore');
+
+inProcess('applies epochs in order and raises the alert on the record that crosses', async () => {
+  const actor = await ShardActor.open(data(), new MemoryStore(), () => 0);
+  assert.equal(alertsOf(await actor.receive(batch(1, calls(2)))), []);
+  assert.equal(alertsOf(await actor.receive(batch(2, calls(2, 2)))), ['calls-day:a1:r2']);
+  assert.is(actor.committedEpoch, 2);
+});
+
+inProcess('an epoch it already committed is answered from the outbox, not counted again', async () => {
+  const store = new MemoryStore();
+  const actor = await ShardActor.open(data(), store, () => 0);
+  await actor.receive(batch(1, calls(3)));
+  const again = await actor.receive(batch(1, calls(3)));
+  assert.equal(alertsOf(again), ['calls-day:a1:r2']);
+  assert.ok(again.kind === 'applied' && again.replayed);
+  const stats = await actor.receive({ kind: 'stats' });
+  assert.ok(stats.kind === 'stats' && stats.keys === 1);
+  const counter = await actor.receive({ kind: 'counter', rule: 'calls-day', key: 'a1', ts: T0 });
+  assert.equal(counter.kind === 'counter' ? counter.value?.value : -1, 3);
+});
+
+inProcess('a gap in epochs is refused with VIGIL_EPOCH_GAP', async () => {
+  const actor = await ShardActor.open(data(), new MemoryStore(), () => 0);
+  const reply = await actor.receive(batch(3, calls(1)));
+  assert.is(reply.kind, 'error');
+  assert.is(reply.kind === 'error' ? reply.error.code : '', 'VIGIL_EPOCH_GAP');
+  assert.is(reply.kind === 'error' ? reply.error.message : '', 'epoch 3 arrived after 0: epochs must be applied in order without gaps');
+});
+
+inProcess('an actor reopened on its store resumes with the committed counters', async () => {
+  const store = new MemoryStore();
+  const first = await ShardActor.open(data(), store, () => 0);
+  await first.receive(batch(1, calls(2)));
+  const second = await ShardActor.open(data(), store, () => 0);
+  assert.is(second.committedEpoch, 1);
+  assert.equal(alertsOf(await second.receive(batch(2, calls(1, 2)))), ['calls-day:a1:r2']);
+});
+
+inProcess('a store written with other rules is refused', async () => {
+  const store = new MemoryStore();
+  await ShardActor.open(data(), store, () => 0);
+  try {
+    await ShardActor.open(data({ fingerprint: 'f2' }), store, () => 0);
+    assert.unreachable('should refuse');
+  } catch (err) {
+    assert.is((err as { code: string }).code, 'VIGIL_STORE_CORRUPT');
+    assert.is((err as Error).message, 'the data folder holds counters of other rules (fingerprint f1, these rules f2); use another --data folder, or the rules it was written with');
+  }
+});
+
+inProcess.run();
+
+interface Ctx { dir: string }
+const thread = suite<Ctx>('workers/shard/main: real worker thread + LMDB', {} as Ctx);
+thread.before.each((ctx) => { ctx.dir = tempDir(); });
+thread.after.each((ctx) => { removeDir(ctx.dir); });
+
+thread('counters survive the thread: a new mailbox on the same folder goes on counting', async ({ dir }) => {
+  const d = data({ dataPath: join(dir, 'data') });
+  const a = new Mailbox({ actor: 0, data: d, depth: 2 });
+  try {
+    assert.equal(alertsOf(await a.send(batch(1, calls(2)))), []);
+  } finally {
+    await a.close();
+  }
+  const b = new Mailbox({ actor: 0, data: d, depth: 2 });
+  try {
+    assert.equal(alertsOf(await b.send(batch(2, calls(1, 2)))), ['calls-day:a1:r2']);
+    const counter = await b.send({ kind: 'counter', rule: 'calls-day', key: 'a1', ts: T0 });
+    assert.equal(counter.kind === 'counter' ? counter.value?.value : -1, 3);
+  } finally {
+    await b.close();
+  }
+});
+
+thread('batches in flight at once are applied in order', async ({ dir }) => {
+  const m = new Mailbox({ actor: 0, data: data({ dataPath: join(dir, 'data') }), depth: 4 });
+  try {
+    const replies = await Promise.all([1, 2, 3, 4].map((e) => m.send(batch(e, calls(1, e - 1)))));
+    assert.equal(replies.map(alertsOf), [[], [], ['calls-day:a1:r2'], []]);
+  } finally {
+    await m.close();
+  }
+});
+
+thread.run();
