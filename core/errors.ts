@@ -27,7 +27,7 @@ export class EngineError extends Error {
 export class InvalidRecordError extends EngineError {
   readonly field: string;
   constructor (field: string, expected: string, got: unknown) {
-    super('VIGIL_INVALID_RECORD', `record.${field} must be ${expected}, got ${show(got)}`);
+    super('VIGIL_INVALID_RECORD', `${field === 'record' ? 'record' : `record.${field}`} must be ${expected}, got ${show(got)}`);
     this.field = field;
   }
 }
@@ -92,6 +92,7 @@ export function show (value: unknown, max = 60): string {
   if (typeof value === 'string') text = JSON.stringify(value);
   else if (value === undefined) text = 'nothing';
   else if (typeof value === 'bigint') text = `${value}n`;
+  else if (typeof value === 'number' && !Number.isFinite(value)) text = String(value);
   else {
     try { text = JSON.stringify(value) ?? String(value); } catch { text = String(value); }
   }

@@ -114,9 +114,10 @@ export class LmdbStore implements ShardStore {
     const meta = disk.pack(c.meta);
     for (const s of c.shards) puts.push([['epoch', s], epoch], [['meta', s], meta]);
     const removed: Key[] = c.removed.map(({ shard, keyer, key }) => ['row', shard, keyer, key]);
+    // Inside a transaction, put and remove apply at once; their promises carry nothing more.
     await this.db.transaction(() => {
-      for (const key of removed) void this.db.remove(key);
-      for (const [key, value] of puts) void this.db.put(key, value);
+      for (const key of removed) this.db.removeSync(key);
+      for (const [key, value] of puts) this.db.putSync(key, value);
     });
   }
 
@@ -129,7 +130,7 @@ export class LmdbStore implements ShardStore {
       if (k[2] === first) stale.push(k);
     }
     if (stale.length === 0) return;
-    await this.db.transaction(() => { for (const k of stale) void this.db.remove(k); });
+    await this.db.transaction(() => { for (const k of stale) this.db.removeSync(k); });
   }
 
   async close (): Promise<void> {

@@ -46,13 +46,13 @@ jsonl('numbers lines from 1, skips blank lines and rejects bad JSON with its lin
   const got = await readAll(path, 'jsonl');
   assert.equal(got.map(summary), [
     '1 ok {"n":1}',
-    '4 reject record.record must be valid JSON (Unexpected end of JSON input), got "{\\"n\\":"',
+    '4 reject record must be valid JSON (Unexpected end of JSON input), got "{\\"n\\":"',
     '5 ok {"n":4}',
   ]);
   const bad = got[1];
   assert.ok(bad !== undefined && !bad.ok);
   assert.equal(bad.reject, {
-    reason: 'record.record must be valid JSON (Unexpected end of JSON input), got "{\\"n\\":"',
+    reason: 'record must be valid JSON (Unexpected end of JSON input), got "{\\"n\\":"',
     code: 'VIGIL_INVALID_RECORD',
     position: { source: path, line: 4 },
     raw: '{"n":',
@@ -109,7 +109,7 @@ jsonl('gives the same records for any read size, down to one byte per read', asy
   const text = '\ufeff{"a":"日本語"}\r\n\n{"b":"😀 Grüße"}\n{bad\r\n{"c":[1,2]}';
   const path = write(ctx, 'h.jsonl', text);
   const want = (await readAll(path, 'jsonl')).map(summary);
-  assert.equal(want, ['1 ok {"a":"日本語"}', '3 ok {"b":"😀 Grüße"}', '4 reject record.record must be valid JSON (Expected property name or \'}\' in JSON at position 1), got "{bad"', '5 ok {"c":[1,2]}']);
+  assert.equal(want, ['1 ok {"a":"日本語"}', '3 ok {"b":"😀 Grüße"}', '4 reject record must be valid JSON (Expected property name or \'}\' in JSON at position 1), got "{bad"', '5 ok {"c":[1,2]}']);
   for (const chunkBytes of [1, 2, 3, 5, 7, 64]) {
     assert.equal((await readAll(path, 'jsonl', { chunkBytes })).map(summary), want, `chunks of ${chunkBytes}`);
   }
@@ -162,7 +162,7 @@ csv('keeps blank lines inside a quoted field', async (ctx) => {
 csv('rejects a row with the wrong number of fields, naming its line', async (ctx) => {
   const path = write(ctx, 'c.csv', 'ts,account\n1,A1,extra\n2,A2\n');
   assert.equal((await readAll(path, 'csv')).map(summary), [
-    '2 reject record.record must be 2 CSV fields as in the header (line 2), got 3',
+    '2 reject record must be 2 CSV fields as in the header (line 2), got 3',
     '3 ok {"ts":2,"account":"A2"}',
   ]);
 });
@@ -171,7 +171,7 @@ csv('rejects a quoted field still open at the end of the input', async (ctx) => 
   const path = write(ctx, 'd.csv', 'account,note\nA1,ok\nA2,"never closed\nmore\n');
   assert.equal((await readAll(path, 'csv')).map(summary), [
     '2 ok {"account":"A1","note":"ok"}',
-    '3 reject record.record must be RFC 4180 CSV (a quoted field is still open at the end of the input), got "A2,\\"never closed"',
+    '3 reject record must be RFC 4180 CSV (a quoted field is still open at the end of the input), got "A2,\\"never closed"',
   ]);
 });
 
@@ -212,7 +212,7 @@ asterisk('reads lines with and without uniqueid/userfield in the input zone', as
   assert.equal(got.map((r) => r.ok ? (r.value as { ts: number }).ts : r.reject.reason), [
     Date.UTC(2026, 6, 1, 10),
     Date.UTC(2026, 0, 15, 11),
-    'record.record must be 16 to 21 Asterisk Master.csv fields, got 2',
+    'record must be 16 to 21 Asterisk Master.csv fields, got 2',
   ]);
   const second = got[1];
   assert.ok(second !== undefined && second.ok);

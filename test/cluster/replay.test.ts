@@ -110,7 +110,7 @@ function liveCounters (dataPath: string, compiled: CompiledRules): Map<string, s
     }
     return live;
   } finally {
-    void db.close();
+    db.close().catch(() => undefined);
   }
 }
 
@@ -136,10 +136,10 @@ killed('every alert and reject appears exactly once and the final counters equal
   for (let attempt = 0; attempt < 6; attempt++) {
     const before = existsSync(alertsFile) ? statSync(alertsFile).size : 0;
     const run = startVigil(args('killed'));
-    let finished = false;
-    void run.done.then(() => { finished = true; });
+    const state = { finished: false };
+    run.done.then(() => { state.finished = true; }, () => undefined);
     const deadline = Date.now() + 60_000;
-    while (!finished && Date.now() < deadline && (!existsSync(alertsFile) || statSync(alertsFile).size <= before)) await sleep(10);
+    while (!state.finished && Date.now() < deadline && (!existsSync(alertsFile) || statSync(alertsFile).size <= before)) await sleep(10);
     await sleep(Math.floor(rnd() * 200));
     run.child.kill('SIGKILL');
     const result = await run.done;
