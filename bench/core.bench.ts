@@ -11,7 +11,9 @@
  * The goal (issue: core throughput) is core >= 40 % of ceiling.
  *
  * Run: npx tsc -p tsconfig.json && node dist/bench/index.js core
- *      (or directly: node --expose-gc dist/bench/core.bench.js [--samples 5] [--warmup 1] [--records N])
+ *      (or directly: node --expose-gc dist/bench/core.bench.js [--samples 5] [--warmup 1]
+ *       [--records N] [--budget SECONDS]: no new round of samples after SECONDS (default 40),
+ *       but at least 3 rounds, so the bench stays near a minute on a busy machine)
  * Needs: nothing but the build. Traffic is generated in memory (examples/dataset.ts, seed 42,
  * the demo's defaults: ~174k records over 3 days), so inputs are fixed and reproducible.
  * Every sample starts from an empty engine and replays the whole stream in order.
@@ -132,7 +134,7 @@ function main (): void {
     coreCase(compiled, lines),
     ceilingCase(counters, lines),
     naiveCase(names, lines),
-  ], { warmup, samples });
+  ], { warmup, samples, minSamples: Math.min(3, samples), budgetMs: intArg('budget', 40) * 1000 });
   report('core', results, {
     records: lines.length,
     rules: compiled.rules.length,

@@ -27,6 +27,13 @@ export interface BenchOptions {
   /** untimed rounds first, for the JIT to settle */
   readonly warmup: number;
   readonly samples: number;
+  /**
+   * Stop taking rounds of samples once this many ms have passed since the first one, but
+   * not before `minSamples` rounds: keeps a bench within its time on a slow or busy
+   * machine. The reported `samples` says how many were taken.
+   */
+  readonly budgetMs?: number;
+  readonly minSamples?: number;
 }
 
 export interface CaseResult {
@@ -61,7 +68,7 @@ function sampleNsPerOp (c: BenchCase): number {
   return ns / ops;
 }
 
-/** Runs every case `warmup` times, then `samples` timed times, interleaved. */
+/** Runs every case `warmup` times, then up to `samples` timed times, interleaved. */
 export function runCases (cases: readonly BenchCase[], options: BenchOptions): CaseResult[] {
   for (let i = 0; i < options.warmup; i++) {
     for (const c of cases) {
@@ -70,7 +77,9 @@ export function runCases (cases: readonly BenchCase[], options: BenchOptions): C
     }
   }
   const times = cases.map(() => [] as number[]);
+  const started = performance.now();
   for (let s = 0; s < options.samples; s++) {
+    if (s >= (options.minSamples ?? 1) && performance.now() - started > (options.budgetMs ?? Infinity)) break;
     cases.forEach((c, i) => (times[i] as number[]).push(sampleNsPerOp(c)));
   }
   return cases.map((c, i) => {
