@@ -62,6 +62,9 @@ export interface CompiledCounter {
   readonly rules: readonly CompiledRule[];
   /** largest `adaptive.over` of its rules; 0 when none is adaptive */
   readonly history: number;
+  readonly calendar: boolean;
+  /** some rule's limit depends on the key or the window (`limits`, `adaptive`), or on the time (`shape`) */
+  readonly varyingLimits: boolean;
 }
 
 export interface CompiledKeyer {
@@ -70,6 +73,11 @@ export interface CompiledKeyer {
   readonly extract: KeyExtractor;
   readonly local: boolean;
   readonly counters: readonly CompiledCounter[];
+  /**
+   * The distinct filters of its counters, or undefined when some counter has none: a record
+   * that passes none of them skips the keyer before any key is built.
+   */
+  readonly gate: readonly number[] | undefined;
 }
 
 export interface CompiledRules {
@@ -195,6 +203,8 @@ export function compileRules (config: RulesConfig): CompiledRules {
           return cr;
         }),
         history: Math.max(0, ...c.rules.map((r) => r.adaptive?.over ?? 0)),
+        calendar: c.window.kind === 'calendar',
+        varyingLimits: c.rules.some((r) => r.limits.size > 0 || r.adaptive !== undefined || r.shape !== undefined),
       };
       own.push(compiled);
       counters.push(compiled);
@@ -205,6 +215,7 @@ export function compileRules (config: RulesConfig): CompiledRules {
       extract: compileKey(draft.by),
       local: draft.by.some((p) => p.kind === 'field' && scoped.has(p.field)),
       counters: own,
+      gate: own.some((c) => c.filter < 0) ? undefined : [...new Set(own.map((c) => c.filter))],
     });
   }
 

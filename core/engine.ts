@@ -44,8 +44,8 @@ export interface Row {
  */
 export interface ShardScope { readonly shards: number, owns (shard: number): boolean }
 
-/** Rows looked at per record: a full pass over N keys takes N / this many records. */
-const SWEEP_ROWS_PER_RECORD = 1;
+/** The granularity of expiry scheduling: rows are swept within a minute of event time after they can expire. */
+const EXPIRY_BUCKET_MS = 60_000;
 const WARNING = 1;
 const MAIN = 2;
 
@@ -64,13 +64,17 @@ export class Engine {
   readonly compiled: CompiledRules;
   private readonly clock: () => number;
   private readonly tables: Array<Map<string, Row>>;
+  /** rows to look at again, by the minute of event time at which something in them can expire */
+  private readonly expiry = new Map<number, Array<{ keyer: number, row: Row }>>();
+  /** the last expiry bucket processed */
+  private expiryCursor = -Infinity;
   private readonly filterStamp: Uint32Array;
   private readonly filterPass: Uint8Array;
   private readonly keyBuf: string[] = [];
   private stamp = 0;
   private watermark = -Infinity;
-  private cursor: Iterator<[string, Row]> | undefined;
-  private cursorTable = -1;
+  /** the counter being applied, to name its rule when something throws */
+  private current: CompiledCounter | undefined;
   private readonly previousStarts = new Map<string, number[]>();
   // Change tracking for a durable store; off for the in-memory core.
   private readonly dirty: Array<Set<Row>> | undefined;
@@ -88,11 +92,61 @@ export class Engine {
 
   /**
    * The newest event time accepted upstream; windows behind it by more than `lateness` are
-   * discarded. Called before each record, it also sweeps a few rows.
+   * discarded, and rows scheduled to expire by then are swept.
    */
   advance (watermark: number): void {
-    if (watermark > this.watermark) this.watermark = watermark;
-    this.sweepSome(SWEEP_ROWS_PER_RECORD);
+    if (watermark <= this.watermark) return;
+    this.watermark = watermark;
+    const target = Math.floor(watermark / EXPIRY_BUCKET_MS);
+    if (this.expiryCursor === -Infinity) { this.expiryCursor = target; return; }
+    if (target <= this.expiryCursor) return;
+    if (target - this.expiryCursor > 4096) {
+      // A long jump of event time: visit the buckets that exist rather than every minute between.
+      const due = [...this.expiry.keys()].filter((b) => b <= target).sort((a, b) => a - b);
+      this.expiryCursor = target;
+      for (const b of due) this.expire(b);
+      return;
+    }
+    while (this.expiryCursor < target) this.expire(++this.expiryCursor);
+  }
+
+  private expire (bucket: number): void {
+    const entries = this.expiry.get(bucket);
+    if (entries === undefined) return;
+    this.expiry.delete(bucket);
+    for (const { keyer, row } of entries) {
+      // Stale entries (the row was removed, or rescheduled and swept already) cost one lookup.
+      if (this.tables[keyer]!.get(row.key) !== row) continue;
+      if (this.sweepRow(keyer, row)) this.schedule(keyer, row);
+    }
+  }
+
+  /** Puts a row in the bucket of the earliest event time at which a sweep could change it. */
+  private schedule (keyer: number, row: Row): void {
+    const at = this.nextChange(keyer, row);
+    if (at === Infinity) return;
+    const bucket = Math.max(Math.floor(at / EXPIRY_BUCKET_MS), this.expiryCursor + 1);
+    const entries = this.expiry.get(bucket);
+    if (entries === undefined) this.expiry.set(bucket, [{ keyer, row }]);
+    else entries.push({ keyer, row });
+  }
+
+  /** The earliest watermark at which sweepRow() would change the row (the conditions it tests). */
+  private nextChange (k: number, row: Row): number {
+    const { lateness, horizon } = this.compiled;
+    let at = Infinity;
+    for (const counter of this.compiled.keyers[k]!.counters) {
+      const cell = row.cells[counter.slot];
+      if (cell === undefined) continue;
+      if (counter.window.kind === 'sliding') {
+        at = Math.min(at, (cell as SlidingState).newest + counter.window.ms + horizon + lateness);
+        continue;
+      }
+      const c = cell as CalendarCell;
+      if (c.windows.length > 0) at = Math.min(at, c.windows[0]!.end + lateness);
+      else if (c.hist !== undefined && c.hist.length > 0) at = Math.min(at, c.hist[c.hist.length - 2]! + (counter.history + 1) * UNIT_MAX_MS[counter.window.unit] + lateness);
+    }
+    return at;
   }
 
   get currentWatermark (): number { return this.watermark; }
@@ -103,6 +157,17 @@ export class Engine {
    * the record already fed stay fed, so the caller rejects the record with that reason.
    */
   process (record: UsageRecord, scope: ShardScope | undefined, out: Alert[]): void {
+    this.current = undefined;
+    try {
+      this.apply(record, scope, out);
+    } catch (err) {
+      // (TypeScript narrows `current` to undefined here; apply() sets it.)
+      const current = this.current as CompiledCounter | undefined;
+      throw new RuleFailedError(current?.rules[0]?.id ?? '(filter or key)', { cause: err });
+    }
+  }
+
+  private apply (record: UsageRecord, scope: ShardScope | undefined, out: Alert[]): void {
     if (++this.stamp === 0xffffffff) { this.stamp = 1; this.filterStamp.fill(0); }
     const homeShard = scope === undefined ? -1 : shardOf(record.account, scope.shards);
     const home = scope === undefined || scope.owns(homeShard);
@@ -111,6 +176,8 @@ export class Engine {
     for (let k = 0; k < keyers.length; k++) {
       const keyer = keyers[k]!;
       if (keyer.local && !home) continue;
+      const gate = keyer.gate;
+      if (gate !== undefined && !this.passesAny(gate, record)) continue;
       keys.length = 0;
       const n = keyer.extract(record, keys);
       for (let i = 0; i < n; i++) {
@@ -122,6 +189,7 @@ export class Engine {
         }
         const table = this.tables[k]!;
         let row = table.get(key);
+        let opened = false;
         for (const counter of keyer.counters) {
           if (counter.filter >= 0 && !this.passes(counter.filter, record)) continue;
           const x = counter.contribute(record);
@@ -131,15 +199,18 @@ export class Engine {
             table.set(key, row);
           }
           this.dirty?.[k]!.add(row);
-          try {
-            if (counter.window.kind === 'calendar') this.addCalendar(row, counter, x, record, out);
-            else this.addSliding(row, counter, x, record, out);
-          } catch (err) {
-            throw new RuleFailedError(counter.rules[0]?.id ?? '?', { cause: err });
-          }
+          this.current = counter;
+          if (counter.calendar ? this.addCalendar(row, counter, x, record, out) : this.addSliding(row, counter, x, record, out)) opened = true;
         }
+        // A new window or cell can expire: the row goes in that minute's expiry bucket.
+        if (opened) this.schedule(k, row!);
       }
     }
+  }
+
+  private passesAny (filters: readonly number[], record: UsageRecord): boolean {
+    for (let i = 0; i < filters.length; i++) if (this.passes(filters[i]!, record)) return true;
+    return false;
   }
 
   private passes (filter: number, record: UsageRecord): boolean {
@@ -150,7 +221,8 @@ export class Engine {
     return ok;
   }
 
-  private addCalendar (row: Row, counter: CompiledCounter, x: number | string, record: UsageRecord, out: Alert[]): void {
+  /** Adds to the record's calendar window and checks the counter's rules; true when it opened a window. */
+  private addCalendar (row: Row, counter: CompiledCounter, x: number | string, record: UsageRecord, out: Alert[]): boolean {
     const window = counter.window as { kind: 'calendar', unit: CalendarUnit };
     const bounds = this.compiled.zone.window(window.unit, record.ts);
     let cell = row.cells[counter.slot] as CalendarCell | undefined;
@@ -160,10 +232,11 @@ export class Engine {
     for (let i = windows.length - 1; i >= 0; i--) {
       if (windows[i]!.start === bounds.start) { w = windows[i]; break; }
     }
+    const opened = w === undefined;
     if (w === undefined) {
       this.dropExpired(cell, counter);
       w = openWindow(counter.measure, bounds.start, bounds.end, counter.rules.length);
-      if (counter.history > 0) w.means = counter.rules.map((r) => r.adaptive === undefined ? 0 : this.meanBefore(cell, counter, window.unit, bounds.start, r.adaptive.over));
+      if (counter.varyingLimits) w.limits = counter.rules.map((r) => this.baseLimit(r, row.key, cell, counter, bounds.start));
       let at = windows.length;
       while (at > 0 && windows[at - 1]!.start > w.start) at--;
       windows.splice(at, 0, w);
@@ -174,7 +247,7 @@ export class Engine {
       if (w.n < rule.minCount) continue;
       const fired = w.fired[rule.slot]!;
       if ((fired & MAIN) !== 0 && (rule.warning === undefined || (fired & WARNING) !== 0)) continue;
-      const limit = this.effectiveLimit(rule, row.key, w.means?.[rule.slot], record);
+      const limit = rule.constantLimit ?? this.shaped(rule, w.limits![rule.slot]!, record);
       if (rule.warning !== undefined && (fired & WARNING) === 0) {
         const warn = this.warningOf(rule, limit);
         if (value > warn) {
@@ -187,22 +260,27 @@ export class Engine {
         out.push(this.makeAlert(rule, rule.severity, row.key, w.start, w.end, w.start, value, limit, record));
       }
     }
+    return opened;
   }
 
-  private addSliding (row: Row, counter: CompiledCounter, x: number | string, record: UsageRecord, out: Alert[]): void {
+  /** Adds to the key's sliding window and checks the counter's rules; true when it opened the window's state. */
+  private addSliding (row: Row, counter: CompiledCounter, x: number | string, record: UsageRecord, out: Alert[]): boolean {
     const size = (counter.window as { kind: 'sliding', ms: number }).ms;
     const kind = counter.measure.kind;
     let s = row.cells[counter.slot] as SlidingState | undefined;
-    if (s === undefined) { s = openSliding(counter.measure, counter.rules.length); row.cells[counter.slot] = s; }
-    if (!slideTo(kind, s, record.ts, size)) return;
+    const opened = s === undefined;
+    if (s === undefined) {
+      s = openSliding(counter.measure, counter.rules.length);
+      if (counter.varyingLimits) s.limits = counter.rules.map((r) => this.baseLimit(r, row.key, undefined, counter, 0));
+      row.cells[counter.slot] = s;
+    }
+    if (!slideTo(kind, s, record.ts, size)) return opened;
     // Re-arm what has dropped back to or below its threshold by the time this record arrives.
     const before = windowValue(kind, s);
-    const limits: number[] = [];
     for (const rule of counter.rules) {
-      const limit = this.effectiveLimit(rule, row.key, undefined, record);
-      limits.push(limit);
       const fired = s.fired[rule.slot]!;
       if (fired === 0) continue;
+      const limit = rule.constantLimit ?? this.shaped(rule, s.limits![rule.slot]!, record);
       const low = s.n < rule.minCount;
       if ((fired & MAIN) !== 0 && (low || before <= limit)) s.fired[rule.slot]! &= ~MAIN;
       if ((fired & WARNING) !== 0 && rule.warning !== undefined && (low || before <= this.warningOf(rule, limit))) s.fired[rule.slot]! &= ~WARNING;
@@ -211,10 +289,11 @@ export class Engine {
     const value = windowValue(kind, s);
     for (const rule of counter.rules) {
       if (s.n < rule.minCount) continue;
-      const limit = limits[rule.slot]!;
+      const limit = rule.constantLimit ?? this.shaped(rule, s.limits![rule.slot]!, record);
       if (rule.warning !== undefined) this.fireSliding(s, rule, WARNING, 'warning', value, this.warningOf(rule, limit), row.key, size, record, out);
       this.fireSliding(s, rule, MAIN, rule.severity, value, limit, row.key, size, record, out);
     }
+    return opened;
   }
 
   private warningOf (rule: CompiledRule, limit: number): number {
@@ -232,22 +311,24 @@ export class Engine {
     }
   }
 
-  /** `limits` over `limit`, then `adaptive`, then `shape` of the record's event time. */
-  private effectiveLimit (rule: CompiledRule, key: string, mean: number | undefined, record: UsageRecord): number {
-    if (rule.constantLimit !== undefined) return rule.constantLimit;
-    let limit = rule.limits.size === 0 ? rule.limit : rule.limits.get(key) ?? rule.limit;
+  /**
+   * A rule's limit for a key before `shape`: `limits` over `limit`, then `adaptive` (the floor
+   * and factor × the mean of the rule's `over` windows before `start`). Fixed per window.
+   */
+  private baseLimit (rule: CompiledRule, key: string, cell: CalendarCell | undefined, counter: CompiledCounter, start: number): number {
+    const limit = rule.limits.size === 0 ? rule.limit : rule.limits.get(key) ?? rule.limit;
     const adaptive = rule.adaptive;
-    if (adaptive !== undefined) {
-      const floor = limit ?? adaptive.min;
-      limit = Math.max(floor, adaptive.factor * (mean ?? 0));
+    if (adaptive !== undefined && cell !== undefined) {
+      const mean = this.meanBefore(cell, counter, (counter.window as { unit: CalendarUnit }).unit, start, adaptive.over);
+      return Math.max(limit ?? adaptive.min, adaptive.factor * mean);
     }
-    if (limit === undefined) limit = Infinity;
+    return limit ?? Infinity;
+  }
+
+  /** The base limit × the rule's `shape` factor for the record's weekday and hour. */
+  private shaped (rule: CompiledRule, base: number, record: UsageRecord): number {
     const shape = rule.shape;
-    if (shape !== undefined) {
-      const day = weekdayIndexOf(record.weekday);
-      limit *= shape[day * 24 + record.hour]!;
-    }
-    return limit;
+    return shape === undefined ? base : base * shape[weekdayIndexOf(record.weekday) * 24 + record.hour]!;
   }
 
   private meanBefore (cell: CalendarCell, counter: CompiledCounter, unit: CalendarUnit, start: number, over: number): number {
@@ -297,31 +378,15 @@ export class Engine {
     return true;
   }
 
-  /** Discards expired windows of every key and deletes rows with nothing left to keep. */
+  /** Discards expired windows of every key and deletes rows with nothing left to keep (normally the expiry buckets do this as event time passes). */
   sweep (): void {
     for (let k = 0; k < this.tables.length; k++) {
-      for (const [key, row] of this.tables[k]!) this.sweepRow(k, key, row);
+      for (const row of [...this.tables[k]!.values()]) this.sweepRow(k, row);
     }
   }
 
-  /**
-   * Sweeps the next few rows, rotating through every table: called once per record, it keeps
-   * memory bounded at a flat cost per record instead of a pause over every key.
-   */
-  private sweepSome (rows: number): void {
-    for (let n = 0; n < rows; n++) {
-      if (this.cursor === undefined) {
-        if (this.tables.length === 0) return;
-        this.cursorTable = (this.cursorTable + 1) % this.tables.length;
-        this.cursor = this.tables[this.cursorTable]!.entries();
-      }
-      const next = this.cursor.next();
-      if (next.done === true) { this.cursor = undefined; continue; }
-      this.sweepRow(this.cursorTable, next.value[0], next.value[1]);
-    }
-  }
-
-  private sweepRow (k: number, key: string, row: Row): void {
+  /** Sweeps one row; false when it removed the row. */
+  private sweepRow (k: number, row: Row): boolean {
     const keyer = this.compiled.keyers[k]!;
     const lateness = this.compiled.lateness;
     let live = false;
@@ -352,11 +417,12 @@ export class Engine {
       }
     }
     if (!live) {
-      this.tables[k]!.delete(key);
-      if (this.dirty !== undefined) { this.dirty[k]!.delete(row); this.removed.push({ keyer: k, key, shard: row.shard }); }
-    } else if (changed) {
-      this.dirty?.[k]!.add(row);
+      this.tables[k]!.delete(row.key);
+      if (this.dirty !== undefined) { this.dirty[k]!.delete(row); this.removed.push({ keyer: k, key: row.key, shard: row.shard }); }
+      return false;
     }
+    if (changed) this.dirty?.[k]!.add(row);
+    return true;
   }
 
   /**
@@ -381,7 +447,10 @@ export class Engine {
   /** Restores state written by a store: call before the first record. */
   restore (meta: EngineMeta, rows: Iterable<{ keyer: number, row: Row }>): void {
     this.watermark = meta.watermark;
-    for (const { keyer, row } of rows) this.tables[keyer]?.set(row.key, row);
+    for (const { keyer, row } of rows) {
+      this.tables[keyer]?.set(row.key, row);
+      this.schedule(keyer, row);
+    }
   }
 
   stats (): EngineStats {

@@ -35,8 +35,12 @@ export interface CalendarWindow {
   ends: number[] | undefined;
   starts: number[] | undefined;
   newestStart: number;
-  /** adaptive: per rule slot, the key's mean over that rule's `over` previous windows, fixed when this window opened */
-  means: number[] | undefined;
+  /**
+   * Per rule slot, the limit before `shape` (per-key `limits`, then `adaptive` with the key's
+   * mean over the rule's `over` previous windows), fixed when this window opened; undefined
+   * when every rule's limit is a constant.
+   */
+  limits: number[] | undefined;
   /** per rule of the counter: bit 1 warning fired, bit 2 rule severity fired */
   fired: number[];
 }
@@ -54,6 +58,8 @@ export interface SlidingState {
   a: number;
   newest: number;
   distinct: Map<string, number> | undefined;
+  /** per rule slot, the limit before `shape`, fixed when the state opened (see CalendarWindow) */
+  limits: number[] | undefined;
   /** per rule: bit set while the measure is above that severity's threshold (disarmed) */
   fired: number[];
 }
@@ -106,7 +112,7 @@ export function openWindow (measure: Measure, start: number, end: number, rules:
     ends: concurrent ? [] : undefined,
     starts: concurrent ? [] : undefined,
     newestStart: -Infinity,
-    means: undefined,
+    limits: undefined,
     fired: new Array<number>(rules).fill(0),
   };
 }
@@ -192,6 +198,7 @@ export function openSliding (measure: Measure, rules: number): SlidingState {
     a: measure.kind === 'max' || measure.kind === 'concurrent' ? -Infinity : 0,
     newest: -Infinity,
     distinct: measure.kind === 'distinct' ? new Map() : undefined,
+    limits: undefined,
     fired: new Array<number>(rules).fill(0),
   };
 }

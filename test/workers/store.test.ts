@@ -7,7 +7,7 @@ import type { Row } from '../../core/engine.js';
 import { tempDir, removeDir } from '../helpers/tmp.js';
 
 function row (key: string, shard: number, value: number): Row {
-  return { key, shard, cells: [{ windows: [{ start: 0, end: 60_000, n: 1, a: value, fired: [0], distinct: new Set(['x']), ends: undefined, starts: undefined, newestStart: -Infinity, means: undefined }] }, undefined] };
+  return { key, shard, cells: [{ windows: [{ start: 0, end: 60_000, n: 1, a: value, fired: [0], distinct: new Set(['x']), ends: undefined, starts: undefined, newestStart: -Infinity, limits: undefined }] }, undefined] };
 }
 
 function commit (epoch: number, shards: number[], rows: Row[], removed: Commit['removed'] = []): Commit {
