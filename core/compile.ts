@@ -11,6 +11,7 @@
  *   live on the shard of their own key (rules.md, "Where a counter lives").
  */
 import type { CalendarUnit, KeyPart, Measure, RuleConfig, RulesConfig, Severity, WindowSpec, Filter } from './rules-config.js';
+import { CALENDAR_UNITS } from './rules-config.js';
 import type { UsageRecord } from './usage-record.js';
 import { Zone, MINUTE_MS, HOUR_MS, DAY_MS } from './zone.js';
 
@@ -63,6 +64,8 @@ export interface CompiledCounter {
   /** largest `adaptive.over` of its rules; 0 when none is adaptive */
   readonly history: number;
   readonly calendar: boolean;
+  /** for a calendar counter, the index of its unit in CompiledRules.units */
+  readonly unit: number;
   /** some rule's limit depends on the key or the window (`limits`, `adaptive`), or on the time (`shape`) */
   readonly varyingLimits: boolean;
 }
@@ -204,6 +207,7 @@ export function compileRules (config: RulesConfig): CompiledRules {
         }),
         history: Math.max(0, ...c.rules.map((r) => r.adaptive?.over ?? 0)),
         calendar: c.window.kind === 'calendar',
+        unit: c.window.kind === 'calendar' ? CALENDAR_UNITS.indexOf(c.window.unit) : -1,
         varyingLimits: c.rules.some((r) => r.limits.size > 0 || r.adaptive !== undefined || r.shape !== undefined),
       };
       own.push(compiled);

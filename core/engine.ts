@@ -16,6 +16,8 @@ import type { CompiledCounter, CompiledRule, CompiledRules } from './compile.js'
 import { UNIT_MAX_MS } from './compile.js';
 import type { UsageRecord } from './usage-record.js';
 import type { CalendarUnit, Severity } from './rules-config.js';
+import { CALENDAR_UNITS } from './rules-config.js';
+import type { WindowBounds } from './zone.js';
 import { type Alert, alertId, roundValue } from './alert.js';
 import { type CalendarWindow, type SlidingState, addToSliding, addToWindow, openSliding, openWindow, slideTo, windowValue } from './measure.js';
 import { shardOf } from './hash.js';
@@ -69,6 +71,9 @@ export class Engine {
   /** the last expiry bucket processed */
   private expiryCursor = -Infinity;
   private readonly filterStamp: Uint32Array;
+  /** per calendar unit (CALENDAR_UNITS order): the window of the current record, computed once per record */
+  private readonly unitStamp = new Uint32Array(CALENDAR_UNITS.length);
+  private readonly unitBounds: WindowBounds[] = CALENDAR_UNITS.map(() => ({ start: 0, end: 0 }));
   private readonly filterPass: Uint8Array;
   private readonly keyBuf: string[] = [];
   private stamp = 0;
@@ -168,7 +173,7 @@ export class Engine {
   }
 
   private apply (record: UsageRecord, scope: ShardScope | undefined, out: Alert[]): void {
-    if (++this.stamp === 0xffffffff) { this.stamp = 1; this.filterStamp.fill(0); }
+    if (++this.stamp === 0xffffffff) { this.stamp = 1; this.filterStamp.fill(0); this.unitStamp.fill(0); }
     const homeShard = scope === undefined ? -1 : shardOf(record.account, scope.shards);
     const home = scope === undefined || scope.owns(homeShard);
     const keyers = this.compiled.keyers;
@@ -224,7 +229,12 @@ export class Engine {
   /** Adds to the record's calendar window and checks the counter's rules; true when it opened a window. */
   private addCalendar (row: Row, counter: CompiledCounter, x: number | string, record: UsageRecord, out: Alert[]): boolean {
     const window = counter.window as { kind: 'calendar', unit: CalendarUnit };
-    const bounds = this.compiled.zone.window(window.unit, record.ts);
+    let bounds = this.unitBounds[counter.unit]!;
+    if (this.unitStamp[counter.unit] !== this.stamp) {
+      bounds = this.compiled.zone.window(window.unit, record.ts);
+      this.unitBounds[counter.unit] = bounds;
+      this.unitStamp[counter.unit] = this.stamp;
+    }
     let cell = row.cells[counter.slot] as CalendarCell | undefined;
     if (cell === undefined) { cell = { windows: [] }; row.cells[counter.slot] = cell; }
     const windows = cell.windows;
