@@ -117,6 +117,11 @@ export function report (bench: string, results: readonly CaseResult[], params: R
 }
 
 /** `--name value` from argv, as a positive integer, or the fallback. */
+export function stringArg (name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i < 0 ? fallback : process.argv[i + 1] ?? fallback;
+}
+
 export function intArg (name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
   if (i < 0) return fallback;
