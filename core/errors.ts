@@ -12,7 +12,9 @@ export type ErrorCode =
   | 'VIGIL_STORE_CORRUPT'
   | 'VIGIL_MAILBOX_FULL'
   | 'VIGIL_EPOCH_GAP'
-  | 'VIGIL_ENGINE_FAILED';
+  | 'VIGIL_ENGINE_FAILED'
+  | 'VIGIL_INVALID_CHANNEL'
+  | 'VIGIL_DELIVERY_FAILED';
 
 export class EngineError extends Error {
   readonly code: ErrorCode;
