@@ -10,6 +10,8 @@ import { compileRules } from '../core/compile.js';
 import { isValidZone } from '../core/zone.js';
 import { loadRules } from './rules-file.js';
 import { replay, type InputFormat, type ReplaySummary } from './replay.js';
+import { InvalidConfigError, loadConfig } from './config.js';
+import { ServeNode } from './serve.js';
 
 const USAGE = `usage:
   vigil check --rules FILE
@@ -17,7 +19,9 @@ const USAGE = `usage:
                [--input-tz ZONE] [--data DIR] [--threads N] [--epoch N] INPUT...
                (INPUT: a file, or - for standard input; --threads 0: the single-threaded core;
                --epoch: input records per checkpoint, default 4096)
-  vigil serve [--config FILE]
+  vigil serve --config FILE
+               (runs a node: HTTP API on loopback, shard threads, counters in the config's
+               data folder; SIGTERM or SIGINT stops it after committing what it took)
   vigil bench [...]`;
 
 const FORMATS: readonly InputFormat[] = ['jsonl', 'csv', 'asterisk'];
@@ -104,13 +108,42 @@ async function replayCommand (args: string[]): Promise<number> {
   return 0;
 }
 
+/**
+ * Runs a node until SIGTERM or SIGINT, then stops it gracefully: exit 0 once everything it
+ * took is committed and acknowledged; 1 if the engine failed. A second signal exits at once.
+ */
+async function serveCommand (args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { config: { type: 'string' } }, strict: true });
+  if (values.config === undefined) fail('serve needs --config FILE (with at least rules: and data:; see the README)');
+  const node = await ServeNode.start(loadConfig(values.config));
+  return await new Promise<number>((resolve) => {
+    let signalled = false;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (signalled) {
+        process.stderr.write(`${JSON.stringify({ exit: `second ${signal}: not waiting for in-flight records` })}\n`);
+        process.exit(1);
+      }
+      signalled = true;
+      node.stop().then(() => { resolve(0); }, (err: unknown) => {
+        process.stderr.write(`vigil: engine failure while stopping: ${err instanceof Error ? err.message : String(err)}\n`);
+        resolve(1);
+      });
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    node.onFailure(() => {
+      node.stop().then(() => { resolve(1); }, () => { resolve(1); });
+    });
+  });
+}
+
 export async function main (argv: string[]): Promise<number> {
   const [command, ...args] = argv;
   try {
     switch (command) {
       case 'check': return check(args);
       case 'replay': return await replayCommand(args);
-      case 'serve':
+      case 'serve': return await serveCommand(args);
       case 'bench':
         process.stderr.write(`vigil ${command} is not available in this build yet\n`);
         return 2;
@@ -124,6 +157,10 @@ export async function main (argv: string[]): Promise<number> {
         fail(`unknown command "${command}"`);
     }
   } catch (err) {
+    if (err instanceof InvalidConfigError) {
+      for (const d of err.diagnostics) process.stderr.write(formatDiagnostic(d) + '\n');
+      return 2;
+    }
     if (err instanceof InvalidRulesError) {
       for (const d of err.diagnostics) process.stderr.write(formatDiagnostic(d) + '\n');
       return 2;

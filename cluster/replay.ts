@@ -67,7 +67,8 @@ export function rejectLine (reject: Reject): string {
   });
 }
 
-interface Epoch {
+/** Records cut into one epoch: what the engine applies and the coordinator checkpoints as one. */
+export interface Epoch {
   readonly number: number;
   readonly records: UsageRecord[];
   readonly index: number[];
@@ -78,8 +79,19 @@ interface Epoch {
   size: number;
 }
 
-function newEpoch (n: number): Epoch {
+export function newEpoch (n: number): Epoch {
   return { number: n, records: [], index: [], watermark: [], rejects: [], sources: new Map(), size: 0 };
+}
+
+/** An applied epoch's rejects in input order: ingest's, and the records the engine failed on. */
+export function epochRejects (epoch: Epoch, result: EpochResult): Reject[] {
+  const rejects: Array<{ index: number, reject: Reject }> = [...epoch.rejects];
+  for (const f of result.failures) {
+    const src = epoch.sources.get(f.index);
+    rejects.push({ index: f.index, reject: { reason: f.reason, code: f.code, position: src?.position ?? { source: '?' }, raw: src?.text ?? '' } });
+  }
+  rejects.sort((a, b) => a.index - b.index);
+  return rejects.map((r) => r.reject);
 }
 
 export async function replay (opts: ReplayOptions): Promise<ReplaySummary> {
@@ -114,14 +126,9 @@ export async function replay (opts: ReplayOptions): Promise<ReplaySummary> {
   const finish = async (): Promise<void> => {
     const head = pending.shift()!;
     const result = await head.result;
-    const rejects: Array<{ index: number, reject: Reject }> = [...head.epoch.rejects];
-    for (const f of result.failures) {
-      const src = head.epoch.sources.get(f.index);
-      rejects.push({ index: f.index, reject: { reason: f.reason, code: f.code, position: src?.position ?? { source: '?' }, raw: src?.text ?? '' } });
-    }
-    rejects.sort((a, b) => a.index - b.index);
+    const rejects = epochRejects(head.epoch, result);
     for (const { alert } of result.alerts) alertOut.write(JSON.stringify(alert));
-    for (const { reject } of rejects) rejectOut?.write(rejectLine(reject));
+    for (const reject of rejects) rejectOut?.write(rejectLine(reject));
     alertOut.flush();
     rejectOut?.flush();
     summary.alerts += result.alerts.length;

@@ -1,0 +1,183 @@
+/**
+ * The node config of `vigil serve` (a small YAML file): which rules, where the durable state
+ * lives, where the API listens, how many shard threads, where alerts and rejects go, and how
+ * streaming input is cut into epochs. Every problem in the file is reported at once as
+ * `FILE:LINE:COL config.<field> must be …, got …`, like a rules file. Paths are relative to
+ * the config file's folder, so a config and its rules can move together.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
+import { LineCounter, parseDocument, isScalar } from 'yaml';
+import { UsageError, formatDiagnostic, type Diagnostic } from '../core/errors.js';
+import { Diagnostics, Reader, checkStructure, got, type Entry } from '../core/rules-yaml.js';
+
+export interface ServeConfig {
+  readonly file: string;
+  /** the rules file, resolved */
+  readonly rules: string;
+  /** the data folder (LMDB: counters, outboxes, checkpoint), resolved */
+  readonly data: string;
+  readonly listen: { readonly host: string, readonly port: number };
+  readonly threads: number;
+  /** a file for alert JSON lines, resolved; undefined: standard output */
+  readonly alerts: string | undefined;
+  readonly rejects: string | undefined;
+  readonly batch: { readonly maxRecords: number, readonly maxWaitMs: number };
+}
+
+/**
+ * The config file is wrong; `diagnostics` holds every problem, in file order. A usage error
+ * (exit 2), printed like a rules file's problems, one per line.
+ */
+export class InvalidConfigError extends UsageError {
+  readonly diagnostics: readonly Diagnostic[];
+  constructor (diagnostics: readonly Diagnostic[]) {
+    super(diagnostics.map(formatDiagnostic).join('\n'));
+    this.diagnostics = diagnostics;
+  }
+}
+
+export const DEFAULT_LISTEN = { host: '127.0.0.1', port: 7800 } as const;
+const DEFAULT_MAX_RECORDS = 1000;
+const DEFAULT_MAX_WAIT_MS = 5;
+const TOP_KEYS = ['rules', 'data', 'listen', 'threads', 'alerts', 'rejects', 'batch'] as const;
+const BATCH_KEYS = ['max_records', 'max_wait'] as const;
+/** Keys of the full node config that this build does not have yet: said so, not "unknown key". */
+const LATER: Readonly<Record<string, string>> = {
+  nats: 'config.nats: clusters over NATS are not in this build yet; remove it to run the embedded node',
+  api: 'config.api: API tokens are not in this build yet, so a node listens on loopback only; remove it',
+};
+
+/** `host:port` or `[v6]:port`; undefined when it is neither. */
+export function parseListen (text: string): { host: string, port: number } | undefined {
+  const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(text) ?? /^([^:[\]]+):(\d{1,5})$/.exec(text);
+  if (m === null) return undefined;
+  const port = Number(m[2]);
+  if (port > 65535) return undefined;
+  return { host: m[1] as string, port };
+}
+
+/** 127.0.0.0/8, ::1 (and `localhost`, which names them). */
+export function isLoopback (host: string): boolean {
+  if (host === 'localhost') return true;
+  const kind = isIP(host);
+  if (kind === 4) return host.startsWith('127.');
+  if (kind === 6) return /^(0{0,4}:){2,7}0{0,3}1$/.test(host) || host === '::1';
+  return false;
+}
+
+/** `5ms`, `1s` or a number of milliseconds. */
+export function parseWait (text: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(text);
+  if (m === null) return undefined;
+  const ms = Number(m[1]) * (m[2] === 's' ? 1000 : 1);
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+/** Reads and validates a config file; throws InvalidConfigError listing every problem. */
+export function loadConfig (file: string): ServeConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
+    throw new InvalidConfigError([{ file, line: 1, col: 1, message: `cannot read the config file: ${reason}` }]);
+  }
+  return parseConfig(text, file);
+}
+
+/** Validates config text named `file`; paths in it are resolved against `file`'s folder. */
+export function parseConfig (text: string, file: string): ServeConfig {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
+  const d = new Diagnostics(file, lines);
+  if (doc.errors.length > 0) {
+    for (const err of doc.errors) d.atOffset(err.pos[0], `invalid YAML: ${err.message}`);
+    throw new InvalidConfigError(d.sorted());
+  }
+  const structure = checkStructure(doc.contents, d);
+  const r = new Reader(d, structure.skip);
+  const base = dirname(resolve(file));
+  const entries = r.map(doc.contents, 'config', 'a map with at least rules: and data:') ?? [];
+  const known = entries.filter((e) => {
+    const later = LATER[e.key];
+    if (later === undefined) return true;
+    d.at(e.keyNode, later);
+    return false;
+  });
+  const top = new Map(r.onlyKnown(known, 'config', TOP_KEYS).map((e) => [e.key, e]));
+  const path = (key: string): string | undefined => {
+    const e = top.get(key);
+    if (e === undefined) return undefined;
+    const value = r.text(e.value, `config.${key}`, 'a path');
+    return value === undefined ? undefined : resolve(base, value);
+  };
+
+  const rules = path('rules');
+  const data = path('data');
+  // A missing key is reported at the top of the file: there is no node to point at.
+  if (!top.has('rules')) d.atOffset(0, 'config.rules must be the path of a rules file, got nothing');
+  if (!top.has('data')) d.atOffset(0, 'config.data must be a folder for the durable state (counters, checkpoint), got nothing; a node without it would lose acknowledged records on a crash');
+  const listen = readListen(top.get('listen'), r);
+  const threads = top.has('threads')
+    ? r.number(top.get('threads')!.value, 'config.threads', 'a whole number of shard threads from 1 to 256', (n) => Number.isInteger(n) && n >= 1 && n <= 256)
+    : Math.max(1, availableParallelism());
+  const alertsText = top.get('alerts');
+  const alerts = alertsText === undefined ? undefined : r.text(alertsText.value, 'config.alerts', 'a file path (or - for standard output)');
+  const batch = readBatch(top.get('batch'), r);
+
+  if (d.count > 0 || rules === undefined || data === undefined || listen === undefined || threads === undefined || batch === undefined) {
+    throw new InvalidConfigError(d.sorted());
+  }
+  return {
+    file,
+    rules,
+    data,
+    listen,
+    threads,
+    alerts: alerts === undefined || alerts === '-' ? undefined : resolve(base, alerts),
+    rejects: path('rejects'),
+    batch,
+  };
+}
+
+function readListen (e: Entry | undefined, r: Reader): ServeConfig['listen'] | undefined {
+  if (e === undefined) return DEFAULT_LISTEN;
+  const text = r.text(e.value, 'config.listen', 'host:port such as 127.0.0.1:7800');
+  if (text === undefined) return undefined;
+  const listen = parseListen(text);
+  if (listen === undefined) {
+    r.d.at(e.value, `config.listen must be host:port such as 127.0.0.1:7800 or [::1]:7800, got ${got(e.value)}`);
+    return undefined;
+  }
+  if (!isLoopback(listen.host)) {
+    r.d.at(e.value, `config.listen must be a loopback address (127.0.0.0/8 or [::1]), got ${got(e.value)}: a node refuses to listen beyond loopback without an API token, and this build has no token support yet`);
+    return undefined;
+  }
+  return listen;
+}
+
+function readBatch (e: Entry | undefined, r: Reader): ServeConfig['batch'] | undefined {
+  if (e === undefined) return { maxRecords: DEFAULT_MAX_RECORDS, maxWaitMs: DEFAULT_MAX_WAIT_MS };
+  const entries = r.knownMap(e.value, 'config.batch', 'config.batch', BATCH_KEYS, 'a map with max_records and max_wait');
+  if (entries === undefined) return undefined;
+  const of = new Map(entries.map((x) => [x.key, x.value]));
+  const records = of.has('max_records')
+    ? r.number(of.get('max_records'), 'config.batch.max_records', 'a whole number of records from 1 to 100000', (n) => Number.isInteger(n) && n >= 1 && n <= 100_000)
+    : DEFAULT_MAX_RECORDS;
+  let wait: number | undefined = DEFAULT_MAX_WAIT_MS;
+  if (of.has('max_wait')) {
+    const node = of.get('max_wait');
+    const ms = isScalar(node) && (typeof node.value === 'string' || typeof node.value === 'number') ? parseWait(String(node.value)) : undefined;
+    // Longer than a second is not "a short timer": records would sit unacknowledged.
+    if (ms === undefined || ms < 0 || ms > 1000) {
+      r.d.at(node, `config.batch.max_wait must be a time from 0ms to 1s such as 5ms, got ${got(node)}`);
+      wait = undefined;
+    } else {
+      wait = ms;
+    }
+  }
+  return records === undefined || wait === undefined ? undefined : { maxRecords: records, maxWaitMs: wait };
+}

@@ -1,0 +1,590 @@
+// `vigil serve` and its parts: the config file, the epoch cutter and the streaming pipeline on
+// a fake engine (order, acknowledgement after the checkpoint, back-pressure, failure), the POST
+// body parser, and real node processes on free loopback ports (alerts equal to
+// `replay --threads 0`, the counters endpoint, HTTP errors, the loopback refusal, SIGTERM
+// drains, SIGKILL then restart loses and doubles nothing). Needs only the build.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
+import { compileRules, type CompiledRules } from '../../core/compile.js';
+import { Ingest } from '../../core/ingest.js';
+import type { Reject } from '../../core/usage-record.js';
+import { loadRules } from '../../cluster/rules-file.js';
+import { parseConfig, InvalidConfigError, isLoopback, parseWait } from '../../cluster/config.js';
+import { EpochCutter, EpochStream, type EpochEngine, type EpochSink } from '../../cluster/stream.js';
+import { parseBody } from '../../cluster/http-api.js';
+import type { EpochResult } from '../../cluster/embedded.js';
+import { EmbeddedEngine } from '../../cluster/embedded.js';
+import type { Checkpoint } from '../../cluster/checkpoint.js';
+import type { RawRecord } from '../../cluster/record-source.js';
+import { ServeNode } from '../../cluster/serve.js';
+import { parseJsonLine } from '../../core/readers/jsonl.js';
+import { trafficLines } from '../helpers/traffic.js';
+import { tempDir, removeDir } from '../helpers/tmp.js';
+import { startVigil, runVigil, type RunResult } from '../helpers/cli.js';
+
+const RULES = fileURLToPath(new URL('../../../test/fixtures/replay-rules.yaml', import.meta.url));
+const START = Date.UTC(2026, 2, 27, 20, 0, 0);
+const WAIT_MS = 30_000;
+
+const withoutDetectedAt = (text: string): string[] =>
+  text.split('\n').filter(Boolean).map((l) => { const a = JSON.parse(l) as Record<string, unknown>; delete a.detectedAt; return JSON.stringify(a); });
+
+/** Rejects after `ms` with `what`: every wait in this file is bounded. */
+async function within<T> (ms: number, what: string, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => { reject(new Error(`timed out after ${ms} ms: ${what}`)); }, ms); });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const config = suite('cluster/config: the serve config file');
+
+config('paths resolve against the config folder and the defaults fill the rest', () => {
+  const c = parseConfig('rules: rules.yaml\ndata: ./state\n', '/etc/vigil/node.yaml');
+  assert.is(c.rules, '/etc/vigil/rules.yaml');
+  assert.is(c.data, '/etc/vigil/state');
+  assert.equal(c.listen, { host: '127.0.0.1', port: 7800 });
+  assert.is(c.alerts, undefined);
+  assert.is(c.rejects, undefined);
+  assert.equal(c.batch, { maxRecords: 1000, maxWaitMs: 5 });
+  assert.ok(c.threads >= 1);
+  const d = parseConfig('rules: /r.yaml\ndata: /d\nlisten: "[::1]:0"\nthreads: 2\nalerts: out/a.jsonl\nrejects: /tmp/r.jsonl\nbatch: { max_records: 10, max_wait: 1s }\n', '/x/c.yaml');
+  assert.equal(d.listen, { host: '::1', port: 0 });
+  assert.is(d.alerts, '/x/out/a.jsonl');
+  assert.is(d.rejects, '/tmp/r.jsonl');
+  assert.equal(d.batch, { maxRecords: 10, maxWaitMs: 1000 });
+});
+
+config('every problem is reported at once as FILE:LINE:COL config.<field> must be …', () => {
+  const text = [
+    'rules: r.yaml',
+    'listn: 127.0.0.1:1',
+    'threads: 0',
+    'batch:',
+    '  max_records: -1',
+    '  max_wait: 5h',
+    'nats: { servers: [x] }',
+    '',
+  ].join('\n');
+  try {
+    parseConfig(text, 'node.yaml');
+    assert.unreachable();
+  } catch (err) {
+    assert.instance(err, InvalidConfigError);
+    assert.is((err as InvalidConfigError).code, 'VIGIL_USAGE');
+    assert.equal((err as Error).message.split('\n'), [
+      'node.yaml:1:1 config.data must be a folder for the durable state (counters, checkpoint), got nothing; a node without it would lose acknowledged records on a crash',
+      'node.yaml:2:1 unknown key "listn" in config; did you mean "listen"?',
+      'node.yaml:3:10 config.threads must be a whole number of shard threads from 1 to 256, got 0',
+      'node.yaml:5:16 config.batch.max_records must be a whole number of records from 1 to 100000, got -1',
+      'node.yaml:6:13 config.batch.max_wait must be a time from 0ms to 1s such as 5ms, got "5h"',
+      'node.yaml:7:1 config.nats: clusters over NATS are not in this build yet; remove it to run the embedded node',
+    ]);
+  }
+});
+
+config('a node refuses to listen beyond loopback, and says why', () => {
+  try {
+    parseConfig('rules: r.yaml\ndata: d\nlisten: 0.0.0.0:7800\n', 'node.yaml');
+    assert.unreachable();
+  } catch (err) {
+    assert.instance(err, InvalidConfigError);
+    assert.is((err as Error).message, 'node.yaml:3:9 config.listen must be a loopback address (127.0.0.0/8 or [::1]), got "0.0.0.0:7800": a node refuses to listen beyond loopback without an API token, and this build has no token support yet');
+  }
+  for (const host of ['127.0.0.1', '127.8.9.10', '::1', '0:0:0:0:0:0:0:1', 'localhost']) assert.ok(isLoopback(host), host);
+  for (const host of ['0.0.0.0', '10.0.0.1', '::', '::ffff:127.0.0.1', 'example.com', '128.0.0.1']) assert.not.ok(isLoopback(host), host);
+  assert.is(parseWait('5ms'), 5);
+  assert.is(parseWait('2s'), 2000);
+  assert.is(parseWait('7'), 7);
+  assert.is(parseWait('5m'), undefined);
+});
+
+config.run();
+
+// ---------------------------------------------------------------------------------------------
+
+const cutter = suite('cluster/stream: EpochCutter');
+
+cutter('an epoch is cut when full, or once max_wait has passed since its first record', () => {
+  const c = new EpochCutter(3, 5);
+  assert.is(c.deadline, undefined);
+  assert.not.ok(c.due(1_000));
+  assert.not.ok(c.add(100));
+  assert.is(c.deadline, 105);
+  assert.not.ok(c.add(104));
+  assert.not.ok(c.due(104));
+  assert.ok(c.due(105));
+  assert.ok(c.add(104), 'the third record fills it');
+  c.reset();
+  assert.is(c.deadline, undefined);
+  assert.not.ok(c.add(200));
+  assert.is(c.deadline, 205, 'the clock starts again at the next first record');
+});
+
+cutter.run();
+
+// ---------------------------------------------------------------------------------------------
+
+interface Deferred<T> { promise: Promise<T>, resolve: (v: T) => void, reject: (e: unknown) => void }
+function deferred<T> (): Deferred<T> {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((_resolve, _reject) => { resolve = _resolve; reject = _reject; });
+  return { promise, resolve, reject };
+}
+
+/** An engine whose epochs finish when the test says so. */
+class HeldEngine implements EpochEngine {
+  readonly calls: Array<{ epoch: number, records: number, done: Deferred<EpochResult> }> = [];
+  released = 0;
+  apply (epoch: number, records: readonly unknown[]): Promise<EpochResult> {
+    const done = deferred<EpochResult>();
+    this.calls.push({ epoch, records: records.length, done });
+    return done.promise;
+  }
+
+  release (epoch: number): void { this.released = epoch; }
+  finish (i: number, failures: EpochResult['failures'] = []): void {
+    const c = this.calls[i]!;
+    c.done.resolve({ epoch: c.epoch, alerts: [], failures });
+  }
+}
+
+const flush = async (): Promise<void> => { for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve)); };
+
+function raw (lines: readonly string[], source = 'test'): RawRecord[] {
+  return lines.map((text, i) => ({ ok: true, value: parseJsonLine(text), position: { source, line: i + 1 }, text }));
+}
+
+interface StreamCtx { compiled: CompiledRules, lines: string[] }
+const stream = suite<StreamCtx>('cluster/stream: EpochStream on a held engine', {} as StreamCtx);
+stream.before((ctx) => {
+  ctx.compiled = compileRules(loadRules(RULES));
+  ctx.lines = trafficLines({ seed: 3, records: 40, start: START });
+});
+
+stream('outputs go in epoch order and a receipt waits for its checkpoint', async ({ compiled, lines }) => {
+  const engine = new HeldEngine();
+  const written: number[] = [];
+  const sink: EpochSink = { write: (epoch) => { written.push(epoch.number); return { alertsBytes: epoch.number, rejectsBytes: 0 }; } };
+  const saves: Array<{ cp: Checkpoint, done: Deferred<void> }> = [];
+  const s = new EpochStream({
+    engine,
+    ingest: new Ingest(compiled),
+    sink,
+    shards: 64,
+    checkpointed: 7,
+    maxRecords: 10,
+    maxWaitMs: 1000,
+    checkpoint: (cp) => { const done = deferred<void>(); saves.push({ cp, done }); return done.promise; },
+  });
+  const { committed } = await s.offer(raw(lines.slice(0, 25)));
+  let receipt: unknown;
+  committed.then((r) => { receipt = r; }, () => undefined);
+  assert.equal(engine.calls.map((c) => [c.epoch, c.records]), [[8, 10], [9, 10]], 'two full epochs cut by size, numbered after the checkpoint');
+  engine.finish(1);
+  await flush();
+  assert.equal(written, [], 'epoch 9 waits for epoch 8');
+  engine.finish(0);
+  await flush();
+  assert.equal(written, [8, 9]);
+  assert.is(saves.length, 1, 'one checkpoint write at a time');
+  assert.is(saves[0]!.cp.epoch, 8);
+  saves[0]!.done.resolve();
+  await flush();
+  assert.is(saves.length, 2);
+  assert.equal({ epoch: saves[1]!.cp.epoch, position: saves[1]!.cp.position, epochSize: saves[1]!.cp.epochSize, alertsBytes: saves[1]!.cp.alertsBytes }, { epoch: 9, position: 9, epochSize: 0, alertsBytes: 9 });
+  assert.is(receipt, undefined, 'five records still sit in the open epoch');
+  const draining = s.drain();
+  await flush();
+  assert.equal(engine.calls.map((c) => c.epoch), [8, 9, 10], 'drain cuts the open epoch');
+  engine.finish(2, [{ index: 4, reason: 'rule x failed on this record: boom', code: 'VIGIL_RULE_FAILED' }]);
+  await flush();
+  assert.is(receipt, undefined, 'not before the checkpoint of its last epoch');
+  saves[1]!.done.resolve();
+  await flush();
+  saves[2]!.done.resolve();
+  await within(5_000, 'drain', draining);
+  assert.equal(receipt, {
+    accepted: 24,
+    rejects: [{ reason: 'rule x failed on this record: boom', code: 'VIGIL_RULE_FAILED', position: { source: 'test', line: 25 }, raw: lines[24] }],
+  });
+  assert.is(engine.released, 10);
+  assert.is(s.checkpointed, 10);
+  s.close();
+});
+
+stream('when depth epochs are in flight, the next offer waits for one to finish', async ({ compiled, lines }) => {
+  const engine = new HeldEngine();
+  const s = new EpochStream({ engine, ingest: new Ingest(compiled), sink: { write: () => ({ alertsBytes: 0, rejectsBytes: 0 }) }, shards: 64, checkpointed: 0, maxRecords: 5, maxWaitMs: 1000, depth: 2 });
+  await s.offer(raw(lines.slice(0, 10)));
+  assert.is(engine.calls.length, 2);
+  let entered = false;
+  const third = s.offer(raw(lines.slice(10, 15))).then((r) => { entered = true; return r; });
+  let fourthEntered = false;
+  const fourth = s.offer(raw(lines.slice(15, 16))).then((r) => { fourthEntered = true; return r; });
+  await flush();
+  assert.not.ok(entered, 'the third epoch has no slot');
+  assert.not.ok(fourthEntered, 'later offers queue behind it, in order');
+  assert.is(engine.calls.length, 2);
+  engine.finish(0);
+  await within(5_000, 'third offer', third);
+  await within(5_000, 'fourth offer', fourth);
+  assert.is(engine.calls.length, 3);
+  engine.finish(1);
+  engine.finish(2);
+  const draining = s.drain();
+  await flush();
+  engine.finish(3);
+  await within(5_000, 'drain', draining);
+  s.close();
+});
+
+stream('an epoch that is not full is cut by the timer', async ({ compiled, lines }) => {
+  const engine = new HeldEngine();
+  const s = new EpochStream({ engine, ingest: new Ingest(compiled), sink: { write: () => ({ alertsBytes: 0, rejectsBytes: 0 }) }, shards: 64, checkpointed: 0, maxRecords: 1000, maxWaitMs: 20 });
+  const { committed } = await s.offer(raw(lines.slice(0, 3)));
+  assert.is(engine.calls.length, 0);
+  const deadline = Date.now() + 5_000;
+  while (engine.calls.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+  assert.equal(engine.calls.map((c) => c.records), [3]);
+  engine.finish(0);
+  assert.equal(await within(5_000, 'receipt', committed), { accepted: 3, rejects: [] });
+  s.close();
+});
+
+stream('an engine failure fails every waiting receipt and later offers', async ({ compiled, lines }) => {
+  const engine = new HeldEngine();
+  const s = new EpochStream({ engine, ingest: new Ingest(compiled), sink: { write: () => ({ alertsBytes: 0, rejectsBytes: 0 }) }, shards: 64, checkpointed: 0, maxRecords: 5, maxWaitMs: 1000 });
+  let failure: unknown;
+  s.onFailure((err) => { failure = err; });
+  const a = await s.offer(raw(lines.slice(0, 7)));
+  engine.calls[0]!.done.reject(new Error('shard actor 0: disk full'));
+  try {
+    await within(5_000, 'receipt', a.committed);
+    assert.unreachable();
+  } catch (err) {
+    assert.is((err as Error).message, 'shard actor 0: disk full');
+  }
+  assert.is((failure as Error).message, 'shard actor 0: disk full');
+  try {
+    await s.offer(raw(lines.slice(7, 8)));
+    assert.unreachable();
+  } catch (err) {
+    assert.is((err as Error).message, 'shard actor 0: disk full');
+  }
+  s.close();
+});
+
+stream.run();
+
+// ---------------------------------------------------------------------------------------------
+
+const body = suite('cluster/http-api: POST bodies');
+
+body('JSON lines: blank lines skipped, a bad line is a reject at its line', () => {
+  const parsed = parseBody('{"a":1}\r\n\n{oops\n  \n[1]\n', 'http#4');
+  assert.ok(parsed.ok);
+  if (!parsed.ok) return;
+  assert.equal(parsed.items.map((i) => i.ok ? ['ok', i.position, i.value] : ['reject', i.reject.position, i.reject.reason.slice(0, 26)]), [
+    ['ok', { source: 'http#4', line: 1 }, { a: 1 }],
+    ['reject', { source: 'http#4', line: 3 }, 'record must be valid JSON '],
+    ['ok', { source: 'http#4', line: 5 }, [1]],
+  ]);
+});
+
+body('a JSON array: each element is a record, numbered from 1', () => {
+  const parsed = parseBody(' [{"a":1}, 2]', 'http#1');
+  assert.ok(parsed.ok);
+  if (!parsed.ok) return;
+  assert.equal(parsed.items.map((i) => i.ok && [i.position.line, i.value, i.text]), [[1, { a: 1 }, '{"a":1}'], [2, 2, '2']]);
+});
+
+body('an empty body, a body with no JSON in it and a broken array are refused whole', () => {
+  assert.equal(parseBody(' \n', 'h'), { ok: false, error: 'the body is empty; send records as JSON lines (one record per line) or as a JSON array of records' });
+  const text = parseBody('hello world', 'h');
+  assert.not.ok(text.ok);
+  assert.match((text as { error: string }).error, /^the body is not JSON \(line 1: record must be valid JSON \(Unexpected token/);
+  assert.match((parseBody('[{"a":1},', 'h') as { error: string }).error, /^the body starts with \[ but is not a JSON array/);
+  assert.not.ok(parseBody('[]', 'h').ok);
+});
+
+body.run();
+
+// ---------------------------------------------------------------------------------------------
+
+interface Reply { status: number, headers: Record<string, string | string[] | undefined>, json: Record<string, unknown> }
+
+/** One request on its own connection, bounded in time. */
+function http (port: number, method: string, path: string, payload?: string | Buffer): Promise<Reply> {
+  return within(WAIT_MS, `${method} ${path}`, new Promise<Reply>((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, method, path, agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => { text += d; });
+      res.on('end', () => {
+        try {
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, json: JSON.parse(text) as Record<string, unknown> });
+        } catch (err) {
+          reject(new Error(`not JSON from ${method} ${path}: ${text.slice(0, 200)} (${String(err)})`));
+        }
+      });
+    });
+    req.on('error', reject);
+    req.end(payload);
+  }));
+}
+
+interface Running { child: ChildProcess, done: Promise<RunResult>, port: number, stderr: () => string }
+
+/** Starts `vigil serve` and waits until it takes records. */
+async function serve (configFile: string): Promise<Running> {
+  const run = startVigil(['serve', '--config', configFile]);
+  let stderr = '';
+  run.child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
+  const port = await within(WAIT_MS, `serve to be ready (stderr: ${stderr})`, new Promise<number>((resolve, reject) => {
+    const check = (): void => {
+      const m = /\{"ready":"127\.0\.0\.1:(\d+)"/.exec(stderr);
+      if (m !== null) resolve(Number(m[1]));
+    };
+    run.child.stderr?.on('data', check);
+    run.done.then((r) => { reject(new Error(`serve exited early (${r.code ?? r.signal ?? '?'}): ${r.stderr}`)); }, reject);
+  }));
+  return { ...run, port, stderr: () => stderr };
+}
+
+async function stop (node: Running, signal: NodeJS.Signals = 'SIGTERM'): Promise<RunResult> {
+  node.child.kill(signal);
+  return await within(WAIT_MS, `serve to exit on ${signal}`, node.done);
+}
+
+function writeConfig (dir: string, name: string, extra = ''): string {
+  const file = join(dir, `${name}.yaml`);
+  writeFileSync(file, [
+    `rules: ${RULES}`,
+    `data: ${join(dir, `data-${name}`)}`,
+    'listen: 127.0.0.1:0',
+    'threads: 2',
+    `alerts: ${join(dir, `alerts-${name}.jsonl`)}`,
+    `rejects: ${join(dir, `rejects-${name}.jsonl`)}`,
+    'batch: { max_records: 500, max_wait: 5ms }',
+    extra,
+  ].join('\n'));
+  return file;
+}
+
+async function postAll (port: number, lines: readonly string[], chunk: number): Promise<{ accepted: number, rejected: number }> {
+  let accepted = 0;
+  let rejected = 0;
+  for (let i = 0; i < lines.length; i += chunk) {
+    const reply = await http(port, 'POST', '/v1/records', lines.slice(i, i + chunk).join('\n') + '\n');
+    assert.is(reply.status, 202, JSON.stringify(reply.json));
+    accepted += reply.json.accepted as number;
+    rejected += reply.json.rejected as number;
+  }
+  return { accepted, rejected };
+}
+
+interface NodeCtx { dir: string, input: string, lines: string[] }
+const node = suite<NodeCtx>('cluster/serve: a real node process', {} as NodeCtx);
+node.before((ctx) => {
+  ctx.dir = tempDir();
+  ctx.lines = trafficLines({ seed: 7, records: 20_000, start: START, badEvery: 997 });
+  ctx.input = join(ctx.dir, 'cdrs.jsonl');
+  writeFileSync(ctx.input, ctx.lines.join('\n') + '\n');
+});
+node.after((ctx) => { removeDir(ctx.dir); });
+
+node('records POSTed in order give the alerts replay --threads 0 gives, and the counters endpoint reads them', async ({ dir, input, lines }) => {
+  const replayed = await runVigil(['replay', '--rules', RULES, '--threads', '0', '--alerts', join(dir, 'replay.jsonl'), '--rejects', join(dir, 'replay-rejects.jsonl'), input]);
+  assert.is(replayed.code, 0, replayed.stderr);
+  const n = await serve(writeConfig(dir, 'same'));
+  try {
+    const { accepted, rejected } = await postAll(n.port, lines, 2_500);
+    const replayRejects = readFileSync(join(dir, 'replay-rejects.jsonl'), 'utf8').split('\n').filter(Boolean);
+    assert.is(accepted + rejected, lines.length);
+    assert.is(rejected, replayRejects.length);
+    // Acknowledged means written: the alerts are in the file before the 202.
+    const expected = withoutDetectedAt(readFileSync(join(dir, 'replay.jsonl'), 'utf8'));
+    assert.ok(expected.length > 100, `expected many alerts, got ${expected.length}`);
+    assert.equal(withoutDetectedAt(readFileSync(join(dir, 'alerts-same.jsonl'), 'utf8')), expected);
+    const reasons = (file: string): string[] => readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as Reject).reason);
+    assert.equal(reasons(join(dir, 'rejects-same.jsonl')), reasons(join(dir, 'replay-rejects.jsonl')));
+    const reject = JSON.parse(readFileSync(join(dir, 'rejects-same.jsonl'), 'utf8').split('\n')[0]!) as { source: string, line: number };
+    assert.match(reject.source, /^http#\d+$/);
+
+    // The newest spend-day alert's key: its counter holds at least that alert's value.
+    const last = JSON.parse(expected.filter((a) => a.includes('"rule":"spend-day"')).at(-1)!) as { key: string, value: number, window: { start: string, end: string } };
+    const counter = await http(n.port, 'GET', `/v1/counters/spend-day/${encodeURIComponent(last.key)}?at=${encodeURIComponent(last.window.start)}`);
+    assert.is(counter.status, 200, JSON.stringify(counter.json));
+    assert.equal(Object.keys(counter.json), ['rule', 'key', 'value', 'window']);
+    assert.is(counter.json.rule, 'spend-day');
+    assert.ok((counter.json.value as number) >= last.value, `${JSON.stringify(counter.json)} vs ${JSON.stringify(last)}`);
+    assert.equal(counter.json.window, last.window);
+    const calls = await http(n.port, 'GET', '/v1/counters/calls-hour/acct-0');
+    assert.is(calls.status, 200, JSON.stringify(calls.json));
+    assert.match((calls.json.window as { start: string }).start, /^2026-03-\d\dT\d\d:00:00\+0[12]:00$/);
+    const none = await http(n.port, 'GET', '/v1/counters/spend-day/nobody');
+    assert.is(none.status, 404);
+    assert.match(none.json.error as string, /^no counter of rule "spend-day" for key "nobody" in the window at /);
+    assert.equal(await http(n.port, 'GET', '/v1/counters/nope/x').then((r) => [r.status, r.json]), [404, { error: 'no rule "nope" in the rules' }]);
+  } finally {
+    const result = await stop(n);
+    assert.is(result.code, 0, result.stderr);
+  }
+});
+
+node('bad requests get JSON errors: 400, 404, 405, 413; healthz and readyz answer', async ({ dir }) => {
+  const n = await serve(writeConfig(dir, 'errors'));
+  try {
+    assert.equal((await http(n.port, 'GET', '/healthz')).json, { status: 'ok' });
+    assert.equal((await http(n.port, 'GET', '/readyz')).json, { status: 'ready' });
+    const notJson = await http(n.port, 'POST', '/v1/records', 'this is not json\nnor is this\n');
+    assert.is(notJson.status, 400);
+    assert.match(notJson.json.error as string, /^the body is not JSON \(line 1: record must be valid JSON/);
+    assert.is((await http(n.port, 'POST', '/v1/records', '')).status, 400);
+    const missing = await http(n.port, 'GET', '/v2/nothing');
+    assert.equal([missing.status, missing.json], [404, { error: 'no such endpoint: /v2/nothing' }]);
+    const wrong = await http(n.port, 'GET', '/v1/records');
+    assert.equal([wrong.status, wrong.json, wrong.headers.allow], [405, { error: 'GET is not allowed on /v1/records; use POST' }, 'POST']);
+    const big = Buffer.alloc(16 * 1024 * 1024 + 1, 0x20);
+    const tooLarge = await http(n.port, 'POST', '/v1/records', big);
+    assert.equal([tooLarge.status, tooLarge.json], [413, { error: 'the body is larger than 16777216 bytes; send fewer records per request' }]);
+    const mixed = await http(n.port, 'POST', '/v1/records', JSON.stringify([{ id: 'x1', ts: START, account: 'acct-1', called: '+4930123', duration: 5 }, { ts: 'soon' }]));
+    assert.equal([mixed.status, mixed.json], [202, { accepted: 1, rejected: 1, rejects: [{ line: 2, reason: 'record.ts must be an ISO 8601 time with an offset or epoch milliseconds, got "soon"' }] }]);
+  } finally {
+    const result = await stop(n);
+    assert.is(result.code, 0, result.stderr);
+  }
+});
+
+node('listen beyond loopback is refused before anything starts (exit 2)', async ({ dir }) => {
+  const file = join(dir, 'open.yaml');
+  writeFileSync(file, `rules: ${RULES}\ndata: ${join(dir, 'data-open')}\nlisten: 0.0.0.0:7800\n`);
+  const result = await within(WAIT_MS, 'serve to refuse', runVigil(['serve', '--config', file]));
+  assert.is(result.code, 2);
+  assert.is(result.stderr, `${file}:3:9 config.listen must be a loopback address (127.0.0.0/8 or [::1]), got "0.0.0.0:7800": a node refuses to listen beyond loopback without an API token, and this build has no token support yet\n`);
+  assert.not.ok(existsSync(join(dir, 'data-open')));
+});
+
+node('SIGTERM while a large POST is being committed: it is still acknowledged, then the node exits 0', async ({ dir, lines }) => {
+  const n = await serve(writeConfig(dir, 'term'));
+  let replied = false;
+  const reply = http(n.port, 'POST', '/v1/records', lines.join('\n')).finally(() => { replied = true; });
+  // Signal once the node has started on the body (its first epochs are out).
+  const deadline = Date.now() + WAIT_MS;
+  while (!existsSync(join(dir, 'alerts-term.jsonl')) || readFileSync(join(dir, 'alerts-term.jsonl')).length === 0) {
+    if (Date.now() > deadline) break;
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  assert.not.ok(replied, 'the POST is still being committed when the signal comes');
+  n.child.kill('SIGTERM');
+  const r = await reply;
+  assert.is(r.status, 202, JSON.stringify(r.json));
+  assert.is((r.json.accepted as number) + (r.json.rejected as number), lines.length);
+  const result = await within(WAIT_MS, 'exit', n.done);
+  assert.is(result.code, 0, result.stderr);
+  assert.match(n.stderr(), /\{"stopping":true\}\n\{"stopped":true,"epoch":\d+\}\n$/);
+  const afterStop = await http(n.port, 'GET', '/healthz').then(() => 'answered', () => 'closed');
+  assert.is(afterStop, 'closed');
+});
+
+node('SIGKILL after 202, restart on the same data folder: counters and alerts continue with no loss and no double count', async ({ dir, lines }) => {
+  const a = lines.slice(0, 10_000);
+  const b = lines.slice(10_000);
+  const clean = await serve(writeConfig(dir, 'clean'));
+  await postAll(clean.port, a, 2_000);
+  await postAll(clean.port, b, 2_000);
+
+  const killedConfig = writeConfig(dir, 'killed');
+  const first = await serve(killedConfig);
+  await postAll(first.port, a, 2_000);
+  const killed = await stop(first, 'SIGKILL');
+  assert.is(killed.signal, 'SIGKILL');
+  const second = await serve(killedConfig);
+  await postAll(second.port, b, 2_000);
+
+  try {
+    const alerts = withoutDetectedAt(readFileSync(join(dir, 'alerts-clean.jsonl'), 'utf8'));
+    assert.ok(alerts.length > 100);
+    assert.equal(withoutDetectedAt(readFileSync(join(dir, 'alerts-killed.jsonl'), 'utf8')), alerts);
+    // Every counter an alert names, read from both nodes at the same event time.
+    const keys = [...new Set(alerts.map((l) => { const x = JSON.parse(l) as { rule: string, key: string }; return `${x.rule}/${encodeURIComponent(x.key)}`; }))];
+    assert.ok(keys.length > 20, `expected many counters, got ${keys.length}`);
+    let compared = 0;
+    for (const key of keys) {
+      const [x, y] = await Promise.all([http(clean.port, 'GET', `/v1/counters/${key}`), http(second.port, 'GET', `/v1/counters/${key}`)]);
+      assert.equal(y.json, x.json, key);
+      if (x.status === 200) compared++;
+    }
+    assert.ok(compared > 10, `expected live counters, got ${compared}`);
+  } finally {
+    const results = await Promise.all([stop(clean), stop(second)]);
+    for (const r of results) assert.is(r.code, 0, r.stderr);
+  }
+});
+
+node.run();
+
+// ---------------------------------------------------------------------------------------------
+
+interface RecoverCtx { dir: string, compiled: CompiledRules }
+const recover = suite<RecoverCtx>('cluster/serve: epochs committed after the last checkpoint', {} as RecoverCtx);
+recover.before((ctx) => {
+  ctx.dir = tempDir();
+  ctx.compiled = compileRules(loadRules(RULES));
+});
+recover.after((ctx) => { removeDir(ctx.dir); });
+
+recover('are completed at start (their alerts written once) and new records are counted, not taken for replays', async ({ dir, compiled }) => {
+  const data = join(dir, 'data');
+  const lines = trafficLines({ seed: 5, records: 400, start: START });
+  // A node that died after its actors committed epoch 1 and before it checkpointed it.
+  const ingest = new Ingest(compiled);
+  const records = []; const index = []; const watermark = [];
+  for (let i = 0; i < 200; i++) {
+    const p = ingest.prepare(parseJsonLine(lines[i]!), { source: 't', line: i + 1 });
+    if (!p.ok) continue;
+    records.push(p.record); index.push(i); watermark.push(ingest.watermark);
+  }
+  const engine = new EmbeddedEngine({ config: compiled.config, compiled, dataPath: data, actors: 2, shards: 64 });
+  const lost = await engine.apply(1, records, index, watermark);
+  await engine.close();
+  assert.ok(lost.alerts.length > 0, 'the committed epoch raised alerts');
+
+  const alerts = join(dir, 'alerts.jsonl');
+  const events: Array<Record<string, unknown>> = [];
+  const n = await within(WAIT_MS, 'start', ServeNode.start({
+    file: 'test', rules: RULES, data, listen: { host: '127.0.0.1', port: 0 }, threads: 2, alerts, rejects: undefined, batch: { maxRecords: 100, maxWaitMs: 2 },
+  }, { log: (e) => { events.push(e); } }));
+  try {
+    assert.equal(events.map((e) => Object.keys(e)[0]), ['listening', 'ready']);
+    assert.is(events[1]!.epoch, 2, 'epoch 1 recovered, then one empty epoch proves the actors open');
+    assert.equal(withoutDetectedAt(readFileSync(alerts, 'utf8')), lost.alerts.map((a) => { const x: Record<string, unknown> = { ...a.alert }; delete x.detectedAt; return JSON.stringify(x); }));
+    const account = (JSON.parse(lines[0]!) as { account: string }).account;
+    const before = await http(n.address.port, 'GET', `/v1/counters/calls-hour/${account}?at=${START}`);
+    const reply = await http(n.address.port, 'POST', '/v1/records', lines.slice(200).join('\n'));
+    assert.is(reply.status, 202);
+    const after = await http(n.address.port, 'GET', `/v1/counters/calls-hour/${account}?at=${START}`);
+    const added = lines.slice(200).filter((l) => {
+      const r = JSON.parse(l) as { account: string, ts: number };
+      return r.account === account && r.ts >= START && r.ts < START + 3_600_000;
+    }).length;
+    assert.ok(added > 0, 'the new records feed that counter');
+    assert.is(after.json.value, (before.status === 200 ? before.json.value as number : 0) + added);
+  } finally {
+    await within(WAIT_MS, 'stop', n.stop());
+  }
+});
+
+recover.run();
