@@ -40,8 +40,8 @@ jsonl('drops a byte-order mark', () => {
 });
 
 jsonl('says what JSON.parse complained about', () => {
-  throwsInvalid(() => parseJsonLine('{"account":'), 'record', 'record.record must be valid JSON (Unexpected end of JSON input), got "{\\"account\\":"');
-  throwsInvalid(() => parseJsonLine('{"a":1'), 'record', 'record.record must be valid JSON (Expected \',\' or \'}\' after property value in JSON at position 6), got "{\\"a\\":1"');
+  throwsInvalid(() => parseJsonLine('{"account":'), 'record', 'record must be valid JSON (Unexpected end of JSON input), got "{\\"account\\":"');
+  throwsInvalid(() => parseJsonLine('{"a":1'), 'record', 'record must be valid JSON (Expected \',\' or \'}\' after property value in JSON at position 6), got "{\\"a\\":1"');
 });
 
 jsonl('clips the line in the message', () => {
@@ -98,7 +98,7 @@ parser('gives the same fields whichever line the breaks fall on', () => {
 
 parser('rejects text after a closing quote, then reads the next line afresh', () => {
   const p = new CsvParser();
-  throwsInvalid(() => p.feed('"a"b,c'), 'record', 'record.record must be RFC 4180 CSV (a closing quote must be followed by a comma or the end of the line), got "\\"a\\"b,c"');
+  throwsInvalid(() => p.feed('"a"b,c'), 'record', 'record must be RFC 4180 CSV (a closing quote must be followed by a comma or the end of the line), got "\\"a\\"b,c"');
   assert.not.ok(p.pending);
   assert.equal(p.feed('x,y'), ['x', 'y']);
 });
@@ -157,17 +157,17 @@ csv('trims header names and drops a byte-order mark', () => {
 csv('rejects a row with the wrong number of fields, naming the line', () => {
   const r = new CsvReader();
   r.push('ts,account,called', 1);
-  throwsInvalid(() => r.push('1782900000000,A1', 4), 'record', 'record.record must be 3 CSV fields as in the header (line 4), got 2');
-  throwsInvalid(() => r.push('1782900000000,A1,x,y', 5), 'record', 'record.record must be 3 CSV fields as in the header (line 5), got 4');
+  throwsInvalid(() => r.push('1782900000000,A1', 4), 'record', 'record must be 3 CSV fields as in the header (line 4), got 2');
+  throwsInvalid(() => r.push('1782900000000,A1,x,y', 5), 'record', 'record must be 3 CSV fields as in the header (line 5), got 4');
   assert.equal(r.push('1782900000000,A1,x', 6), { ts: 1782900000000, account: 'A1', called: 'x' });
 });
 
 csv('rejects a header with a repeated or empty name, and then every row', () => {
   const r = new CsvReader();
-  const message = 'record.record must be CSV with a header row of unique, non-empty column names, got "ts,account,ts"';
+  const message = 'record must be CSV with a header row of unique, non-empty column names, got "ts,account,ts"';
   throwsInvalid(() => r.push('ts,account,ts', 1), 'record', message);
   throwsInvalid(() => r.push('1,2,3', 2), 'record', message);
-  throwsInvalid(() => new CsvReader().push('ts,,account', 1), 'record', 'record.record must be CSV with a header row of unique, non-empty column names, got "ts,,account"');
+  throwsInvalid(() => new CsvReader().push('ts,,account', 1), 'record', 'record must be CSV with a header row of unique, non-empty column names, got "ts,,account"');
 });
 
 csv('feeds parseUsageRecord: a CSV row is a valid record', () => {
@@ -255,8 +255,8 @@ asterisk('takes peeraccount, linkedid and sequence (newcdrcolumns), with and wit
 });
 
 asterisk('rejects a line with too few or too many columns', () => {
-  throwsInvalid(() => asteriskRecord(['a', 'b'], { zone: BERLIN }), 'record', 'record.record must be 16 to 21 Asterisk Master.csv fields, got 2');
-  throwsInvalid(() => asteriskRecord(fields(`${BASE16},"1","2","3","4","5","6"`), { zone: BERLIN }), 'record', 'record.record must be 16 to 21 Asterisk Master.csv fields, got 22');
+  throwsInvalid(() => asteriskRecord(['a', 'b'], { zone: BERLIN }), 'record', 'record must be 16 to 21 Asterisk Master.csv fields, got 2');
+  throwsInvalid(() => asteriskRecord(fields(`${BASE16},"1","2","3","4","5","6"`), { zone: BERLIN }), 'record', 'record must be 16 to 21 Asterisk Master.csv fields, got 22');
 });
 
 asterisk('rejects a start time that is not YYYY-MM-DD HH:MM:SS, and leaves an empty one to validation', () => {

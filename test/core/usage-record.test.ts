@@ -47,9 +47,9 @@ const bad = suite('core/usage-record: bad records');
 
 const TS = 'record.ts must be an ISO 8601 time with an offset or epoch milliseconds';
 const ROWS: Array<[string, unknown, string, string]> = [
-  ['a number instead of an object', 42, 'record', 'record.record must be an object, got 42'],
-  ['an array instead of an object', [1], 'record', 'record.record must be an object, got [1]'],
-  ['null instead of an object', null, 'record', 'record.record must be an object, got null'],
+  ['a number instead of an object', 42, 'record', 'record must be an object, got 42'],
+  ['an array instead of an object', [1], 'record', 'record must be an object, got [1]'],
+  ['null instead of an object', null, 'record', 'record must be an object, got null'],
   ['missing ts', { account: 'A1', called: '+49' }, 'ts', `${TS}, got nothing`],
   ['ts null', { ...BASE, ts: null }, 'ts', `${TS}, got nothing`],
   ['ts without an offset', { ...BASE, ts: '2026-07-01T10:00:00' }, 'ts', 'record.ts must be an ISO 8601 time with an offset (Z or ±HH:MM), got "2026-07-01T10:00:00"'],
