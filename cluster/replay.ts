@@ -96,7 +96,7 @@ export function epochRejects (epoch: Epoch, result: EpochResult): Reject[] {
 
 export async function replay (opts: ReplayOptions): Promise<ReplaySummary> {
   const { compiled } = opts;
-  const epochSize = opts.epochSize ?? 4096;
+  const epochSize = opts.epochSize ?? 16_384;
   const shards = opts.shards ?? 64;
   const tempData = opts.threads > 0 && opts.dataPath === undefined ? mkdtempSync(join(tmpdir(), 'vigil-replay-')) : undefined;
   const dataPath = opts.dataPath ?? tempData;
