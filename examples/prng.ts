@@ -1,8 +1,8 @@
 /**
- * Seeded PRNG for the traffic generator and the benches: the same seed must give the same
- * traffic on every machine, so never Math.random. A copy of test/helpers/prng.ts (examples
- * and benches do not import test code): mulberry32 by Tommy Ettinger, as published in bryc's
- * collection (https://github.com/bryc/code/blob/master/jshash/PRNGs.md#mulberry32).
+ * Seeded PRNG for the traffic generator, the benches and the tests: the same seed must give
+ * the same data on every machine, so never Math.random. mulberry32 by Tommy Ettinger, as
+ * published in bryc's collection (https://github.com/bryc/code/blob/master/jshash/PRNGs.md#mulberry32):
+ * 32-bit state, passes gjrand, period 2^32.
  */
 export type Rng = () => number;
 

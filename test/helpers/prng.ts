@@ -1,29 +1,6 @@
 /**
- * Seeded PRNG for tests and benches: inputs must be reproducible, so never Math.random.
- * mulberry32 by Tommy Ettinger, as published in bryc's collection
- * (https://github.com/bryc/code/blob/master/jshash/PRNGs.md#mulberry32): 32-bit state, passes
- * gjrand, period 2^32 — plenty for test data. Usage: `const rnd = mulberry32(42); rnd()` → [0, 1).
+ * Seeded PRNG for tests: inputs must be reproducible, so never Math.random. The one
+ * implementation lives with the traffic generator (examples/prng.ts, mulberry32); tests use it
+ * from here so that a test imports helpers, not examples.
  */
-export type Rng = () => number;
-
-export function mulberry32 (seed: number): Rng {
-  let a = seed | 0;
-  return () => {
-    a = (a + 0x6D2B79F5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** An integer in [min, max], both inclusive. */
-export function intBetween (rnd: Rng, min: number, max: number): number {
-  return min + Math.floor(rnd() * (max - min + 1));
-}
-
-/** `length` random decimal digits. */
-export function digits (rnd: Rng, length: number): string {
-  let s = '';
-  for (let i = 0; i < length; i++) s += String.fromCharCode(48 + Math.floor(rnd() * 10));
-  return s;
-}
+export { mulberry32, intBetween, digits, type Rng } from '../../examples/prng.js';
