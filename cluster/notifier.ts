@@ -1,0 +1,153 @@
+/**
+ * The main thread's handle on the notification actor (workers/notifier), which runs on a thread
+ * of its own (a piscina pool of one thread). `enqueue` resolves once the alerts are committed to
+ * the durable outbox and never waits for delivery, so detection is never slowed by a dead
+ * receiver. Channel settings are checked here, before the thread starts, so a bad rules file
+ * fails with an InvalidChannelError naming the setting. If the thread dies, piscina starts a
+ * new one, which reopens the outbox and resumes delivery; a call that was under way is sent
+ * again (enqueue is idempotent: an alert already queued for a channel is not queued twice).
+ */
+import { dirname, resolve } from 'node:path';
+import { Piscina } from 'piscina';
+import type { Alert } from '../core/alert.js';
+import { EngineError } from '../core/errors.js';
+import type { ErrorCode, ErrorData } from '../core/errors.js';
+import type { RulesConfig } from '../core/rules-config.js';
+import { InvalidChannelError } from '../workers/channels/errors.js';
+import { parseChannelSpecs } from '../workers/channels/settings.js';
+import type { DeadLetter, NotifierData, NotifierMsg, NotifierReply, NotifierStats, NotifierTuning } from '../workers/notifier/protocol.js';
+
+export type { DeadLetter, NotifierStats, ChannelStats } from '../workers/notifier/protocol.js';
+
+export interface NotificationsOptions extends Partial<Omit<NotifierTuning, 'baseDir' | 'natsServers'>> {
+  readonly config: Pick<RulesConfig, 'channels' | 'rules' | 'file'>;
+  /** the outbox's LMDB folder, e.g. `<data>/notify` */
+  readonly dataPath: string;
+  /** servers for `nats` channels */
+  readonly natsServers?: readonly string[];
+  /** relative `file` paths resolve against it; default: the rules file's folder */
+  readonly baseDir?: string;
+  /** the thread's module (tests swap in a misbehaving one) */
+  readonly filename?: string;
+}
+
+/** The notification thread stopped while it held a call, more times in a row than a retry covers. */
+export class NotifierCrashedError extends EngineError {
+  constructor (options?: ErrorOptions) {
+    const cause = options?.cause instanceof Error ? `: ${options.cause.message}` : '';
+    super('VIGIL_ENGINE_FAILED', `the notification actor's thread stopped${cause}`, options);
+  }
+}
+
+const DEFAULT_FILE = new URL('../workers/notifier/main.js', import.meta.url).href;
+const RETRIES = 3;
+
+function fromErrorData (e: ErrorData): EngineError {
+  if (e.code === 'VIGIL_INVALID_CHANNEL') return new InvalidChannelError(e.message);
+  return new EngineError(e.code as ErrorCode, e.message);
+}
+
+export class Notifications {
+  private readonly pool: Piscina;
+  private closed = false;
+
+  private constructor (pool: Piscina) {
+    this.pool = pool;
+  }
+
+  static async open (opts: NotificationsOptions): Promise<Notifications> {
+    // Throws InvalidChannelError here, in the caller's thread, with the setting's path.
+    parseChannelSpecs(opts.config.channels);
+    const routes = new Map<string, readonly string[] | undefined>();
+    for (const rule of opts.config.rules) routes.set(rule.id, rule.notify);
+    const options: NotifierTuning = {
+      backoffBaseMs: opts.backoffBaseMs ?? 1_000,
+      backoffCapMs: opts.backoffCapMs ?? 300_000,
+      maxDigest: opts.maxDigest ?? 1_000,
+      timeoutMs: opts.timeoutMs ?? 10_000,
+      natsServers: [...(opts.natsServers ?? [])],
+      baseDir: opts.baseDir ?? (opts.config.file === '' ? process.cwd() : dirname(resolve(opts.config.file))),
+      log: opts.log ?? true,
+      closeGraceMs: opts.closeGraceMs ?? 2_000,
+      ...(opts.concurrency === undefined ? {} : { concurrency: opts.concurrency }),
+    };
+    const data: NotifierData = { dataPath: opts.dataPath, channels: opts.config.channels, routes, options };
+    const pool = new Piscina({
+      filename: opts.filename ?? DEFAULT_FILE,
+      minThreads: 1,
+      maxThreads: 1,
+      // enqueues overlap their LMDB commits; LMDB runs the transactions in call order
+      concurrentTasksPerWorker: 8,
+      // Delivery runs between tasks: the thread must keep its event loop.
+      atomics: 'disabled',
+      idleTimeout: Number.MAX_SAFE_INTEGER,
+      workerData: data,
+    });
+    const handle = new Notifications(pool);
+    try {
+      await handle.call({ kind: 'stats' });
+    } catch (err) {
+      await pool.destroy();
+      throw err;
+    }
+    return handle;
+  }
+
+  private async call (msg: NotifierMsg): Promise<NotifierReply> {
+    if (this.closed) throw new EngineError('VIGIL_ENGINE_FAILED', 'the notifier is closed');
+    let lastCrash: unknown;
+    for (let i = 0; i <= RETRIES; i++) {
+      let reply: NotifierReply;
+      try {
+        reply = await this.pool.run(msg) as NotifierReply;
+      } catch (err) {
+        // piscina rejects a task whose thread died and starts a new thread for the next one.
+        lastCrash = err;
+        continue;
+      }
+      if (reply.kind === 'error') throw fromErrorData(reply.error);
+      return reply;
+    }
+    throw new NotifierCrashedError({ cause: lastCrash });
+  }
+
+  /** Resolves once every alert's outbox entries are committed (durable); delivery follows. */
+  async enqueue (alerts: readonly Alert[]): Promise<void> {
+    if (alerts.length === 0) return;
+    await this.call({ kind: 'enqueue', alerts });
+  }
+
+  async deadLetters (): Promise<DeadLetter[]> {
+    const reply = await this.call({ kind: 'dead-letters' });
+    return reply.kind === 'dead-letters' ? [...reply.letters] : [];
+  }
+
+  /** Redrives every dead letter, or those of `id` (a dead letter's id, or an alert id); returns how many. */
+  async redrive (id?: string): Promise<number> {
+    const reply = await this.call(id === undefined ? { kind: 'redrive' } : { kind: 'redrive', id });
+    return reply.kind === 'redriven' ? reply.count : 0;
+  }
+
+  async stats (): Promise<NotifierStats> {
+    const reply = await this.call({ kind: 'stats' });
+    if (reply.kind !== 'stats') throw new EngineError('VIGIL_ENGINE_FAILED', `this should not happen: stats answered ${reply.kind}`);
+    return reply.stats;
+  }
+
+  /** Stops delivery (messages under way get a short grace), closes the outbox and the thread. */
+  async close (): Promise<void> {
+    if (this.closed) return;
+    try {
+      await this.call({ kind: 'close' });
+    } finally {
+      this.closed = true;
+      await this.pool.destroy();
+    }
+  }
+
+  /** Stops the thread at once, as a crash would: deliveries under way are cut off; the outbox keeps everything not yet accepted. */
+  async terminate (): Promise<void> {
+    this.closed = true;
+    await this.pool.destroy();
+  }
+}

@@ -1,0 +1,218 @@
+/**
+ * The notification actor: takes alerts, writes one outbox entry per (alert, channel) the alert
+ * is routed to (the rule's `notify`, default every channel, less channels whose `min_severity`
+ * is above the alert's) and replies once they are committed; delivery then runs in the
+ * background, one Lane per channel. Also lists and redrives dead letters and reports stats.
+ * Clock, randomness, channel construction and the log are injected; main.ts wires the thread.
+ */
+import type { Alert } from '../../core/alert.js';
+import { assertNever, toErrorData } from '../../core/errors.js';
+import type { Severity } from '../../core/rules-config.js';
+import { makeChannel } from '../channels/index.js';
+import { parseChannelSpecs } from '../channels/settings.js';
+import type { ChannelSpec } from '../channels/settings.js';
+import type { Channel, ChannelContext } from '../channels/types.js';
+import { Lane, realClock } from './lane.js';
+import type { Clock, LaneEntry } from './lane.js';
+import { Outbox } from './outbox.js';
+import type { ChannelStats, DeadLetter, NotifierData, NotifierMsg, NotifierReply, NotifierStats } from './protocol.js';
+
+const RANK: Readonly<Record<Severity, number>> = { info: 0, warning: 1, critical: 2 };
+
+export interface NotifierDeps {
+  readonly clock: Clock;
+  readonly random: () => number;
+  /** the notifier's own events; secrets are already redacted */
+  readonly log: (event: Record<string, unknown>) => void;
+  /** where the `log` channel writes */
+  readonly write: (line: string) => void;
+  /** tests may wrap or replace a channel */
+  readonly makeChannel?: (spec: ChannelSpec, ctx: ChannelContext) => Channel;
+}
+
+export const defaultDeps: NotifierDeps = {
+  clock: realClock,
+  random: Math.random,
+  log: (event) => { process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...event })}\n`); },
+  write: (line) => { process.stderr.write(line); },
+};
+
+export class NotifierActor {
+  private readonly outbox: Outbox;
+  private readonly lanes = new Map<string, Lane>();
+  private readonly routes: NotifierData['routes'];
+  private readonly clock: Clock;
+  private readonly graceMs: number;
+  private seq: number;
+  /** `channel\0id` of entries being committed, so that a concurrent enqueue does not add them twice */
+  private readonly staged = new Set<string>();
+  private closed = false;
+
+  private constructor (data: NotifierData, outbox: Outbox, deps: NotifierDeps) {
+    this.outbox = outbox;
+    this.routes = data.routes;
+    this.clock = deps.clock;
+    this.graceMs = data.options.closeGraceMs;
+    const o = data.options;
+    const ctx: ChannelContext = {
+      baseDir: o.baseDir,
+      natsServers: o.natsServers,
+      timeoutMs: o.timeoutMs,
+      write: deps.write,
+      ...(o.concurrency === undefined ? {} : { concurrency: o.concurrency }),
+    };
+    const build = deps.makeChannel ?? makeChannel;
+    for (const spec of parseChannelSpecs(data.channels)) {
+      const channel = build(spec, ctx);
+      this.lanes.set(spec.name, new Lane(channel, {
+        clock: deps.clock,
+        random: deps.random,
+        backoffBaseMs: o.backoffBaseMs,
+        backoffCapMs: o.backoffCapMs,
+        maxDigest: o.maxDigest,
+        load: (seq) => this.outbox.alert(spec.name, seq),
+        delivered: (seqs) => { this.outbox.remove(spec.name, seqs); },
+        dead: (entries, error) => { this.bury(spec.name, entries, error); },
+        log: (event) => { deps.log(event); },
+      }));
+    }
+    this.seq = 0;
+  }
+
+  /** Opens the outbox and resumes delivery of everything in it. */
+  static open (data: NotifierData, deps: NotifierDeps = defaultDeps): NotifierActor {
+    const outbox = new Outbox(data.dataPath);
+    let actor: NotifierActor;
+    try {
+      actor = new NotifierActor(data, outbox, deps);
+    } catch (err) {
+      outbox.close().catch(() => {});
+      throw err;
+    }
+    const byChannel = new Map<string, Array<{ seq: number, id: string, enqueuedAt: number }>>();
+    for (const e of outbox.queued()) {
+      if (e.seq > actor.seq) actor.seq = e.seq;
+      let list = byChannel.get(e.channel);
+      if (list === undefined) byChannel.set(e.channel, list = []);
+      list.push(e);
+    }
+    // Entries of a channel no longer configured stay in the outbox until it comes back.
+    for (const [name, list] of byChannel) actor.lanes.get(name)?.add(list);
+    return actor;
+  }
+
+  async receive (msg: NotifierMsg): Promise<NotifierReply> {
+    try {
+      switch (msg.kind) {
+        case 'enqueue': return { kind: 'enqueued', entries: await this.enqueue(msg.alerts) };
+        case 'dead-letters': return { kind: 'dead-letters', letters: this.deadLetters() };
+        case 'redrive': return { kind: 'redriven', count: await this.redrive(msg.id) };
+        case 'stats': return { kind: 'stats', stats: this.stats() };
+        case 'close': await this.close(); return { kind: 'closed' };
+        default: return assertNever(msg, 'message');
+      }
+    } catch (err) {
+      return { kind: 'error', error: toErrorData(err) };
+    }
+  }
+
+  /** The channels an alert goes to. */
+  channelsFor (alert: Alert): string[] {
+    const named = this.routes.get(alert.rule) ?? [...this.lanes.keys()];
+    return named.filter((name) => {
+      const lane = this.lanes.get(name);
+      return lane !== undefined && RANK[alert.severity] >= RANK[lane.channel.common.minSeverity];
+    });
+  }
+
+  /** Writes the alerts' entries to the outbox; resolves with how many once they are committed. */
+  async enqueue (alerts: readonly Alert[]): Promise<number> {
+    const now = this.clock.now();
+    const rows: Array<{ channel: string, seq: number, alert: Alert, enqueuedAt: number }> = [];
+    for (const alert of alerts) {
+      for (const channel of this.channelsFor(alert)) {
+        const key = `${channel}\u0000${alert.id}`;
+        if (this.lanes.get(channel)?.has(alert.id) === true || this.staged.has(key)) continue;
+        this.staged.add(key);
+        rows.push({ channel, seq: ++this.seq, alert, enqueuedAt: now });
+      }
+    }
+    try {
+      await this.outbox.append(rows);
+    } finally {
+      for (const r of rows) this.staged.delete(`${r.channel}\u0000${r.alert.id}`);
+    }
+    const byChannel = new Map<string, Array<{ seq: number, id: string, enqueuedAt: number }>>();
+    for (const r of rows) {
+      let list = byChannel.get(r.channel);
+      if (list === undefined) byChannel.set(r.channel, list = []);
+      list.push({ seq: r.seq, id: r.alert.id, enqueuedAt: r.enqueuedAt });
+    }
+    for (const [name, list] of byChannel) this.lanes.get(name)?.add(list);
+    return rows.length;
+  }
+
+  private bury (channel: string, entries: readonly LaneEntry[], error: string): void {
+    const at = this.clock.now();
+    // The lane has already let go of them; an entry whose move fails stays queued in LMDB and
+    // is picked up again at the next start.
+    this.outbox.bury(channel, entries.map((e) => ({ seq: e.seq, attempts: e.attempts })), error, at).catch(() => {});
+  }
+
+  deadLetters (): DeadLetter[] {
+    return this.outbox.deadLetters().map((r) => ({
+      id: `${r.channel}/${r.alert.id}`,
+      channel: r.channel,
+      alert: r.alert,
+      enqueuedAt: new Date(r.enqueuedAt).toISOString(),
+      deadAt: new Date(r.deadAt).toISOString(),
+      attempts: r.attempts,
+      error: r.error,
+    }));
+  }
+
+  /** Puts dead letters back in their channel's queue: all, one (`<channel>/<alert id>`), or every channel's letter of one alert id. */
+  async redrive (id?: string): Promise<number> {
+    const back = await this.outbox.unbury(
+      (r) => this.lanes.has(r.channel) && (id === undefined || id === r.alert.id || id === `${r.channel}/${r.alert.id}`),
+      () => ++this.seq,
+      this.clock.now()
+    );
+    for (const e of back) this.lanes.get(e.channel)?.add([e]);
+    return back.length;
+  }
+
+  stats (): NotifierStats {
+    const dead = new Map<string, number>();
+    for (const r of this.outbox.deadLetters()) dead.set(r.channel, (dead.get(r.channel) ?? 0) + 1);
+    const channels: ChannelStats[] = [...this.lanes.values()].map((lane) => ({
+      channel: lane.channel.name,
+      type: lane.channel.type,
+      target: lane.channel.target,
+      minSeverity: lane.channel.common.minSeverity,
+      queued: lane.queued,
+      inFlight: lane.busy,
+      delivered: lane.delivered,
+      messages: lane.messages,
+      failedAttempts: lane.failedAttempts,
+      failures: lane.consecutiveFailures,
+      deadLetters: dead.get(lane.channel.name) ?? 0,
+      state: lane.state,
+      ...(lane.lastError === undefined ? {} : { lastError: lane.lastError }),
+      ...(lane.lastErrorAt === undefined ? {} : { lastErrorAt: new Date(lane.lastErrorAt).toISOString() }),
+    }));
+    return {
+      queued: channels.reduce((n, c) => n + c.queued, 0),
+      deadLetters: channels.reduce((n, c) => n + c.deadLetters, 0),
+      channels,
+    };
+  }
+
+  /** Stops delivery (waiting a little for messages under way), closes channels and the outbox. */
+  async close (): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.lanes.values()].map((lane) => lane.close(this.graceMs)));
+    await this.outbox.close();
+  }
+}
