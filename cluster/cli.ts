@@ -80,9 +80,6 @@ async function replayCommand (args: string[]): Promise<number> {
   });
   const file = rulesFlag(values.rules);
   if (positionals.length === 0) fail('replay needs at least one INPUT (a file, or - for standard input)');
-  for (const input of positionals) {
-    if (input !== '-' && !existsSync(input)) fail(`cannot read INPUT "${input}": no such file`);
-  }
   const format = values.format;
   if (format !== undefined && !(FORMATS as readonly string[]).includes(format)) fail(`--format must be jsonl, csv or asterisk, got "${format}"`);
   const zone = values['input-tz'];
@@ -92,6 +89,9 @@ async function replayCommand (args: string[]): Promise<number> {
   if (threads === 0 && values.data !== undefined) fail('--data needs shard threads (the durable engine); drop --threads 0');
   const epochSize = values.epoch === undefined ? undefined : Number(values.epoch);
   if (epochSize !== undefined && (!Number.isInteger(epochSize) || epochSize < 1)) fail(`--epoch must be a positive whole number of records, got "${values.epoch ?? ''}"`);
+  for (const input of positionals) {
+    if (input !== '-' && !existsSync(input)) fail(`cannot read INPUT "${input}": no such file`);
+  }
   const compiled = compileRules(loadRules(file));
   const tty = process.stderr.isTTY;
   const summary = await replay({

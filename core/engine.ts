@@ -196,6 +196,7 @@ export class Engine {
         let row = table.get(key);
         let opened = false;
         for (const counter of keyer.counters) {
+          this.current = counter;
           if (counter.filter >= 0 && !this.passes(counter.filter, record)) continue;
           const x = counter.contribute(record);
           if (x === undefined) continue;
@@ -204,7 +205,6 @@ export class Engine {
             table.set(key, row);
           }
           this.dirty?.[k]!.add(row);
-          this.current = counter;
           if (counter.calendar ? this.addCalendar(row, counter, x, record, out) : this.addSliding(row, counter, x, record, out)) opened = true;
         }
         // A new window or cell can expire: the row goes in that minute's expiry bucket.

@@ -30,6 +30,34 @@ export class Placement {
   }
 
   /**
+   * Which shards must see the record and for which rules: the account's shard for every
+   * account-local rule the record feeds, and each spanning key's shard for the spanning rules
+   * it feeds there. For explanations and tests; route() is the hot path's version.
+   */
+  plan (record: UsageRecord): Array<{ shard: number, rules: string[] }> {
+    const byShard = new Map<number, Set<string>>();
+    const add = (shard: number, rules: readonly string[]): void => {
+      let set = byShard.get(shard);
+      if (set === undefined) { set = new Set(); byShard.set(shard, set); }
+      for (const r of rules) set.add(r);
+    };
+    const home = this.home(record);
+    add(home, []);
+    const keys: string[] = [];
+    for (const keyer of this.compiled.keyers) {
+      const fed = keyer.counters.filter((c) => c.filter < 0 || this.compiled.filters[c.filter]!(record))
+        .flatMap((c) => c.rules.map((r) => r.id));
+      if (fed.length === 0) continue;
+      keys.length = 0;
+      const n = keyer.extract(record, keys);
+      if (n === 0) continue;
+      if (keyer.local) { add(home, fed); continue; }
+      for (let i = 0; i < n; i++) add(shardOf(keys[i]!, this.shards), fed);
+    }
+    return [...byShard].map(([shard, rules]) => ({ shard, rules: [...rules].sort() }));
+  }
+
+  /**
    * Writes the distinct shards that must see the record into `out` (home shard first) and
    * returns how many.
    */

@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import { ShardActor } from '../../workers/shard/actor.js';
 import { MemoryStore } from '../../workers/store.js';
-import { Mailbox } from '../../workers/mailbox.js';
+import { Mailbox, MailboxFullError } from '../../workers/mailbox.js';
 import { wire } from '../../workers/codec.js';
 import type { ShardActorData, ShardReply, BatchPayload } from '../../workers/protocol.js';
 import type { UsageRecord } from '../../core/usage-record.js';
@@ -111,6 +111,21 @@ thread('batches in flight at once are applied in order', async ({ dir }) => {
   try {
     const replies = await Promise.all([1, 2, 3, 4].map((e) => m.send(batch(e, calls(1, e - 1)))));
     assert.equal(replies.map(alertsOf), [[], [], ['calls-day:a1:r2'], []]);
+  } finally {
+    await m.close();
+  }
+});
+
+thread('a full mailbox refuses with MailboxFullError instead of growing', async ({ dir }) => {
+  const m = new Mailbox({ actor: 3, data: data({ dataPath: join(dir, 'data') }), depth: 1 });
+  try {
+    const sent = Array.from({ length: 12 }, async () => await m.send({ kind: 'stats' }).then(() => 'ok', (err: unknown) => err));
+    const results = await Promise.all(sent);
+    const full = results.filter((r): r is MailboxFullError => r instanceof MailboxFullError);
+    assert.ok(full.length > 0, 'some sends must be refused');
+    assert.ok(results.filter((r) => r === 'ok').length >= 3, 'the thread and the queue take some');
+    assert.is(full[0]!.code, 'VIGIL_MAILBOX_FULL');
+    assert.is(full[0]!.message, "shard actor 3's mailbox is full; the sender must wait for replies");
   } finally {
     await m.close();
   }

@@ -1,0 +1,106 @@
+// The `vigil` command as interfaces.md specifies it: output on the right stream, in the right
+// form, with the right exit code (0 ran, 2 bad usage or invalid rules, 1 engine failure).
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runVigil } from '../helpers/cli.js';
+import { tempDir, removeDir } from '../helpers/tmp.js';
+
+interface Ctx { dir: string, rules: string }
+const cli = suite<Ctx>('cluster/cli: vigil check and vigil replay', {} as Ctx);
+
+const RULES = `version: 1
+timezone: Europe/Berlin
+rules:
+  - id: calls-day
+    by: account
+    measure: count
+    window: day
+    limit: 2
+`;
+
+cli.before((ctx) => {
+  ctx.dir = tempDir();
+  ctx.rules = join(ctx.dir, 'rules.yaml');
+  writeFileSync(ctx.rules, RULES);
+});
+cli.after((ctx) => { removeDir(ctx.dir); });
+
+cli('check on a valid file says ok on stdout and exits 0', async ({ rules }) => {
+  const r = await runVigil(['check', '--rules', rules]);
+  assert.is(r.code, 0, r.stderr);
+  assert.is(r.stdout, `${rules}: ok, 1 rules (1 enabled), 1 counters at 1 levels\n`);
+});
+
+cli('check prints every problem as FILE:LINE:COL message and exits 2', async ({ dir }) => {
+  const bad = join(dir, 'bad.yaml');
+  writeFileSync(bad, RULES.replace('window: day', 'windw: day').replace('limit: 2', 'limit: -1'));
+  const r = await runVigil(['check', '--rules', bad]);
+  assert.is(r.code, 2);
+  const lines = r.stderr.trim().split('\n');
+  assert.ok(lines.length >= 2, r.stderr);
+  for (const line of lines) assert.match(line, new RegExp(`^${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+ `));
+  assert.match(r.stderr, /did you mean "window"\?/);
+});
+
+cli('check of a missing file exits 2 naming it', async ({ dir }) => {
+  const r = await runVigil(['check', '--rules', join(dir, 'nope.yaml')]);
+  assert.is(r.code, 2);
+  assert.is(r.stderr, `${join(dir, 'nope.yaml')}:1:1 cannot read the rules file: no such file\n`);
+});
+
+cli('replay writes alerts as JSON lines on stdout and a summary on stderr', async ({ dir, rules }) => {
+  const input = join(dir, 'in.jsonl');
+  const t = Date.parse('2026-11-21T10:00:00+01:00');
+  writeFileSync(input, [0, 1, 2, 3].map((i) => JSON.stringify({ id: `c${i}`, ts: t + i * 1000, account: 'a1', called: '+4930123' })).join('\n') + '\n{broken\n');
+  const r = await runVigil(['replay', '--rules', rules, '--threads', '0', input]);
+  assert.is(r.code, 0, r.stderr);
+  const alerts = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { rule: string, key: string, record: string, value: number, limit: number, window: { start: string } });
+  assert.equal(alerts.map((a) => [a.rule, a.key, a.record, a.value, a.limit, a.window.start]), [['calls-day', 'a1', 'c2', 3, 2, '2026-11-21T00:00:00+01:00']]);
+  assert.match(r.stderr, /^replay: 5 records read, 1 rejected, 1 alerts in [\d.]+ s \([\d,]+ records\/s\)\n$/);
+});
+
+cli('replay with shard threads and a data folder gives the same alerts', async ({ dir, rules }) => {
+  const input = join(dir, 'in2.jsonl');
+  const t = Date.parse('2026-11-21T10:00:00+01:00');
+  writeFileSync(input, [0, 1, 2, 3].map((i) => JSON.stringify({ id: `c${i}`, ts: t + i * 1000, account: 'a1', called: '+4930123' })).join('\n') + '\n');
+  const r = await runVigil(['replay', '--rules', rules, '--threads', '1', '--data', join(dir, 'data'), '--alerts', join(dir, 'alerts.jsonl'), input]);
+  assert.is(r.code, 0, r.stderr);
+  assert.is(r.stdout, '');
+});
+
+cli('bad usage exits 2 with a message and the usage', async ({ rules }) => {
+  const cases: Array<[string[], string]> = [
+    [['replay', '--rules', rules], 'vigil: replay needs at least one INPUT (a file, or - for standard input)'],
+    [['replay', '--rules', rules, '--format', 'xml', 'x.jsonl'], 'vigil: --format must be jsonl, csv or asterisk, got "xml"'],
+    [['replay', '--rules', rules, '--input-tz', 'Mars/Olympus', 'x.jsonl'], 'vigil: --input-tz must be an IANA time zone such as Europe/Berlin, got "Mars/Olympus"'],
+    [['replay', '--rules', rules, '/nonexistent/cdrs.jsonl'], 'vigil: cannot read INPUT "/nonexistent/cdrs.jsonl": no such file'],
+    [['replay', '--rules', rules, '--threads', 'many', 'x'], 'vigil: --threads must be a whole number from 0 to 256, got "many"'],
+    [['check'], 'vigil: --rules FILE is required'],
+    [['frobnicate'], 'vigil: unknown command "frobnicate"'],
+  ];
+  for (const [args, message] of cases) {
+    const r = await runVigil(args);
+    assert.is(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.is(r.stderr.split('\n')[0], message);
+    assert.match(r.stderr, /usage:/);
+  }
+});
+
+cli('replay reads CSV with a header and Asterisk Master.csv in the given time zone', async ({ dir, rules }) => {
+  const csv = join(dir, 'in.csv');
+  writeFileSync(csv, 'id,ts,account,called,duration\n' + [0, 1, 2].map((i) => `x${i},2026-11-21T10:00:0${i}+01:00,a9,+4930123,10`).join('\n') + '\n');
+  const r1 = await runVigil(['replay', '--rules', rules, '--threads', '0', csv]);
+  assert.is(r1.code, 0, r1.stderr);
+  assert.is((JSON.parse(r1.stdout) as { record: string }).record, 'x2');
+  const master = join(dir, 'Master.csv');
+  const line = (i: number): string => `"a7","100","+4930123","ctx","clid","SIP/1","SIP/2","Dial","","2026-11-21 10:00:0${i}","2026-11-21 10:00:0${i}","2026-11-21 10:01:0${i}",60,58,"ANSWERED","DOCUMENTATION","1763715600.${i}"`;
+  writeFileSync(master, [0, 1, 2].map(line).join('\n') + '\n');
+  const r2 = await runVigil(['replay', '--rules', rules, '--threads', '0', '--format', 'asterisk', '--input-tz', 'Europe/Berlin', master]);
+  assert.is(r2.code, 0, r2.stderr);
+  const alert = JSON.parse(r2.stdout) as { key: string, ts: string, record: string };
+  assert.equal([alert.key, alert.ts, alert.record], ['a7', '2026-11-21T10:00:02+01:00', '1763715600.2']);
+});
+
+cli.run();
