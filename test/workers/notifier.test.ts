@@ -18,26 +18,9 @@ import type { NatsServer } from '../helpers/nats-server.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
 import { freePort, startHttpReceiver, startSmtpReceiver, waitFor } from '../fixtures/receivers.js';
 import type { HttpReceiver } from '../fixtures/receivers.js';
+import { alert } from '../fixtures/alerts.js';
 
 const SECRET = 'whsec-4f1e2d3c';
-
-export function alert (i: number, over: Partial<Alert> = {}): Alert {
-  return {
-    id: `alert-${String(i).padStart(4, '0')}`,
-    rule: 'spend-day',
-    severity: 'critical',
-    by: ['account'],
-    key: `acct-${i}`,
-    window: { start: '2026-11-21T00:00:00+01:00', end: '2026-11-22T00:00:00+01:00' },
-    value: 512.5 + i,
-    limit: 500,
-    record: `cdr-${i}`,
-    ts: '2026-11-21T14:02:11+01:00',
-    detectedAt: '2026-11-21T14:02:11.532+01:00',
-    description: 'every account: EUR 500 a day',
-    ...over,
-  };
-}
 
 const alerts = (n: number, from = 0): Alert[] => Array.from({ length: n }, (_, i) => alert(from + i));
 

@@ -42,6 +42,10 @@ export function makeChannel (spec: ChannelSpec, ctx: ChannelContext): Channel {
       make = (r) => new EmailSender(spec.name, s, concurrency, ctx.timeoutMs, r);
       break;
     case 'nats':
+      // The client's errors may name a server, and server URLs may carry a user and password.
+      for (const raw of ctx.natsServers) {
+        try { secrets.push(...urlSecrets(new URL(raw), raw)); } catch { secrets.push(raw); }
+      }
       target = `nats subject ${s.subject}`;
       make = (r) => new NatsSender(spec.name, s.subject, ctx.natsServers, ctx.timeoutMs, r);
       break;

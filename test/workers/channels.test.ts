@@ -1,0 +1,173 @@
+// Channel settings, redaction and back-off: the settings table (class, code, exact message;
+// secrets never echoed), a rules file's channels read through the real parser, and the
+// notification actor in-process (real LMDB outbox, real sockets to closed ports) to show that
+// secrets reach no log line, stat, dead letter or error, and that a dead channel costs one
+// attempt per back-off pause rather than one per queued alert.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { join } from 'node:path';
+import { parseRules } from '../../core/rules-parse.js';
+import { InvalidChannelError } from '../../workers/channels/errors.js';
+import { parseChannelSpec, parseChannelSpecs } from '../../workers/channels/settings.js';
+import { smsDigestText, smsText } from '../../workers/channels/format.js';
+import { Redactor, safeUrl } from '../../workers/channels/redact.js';
+import { authorization } from '../../workers/channels/sms.js';
+import { signature } from '../../workers/channels/webhook.js';
+import { NotifierActor, defaultDeps } from '../../workers/notifier/actor.js';
+import { backoffMs } from '../../workers/notifier/lane.js';
+import type { NotifierData } from '../../workers/notifier/protocol.js';
+import { Notifications } from '../../cluster/notifier.js';
+import { rule, rules } from '../helpers/config.js';
+import { removeDir, tempDir } from '../helpers/tmp.js';
+import { freePort, waitFor } from '../fixtures/receivers.js';
+import { alert } from '../fixtures/alerts.js';
+
+const settings = suite('workers/channels/settings: what the notifier reads from channels:');
+
+const BAD: Array<[string, string, Record<string, unknown>, string]> = [
+  ['webhook timeout as a number', 'webhook', { url: 'http://h/x', timeout: 5 }, 'channels.c.timeout must be a duration such as 90s, 30m, 1h or 2d, got 5'],
+  ['rate without an interval', 'log', { rate: 10 }, 'channels.c.rate must be N/DURATION such as 10/1m (at most N messages per DURATION), got 10'],
+  ['rate of zero', 'log', { rate: '0/1m' }, 'channels.c.rate must be N/DURATION such as 10/1m (at most N messages per DURATION), got "0/1m"'],
+  ['digest in words', 'log', { digest: 'hourly' }, 'channels.c.digest must be a duration such as 90s, 30m, 1h or 2d, got "hourly"'],
+  ['retry as a duration', 'log', { retry: '1h' }, 'channels.c.retry must be { max: DURATION }, got "1h"'],
+  ['retry.max not a duration', 'log', { retry: { max: 'forever' } }, 'channels.c.retry.max must be a duration such as 90s, 30m, 1h or 2d, got "forever"'],
+  ['min_severity unknown', 'log', { min_severity: 'high' }, 'channels.c.min_severity must be info, warning, critical, got "high"'],
+  ['smtp URL of another scheme: not echoed', 'email', { to: 'a@b', smtp: 'http://u:hunter22@h' }, 'channels.c.smtp must be a URL such as smtp://user:password@host:587 or smtps://host, got a text that is not one (not shown: it may hold a secret)'],
+  ['webhook URL that is not one: not echoed', 'webhook', { url: 'token-abc123' }, 'channels.c.url must be a URL starting with http:// or https://, got a text that is not one (not shown: it may hold a secret)'],
+  ['secret as a number: not echoed', 'webhook', { url: 'http://h/x', secret: 12345678 }, 'channels.c.secret must be a non-empty text, got a number'],
+  ['header value as a map: not echoed', 'webhook', { url: 'http://h/x', headers: { Authorization: { token: 'x' } } }, 'channels.c.headers.Authorization must be a text, got a object'],
+  ['sms without a number', 'sms', { url: 'http://h/x', to: [] }, 'channels.c.to must be an address or a non-empty list of addresses, got []'],
+];
+
+for (const [name, type, s, message] of BAD) {
+  settings(`refuses ${name}`, () => {
+    try {
+      parseChannelSpec('c', { type, settings: s });
+      assert.unreachable('should throw');
+    } catch (err) {
+      assert.instance(err, InvalidChannelError);
+      assert.is((err as InvalidChannelError).code, 'VIGIL_INVALID_CHANNEL');
+      assert.is((err as Error).message, message);
+    }
+  });
+}
+
+settings('a rules file\'s channels, read by the rules parser, give the notifier typed settings', () => {
+  const text = [
+    'version: 1',
+    'timezone: Europe/Berlin',
+    'channels:',
+    '  noc: { type: webhook, url: "https://hooks.example.net/T0/B0/xyz?token=abc", secret: s3cret, headers: { X-Team: fraud }, timeout: 5s, rate: 10/1m, retry: { max: 2h } }',
+    '  desk: { type: email, to: [fraud@example.net], smtp: "smtps://vigil:pw@mail.example.net", digest: 1m, min_severity: warning }',
+    '  oncall: { type: sms, url: "https://sms.example.net/send", to: +4917012345678, auth: "Bearer t0k" }',
+    'rules:',
+    '  - { id: r1, by: account, measure: count, window: day, limit: 5, notify: [noc] }',
+  ].join('\n');
+  const config = parseRules(text, 'rules.yaml', { readFile: () => '' });
+  const [noc, desk, oncall] = parseChannelSpecs(config.channels);
+  assert.equal(noc!.common, { minSeverity: 'info', retryMaxMs: 7_200_000, rate: { count: 10, perMs: 60_000 } });
+  assert.is(noc!.settings.type === 'webhook' && noc!.settings.timeoutMs, 5_000);
+  assert.equal(noc!.settings.type === 'webhook' && noc!.settings.headers, { 'X-Team': 'fraud' });
+  assert.equal(desk!.common, { minSeverity: 'warning', retryMaxMs: 86_400_000, digestMs: 60_000 });
+  assert.equal(oncall!.settings.type === 'sms' && oncall!.settings.to, ['+4917012345678']);
+});
+
+settings.run();
+
+const words = suite('workers/channels: payloads, signatures, redaction');
+
+words('the signature is the HMAC-SHA256 of the body (RFC 4231 test case 2)', () => {
+  assert.is(signature('Jefe', 'what do ya want for nothing?'), 'sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843');
+});
+
+words('sms texts are short: rule, key, value, limit; a digest names what it folds and how many more', () => {
+  assert.is(smsText(alert(1)), 'Vigil critical: spend-day key acct-1 at 513.5, limit 500');
+  const many = Array.from({ length: 40 }, (_, i) => alert(i));
+  const text = smsDigestText(many);
+  assert.ok(text.length <= 300, `${text.length} characters`);
+  assert.ok(text.startsWith('Vigil: 40 alerts (40 critical); spend-day acct-0 512.5>500; spend-day acct-1 513.5>500'));
+  assert.match(text, /; \+\d+ more$/);
+});
+
+words('sms auth: user:password is Basic, anything else is sent as written', () => {
+  assert.is(authorization('vigil:pw'), `Basic ${Buffer.from('vigil:pw').toString('base64')}`);
+  assert.is(authorization('Bearer abc'), 'Bearer abc');
+});
+
+words('a redactor replaces every secret, longest first; URLs are shown by origin only', () => {
+  const r = new Redactor(['abc', 'abcdef', 'x']);
+  assert.is(r.redact('abcdef and abc and x'), '*** and *** and x');
+  assert.is(safeUrl(new URL('https://u:p@hooks.example.net:8443/T0/B0?token=1')), 'https://hooks.example.net:8443');
+});
+
+words('full-jitter back-off grows from base to cap', () => {
+  const top = (): number => 0.999999;
+  assert.is(backoffMs(1, 1_000, 300_000, top), 999);
+  assert.is(backoffMs(2, 1_000, 300_000, top), 1_999);
+  assert.is(backoffMs(9, 1_000, 300_000, top), 255_999);
+  assert.is(backoffMs(10, 1_000, 300_000, top), 299_999);
+  assert.is(backoffMs(200, 1_000, 300_000, top), 299_999);
+  assert.is(backoffMs(5, 1_000, 300_000, () => 0), 0);
+});
+
+words.run();
+
+interface Ctx { dir: string }
+const actor = suite<Ctx>('workers/notifier/actor: in-process, real outbox and sockets', { dir: '' });
+actor.before.each((c) => { c.dir = tempDir('vigil-notify-'); });
+actor.after.each((c) => { removeDir(c.dir); });
+
+function data (dir: string, channels: Record<string, { type: string, settings: Record<string, unknown> }>, natsServers: string[] = []): NotifierData {
+  return {
+    dataPath: join(dir, 'notify'),
+    channels: new Map(Object.entries(channels)),
+    routes: new Map(),
+    options: { backoffBaseMs: 20, backoffCapMs: 200, maxDigest: 1_000, timeoutMs: 2_000, natsServers, baseDir: dir, log: true, closeGraceMs: 500 },
+  };
+}
+
+actor('secrets reach no log line, stat, dead letter or error', async ({ dir }) => {
+  const port = await freePort();
+  const secrets = ['hunter2-webhook', 'tok-9f8e7d6c', 'Bearer-part-x1y2', 'pa55-smtp-word', 'qs-token-777', 'basicpw-42', 'hdr-secret-55', 'nats-pw-31337'];
+  const lines: string[] = [];
+  const a = NotifierActor.open(data(dir, {
+    hook: { type: 'webhook', settings: { url: `http://user:basicpw-42@127.0.0.1:${port}/T0/tok-9f8e7d6c?token=qs-token-777`, secret: 'hunter2-webhook', headers: { Authorization: 'hdr-secret-55' }, retry: { max: '1s' } } },
+    gw: { type: 'sms', settings: { url: `http://127.0.0.1:${port}/send`, to: '+4917012345678', auth: 'Bearer Bearer-part-x1y2', retry: { max: '1s' } } },
+    mail: { type: 'email', settings: { to: 'a@example.net', smtp: `smtps://vigil:pa55-smtp-word@127.0.0.1:${port}`, retry: { max: '1s' } } },
+    bus: { type: 'nats', settings: { subject: 'vigil.alerts', retry: { max: '1s' } } },
+  }, [`nats://vigil:nats-pw-31337@127.0.0.1:${port}`]), { ...defaultDeps, log: (e) => { lines.push(JSON.stringify(e)); }, write: (l) => { lines.push(l); } });
+  try {
+    await a.enqueue([alert(1), alert(2)]);
+    await waitFor(() => a.deadLetters().length === 8, 10_000, '8 dead letters');
+    const said = JSON.stringify({ lines, stats: a.stats(), dead: a.deadLetters() });
+    for (const s of secrets) assert.not.ok(said.includes(s), `${s} leaked: ${said.slice(0, 400)}`);
+    assert.ok(lines.some((l) => l.includes('"msg":"channel failing, backing off"') && l.includes(`http://127.0.0.1:${port}`)), 'the log names the target by origin');
+    assert.ok(lines.some((l) => l.includes('"msg":"alerts moved to the dead letters"')));
+  } finally {
+    await a.close();
+  }
+  try {
+    await Notifications.open({ config: rules([rule({ id: 'r' })], { channels: new Map([['x', { type: 'webhook', settings: { url: 'http://h/x', secret: 'hunter2-webhook', timeout: 'soon' } }]]) }), dataPath: join(dir, 'other'), log: false });
+    assert.unreachable('should refuse the channel');
+  } catch (err) {
+    assert.instance(err, InvalidChannelError);
+    assert.is((err as Error).message, 'channels.x.timeout must be a duration such as 90s, 30m, 1h or 2d, got "soon"');
+  }
+});
+
+actor('a dead channel costs one attempt per back-off pause, not one per queued alert', async ({ dir }) => {
+  const port = await freePort();
+  const a = NotifierActor.open(data(dir, { hook: { type: 'webhook', settings: { url: `http://127.0.0.1:${port}/hook` } } }), { ...defaultDeps, log: () => {} });
+  try {
+    await a.enqueue(Array.from({ length: 1_000 }, (_, i) => alert(i)));
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const s = a.stats().channels[0]!;
+    assert.is(s.queued, 1_000);
+    assert.ok(s.failedAttempts >= 3 && s.failedAttempts < 150, `${s.failedAttempts} attempts in 1.5 s`);
+    assert.ok(s.inFlight <= 1, 'one probe at a time while failing');
+  } finally {
+    await a.close();
+  }
+});
+
+actor.run();
