@@ -284,8 +284,16 @@ export class EpochStream {
     if (deadline === undefined || this.timer !== undefined) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      this.run(() => this.cut(false)).catch(() => undefined);
+      // With every slot taken, sealing now would only make a small epoch wait for a slot
+      // while holding up producers. The open epoch goes on filling instead and is cut the
+      // moment a slot frees (complete()): under load epochs grow, and each commit is paid
+      // for more records. Only a full epoch makes producers wait.
+      if (this.inFlight.length < this.depth) this.cutSoon();
     }, Math.max(0, deadline - this.now()));
+  }
+
+  private cutSoon (): void {
+    this.run(() => this.cut(false)).catch(() => undefined);
   }
 
   /** Seals the open epoch and sends it, after waiting for a free slot; `empty`: send it even without input. */
@@ -323,7 +331,8 @@ export class EpochStream {
       this.inFlight.shift();
       const freed = this.slotFreed;
       this.slotFreed = undefined;
-      freed?.();
+      if (freed !== undefined) freed();
+      else if (this.timer === undefined && this.cutter.due(this.now())) this.cutSoon();
     }
   }
 

@@ -263,6 +263,30 @@ stream('an epoch that is not full is cut by the timer', async ({ compiled, lines
   s.close();
 });
 
+stream('while every slot is taken, the timer does not seal small epochs: records gather until a slot frees', async ({ compiled, lines }) => {
+  const engine = new HeldEngine();
+  const s = new EpochStream({ engine, ingest: new Ingest(compiled), sink: { write: () => ({ alertsBytes: 0, rejectsBytes: 0 }) }, shards: 64, checkpointed: 0, maxRecords: 100, maxWaitMs: 5, depth: 1 });
+  const waitFor = async (n: number): Promise<void> => {
+    const deadline = Date.now() + 5_000;
+    while (engine.calls.length < n && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 2));
+  };
+  await s.offer(raw(lines.slice(0, 3)));
+  await waitFor(1);
+  assert.equal(engine.calls.map((c) => c.records), [3]);
+  const offered = await s.offer(raw(lines.slice(3, 5)));
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  const more = await s.offer(raw(lines.slice(5, 9)));
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  assert.equal(engine.calls.map((c) => c.records), [3], 'nothing sealed while the only slot is taken, and offers are not held up');
+  engine.finish(0);
+  await waitFor(2);
+  assert.equal(engine.calls.map((c) => c.records), [3, 6], 'one epoch with all that gathered, as soon as the slot freed');
+  engine.finish(1);
+  assert.equal((await within(5_000, 'receipt', offered.committed)).accepted, 2);
+  assert.equal((await within(5_000, 'receipt', more.committed)).accepted, 4);
+  s.close();
+});
+
 stream('an engine failure fails every waiting receipt and later offers', async ({ compiled, lines }) => {
   const engine = new HeldEngine();
   const s = new EpochStream({ engine, ingest: new Ingest(compiled), sink: { write: () => ({ alertsBytes: 0, rejectsBytes: 0 }) }, shards: 64, checkpointed: 0, maxRecords: 5, maxWaitMs: 1000 });
