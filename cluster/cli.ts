@@ -118,7 +118,16 @@ async function replayCommand (args: string[]): Promise<number> {
 async function serveCommand (args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { config: { type: 'string' } }, strict: true });
   if (values.config === undefined) fail('serve needs --config FILE (with at least rules: and data:; see the README)');
-  const node = await ServeNode.start(loadConfig(values.config));
+  const config = loadConfig(values.config);
+  let node: ServeNode;
+  try {
+    node = await ServeNode.start(config);
+  } catch (err) {
+    // The command line was fine; what the node cannot run with is in the config.
+    if (!(err instanceof UsageError) || err instanceof InvalidConfigError) throw err;
+    process.stderr.write(`vigil: ${err.message}\n`);
+    return 2;
+  }
   return await new Promise<number>((resolve) => {
     let signalled = false;
     const onSignal = (signal: NodeJS.Signals): void => {
