@@ -22,7 +22,10 @@ const USAGE = `usage:
   vigil serve --config FILE
                (runs a node: HTTP API on loopback, shard threads, counters in the config's
                data folder; SIGTERM or SIGINT stops it after committing what it took)
-  vigil bench [...]`;
+  vigil bench [--preset tiny|quick|full] [--rate N] [--chart FILE.svg] [--results FILE]
+              [--no-redis] [--no-scaling] [--quiet]
+               (load harness: fixed-rate latency and detection, throughput beside baselines,
+               scaling; see bench/README.md)`;
 
 const FORMATS: readonly InputFormat[] = ['jsonl', 'csv', 'asterisk'];
 
@@ -156,9 +159,11 @@ export async function main (argv: string[]): Promise<number> {
       case 'check': return check(args);
       case 'replay': return await replayCommand(args);
       case 'serve': return await serveCommand(args);
-      case 'bench':
-        process.stderr.write(`vigil ${command} is not available in this build yet\n`);
-        return 2;
+      case 'bench': {
+        // Loaded only for bench: it pulls in the traffic generator and the baselines' clients.
+        const { benchCommand } = await import('../bench/cli.js');
+        return await benchCommand(args);
+      }
       case undefined:
       case 'help':
       case '--help':

@@ -18,7 +18,8 @@ export interface Expectation { readonly rule: string, readonly key: string }
 
 /**
  * One line of the labels file. `fraud` cases expect alerts, `control` cases expect none,
- * `reject` records expect a reject at `line` (1-based line of the traffic file).
+ * `reject` records expect a reject at `line` (1-based line of the traffic file); for the
+ * other cases `line` is the line of the case's earliest record.
  */
 export interface Label {
   kind: 'fraud' | 'control' | 'reject';
@@ -44,9 +45,16 @@ function at (c: Ctx, day: number, hhmm: string): number {
   return localTime(c.startWall, day, (h * 60 + m) * MINUTE);
 }
 
+/**
+ * Adds a case: its label, and its records. The earliest record carries the label, so the
+ * writer fills in `line` (its 1-based line): the load bench times detection from its arrival.
+ */
 function label (c: Ctx, l: Omit<Label, 'firstTs' | 'records'>, events: Event[]): void {
-  const first = Math.min(...events.map((e) => e.ts));
-  c.labels.push({ ...l, firstTs: ZONE.toIso(first), records: events.length });
+  let earliest = events[0] as Event;
+  for (const e of events) if (e.ts < earliest.ts) earliest = e;
+  const full: Label = { ...l, firstTs: ZONE.toIso(earliest.ts), records: events.length };
+  earliest.label = full;
+  c.labels.push(full);
   c.out.push(...events);
 }
 
@@ -214,6 +222,31 @@ export function injectFrauds (rnd: Rng, accounts: readonly Account[], startWall:
       account: a.id,
       key: a.id,
       expect: [{ rule: 'spend-vs-baseline', key: a.id }],
+    }, events);
+  }
+
+  // 8. Account takeover: a consumer's subscription (a SIM swap, or cloned credentials) is used
+  //    from Nigeria on Saturday afternoon, after its owner used it at home the day before,
+  //    for a run of calls to premium and high-risk ranges from a new handset.
+  {
+    const a = find(accounts, (x) => x.kind === 'consumer' && x.roaming === undefined && x.daily >= 10 && x.subs[0]?.device !== undefined, 'account-takeover', taken);
+    const sub = a.subs[0] as (typeof a.subs)[number];
+    const stolen = { ...sub, device: '35' + digits(rnd, 13) };
+    const events: Event[] = [];
+    const dest: RangeName[] = ['ng', 'so', 'cu', 'th'];
+    const t0 = at(c, day(1), '15:20');
+    for (let i = 0; i < 30; i++) {
+      const e = voice(rnd, a, stolen, t0 + i * 3 * MINUTE + intBetween(rnd, 0, 60_000), numberIn(rnd, RANGES[dest[i % 4] as RangeName]), { answered: true, duration: intBetween(rnd, 300, 1200) });
+      (e.rec as Record<string, unknown>).origin = 'NG';
+      events.push(e);
+    }
+    label(c, {
+      kind: 'fraud',
+      fraud: 'account-takeover',
+      description: 'a subscription used from a new origin country on a new handset',
+      account: a.id,
+      key: sub.id,
+      expect: [{ rule: 'new-origin-week', key: sub.id }],
     }, events);
   }
 

@@ -1,0 +1,264 @@
+/**
+ * `vigil bench`: the load harness (issue #7). In one run, on the same seeded traffic:
+ *   1. latency and detection: the single-threaded core fed open-loop at the preset's fixed
+ *      arrival rate; record-to-processed and record-to-alert p50/p99/p99.9 (HdrHistogram),
+ *      CPU, memory; every injected fraud scored (recall, clean accounts alerted, time to
+ *      detect);
+ *   2. throughput: the same core as fast as it goes, beside the baselines (ceiling, naive
+ *      Map, rate-limiter-flexible memory and Redis), with Vigil's ratio to each;
+ *   3. scaling: rules (1-200), keys (10k-1M, 3M in `full`), shard threads (0-2).
+ * Prints progress on stderr, a table per part and one JSON line on stdout; `--chart FILE.svg`
+ * draws the fixed-rate run's timeline; `--results FILE` appends a Markdown section.
+ *
+ * Run: npx tsc -p tsconfig.json && node bin/vigil.js bench [--preset tiny|quick|full]
+ *        [--rate N] [--chart FILE.svg] [--results bench/RESULTS.md] [--no-redis]
+ *        [--no-scaling] [--quiet]
+ * Needs: the build; a redis-server on 127.0.0.1:6379 (VIGIL_BENCH_REDIS to change) for the
+ * Redis baseline, skipped with a message when it is not reachable; temporary disk for the
+ * threads runs. Drives the embedded engine in this process only: a cluster over NATS is not
+ * in this build.
+ */
+import { appendFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { UsageError } from '../core/errors.js';
+import { generateTraffic } from '../examples/dataset.js';
+import { machine } from './harness.js';
+import { loadRules } from './rules.js';
+import { PRESETS } from './presets.js';
+import type { Preset } from './presets.js';
+import { runLoad } from './load.js';
+import type { LoadResult } from './load.js';
+import { progress } from './progress.js';
+import { accountsOf, scoreQuality } from './quality.js';
+import type { Quality } from './quality.js';
+import { timelineSvg } from './chart.js';
+import type { BaselineResult } from './baselines/common.js';
+import { sink as baselineSink } from './baselines/common.js';
+import { ceiling } from './baselines/ceiling.js';
+import { naiveMap } from './baselines/naive-map.js';
+import { rateLimiterMemory, rateLimiterRedis } from './baselines/rate-limiter.js';
+import { scaleKeys, scaleRules, scaleThreads } from './scaling.js';
+import type { ScalePoint } from './scaling.js';
+
+const RULES = fileURLToPath(new URL('../../examples/rules.yaml', import.meta.url));
+
+export const BENCH_USAGE = 'vigil bench [--preset tiny|quick|full] [--rate N] [--chart FILE.svg] [--results FILE] [--no-redis] [--no-scaling] [--quiet]';
+
+const GOALS = { redisRatio: 10, ceilingShare: 0.4, recall: 1, falseAlertRate: 0.01, medianDetectMs: 1000 } as const;
+
+export interface BenchReport {
+  readonly bench: 'load';
+  readonly node: string;
+  readonly cpu: string;
+  readonly cores: number;
+  readonly results: ReadonlyArray<{ name: string, opsPerSec: number, medianNs: number, p95Ns: number, samples: number }>;
+  readonly params: Record<string, unknown>;
+  readonly load: { readonly fixed: Omit<LoadResult, 'timeline' | 'scheduledAt' | 'alertList'>, readonly max: Omit<LoadResult, 'timeline' | 'scheduledAt' | 'alertList'> };
+  readonly baselines: readonly BaselineResult[];
+  /** Vigil (max run) records/s over each baseline's */
+  readonly ratios: Record<string, number | null>;
+  readonly quality: Omit<Quality, 'cases'> & { cases: Quality['cases'] };
+  readonly scaling: { rules: ScalePoint[], keys: ScalePoint[], threads: ScalePoint[] };
+  readonly goals: Record<string, { goal: string, value: number | null, holds: boolean | null }>;
+}
+
+function slim (r: LoadResult): Omit<LoadResult, 'timeline' | 'scheduledAt' | 'alertList'> {
+  const { timeline: _t, scheduledAt: _s, alertList: _a, ...rest } = r;
+  return rest;
+}
+
+function positive (name: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer, got ${JSON.stringify(text)}`);
+  return n;
+}
+
+const n0 = (x: number): string => Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '-';
+const pct = (x: number): string => Number.isFinite(x) ? `${(x * 100).toFixed(1)} %` : '-';
+
+export async function benchCommand (args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      preset: { type: 'string', default: 'quick' },
+      rate: { type: 'string' },
+      chart: { type: 'string' },
+      results: { type: 'string' },
+      'no-redis': { type: 'boolean', default: false },
+      'no-scaling': { type: 'boolean', default: false },
+      quiet: { type: 'boolean', default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  const base = PRESETS[values.preset];
+  if (base === undefined) throw new UsageError(`--preset must be one of ${Object.keys(PRESETS).join(', ')}, got ${JSON.stringify(values.preset)}`);
+  const preset: Preset = { ...base, rate: positive('rate', values.rate) ?? base.rate, redis: base.redis && !values['no-redis'] };
+  const scaling = !values['no-scaling'];
+  const p = progress(process.stderr, values.quiet);
+  const command = `vigil bench ${args.join(' ')}`.trim();
+  const started = performance.now();
+  const loadBefore = loadavg();
+
+  // Traffic and rules.
+  p.update(`generating traffic: ${preset.days} days, ${preset.accounts} accounts, seed ${preset.seed}`);
+  const traffic = generateTraffic({ days: preset.days, accounts: preset.accounts, seed: preset.seed });
+  const lines = preset.records > 0 ? traffic.lines.slice(0, preset.records) : traffic.lines;
+  const compiled = loadRules(RULES);
+  const counters = compiled.counters.map((c) => c.rules[0]?.id ?? String(c.index));
+  const warm = Math.min(20_000, Math.ceil(lines.length / 6));
+  p.done(`traffic: ${lines.length.toLocaleString('en-US')} records, ${traffic.labels.filter((l) => l.kind === 'fraud').length} injected frauds; rules: ${compiled.rules.length} (${counters.length} counters)`);
+
+  // 1. Fixed rate: latency and detection quality.
+  const fixed = await runLoad({ compiled, lines, rate: preset.rate, warm, progress: p });
+  p.done(`fixed rate ${n0(preset.rate)}/s: achieved ${n0(fixed.recordsPerSec)}/s, p99 ${fixed.latency.p99} ms, ${fixed.alerts} alerts`);
+  const quality = scoreQuality(traffic.labels, fixed, accountsOf(lines));
+  let chart: string | undefined;
+  if (values.chart !== undefined) {
+    writeFileSync(values.chart, timelineSvg(`vigil bench --preset ${preset.name}: core at ${n0(preset.rate)} records/s offered (${machine().cpu}, ${machine().cores} cores)`, fixed.timeline));
+    chart = values.chart;
+  }
+
+  // 2. As fast as it goes, and the baselines on the same lines.
+  const max = await runLoad({ compiled, lines, rate: 0, warm, progress: p });
+  p.done(`max: ${n0(max.recordsPerSec)}/s`);
+  const input = { lines, counters, budgetSeconds: preset.baselineSeconds };
+  const baselines: BaselineResult[] = [];
+  for (const run of [
+    async () => ceiling(input),
+    async () => naiveMap(input),
+    async () => await rateLimiterMemory(input),
+    async () => preset.redis ? await rateLimiterRedis(input) : { name: 'rate-limiter-flexible Redis', records: 0, seconds: 0, recordsPerSec: 0, skipped: 'redis baseline off (--no-redis or preset)' },
+  ]) {
+    const r = await run();
+    baselines.push(r);
+    p.done(`baseline ${r.name}: ${r.skipped === undefined ? `${n0(r.recordsPerSec)}/s` : `skipped: ${r.skipped}`}`);
+  }
+  const ratios: Record<string, number | null> = {};
+  for (const b of baselines) ratios[b.name] = b.skipped === undefined && b.recordsPerSec > 0 ? Math.round(max.recordsPerSec / b.recordsPerSec * 1000) / 1000 : null;
+
+  // 3. Scaling.
+  const scale = { rules: [] as ScalePoint[], keys: [] as ScalePoint[], threads: [] as ScalePoint[] };
+  if (scaling) {
+    if (preset.rules.length > 0) { scale.rules = await scaleRules(preset.rules, lines.slice(0, preset.rulesRecords), p); p.done('scaling: rules done'); }
+    if (preset.keys.length > 0) { scale.keys = await scaleKeys(preset.keys, p); p.done('scaling: keys done'); }
+    if (preset.threads.length > 0) { scale.threads = await scaleThreads(preset.threads, compiled, lines.slice(0, preset.threadsRecords), p); p.done('scaling: threads done'); }
+  }
+
+  const redis = baselines.find((b) => b.name.includes('Redis'));
+  const ceil = baselines.find((b) => b.name.startsWith('ceiling'));
+  const redisRatio = redis === undefined ? null : ratios[redis.name] ?? null;
+  const ceilingShare = ceil === undefined ? null : ratios[ceil.name] ?? null;
+  const goal = (text: string, value: number | null, ok: (v: number) => boolean): { goal: string, value: number | null, holds: boolean | null } =>
+    ({ goal: text, value, holds: value === null || Number.isNaN(value) ? null : ok(value) });
+  const goals = {
+    redisRatio: goal(`vigil >= ${GOALS.redisRatio}x rate-limiter-flexible Redis`, redisRatio, (v) => v >= GOALS.redisRatio),
+    ceilingShare: goal(`vigil >= ${GOALS.ceilingShare * 100} % of the ceiling`, ceilingShare, (v) => v >= GOALS.ceilingShare),
+    recall: goal('every injected fraud detected (recall)', Math.round(quality.recall * 1000) / 1000, (v) => v >= GOALS.recall),
+    falseAlertRate: goal(`< ${GOALS.falseAlertRate * 100} % of clean accounts alerted`, Math.round(quality.falseAlertRate * 10000) / 10000, (v) => v < GOALS.falseAlertRate),
+    medianDetectMs: goal(`median time to detect < ${GOALS.medianDetectMs} ms at the fixed rate (wall)`, quality.medianWallMs, (v) => v < GOALS.medianDetectMs),
+  };
+
+  const m = machine();
+  const perRecord = (rps: number): number => rps > 0 ? Math.round(1e10 / rps) / 10 : NaN;
+  const results = [
+    { name: fixed.name, opsPerSec: fixed.recordsPerSec, medianNs: perRecord(fixed.recordsPerSec), p95Ns: perRecord(fixed.recordsPerSec), samples: 1 },
+    { name: max.name, opsPerSec: max.recordsPerSec, medianNs: perRecord(max.recordsPerSec), p95Ns: perRecord(max.recordsPerSec), samples: 1 },
+    ...baselines.filter((b) => b.skipped === undefined).map((b) => ({ name: b.name, opsPerSec: b.recordsPerSec, medianNs: perRecord(b.recordsPerSec), p95Ns: perRecord(b.recordsPerSec), samples: 1 })),
+  ];
+  const report: BenchReport = {
+    bench: 'load',
+    ...m,
+    results,
+    params: {
+      command,
+      preset: preset.name,
+      rate: preset.rate,
+      records: lines.length,
+      days: preset.days,
+      accounts: preset.accounts,
+      seed: preset.seed,
+      rules: compiled.rules.length,
+      counters: counters.length,
+      loadAverage: [...loadBefore, ...loadavg()].map((x) => Math.round(x * 100) / 100),
+      seconds: Math.round((performance.now() - started) / 100) / 10,
+      sink: baselineSink.value,
+      ...(chart === undefined ? {} : { chart }),
+    },
+    load: { fixed: slim(fixed), max: slim(max) },
+    baselines,
+    ratios,
+    quality,
+    scaling: scale,
+    goals,
+  };
+
+  printTables(report, fixed, max);
+  console.log(JSON.stringify(report));
+  if (values.results !== undefined) appendFileSync(values.results, markdown(report));
+  return 0;
+}
+
+function printTables (r: BenchReport, fixed: LoadResult, max: LoadResult): void {
+  console.log(`\nvigil bench (${String(r.params.preset)}): ${r.cpu}, ${r.cores} cores, node ${r.node}, ${n0(Number(r.params.records))} records, ${String(r.params.rules)} rules`);
+  console.log('\nload (single-threaded core in this process; latency in ms):');
+  console.table([fixed, max].map((x) => ({
+    run: x.name,
+    'records/s': n0(x.recordsPerSec),
+    p50: x.latency.p50,
+    p99: x.latency.p99,
+    'p99.9': x.latency.p999,
+    'alert p50': x.alertLatency.p50,
+    'alert p99': x.alertLatency.p99,
+    'alert p99.9': x.alertLatency.p999,
+    alerts: x.alerts,
+    'cpu %': x.cpuPercent,
+    'rss MiB': x.rssMiB,
+    'heap MiB': x.heapMiB,
+  })));
+  console.log('\nthroughput beside the baselines (same lines, same run):');
+  console.table([{ name: max.name, 'records/s': n0(max.recordsPerSec), 'vigil / this': '1.000', note: '' }, ...r.baselines.map((b) => ({
+    name: b.name,
+    'records/s': b.skipped === undefined ? n0(b.recordsPerSec) : 'skipped',
+    'vigil / this': r.ratios[b.name] === null || r.ratios[b.name] === undefined ? '-' : (r.ratios[b.name] as number).toFixed(3),
+    note: b.skipped ?? b.note ?? '',
+  }))]);
+  const q = r.quality;
+  console.log(`\ndetection at ${n0(Number(r.params.rate))} records/s: ${q.detected}/${q.frauds} frauds detected, controls quiet ${q.controlsQuiet}/${q.controls}, clean accounts alerted ${q.cleanAlerted}/${q.cleanAccounts} (${pct(q.falseAlertRate)}), ${q.unexplainedAlerts} unexplained alerts`);
+  console.table(q.cases.map((c) => ({ case: c.fraud, kind: c.kind, detected: c.detected, met: `${c.met}/${c.expected}`, 'first rule': c.firstRule ?? '', 'event time to alert (s)': c.eventSeconds ?? '', 'wall to alert (ms)': c.wallMs ?? '' })));
+  for (const [name, pts] of Object.entries(r.scaling)) {
+    if (pts.length === 0) continue;
+    console.log(`\nscaling: ${name}`);
+    console.table(pts.map((x) => ({ [name]: x.x, records: x.records, 'records/s': n0(x.recordsPerSec), 'heap MiB': x.heapMiB, 'rss MiB': x.rssMiB, ...(x.keys === undefined ? {} : { keys: x.keys }), ...(x.bytesPerKey === undefined ? {} : { 'bytes/key': x.bytesPerKey }) })));
+  }
+  console.log('\ngoals:');
+  for (const g of Object.values(r.goals)) console.log(`  ${g.holds === null ? 'n/a ' : g.holds ? 'holds' : 'does NOT hold'}: ${g.goal} (${g.value === null ? 'not measured' : g.value})`);
+}
+
+function markdown (r: BenchReport): string {
+  const f = r.load.fixed;
+  const x = r.load.max;
+  const q = r.quality;
+  const lines: string[] = [];
+  lines.push('', `## ${new Date().toISOString().slice(0, 10)}: load harness (\`vigil bench --preset ${String(r.params.preset)}\`)`, '');
+  lines.push(`Command: \`npx tsc -p tsconfig.json && ${String(r.params.command).replace(/^vigil/, 'node bin/vigil.js')}\`. Machine: ${r.cpu}, ${r.cores} cores, Node ${r.node}; load average ${(r.params.loadAverage as number[]).slice(0, 3).join(' / ')} before, ${(r.params.loadAverage as number[]).slice(3).join(' / ')} after. ${n0(Number(r.params.records))} generated records (seed ${String(r.params.seed)}, ${String(r.params.days)} days, ${String(r.params.accounts)} accounts) through examples/rules.yaml (${String(r.params.rules)} rules, ${String(r.params.counters)} counters); the whole run took ${String(r.params.seconds)} s.`, '');
+  lines.push('| run | records/s | p50 ms | p99 ms | p99.9 ms | alert p50 ms | alert p99 ms | alert p99.9 ms | CPU % | RSS MiB |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const y of [f, x]) lines.push(`| ${y.name} | ${n0(y.recordsPerSec)} | ${y.latency.p50} | ${y.latency.p99} | ${y.latency.p999} | ${y.alertLatency.p50} | ${y.alertLatency.p99} | ${y.alertLatency.p999} | ${y.cpuPercent} | ${y.rssMiB} |`);
+  lines.push('', '| baseline (same lines, same run) | records/s | vigil (max) / baseline | note |', '| --- | ---: | ---: | --- |');
+  for (const b of r.baselines) lines.push(`| ${b.name} | ${b.skipped === undefined ? n0(b.recordsPerSec) : 'skipped'} | ${r.ratios[b.name] ?? '-'} | ${b.skipped ?? b.note ?? ''} |`);
+  lines.push('', `Detection at ${n0(Number(r.params.rate))} records/s: **${q.detected}/${q.frauds}** injected frauds detected, controls quiet ${q.controlsQuiet}/${q.controls}, clean accounts alerted ${q.cleanAlerted}/${q.cleanAccounts} (${pct(q.falseAlertRate)}), median time to detect ${q.medianWallMs} ms wall (${q.medianEventSeconds} s of event time).`, '');
+  lines.push('| case | detected | expectations met | first rule | event time to alert | wall time to alert |', '| --- | --- | ---: | --- | ---: | ---: |');
+  for (const c of q.cases) lines.push(`| ${c.fraud}${c.kind === 'control' ? ' (control: must stay quiet)' : ''} | ${c.detected ? 'yes' : 'no'} | ${c.met}/${c.expected} | ${c.firstRule ?? ''} | ${c.eventSeconds === undefined ? '' : `${c.eventSeconds} s`} | ${c.wallMs === undefined ? '' : `${c.wallMs} ms`} |`);
+  for (const [name, pts] of Object.entries(r.scaling)) {
+    if (pts.length === 0) continue;
+    lines.push('', `Scaling, ${name}:`, '', `| ${name} | records | records/s | heap MiB | RSS MiB |${name === 'keys' ? ' bytes/key |' : ''}`, `| ---: | ---: | ---: | ---: | ---: |${name === 'keys' ? ' ---: |' : ''}`);
+    for (const y of pts) lines.push(`| ${n0(y.x)} | ${n0(y.records)} | ${n0(y.recordsPerSec)} | ${y.heapMiB} | ${y.rssMiB} |${name === 'keys' ? ` ${y.bytesPerKey ?? ''} |` : ''}`);
+  }
+  lines.push('', 'Goals:', '');
+  for (const g of Object.values(r.goals)) lines.push(`- ${g.goal}: ${g.value === null ? 'not measured' : g.value} → **${g.holds === null ? 'n/a' : g.holds ? 'holds' : 'does not hold'}**`);
+  lines.push('', 'JSON line:', '', '```json', JSON.stringify(r), '```', '');
+  return lines.join('\n');
+}

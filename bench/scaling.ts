@@ -1,0 +1,120 @@
+/**
+ * Scaling runs of `vigil bench`: records/s and memory of the single-threaded core as the
+ * number of rules grows (synthetic rule sets of 1 to 200 rules over the demo traffic), as the
+ * number of keys grows (synthetic traffic where every record brings a new caller and a new
+ * subscription), and records/s of `vigil replay` (shard actors on worker threads, counters in
+ * LMDB in a temporary folder) as shard threads grow. Each point runs as fast as it goes.
+ * Needs the build and some temporary disk (threads runs).
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { parseRules } from '../core/rules-parse.js';
+import { compileRules } from '../core/compile.js';
+import type { CompiledRules } from '../core/compile.js';
+import { replay } from '../cluster/replay.js';
+import { runLoad } from './load.js';
+import type { Progress } from './progress.js';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+const HEAD = `version: 1
+timezone: Europe/Berlin
+home_country: DE
+account_scoped: [subscription, caller]
+lateness: 1h
+rules:
+`;
+
+/** Rule shapes the synthetic sets cycle through: common measures, levels and windows. */
+const TEMPLATES: ReadonlyArray<(i: number) => string> = [
+  (i) => `  - { id: r${i}, by: account, measure: count, window: day, limit: ${100000 + i} }`,
+  (i) => `  - { id: r${i}, by: account, measure: sum(duration), window: hour, where: { service: voice }, limit: ${1e7 + i} }`,
+  (i) => `  - { id: r${i}, by: caller, measure: distinct(called), window: hour, where: { service: voice }, limit: ${500 + i} }`,
+  (i) => `  - { id: r${i}, by: subscription, measure: count, window: { sliding: 10m }, limit: ${1000 + i} }`,
+  (i) => `  - { id: r${i}, by: [account, country], measure: count, window: day, where: { country: { not_in: [DE] } }, limit: ${5000 + i} }`,
+  (i) => `  - { id: r${i}, by: account, measure: max(duration), window: day, limit: ${86400 + i} }`,
+  (i) => `  - { id: r${i}, by: caller, measure: count, window: day, where: { duration: { lt: ${3 + (i % 5)} } }, limit: ${2000 + i} }`,
+  (i) => `  - { id: r${i}, by: trim(called, 3), measure: count, window: hour, where: { service: sms }, limit: ${3000 + i} }`,
+];
+
+export function syntheticRules (n: number): CompiledRules {
+  const lines = Array.from({ length: n }, (_, i) => (TEMPLATES[i % TEMPLATES.length] as (i: number) => string)(i + 1));
+  return compileRules(parseRules(HEAD + lines.join('\n') + '\n', `synthetic-${n}.yaml`, { readFile: () => '' }));
+}
+
+export interface ScalePoint { readonly x: number, readonly records: number, readonly recordsPerSec: number, readonly heapMiB: number, readonly rssMiB: number, readonly keys?: number, readonly bytesPerKey?: number }
+
+function heapUsed (): number {
+  gc();
+  return process.memoryUsage().heapUsed;
+}
+
+export async function scaleRules (counts: readonly number[], lines: readonly string[], p?: Progress): Promise<ScalePoint[]> {
+  const out: ScalePoint[] = [];
+  for (const n of counts) {
+    const compiled = syntheticRules(n);
+    const before = heapUsed();
+    const r = await runLoad({ name: `rules ${n}`, compiled, lines, rate: 0, warm: Math.min(5000, lines.length), ...(p === undefined ? {} : { progress: p }) });
+    out.push({ x: n, records: r.records, recordsPerSec: r.recordsPerSec, heapMiB: Math.round((r.heapMiB * 1048576 - before) / 1048576), rssMiB: r.rssMiB, keys: r.keys });
+  }
+  return out;
+}
+
+/** One voice record per key: caller and subscription both new each time. */
+export function keyTraffic (keys: number, seed = 7): string[] {
+  const lines = new Array<string>(keys);
+  const t0 = Date.parse('2026-11-20T08:00:00Z');
+  // A fixed permutation of digits from the seed: deterministic, distinct per key.
+  for (let k = 0; k < keys; k++) {
+    const n = (k * 2654435761 + seed) % 1e8;
+    const num = String(Math.abs(n)).padStart(8, '0');
+    lines[k] = `{"id":"k${k}","ts":${t0 + Math.floor(k / 50)},"account":"A${k % 5000}","subscription":"s${k}","caller":"+4915${String(k).padStart(9, '0')}","called":"+4930${num}","service":"voice","duration":${30 + (k % 90)}}`;
+  }
+  return lines;
+}
+
+const KEY_RULES = `  - { id: calls-per-caller, by: caller, measure: count, window: day, limit: 1000000 }
+  - { id: minutes-per-sub, by: subscription, measure: sum(duration), window: day, limit: 100000000 }
+`;
+
+export async function scaleKeys (sizes: readonly number[], p?: Progress): Promise<ScalePoint[]> {
+  const compiled = compileRules(parseRules(HEAD + KEY_RULES, 'keys.yaml', { readFile: () => '' }));
+  const out: ScalePoint[] = [];
+  for (const keys of sizes) {
+    let lines: string[] | undefined = keyTraffic(keys);
+    const before = heapUsed();
+    const r = await runLoad({ name: `keys ${keys}`, compiled, lines, rate: 0, ...(p === undefined ? {} : { progress: p }) });
+    lines = undefined;
+    // Keys stay in the engine until the run's result is dropped: heap after a full GC with
+    // the lines gone, over the heap before, is what the keys cost.
+    const grown = Math.max(0, r.heapMiB * 1048576 - before);
+    out.push({ x: keys, records: r.records, recordsPerSec: r.recordsPerSec, heapMiB: Math.round(grown / 1048576), rssMiB: r.rssMiB, keys: r.keys, bytesPerKey: Math.round(grown / Math.max(1, r.keys)) });
+    gc();
+  }
+  return out;
+}
+
+export async function scaleThreads (threads: readonly number[], compiled: CompiledRules, lines: readonly string[], p?: Progress): Promise<ScalePoint[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-threads-'));
+  try {
+    const input = join(dir, 'traffic.jsonl');
+    writeFileSync(input, lines.join('\n') + '\n');
+    const out: ScalePoint[] = [];
+    for (const t of threads) {
+      p?.update(`threads ${t}: replaying ${lines.length.toLocaleString('en-US')} records`);
+      const data = t > 0 ? mkdtempSync(join(dir, 'data-')) : undefined;
+      const t0 = performance.now();
+      const s = await replay({ compiled, inputs: [input], alerts: join(dir, `alerts-${t}.jsonl`), threads: t, dataPath: data, progress: (x) => { p?.update(`threads ${t}: ${x.read.toLocaleString('en-US')} records`); } });
+      const seconds = (performance.now() - t0) / 1000;
+      if (data !== undefined) rmSync(data, { recursive: true, force: true });
+      out.push({ x: t, records: s.read, recordsPerSec: Math.round(s.read / seconds), heapMiB: Math.round(process.memoryUsage().heapUsed / 1048576), rssMiB: Math.round(process.memoryUsage().rss / 1048576) });
+    }
+    return out;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
