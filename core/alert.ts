@@ -22,6 +22,12 @@ export interface Alert {
   /** Wall-clock time of detection; the only field that differs between two replays. */
   readonly detectedAt: string;
   readonly description?: string;
+  /** The rule's `score`: what this alert adds to its key's risk. */
+  readonly score?: number;
+  /** From a rule with `enabled: shadow`: for the log and metrics only, never channels or the blocklist. */
+  readonly shadow?: true;
+  /** A risk alert: the scored alerts its score is made of (the newest 32), each with its undecayed score. */
+  readonly contributions?: ReadonlyArray<{ readonly alert: string, readonly rule: string, readonly score: number, readonly ts: string }>;
 }
 
 export function alertId (rule: string, key: string, anchor: string | number, severity: Severity): string {

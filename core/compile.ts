@@ -48,6 +48,12 @@ export interface CompiledRule {
   readonly description: string | undefined;
   /** the limit when nothing makes it vary (no `limits`, `shape` or `adaptive`): the hot path's shortcut */
   readonly constantLimit: number | undefined;
+  /** risk points its alerts add to their key's score (never for a shadow rule) */
+  readonly score: number | undefined;
+  /** `enabled: shadow`: its alerts carry `shadow: true` */
+  readonly shadow: boolean;
+  /** JSON of its `by`: a score feeds the risk rules with the same `by` */
+  readonly bySig: string;
 }
 
 export interface CompiledCounter {
@@ -68,6 +74,13 @@ export interface CompiledCounter {
   readonly unit: number;
   /** some rule's limit depends on the key or the window (`limits`, `adaptive`), or on the time (`shape`) */
   readonly varyingLimits: boolean;
+  /** `new(F)`: how long the key remembers a value (ms); 0 for other measures */
+  readonly novelty: number;
+  /**
+   * `measure: risk`: fed by alerts, not records. Its `window` is a placeholder (sliding over
+   * the half-life) so that code reading windows never meets a kind it does not know.
+   */
+  readonly risk: boolean;
 }
 
 export interface CompiledKeyer {
@@ -76,9 +89,11 @@ export interface CompiledKeyer {
   readonly extract: KeyExtractor;
   readonly local: boolean;
   readonly counters: readonly CompiledCounter[];
+  /** its counters that records feed (all but the risk counters) */
+  readonly fed: readonly CompiledCounter[];
   /**
-   * The distinct filters of its counters, or undefined when some counter has none: a record
-   * that passes none of them skips the keyer before any key is built.
+   * The distinct filters of its fed counters, or undefined when some counter has none: a
+   * record that passes none of them skips the keyer before any key is built.
    */
   readonly gate: readonly number[] | undefined;
 }
@@ -92,6 +107,11 @@ export interface CompiledRules {
   readonly filters: readonly Predicate[];
   readonly rules: readonly CompiledRule[];
   readonly lateness: number;
+  /** risk scores halve every `halfLife` ms of event time */
+  readonly halfLife: number;
+  /** risk counters by the `by` (JSON) of the alerts whose scores they add up */
+  readonly riskBy: ReadonlyMap<string, readonly CompiledCounter[]>;
+  readonly ruleById: ReadonlyMap<string, CompiledRule>;
   /**
    * An upper bound of earliestWindowEnd(ts) − ts. An accepted record always has
    * ts > watermark − horizon − lateness, which tells the engine what state no future record can touch.
@@ -157,7 +177,9 @@ export function compileRules (config: RulesConfig): CompiledRules {
   interface CounterDraft { measure: Measure, window: WindowSpec, filter: number, rules: RuleConfig[] }
   const keyers = new Map<string, KeyerDraft>();
   const enabled = config.rules.filter((r) => r.enabled);
+  const halfLife = config.risk?.halfLife ?? DAY_MS;
   for (const rule of enabled) {
+    if (rule.measure.kind === 'risk') checkRiskRule(config, rule, scoped);
     if (rule.adaptive !== undefined && rule.window.kind === 'sliding') {
       throw ruleError(config, rule, `rule "${rule.id}": adaptive needs a calendar window (its mean is taken over past windows), got { sliding: ${rule.window.text} }`);
     }
@@ -165,9 +187,11 @@ export function compileRules (config: RulesConfig): CompiledRules {
     let k = keyers.get(bySig);
     if (k === undefined) { k = { by: rule.by, counters: new Map() }; keyers.set(bySig, k); }
     const filter = filterOf(rule.where);
-    const cSig = JSON.stringify([rule.measure, rule.window, filter]);
+    // new(F) rules with different horizons keep different seen-sets.
+    const cSig = JSON.stringify([rule.measure, rule.window, filter, rule.history ?? 0]);
+    const window: WindowSpec = rule.window.kind === 'decay' ? { kind: 'sliding', ms: halfLife, text: 'half_life' } : rule.window;
     let c = k.counters.get(cSig);
-    if (c === undefined) { c = { measure: rule.measure, window: rule.window, filter, rules: [] }; k.counters.set(cSig, c); }
+    if (c === undefined) { c = { measure: rule.measure, window, filter, rules: [] }; k.counters.set(cSig, c); }
     c.rules.push(rule);
   }
 
@@ -201,6 +225,9 @@ export function compileRules (config: RulesConfig): CompiledRules {
             adaptive: r.adaptive,
             description: r.description,
             constantLimit: r.limits.size === 0 && r.shape === undefined && r.adaptive === undefined ? r.limit ?? Infinity : undefined,
+            score: r.shadow === true ? undefined : r.score,
+            shadow: r.shadow === true,
+            bySig: JSON.stringify(r.by),
           };
           rules.push(cr);
           return cr;
@@ -209,18 +236,29 @@ export function compileRules (config: RulesConfig): CompiledRules {
         calendar: c.window.kind === 'calendar',
         unit: c.window.kind === 'calendar' ? CALENDAR_UNITS.indexOf(c.window.unit) : -1,
         varyingLimits: c.rules.some((r) => r.limits.size > 0 || r.adaptive !== undefined || r.shape !== undefined),
+        novelty: c.rules[0]?.history ?? 0,
+        risk: c.measure.kind === 'risk',
       };
       own.push(compiled);
       counters.push(compiled);
     }
+    const fed = own.filter((c) => !c.risk);
     compiledKeyers.push({
       index: keyerIndex,
       by: draft.by,
       extract: compileKey(draft.by),
       local: draft.by.some((p) => p.kind === 'field' && scoped.has(p.field)),
       counters: own,
-      gate: own.some((c) => c.filter < 0) ? undefined : [...new Set(own.map((c) => c.filter))],
+      fed,
+      gate: fed.some((c) => c.filter < 0) ? undefined : [...new Set(fed.map((c) => c.filter))],
     });
+  }
+  const riskBy = new Map<string, CompiledCounter[]>();
+  for (const c of counters) {
+    if (!c.risk) continue;
+    const sig = c.rules[0]!.bySig;
+    const list = riskBy.get(sig);
+    if (list === undefined) riskBy.set(sig, [c]); else list.push(c);
   }
 
   const units = [...new Set(enabled.flatMap((r) => r.window.kind === 'calendar' ? [r.window.unit] : []))] as CalendarUnit[];
@@ -244,10 +282,27 @@ export function compileRules (config: RulesConfig): CompiledRules {
     filters,
     rules,
     lateness: config.lateness,
+    halfLife,
+    riskBy,
+    ruleById: new Map(rules.map((r) => [r.id, r])),
     horizon: lengths.length === 0 ? MINUTE_MS : Math.min(...lengths),
     groupsOf: (account) => groupIndex.get(account) ?? noGroups,
     earliestWindowEnd,
   };
+}
+
+/**
+ * A risk score lives beside the alerts that feed it: those are raised on the shard of the
+ * record's account for an account-local `by` only, so the risk rule's `by` must be one.
+ */
+function checkRiskRule (config: RulesConfig, rule: RuleConfig, scoped: ReadonlySet<string>): void {
+  if (!rule.by.some((p) => p.kind === 'field' && scoped.has(p.field))) {
+    const local = [...scoped].join(', ');
+    throw ruleError(config, rule, `rule "${rule.id}": measure risk needs a by kept on the account's shard (one of ${local}), got by: [${rule.by.map(describeKeyPart).join(', ')}]`);
+  }
+  if (rule.where !== undefined) throw ruleError(config, rule, `rule "${rule.id}": measure risk takes no where: alerts feed it, not records`);
+  if (rule.adaptive !== undefined) throw ruleError(config, rule, `rule "${rule.id}": adaptive needs a calendar window (its mean is taken over past windows), and measure risk has none`);
+  if (rule.score !== undefined) throw ruleError(config, rule, `rule "${rule.id}": a risk rule cannot have a score: its alerts would feed the score it measures`);
 }
 
 /** Rates a record that arrived without a cost, when the rules define a tariff. */

@@ -22,14 +22,20 @@ import { type Alert, alertId, roundValue } from './alert.js';
 import { type CalendarWindow, type SlidingState, addToSliding, addToWindow, openSliding, openWindow, slideTo, windowValue } from './measure.js';
 import { shardOf } from './hash.js';
 import { RuleFailedError } from './errors.js';
+import { type SeenSet, novel, seenExpiresAt, sweepSeen } from './novelty.js';
+import { type RiskCell, addScore, decayedScore, openRisk, riskExpiresAt } from './risk.js';
+
+export type { RiskCell } from './risk.js';
 
 export interface CalendarCell {
   /** open windows, ascending by start; nearly always one */
   windows: CalendarWindow[];
   /** adaptive: values of discarded windows as flat [start, value, …], oldest first */
   hist?: number[];
+  /** new(F): the key's seen-set (see novelty.ts) */
+  seen?: SeenSet;
 }
-export type Cell = CalendarCell | SlidingState;
+export type Cell = CalendarCell | SlidingState | RiskCell;
 
 export interface Row {
   readonly key: string;
@@ -143,8 +149,16 @@ export class Engine {
     for (const counter of this.compiled.keyers[k]!.counters) {
       const cell = row.cells[counter.slot];
       if (cell === undefined) continue;
+      if (counter.risk) {
+        at = Math.min(at, riskExpiresAt(cell as RiskCell, this.compiled.halfLife) + horizon + lateness);
+        continue;
+      }
+      const seen = (cell as CalendarCell | SlidingState).seen;
+      if (seen !== undefined && seen.size > 0) at = Math.min(at, seenExpiresAt(seen, counter.novelty) + horizon + lateness);
       if (counter.window.kind === 'sliding') {
-        at = Math.min(at, (cell as SlidingState).newest + counter.window.ms + horizon + lateness);
+        const end = (cell as SlidingState).newest + counter.window.ms + horizon + lateness;
+        // A span already over is kept only for its seen-set, whose own expiry counts then.
+        if (end > this.watermark || seen === undefined || seen.size === 0) at = Math.min(at, end);
         continue;
       }
       const c = cell as CalendarCell;
@@ -173,6 +187,7 @@ export class Engine {
   }
 
   private apply (record: UsageRecord, scope: ShardScope | undefined, out: Alert[]): void {
+    const first = out.length;
     if (++this.stamp === 0xffffffff) { this.stamp = 1; this.filterStamp.fill(0); this.unitStamp.fill(0); }
     const homeShard = scope === undefined ? -1 : shardOf(record.account, scope.shards);
     const home = scope === undefined || scope.owns(homeShard);
@@ -195,7 +210,7 @@ export class Engine {
         const table = this.tables[k]!;
         let row = table.get(key);
         let opened = false;
-        for (const counter of keyer.counters) {
+        for (const counter of keyer.fed) {
           this.current = counter;
           if (counter.filter >= 0 && !this.passes(counter.filter, record)) continue;
           const x = counter.contribute(record);
@@ -210,6 +225,75 @@ export class Engine {
         // A new window or cell can expire: the row goes in that minute's expiry bucket.
         if (opened) this.schedule(k, row!);
       }
+    }
+    if (this.compiled.riskBy.size > 0 && out.length > first) this.feedRisk(record, homeShard, first, out);
+  }
+
+  /**
+   * Adds the score of every scored alert this record raised to the risk counters with the
+   * same `by`, at the alert's key, and checks their rules. Decay runs in event time (the
+   * record's ts), so a replay computes the same scores and raises the same risk alerts.
+   */
+  private feedRisk (record: UsageRecord, shard: number, first: number, out: Alert[]): void {
+    const end = out.length;
+    const halfLife = this.compiled.halfLife;
+    for (let i = first; i < end; i++) {
+      const alert = out[i]!;
+      const source = this.compiled.ruleById.get(alert.rule);
+      const score = source?.score;
+      if (source === undefined || score === undefined) continue;
+      const counters = this.compiled.riskBy.get(source.bySig);
+      if (counters === undefined) continue;
+      for (const counter of counters) {
+        this.current = counter;
+        const k = counter.keyer;
+        const table = this.tables[k]!;
+        let row = table.get(alert.key);
+        if (row === undefined) {
+          row = { key: alert.key, shard, cells: new Array<Cell | undefined>(this.compiled.keyers[k]!.counters.length) };
+          table.set(alert.key, row);
+        }
+        let cell = row.cells[counter.slot] as RiskCell | undefined;
+        const opened = cell === undefined;
+        if (cell === undefined) {
+          cell = openRisk(counter.rules.length);
+          if (counter.varyingLimits) cell.limits = counter.rules.map((r) => this.baseLimit(r, alert.key, undefined, counter, 0));
+          row.cells[counter.slot] = cell;
+        }
+        this.dirty?.[k]!.add(row);
+        // Re-arm what has decayed to or below its threshold by the time this alert arrives.
+        const before = decayedScore(cell, record.ts, halfLife);
+        for (const rule of counter.rules) {
+          const fired = cell.fired[rule.slot]!;
+          if (fired === 0) continue;
+          const limit = rule.constantLimit ?? this.shaped(rule, cell.limits![rule.slot]!, record);
+          const low = cell.n < rule.minCount;
+          if ((fired & MAIN) !== 0 && (low || before <= limit)) cell.fired[rule.slot]! &= ~MAIN;
+          if ((fired & WARNING) !== 0 && rule.warning !== undefined && (low || before <= this.warningOf(rule, limit))) cell.fired[rule.slot]! &= ~WARNING;
+        }
+        addScore(cell, alert.id, alert.rule, score, record.ts, halfLife);
+        for (const rule of counter.rules) {
+          if (cell.n < rule.minCount) continue;
+          const limit = rule.constantLimit ?? this.shaped(rule, cell.limits![rule.slot]!, record);
+          if (rule.warning !== undefined) this.fireRisk(cell, rule, WARNING, 'warning', this.warningOf(rule, limit), row.key, record, out);
+          this.fireRisk(cell, rule, MAIN, rule.severity, limit, row.key, record, out);
+        }
+        if (opened) this.schedule(k, row);
+      }
+    }
+  }
+
+  private fireRisk (cell: RiskCell, rule: CompiledRule, bit: number, severity: Severity, threshold: number, key: string, record: UsageRecord, out: Alert[]): void {
+    if (cell.score <= threshold) {
+      cell.fired[rule.slot]! &= ~bit;
+    } else if ((cell.fired[rule.slot]! & bit) === 0) {
+      cell.fired[rule.slot]! |= bit;
+      const start = cell.contributions.length === 0 ? cell.at : cell.contributions[0]![3];
+      const alert = this.makeAlert(rule, severity, key, start, cell.at, record.id, cell.score, threshold, record);
+      out.push({
+        ...alert,
+        contributions: cell.contributions.map(([id, ruleId, score, ts]) => ({ alert: id, rule: ruleId, score, ts: this.compiled.zone.toIso(ts) })),
+      });
     }
   }
 
@@ -237,6 +321,7 @@ export class Engine {
     }
     let cell = row.cells[counter.slot] as CalendarCell | undefined;
     if (cell === undefined) { cell = { windows: [] }; row.cells[counter.slot] = cell; }
+    if (counter.novelty > 0) x = novel(cell, x as string, record.ts, counter.novelty);
     const windows = cell.windows;
     let w: CalendarWindow | undefined;
     for (let i = windows.length - 1; i >= 0; i--) {
@@ -284,6 +369,8 @@ export class Engine {
       if (counter.varyingLimits) s.limits = counter.rules.map((r) => this.baseLimit(r, row.key, undefined, counter, 0));
       row.cells[counter.slot] = s;
     }
+    // The seen-set learns the value even from a record older than the span.
+    if (counter.novelty > 0) x = novel(s, x as string, record.ts, counter.novelty);
     if (!slideTo(kind, s, record.ts, size)) return opened;
     // Re-arm what has dropped back to or below its threshold by the time this record arrives.
     const before = windowValue(kind, s);
@@ -401,13 +488,42 @@ export class Engine {
     const lateness = this.compiled.lateness;
     let live = false;
     let changed = false;
+    const horizon = this.compiled.horizon;
     for (const counter of keyer.counters) {
       const cell = row.cells[counter.slot];
       if (cell === undefined) continue;
+      if (counter.risk) {
+        // The score has decayed to nothing (2^-40 of what it was) for every record still accepted.
+        if (riskExpiresAt(cell as RiskCell, this.compiled.halfLife) + horizon + lateness <= this.watermark) {
+          row.cells[counter.slot] = undefined;
+          changed = true;
+        } else {
+          live = true;
+        }
+        continue;
+      }
+      const seen = (cell as CalendarCell | SlidingState).seen;
+      let knows = false;
+      if (seen !== undefined) {
+        if (sweepSeen(seen, counter.novelty, this.watermark - horizon - lateness)) changed = true;
+        knows = seen.size > 0;
+      }
       if (counter.window.kind === 'sliding') {
         // No record that can still be accepted reaches back into this window's span.
-        if ((cell as SlidingState).newest + counter.window.ms + this.compiled.horizon + lateness <= this.watermark) {
-          row.cells[counter.slot] = undefined;
+        if ((cell as SlidingState).newest + counter.window.ms + horizon + lateness <= this.watermark) {
+          if (knows) {
+            // Only the seen-set is still needed: a fresh span keeps it, without the old events.
+            const old = cell as SlidingState;
+            if (old.newest !== -Infinity) {
+              const fresh = openSliding(counter.measure, counter.rules.length);
+              fresh.limits = old.limits;
+              fresh.seen = seen as SeenSet;
+              row.cells[counter.slot] = fresh;
+            }
+            live = true;
+          } else {
+            row.cells[counter.slot] = undefined;
+          }
           changed = true;
         } else {
           live = true;
@@ -419,7 +535,7 @@ export class Engine {
       const hist = c.hist;
       const keepHistory = hist !== undefined && hist.length > 0 &&
         this.watermark - hist[hist.length - 2]! < (counter.history + 1) * UNIT_MAX_MS[counter.window.unit] + lateness;
-      if (c.windows.length > 0 || keepHistory) {
+      if (c.windows.length > 0 || keepHistory || knows) {
         live = true;
       } else {
         row.cells[counter.slot] = undefined;
@@ -481,6 +597,10 @@ export class Engine {
     if (counter === undefined) return undefined;
     const cell = this.tables[counter.keyer]!.get(key)?.cells[counter.slot];
     if (cell === undefined) return undefined;
+    if (counter.risk) {
+      const r = cell as RiskCell;
+      return { value: roundValue(decayedScore(r, ts, this.compiled.halfLife)), start: r.contributions[0]?.[3] ?? r.at, end: Math.max(ts, r.at) };
+    }
     if (counter.window.kind === 'sliding') {
       const s = cell as SlidingState;
       return { value: windowValue(counter.measure.kind, s), start: s.newest - counter.window.ms, end: s.newest };
@@ -505,6 +625,8 @@ export class Engine {
       ts: zone.toIso(record.ts),
       detectedAt: zone.toIso(this.clock()),
       ...(rule.description === undefined ? {} : { description: rule.description }),
+      ...(rule.score === undefined ? {} : { score: rule.score }),
+      ...(rule.shadow ? { shadow: true as const } : {}),
     };
     return alert;
   }

@@ -62,6 +62,8 @@ export interface SlidingState {
   limits: number[] | undefined;
   /** per rule: bit set while the measure is above that severity's threshold (disarmed) */
   fired: number[];
+  /** new(F): the key's seen-set (see novelty.ts) */
+  seen?: Map<string, number>;
 }
 
 function comparison (cond: Comparison): (r: UsageRecord) => boolean {
@@ -96,6 +98,16 @@ export function contributor (measure: Measure): Contributor {
       return (r) => holds(r) ? 1 : 0;
     }
     case 'concurrent': return (r) => r.duration;
+    // new(F) brings the value; the engine turns it into 1 (new to the key) or 0 with the key's seen-set.
+    case 'new': {
+      const get = fieldGetter(measure.field);
+      return (r) => {
+        const v = get(r);
+        return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : undefined;
+      };
+    }
+    // Alerts feed a risk score, records never do.
+    case 'risk': return () => undefined;
     default: return assertNever(measure, 'measure');
   }
 }
@@ -124,6 +136,7 @@ export function addToWindow (kind: Measure['kind'], w: CalendarWindow, x: number
     case 'count': w.a = w.n; return;
     case 'sum':
     case 'avg':
+    case 'new':
     case 'ratio': w.a += x as number; return;
     case 'max': if ((x as number) > w.a) w.a = x as number; return;
     case 'distinct': (w.distinct as Set<string>).add(x as string); return;
@@ -132,6 +145,7 @@ export function addToWindow (kind: Measure['kind'], w: CalendarWindow, x: number
       if (inProgress > w.a) w.a = inProgress;
       return;
     }
+    case 'risk': throw new Error('a risk measure has no window');
     default: assertNever(kind, 'measure');
   }
 }
@@ -178,7 +192,9 @@ export function windowValue (kind: Measure['kind'], w: { n: number, a: number, d
   switch (kind) {
     case 'count':
     case 'sum':
+    case 'new':
     case 'max':
+    case 'risk':
     case 'concurrent': return w.a;
     case 'avg':
     case 'ratio': return w.n === 0 ? 0 : w.a / w.n;
@@ -257,6 +273,7 @@ function include (kind: Measure['kind'], s: SlidingState, v: number, x: number |
     case 'count': s.a = s.n; break;
     case 'sum':
     case 'avg':
+    case 'new':
     case 'ratio': s.a += v; break;
     case 'max':
     case 'concurrent': if (v > s.a) s.a = v; break;
@@ -265,6 +282,7 @@ function include (kind: Measure['kind'], s: SlidingState, v: number, x: number |
       m.set(x as string, (m.get(x as string) ?? 0) + 1);
       break;
     }
+    case 'risk': throw new Error('a risk measure has no window');
     default: assertNever(kind, 'measure');
   }
 }
@@ -279,6 +297,7 @@ function evict (kind: Measure['kind'], s: SlidingState, size: number): void {
       case 'count': s.a = s.n; break;
       case 'sum':
       case 'avg':
+      case 'new':
       case 'ratio': s.a -= v; break;
       case 'max':
       case 'concurrent': if (v >= s.a) rescan = true; break;
@@ -289,6 +308,7 @@ function evict (kind: Measure['kind'], s: SlidingState, size: number): void {
         if (c === 0) m.delete(k); else m.set(k, c);
         break;
       }
+      case 'risk': throw new Error('a risk measure has no window');
       default: assertNever(kind, 'measure');
     }
     s.head++;

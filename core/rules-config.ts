@@ -13,6 +13,9 @@ export type WindowSpec =
   | { readonly kind: 'calendar', readonly unit: CalendarUnit }
   | { readonly kind: 'sliding', readonly ms: number, readonly text: string };
 
+/** A rule's window: `measure: risk` has none (`decay`): its score decays with the file's `risk.half_life`. */
+export type RuleWindow = WindowSpec | { readonly kind: 'decay' };
+
 /** One part of a counter key. `field` is a record field path: `account`, `attrs.tier`, `group`, … */
 export type KeyPart =
   | { readonly kind: 'field', readonly field: string }
@@ -29,7 +32,11 @@ export type Measure =
   | { readonly kind: 'count' }
   | { readonly kind: 'sum' | 'avg' | 'max' | 'distinct', readonly field: string }
   | { readonly kind: 'concurrent' }
-  | { readonly kind: 'ratio', readonly cond: Comparison };
+  | { readonly kind: 'ratio', readonly cond: Comparison }
+  /** records whose value of `field` the key has not used within the rule's `history` */
+  | { readonly kind: 'new', readonly field: string }
+  /** the key's decayed risk score: the sum of the `score`s of the alerts raised for it */
+  | { readonly kind: 'risk' };
 
 export type Condition =
   | { readonly op: 'eq', readonly value: Scalar }
@@ -73,7 +80,7 @@ export interface RuleConfig {
   readonly description?: string;
   readonly by: readonly KeyPart[];
   readonly measure: Measure;
-  readonly window: WindowSpec;
+  readonly window: RuleWindow;
   readonly where?: Filter;
   /** Absent only for an `adaptive` rule without a floor. */
   readonly limit?: number;
@@ -87,7 +94,11 @@ export interface RuleConfig {
   readonly notify?: readonly string[];
   readonly action?: 'block';
   readonly score?: number;
+  /** `new(F)`: how long a value stays known to the key, in ms (default 30 days). */
+  readonly history?: number;
   readonly enabled: boolean;
+  /** `enabled: shadow`: evaluated live, alerts marked `shadow` and kept from channels, blocklist and risk. */
+  readonly shadow?: true;
   /** Where the rule starts in its file, for messages. */
   readonly position: Position;
 }
@@ -115,6 +126,8 @@ export interface RulesConfig {
   readonly homeCountry?: string;
   /** Milliseconds a window is kept after its end; default one hour. */
   readonly lateness: number;
+  /** `risk: { half_life }` in ms; absent means one day. */
+  readonly risk?: { readonly halfLife: number };
   readonly lists: ReadonlyMap<string, readonly Scalar[]>;
   /** group name -> accounts */
   readonly groups: ReadonlyMap<string, readonly string[]>;

@@ -69,8 +69,8 @@ export function parseBy (node: unknown, path: string, r: Reader): KeyPart[] | un
   return parts.some((p) => p === undefined) ? undefined : parts as KeyPart[];
 }
 
-const MEASURES = ['count', 'sum', 'avg', 'max', 'distinct', 'concurrent', 'ratio'] as const;
-const MEASURE_TEXT = 'count, sum(FIELD), avg(FIELD), max(FIELD), distinct(FIELD), concurrent or ratio(FIELD OP VALUE)';
+const MEASURES = ['count', 'sum', 'avg', 'max', 'distinct', 'concurrent', 'ratio', 'new', 'risk'] as const;
+const MEASURE_TEXT = 'count, sum(FIELD), avg(FIELD), max(FIELD), distinct(FIELD), concurrent, ratio(FIELD OP VALUE), new(FIELD) or risk';
 const MEASURE = /^([A-Za-z_]\w*)\s*(?:\(\s*(.*?)\s*\))?$/;
 const RATIO_TEXT = 'ratio(FIELD OP VALUE) with OP one of <, <=, >, >=, ==, != such as ratio(duration < 6)';
 const ORDERING: readonly CompareOp[] = ['<', '<=', '>', '>='];
@@ -91,17 +91,19 @@ export function parseMeasure (node: unknown, path: string, r: Reader, groups: Re
   switch (name) {
     case 'count':
     case 'concurrent':
+    case 'risk':
       return arg === undefined ? { kind: name } : bad(`${name} without arguments`);
     case 'sum':
     case 'avg':
     case 'max':
-    case 'distinct': {
+    case 'distinct':
+    case 'new': {
       if (arg === undefined || arg === '') return bad(`${name}(FIELD)`);
       if (!isField(arg)) {
         r.d.at(node, `unknown field "${arg}" in ${path}${unknownFieldHint(arg)}`);
         return undefined;
       }
-      if (name !== 'distinct' && !isNumericField(arg)) {
+      if (name !== 'distinct' && name !== 'new' && !isNumericField(arg)) {
         r.d.at(node, `${path}: ${name} works on number fields (${NUMERIC_FIELDS_TEXT}), not on ${arg}`);
         return undefined;
       }

@@ -24,10 +24,11 @@ import { DURATION_TEXT, parseDuration, parseListFile, unreadableReason } from '.
 export type { RulesSource } from './rules-text.js';
 
 const TOP_KEYS = [
-  'version', 'timezone', 'account_scoped', 'home_country', 'lateness', 'lists', 'groups', 'tariff', 'channels', 'rules',
+  'version', 'timezone', 'account_scoped', 'home_country', 'lateness', 'risk', 'lists', 'groups', 'tariff', 'channels', 'rules',
 ] as const;
 const NAME = /^[A-Za-z0-9_.-]+$/;
 const DEFAULT_LATENESS_MS = 3_600_000;
+const DEFAULT_HALF_LIFE_MS = 86_400_000;
 
 /**
  * Parses and validates the rules file `text`, named `file` in messages. `source` reads the
@@ -101,6 +102,19 @@ function readTop (root: unknown, file: string, source: RulesSource, r: Reader): 
     else if (text !== undefined) d.at(late.value, `lateness must be ${DURATION_TEXT}, got ${got(late.value)}`);
   }
 
+  let halfLife = DEFAULT_HALF_LIFE_MS;
+  const riskEntry = get('risk');
+  if (riskEntry !== undefined) {
+    const all = r.knownMap(riskEntry.value, 'risk', 'risk', ['half_life'], 'a map { half_life: DURATION }');
+    const hl = all?.find((e) => e.key === 'half_life');
+    if (all !== undefined && hl === undefined) d.at(riskEntry.value, 'risk.half_life is required (risk: { half_life: 24h })');
+    const expect = `a positive ${DURATION_TEXT.replace(/^a /, '')}`;
+    const text = hl === undefined ? undefined : r.text(hl.value, 'risk.half_life', expect);
+    const ms = text === undefined ? undefined : parseDuration(text);
+    if (ms !== undefined && ms > 0) halfLife = ms;
+    else if (text !== undefined && hl !== undefined) d.at(hl.value, `risk.half_life must be ${expect}, got ${got(hl.value)}`);
+  }
+
   const listsEntry = get('lists');
   const lists = listsEntry === undefined ? new Map<string, string[]>() : readLists(listsEntry.value, source, r);
   const groupsEntry = get('groups');
@@ -134,6 +148,7 @@ function readTop (root: unknown, file: string, source: RulesSource, r: Reader): 
     accountScoped,
     ...(homeCountry !== undefined ? { homeCountry } : {}),
     lateness,
+    risk: { halfLife },
     lists,
     groups,
     ...(tariff !== undefined ? { tariff } : {}),

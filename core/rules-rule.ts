@@ -15,7 +15,7 @@ import type { Scope } from './rules-filter.js';
 import { parseFilter } from './rules-filter.js';
 import { parseBy, parseMeasure, parseWindow } from './rules-counter.js';
 import type { RulesSource } from './rules-text.js';
-import { besideFile, parseLimitsFile, unreadableReason } from './rules-text.js';
+import { DURATION_TEXT, besideFile, parseDuration, parseLimitsFile, unreadableReason } from './rules-text.js';
 
 export interface RuleScope extends Scope {
   readonly channels: ReadonlyMap<string, unknown>;
@@ -26,8 +26,11 @@ export interface RuleScope extends Scope {
 
 export const RULE_KEYS = [
   'id', 'description', 'by', 'measure', 'window', 'where', 'limit', 'limits', 'limits_file', 'warning',
-  'severity', 'min_count', 'shape', 'adaptive', 'notify', 'action', 'score', 'enabled',
+  'severity', 'min_count', 'shape', 'adaptive', 'notify', 'action', 'score', 'history', 'enabled',
 ] as const;
+
+/** How long `new(F)` remembers a value when the rule gives no `history`. */
+export const DEFAULT_HISTORY_MS = 30 * 86_400_000;
 
 const ID = /^[A-Za-z0-9_.-]+$/;
 /** Bad lines of a limits file shown before the rest are summed up in one message. */
@@ -79,8 +82,30 @@ export function parseRule (node: unknown, index: number, s: RuleScope): { rule?:
   if (parts !== undefined) out.by = parts;
   const measure = required(get('measure'), node, `${path}.measure`, s, (v, at) => parseMeasure(v, at, r, s.groups));
   if (measure !== undefined) out.measure = measure;
-  const window: WindowSpec | undefined = required(get('window'), node, `${path}.window`, s, (v, at) => parseWindow(v, at, r));
-  if (window !== undefined) out.window = window;
+  const windowEntry = get('window');
+  // A broken `risk(…)` is reported once, as a measure, not a second time as a missing window.
+  const measureText = get('measure')?.value;
+  const riskLike = measure?.kind === 'risk' || (measure === undefined && isScalar(measureText) && /^\s*risk\b/.test(String(measureText.value)));
+  if (riskLike) {
+    // The score is one decaying sum per key, not a window of records.
+    if (windowEntry !== undefined) r.d.at(windowEntry.keyNode, `${path}.window cannot be given with measure risk: the score decays with risk.half_life`);
+    else if (measure !== undefined) out.window = { kind: 'decay' };
+  } else {
+    const window: WindowSpec | undefined = required(windowEntry, node, `${path}.window`, s, (v, at) => parseWindow(v, at, r));
+    if (window !== undefined) out.window = window;
+  }
+  const history = get('history');
+  if (history !== undefined && measure !== undefined && measure.kind !== 'new') {
+    r.d.at(history.keyNode, `${path}.history applies only to measure new(FIELD), not to ${measure.kind}`);
+  } else if (history !== undefined) {
+    const expect = `a positive ${DURATION_TEXT.replace(/^a /, '')}`;
+    const text = r.text(history.value, `${path}.history`, expect);
+    const ms = text === undefined ? undefined : parseDuration(text);
+    if (ms !== undefined && ms > 0) out.history = ms;
+    else if (text !== undefined) r.d.at(history.value, `${path}.history must be ${expect}, got ${got(history.value)}`);
+  } else if (measure?.kind === 'new') {
+    out.history = DEFAULT_HISTORY_MS;
+  }
   const where = get('where');
   if (where !== undefined) {
     const filter = parseFilter(where.value, `${path}.where`, s);
@@ -116,8 +141,13 @@ export function parseRule (node: unknown, index: number, s: RuleScope): { rule?:
   }
   const enabled = get('enabled');
   if (enabled !== undefined) {
-    const value = r.boolean(enabled.value, `${path}.enabled`);
-    if (value !== undefined) out.enabled = value;
+    if (isScalar(enabled.value) && enabled.value.value === 'shadow') {
+      out.shadow = true;
+    } else if (isScalar(enabled.value) && typeof enabled.value.value === 'boolean') {
+      out.enabled = enabled.value.value;
+    } else {
+      r.d.at(enabled.value, `${path}.enabled must be true, false or shadow, got ${got(enabled.value)}`);
+    }
   }
   const idResult = id !== undefined && idEntry !== undefined ? { id: { text: id, node: idEntry.value } } : {};
   return r.d.count === before ? { rule: out as RuleConfig, ...idResult } : idResult;

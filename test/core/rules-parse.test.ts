@@ -531,7 +531,7 @@ const ROWS: readonly Row[] = [
       '  - { id: e, window: day, limit: 1 }'
     ),
     expected: [
-      `${R}:9:46 rules[0].measure must be count, sum(FIELD), avg(FIELD), max(FIELD), distinct(FIELD), concurrent or ratio(FIELD OP VALUE), got "summ(cost)"; did you mean "sum"?`,
+      `${R}:9:46 rules[0].measure must be count, sum(FIELD), avg(FIELD), max(FIELD), distinct(FIELD), concurrent, ratio(FIELD OP VALUE), new(FIELD) or risk, got "summ(cost)"; did you mean "sum"?`,
       `${R}:10:46 rules[1].measure: sum works on number fields (duration, cost, hour or attrs.NAME), not on account`,
       `${R}:11:46 rules[2].measure must be count without arguments, got "count(caller)"`,
       `${R}:12:46 rules[3].measure must be distinct(FIELD), got "distinct()"`,
@@ -652,7 +652,7 @@ const ROWS: readonly Row[] = [
       '    window: day',
       '    limit: 1',
       '    severity: high',
-      '    enabled: shadow',
+      '    enabled: maybe',
       '    action: blok',
       '    min_count: 2.5',
       '    score: high',
@@ -665,7 +665,7 @@ const ROWS: readonly Row[] = [
     expected: [
       `${R}:9:9 rules[0].id must be a name of letters, digits, "_", "." or "-", got "b c"`,
       `${R}:13:15 rules[0].severity must be info, warning or critical, got "high"`,
-      `${R}:14:14 rules[0].enabled must be true or false, got "shadow"`,
+      `${R}:14:14 rules[0].enabled must be true, false or shadow, got "maybe"`,
       `${R}:15:13 rules[0].action must be block, got "blok"; did you mean "block"?`,
       `${R}:16:16 rules[0].min_count must be an integer >= 0, got 2.5`,
       `${R}:17:12 rules[0].score must be a number, got "high"`,
@@ -806,6 +806,23 @@ const ROWS: readonly Row[] = [
       `${R}:8:14 unknown channel "desk" in rules[0].notify; did you mean "desk2"?`,
       `${R}:9:5 rules[1].limit is required (or adaptive: { over, factor, min })`,
       `${R}:10:14 unknown field "cst" in rules[1].measure; did you mean "cost"?`,
+    ],
+  }, {
+    name: 'novelty, risk and shadow fields with the wrong values',
+    text: 'risk: { half_life: soon }\n' + withRules(
+      '  - { id: n1, measure: new(contry), window: day, limit: 0 }',
+      '  - { id: n2, measure: new(country), window: day, limit: 0, history: forever }',
+      '  - { id: n3, measure: count, window: day, limit: 0, history: 30d }',
+      '  - { id: r1, measure: risk, window: day, limit: 10 }',
+      '  - { id: r2, measure: risk(account), limit: 10 }'
+    ),
+    expected: [
+      `${R}:1:20 risk.half_life must be a positive duration such as 90s, 30m, 1h or 2d, got "soon"`,
+      `${R}:10:24 unknown field "contry" in rules[0].measure; did you mean "country"?`,
+      `${R}:11:70 rules[1].history must be a positive duration such as 90s, 30m, 1h or 2d, got "forever"`,
+      `${R}:12:54 rules[2].history applies only to measure new(FIELD), not to count`,
+      `${R}:13:30 rules[3].window cannot be given with measure risk: the score decays with risk.half_life`,
+      `${R}:14:24 rules[4].measure must be risk without arguments, got "risk(account)"`,
     ],
   },
 ];

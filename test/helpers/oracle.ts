@@ -125,10 +125,13 @@ function measureInput (rec: UsageRecord, m: Measure): unknown {
       const v = getField(rec, m.field);
       return typeof v === 'number' ? v : undefined;
     }
-    case 'distinct': {
+    case 'distinct':
+    case 'new': {
       const v = getField(rec, m.field);
       return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : undefined;
     }
+    // The oracle does not model risk scores (alerts feed them; test/core/risk.test.ts checks them by hand).
+    case 'risk': return undefined;
   }
 }
 
@@ -168,6 +171,8 @@ function measureOf (m: Measure, cs: readonly Contribution[]): number {
     case 'distinct': return new Set(cs.map((c) => c.input as string)).size;
     case 'ratio': return n === 0 ? 0 : cs.filter((c) => comparisonHolds(c.rec, m.cond)).length / n;
     case 'concurrent': { let x = 0; for (const c of cs) x = Math.max(x, c.conc); return x; }
+    case 'new': { let s = 0; for (const c of cs) s += c.input as number; return s; }
+    case 'risk': return 0;
   }
 }
 
@@ -189,6 +194,8 @@ interface RuleState {
   readonly newest: Map<string, number>;
   /** sliding: `key \0 severity` that was above at its last evaluation */
   readonly above: Set<string>;
+  /** new(F): key -> every (value, ts) that passed the filter, in arrival order */
+  readonly uses: Map<string, Array<[string, number]>>;
 }
 
 export class Oracle {
@@ -205,6 +212,7 @@ export class Oracle {
       baseline: new Map(),
       newest: new Map(),
       above: new Set(),
+      uses: new Map(),
     }));
   }
 
@@ -220,9 +228,18 @@ export class Oracle {
       for (const key of keysOf(rec, rule.by)) {
         let list = st.byKey.get(key);
         if (list === undefined) { list = []; st.byKey.set(key, list); }
-        const c: Contribution = { rec, input, seq, conc: 0 };
+        let value = input;
+        if (rule.measure.kind === 'new') {
+          // New: no earlier-arriving use of the value by the key within `history` before rec.ts.
+          let uses = st.uses.get(key);
+          if (uses === undefined) { uses = []; st.uses.set(key, uses); }
+          const history = rule.history ?? 0;
+          value = uses.some(([v, t]) => v === input && t > rec.ts - history) ? 0 : 1;
+          uses.push([input as string, rec.ts]);
+        }
+        const c: Contribution = { rec, input: value, seq, conc: 0 };
         if (rule.window.kind === 'calendar') this.calendar(st, key, list, c, out);
-        else this.sliding(st, key, list, c, rule.window.ms, out);
+        else if (rule.window.kind === 'sliding') this.sliding(st, key, list, c, rule.window.ms, out);
       }
     }
     return out;

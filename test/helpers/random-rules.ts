@@ -154,6 +154,7 @@ function earliestEnd (rules: RulesConfig, zone: Zone, ts: number): number {
   let end = Infinity;
   for (const r of rules.rules) {
     if (!r.enabled) continue;
+    if (r.window.kind === 'decay') continue;
     const e = r.window.kind === 'calendar' ? zone.window(r.window.unit, ts).end : ts + r.window.ms;
     end = Math.min(end, e);
   }
