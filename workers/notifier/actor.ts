@@ -6,7 +6,7 @@
  * Clock, randomness, channel construction and the log are injected; main.ts wires the thread.
  */
 import type { Alert } from '../../core/alert.js';
-import { assertNever, toErrorData } from '../../core/errors.js';
+import { EngineError, assertNever, toErrorData } from '../../core/errors.js';
 import type { Severity } from '../../core/rules-config.js';
 import { makeChannel } from '../channels/index.js';
 import { parseChannelSpecs } from '../channels/settings.js';
@@ -14,7 +14,8 @@ import type { ChannelSpec } from '../channels/settings.js';
 import type { Channel, ChannelContext } from '../channels/types.js';
 import { Lane, realClock } from './lane.js';
 import type { Clock, LaneEntry } from './lane.js';
-import { Outbox } from './outbox.js';
+import { BATCH_MAX, Outbox } from './outbox.js';
+import { disk } from '../codec.js';
 import type { ChannelStats, DeadLetter, NotifierData, NotifierMsg, NotifierReply, NotifierStats } from './protocol.js';
 
 const RANK: Readonly<Record<Severity, number>> = { info: 0, warning: 1, critical: 2 };
@@ -43,7 +44,6 @@ export class NotifierActor {
   private readonly routes: NotifierData['routes'];
   private readonly clock: Clock;
   private readonly graceMs: number;
-  private seq: number;
   /** `channel\0id` of entries being committed, so that a concurrent enqueue does not add them twice */
   private readonly staged = new Set<string>();
   private closed = false;
@@ -70,13 +70,12 @@ export class NotifierActor {
         backoffBaseMs: o.backoffBaseMs,
         backoffCapMs: o.backoffCapMs,
         maxDigest: o.maxDigest,
-        load: (seq) => this.outbox.alert(spec.name, seq),
+        load: (seq) => this.outbox.alert(seq),
         delivered: (seqs) => { this.outbox.remove(spec.name, seqs); },
         dead: (entries, error) => { this.bury(spec.name, entries, error); },
         log: (event) => { deps.log(event); },
       }));
     }
-    this.seq = 0;
   }
 
   /** Opens the outbox and resumes delivery of everything in it. */
@@ -91,7 +90,6 @@ export class NotifierActor {
     }
     const byChannel = new Map<string, Array<{ seq: number, id: string, enqueuedAt: number }>>();
     for (const e of outbox.queued()) {
-      if (e.seq > actor.seq) actor.seq = e.seq;
       let list = byChannel.get(e.channel);
       if (list === undefined) byChannel.set(e.channel, list = []);
       list.push(e);
@@ -117,39 +115,50 @@ export class NotifierActor {
   }
 
   /** The channels an alert goes to. */
-  channelsFor (alert: Alert): string[] {
-    const named = this.routes.get(alert.rule) ?? [...this.lanes.keys()];
+  channelsFor (alert: Alert, all: readonly string[] = [...this.lanes.keys()]): readonly string[] {
+    const named = this.routes.get(alert.rule) ?? all;
     return named.filter((name) => {
       const lane = this.lanes.get(name);
       return lane !== undefined && RANK[alert.severity] >= RANK[lane.channel.common.minSeverity];
     });
   }
 
-  /** Writes the alerts' entries to the outbox; resolves with how many once they are committed. */
-  async enqueue (alerts: readonly Alert[]): Promise<number> {
+  /**
+   * Writes the alerts' entries to the outbox; resolves with how many once they are committed.
+   * `packed`: the alerts as the handle sends them (an array packed with the shared codec),
+   * stored as they are.
+   */
+  async enqueue (packed: Uint8Array | readonly Alert[]): Promise<number> {
+    const bytes = packed instanceof Uint8Array ? packed : disk.pack(packed);
+    const alerts = packed instanceof Uint8Array ? disk.unpack(packed) as Alert[] : packed;
+    if (alerts.length > BATCH_MAX) throw new EngineError('VIGIL_ENGINE_FAILED', `an enqueue holds at most ${BATCH_MAX} alerts, got ${alerts.length}`);
     const now = this.clock.now();
-    const rows: Array<{ channel: string, seq: number, alert: Alert, enqueuedAt: number }> = [];
-    for (const alert of alerts) {
-      for (const channel of this.channelsFor(alert)) {
+    const entries: Array<{ channel: string, index: number, key: string }> = [];
+    const all = [...this.lanes.keys()];
+    for (let index = 0; index < alerts.length; index++) {
+      const alert = alerts[index]!;
+      for (const channel of this.channelsFor(alert, all)) {
         const key = `${channel}\u0000${alert.id}`;
-        if (this.lanes.get(channel)?.has(alert.id) === true || this.staged.has(key)) continue;
+        if (this.lanes.get(channel)!.has(alert.id) || this.staged.has(key)) continue;
         this.staged.add(key);
-        rows.push({ channel, seq: ++this.seq, alert, enqueuedAt: now });
+        entries.push({ channel, index, key });
       }
     }
+    if (entries.length === 0) return 0;
+    const batch = this.outbox.nextBatch();
     try {
-      await this.outbox.append(rows);
+      await this.outbox.append(batch, now, bytes, alerts, entries);
     } finally {
-      for (const r of rows) this.staged.delete(`${r.channel}\u0000${r.alert.id}`);
+      for (const e of entries) this.staged.delete(e.key);
     }
     const byChannel = new Map<string, Array<{ seq: number, id: string, enqueuedAt: number }>>();
-    for (const r of rows) {
-      let list = byChannel.get(r.channel);
-      if (list === undefined) byChannel.set(r.channel, list = []);
-      list.push({ seq: r.seq, id: r.alert.id, enqueuedAt: r.enqueuedAt });
+    for (const e of entries) {
+      let list = byChannel.get(e.channel);
+      if (list === undefined) byChannel.set(e.channel, list = []);
+      list.push({ seq: batch * BATCH_MAX + e.index, id: alerts[e.index]!.id, enqueuedAt: now });
     }
     for (const [name, list] of byChannel) this.lanes.get(name)?.add(list);
-    return rows.length;
+    return entries.length;
   }
 
   private bury (channel: string, entries: readonly LaneEntry[], error: string): void {
@@ -175,7 +184,6 @@ export class NotifierActor {
   async redrive (id?: string): Promise<number> {
     const back = await this.outbox.unbury(
       (r) => this.lanes.has(r.channel) && (id === undefined || id === r.alert.id || id === `${r.channel}/${r.alert.id}`),
-      () => ++this.seq,
       this.clock.now()
     );
     for (const e of back) this.lanes.get(e.channel)?.add([e]);

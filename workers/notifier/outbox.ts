@@ -1,19 +1,28 @@
 /**
  * The notifier's durable outbox, an LMDB environment of its own (`<data>/notify`):
- *   ['q', channel, seq]         -> { alert, enqueuedAt }  one entry per (alert, channel)
- *   ['dead', channel, alert id] -> { alert, enqueuedAt, deadAt, attempts, error }
+ *   ['b', batch]                 -> enqueuedAt (float64) + the batch's alerts as received
+ *                                   (msgpackr bytes, stored as they came: never re-encoded)
+ *   ['q', channel, seq]          -> (empty) one entry per (alert, channel); seq = batch * 2^20
+ *                                   + the alert's index in its batch
+ *   ['dead', channel, alert id]  -> { alert, enqueuedAt, deadAt, attempts, error }
  * An entry is written before any delivery is tried and removed only once its channel accepted
- * it, so a crash or restart loses nothing (and may deliver an alert twice). Values are encoded
- * before the transaction is queued, as in workers/store.ts. Delivery state (attempts, back-off)
- * is kept in memory only: `retry.max` counts from `enqueuedAt`, which is durable.
+ * it, so a crash or restart loses nothing (and may deliver an alert twice). A batch goes when
+ * its last entry goes. Keeping alerts once per batch, as bytes, makes an enqueue one put per
+ * batch plus an empty put per entry: the thread stays cheap under a burst. Delivery state
+ * (attempts, back-off) lives in memory only: `retry.max` counts from the durable enqueuedAt.
  */
 import { open, type RootDatabase } from 'lmdb';
 import type { Alert } from '../../core/alert.js';
 import { EngineError } from '../../core/errors.js';
 import { disk } from '../codec.js';
 
+/** Alerts per batch at most: seq keeps the index in its low 20 bits. */
+export const BATCH_MAX = 1 << 20;
+const EMPTY = Buffer.alloc(0);
+/** Unpacked batches kept for sending; deliveries walk the queue in order, so few are needed. */
+const CACHE = 64;
+
 export interface QueuedEntry { readonly channel: string, readonly seq: number, readonly id: string, readonly enqueuedAt: number }
-export interface NewEntry { readonly channel: string, readonly seq: number, readonly alert: Alert, readonly enqueuedAt: number }
 export interface DeadRow {
   readonly channel: string;
   readonly alert: Alert;
@@ -22,56 +31,115 @@ export interface DeadRow {
   readonly attempts: number;
   readonly error: string;
 }
+export interface Batch { readonly id: number, readonly enqueuedAt: number, readonly alerts: readonly Alert[] }
 
-interface QueuedValue { readonly alert: Alert, readonly enqueuedAt: number }
 type Key = Array<string | number>;
+
+export const batchOf = (seq: number): number => Math.floor(seq / BATCH_MAX);
 
 export class Outbox {
   private readonly db: RootDatabase;
   private closed = false;
-  /** removals not yet committed; close() waits for them */
+  /** writes not awaited by their callers; close() waits for them */
   private readonly pending = new Set<Promise<unknown>>();
+  /** entries left per batch, over all channels */
+  private readonly refs = new Map<number, number>();
+  private readonly cache = new Map<number, Batch>();
+  private lastBatch = 0;
 
   constructor (path: string) {
     this.db = open({ path, compression: false, encoding: 'binary' });
-  }
-
-  private value (key: Key): unknown {
-    const bytes = this.db.getBinary(key);
-    if (bytes === undefined) return undefined;
-    try {
-      return disk.unpack(bytes);
-    } catch (err) {
-      throw new EngineError('VIGIL_STORE_CORRUPT', `outbox entry ${JSON.stringify(key)} cannot be read; move the notify folder away to start fresh`, { cause: err });
+    for (const key of this.db.getKeys({ start: ['b'], end: ['b', Number.MAX_SAFE_INTEGER] })) {
+      this.lastBatch = Math.max(this.lastBatch, (key as Key)[1] as number);
     }
   }
 
-  /** Every queued entry, per channel in the order it was enqueued. */
+  /** A new batch id, above every batch in the outbox. */
+  nextBatch (): number {
+    return ++this.lastBatch;
+  }
+
+  /** The batch, from the cache or LMDB; undefined when it is gone (all its entries delivered). */
+  batch (id: number): Batch | undefined {
+    let b = this.cache.get(id);
+    if (b !== undefined) return b;
+    const bytes = this.db.getBinary(['b', id]);
+    if (bytes === undefined) return undefined;
+    try {
+      const enqueuedAt = bytes.readDoubleLE(0);
+      b = { id, enqueuedAt, alerts: disk.unpack(bytes.subarray(8)) as Alert[] };
+    } catch (err) {
+      throw new EngineError('VIGIL_STORE_CORRUPT', `outbox batch ${id} cannot be read; move the notify folder away to start fresh`, { cause: err });
+    }
+    this.remember(b);
+    return b;
+  }
+
+  private remember (b: Batch): void {
+    if (this.cache.size >= CACHE) this.cache.delete(this.cache.keys().next().value as number);
+    this.cache.set(b.id, b);
+  }
+
+  /** Every queued entry, per channel in the order it was enqueued; counts the entries of each batch. */
   queued (): QueuedEntry[] {
     const out: QueuedEntry[] = [];
-    for (const { key, value } of this.db.getRange({ start: ['q'], end: ['q', '\uffff'] })) {
+    for (const key of this.db.getKeys({ start: ['q'], end: ['q', '\uffff'] })) {
       const k = key as Key;
-      const v = disk.unpack(value as Buffer) as QueuedValue;
-      out.push({ channel: k[1] as string, seq: k[2] as number, id: v.alert.id, enqueuedAt: v.enqueuedAt });
+      const seq = k[2] as number;
+      const b = this.batch(batchOf(seq));
+      const alert = b?.alerts[seq % BATCH_MAX];
+      if (b === undefined || alert === undefined) continue;
+      this.refs.set(b.id, (this.refs.get(b.id) ?? 0) + 1);
+      out.push({ channel: k[1] as string, seq, id: alert.id, enqueuedAt: b.enqueuedAt });
     }
     return out;
   }
 
-  alert (channel: string, seq: number): Alert | undefined {
-    return (this.value(['q', channel, seq]) as QueuedValue | undefined)?.alert;
+  alert (seq: number): Alert | undefined {
+    return this.batch(batchOf(seq))?.alerts[seq % BATCH_MAX];
   }
 
-  /** Resolves once every entry is committed. */
-  async append (entries: readonly NewEntry[]): Promise<void> {
+  /**
+   * Commits a batch and its entries (channel, index in the batch) in one transaction. `bytes`
+   * are the alerts as msgpackr bytes; `alerts` the same, unpacked.
+   */
+  async append (id: number, enqueuedAt: number, bytes: Uint8Array, alerts: readonly Alert[], entries: ReadonlyArray<{ channel: string, index: number }>): Promise<void> {
     if (entries.length === 0) return;
-    const puts: Array<[Key, Buffer]> = entries.map((e) => [['q', e.channel, e.seq], disk.pack({ alert: e.alert, enqueuedAt: e.enqueuedAt })]);
-    await this.db.transaction(() => { for (const [k, v] of puts) this.db.putSync(k, v); });
+    const value = Buffer.allocUnsafe(8 + bytes.length);
+    value.writeDoubleLE(enqueuedAt, 0);
+    value.set(bytes, 8);
+    const base = id * BATCH_MAX;
+    this.refs.set(id, entries.length);
+    this.remember({ id, enqueuedAt, alerts });
+    await this.db.transaction(() => {
+      this.db.putSync(['b', id], value);
+      for (const e of entries) this.db.putSync(['q', e.channel, base + e.index], EMPTY);
+    });
+  }
+
+  /** Keys to remove with these entries: theirs, and each batch they leave empty. */
+  private release (channel: string, seqs: readonly number[]): Key[] {
+    const keys: Key[] = [];
+    for (const seq of seqs) {
+      keys.push(['q', channel, seq]);
+      const b = batchOf(seq);
+      const left = (this.refs.get(b) ?? 1) - 1;
+      if (left > 0) { this.refs.set(b, left); continue; }
+      this.refs.delete(b);
+      this.cache.delete(b);
+      keys.push(['b', b]);
+    }
+    return keys;
   }
 
   /** Drops delivered entries. Not awaited by deliveries: a crash before it commits means a repeat, which receivers drop by id. */
   remove (channel: string, seqs: readonly number[]): void {
     if (this.closed) return;
-    const done = this.db.transaction(() => { for (const s of seqs) this.db.removeSync(['q', channel, s]); });
+    const keys = this.release(channel, seqs);
+    this.track(this.db.transaction(() => { for (const k of keys) this.db.removeSync(k); }));
+  }
+
+  private track (done: Promise<unknown>): void {
     this.pending.add(done);
     done.finally(() => this.pending.delete(done)).catch(() => {});
   }
@@ -79,18 +147,21 @@ export class Outbox {
   /** Moves entries to the dead letters in one transaction. */
   async bury (channel: string, entries: ReadonlyArray<{ seq: number, attempts: number }>, error: string, deadAt: number): Promise<void> {
     if (this.closed) return;
-    const moves: Array<[Key, Key, Buffer]> = [];
+    const puts: Array<[Key, Buffer]> = [];
     for (const e of entries) {
-      const v = this.value(['q', channel, e.seq]) as QueuedValue | undefined;
-      if (v === undefined) continue;
-      const row: DeadRow = { channel, alert: v.alert, enqueuedAt: v.enqueuedAt, deadAt, attempts: e.attempts, error };
-      moves.push([['q', channel, e.seq], ['dead', channel, v.alert.id], disk.pack(row)]);
+      const b = this.batch(batchOf(e.seq));
+      const alert = b?.alerts[e.seq % BATCH_MAX];
+      if (b === undefined || alert === undefined) continue;
+      const row: DeadRow = { channel, alert, enqueuedAt: b.enqueuedAt, deadAt, attempts: e.attempts, error };
+      puts.push([['dead', channel, alert.id], disk.pack(row)]);
     }
+    const removed = this.release(channel, entries.map((e) => e.seq));
     const done = this.db.transaction(() => {
-      for (const [from, to, v] of moves) { this.db.removeSync(from); this.db.putSync(to, v); }
+      for (const k of removed) this.db.removeSync(k);
+      for (const [k, v] of puts) this.db.putSync(k, v);
     });
-    this.pending.add(done);
-    try { await done; } finally { this.pending.delete(done); }
+    this.track(done);
+    await done;
   }
 
   deadLetters (): DeadRow[] {
@@ -99,22 +170,30 @@ export class Outbox {
     return out;
   }
 
-  /** Moves the dead letters that `match` back into the queue with a new seq and `enqueuedAt = now`. */
-  async unbury (match: (row: DeadRow) => boolean, nextSeq: () => number, now: number): Promise<QueuedEntry[]> {
-    const back: QueuedEntry[] = [];
-    const writes: Array<[Key, Key, Buffer]> = [];
-    for (const row of this.deadLetters()) {
-      if (!match(row)) continue;
-      const seq = nextSeq();
-      back.push({ channel: row.channel, seq, id: row.alert.id, enqueuedAt: now });
-      writes.push([['dead', row.channel, row.alert.id], ['q', row.channel, seq], disk.pack({ alert: row.alert, enqueuedAt: now })]);
-    }
-    if (writes.length > 0) {
+  /** Moves the dead letters that `match` back into the queue, as a new batch enqueued `now`. */
+  async unbury (match: (row: DeadRow) => boolean, now: number): Promise<QueuedEntry[]> {
+    const rows = this.deadLetters().filter(match);
+    const out: QueuedEntry[] = [];
+    for (let from = 0; from < rows.length; from += BATCH_MAX) {
+      const part = rows.slice(from, from + BATCH_MAX);
+      const id = this.nextBatch();
+      const alerts = part.map((r) => r.alert);
+      const bytes = disk.pack(alerts);
+      const value = Buffer.allocUnsafe(8 + bytes.length);
+      value.writeDoubleLE(now, 0);
+      value.set(bytes, 8);
+      this.refs.set(id, part.length);
+      this.remember({ id, enqueuedAt: now, alerts });
       await this.db.transaction(() => {
-        for (const [from, to, v] of writes) { this.db.removeSync(from); this.db.putSync(to, v); }
+        this.db.putSync(['b', id], value);
+        part.forEach((r, i) => {
+          this.db.removeSync(['dead', r.channel, r.alert.id]);
+          this.db.putSync(['q', r.channel, id * BATCH_MAX + i], EMPTY);
+        });
       });
+      part.forEach((r, i) => out.push({ channel: r.channel, seq: id * BATCH_MAX + i, id: r.alert.id, enqueuedAt: now }));
     }
-    return back;
+    return out;
   }
 
   async close (): Promise<void> {

@@ -38,7 +38,8 @@ export interface NotifierTuning {
 }
 
 export type NotifierMsg =
-  | { readonly kind: 'enqueue', readonly alerts: readonly Alert[] }
+  /** alerts: an Alert[] packed with the shared codec (workers/codec.ts), cheaper to post than objects */
+  | { readonly kind: 'enqueue', readonly alerts: Uint8Array }
   | { readonly kind: 'dead-letters' }
   | { readonly kind: 'redrive', readonly id?: string }
   | { readonly kind: 'stats' }
