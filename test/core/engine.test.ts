@@ -403,3 +403,47 @@ bugs('adaptive: over 1 sees the empty week of the clock change, whatever other r
 });
 
 bugs.run();
+
+const novelty = suite('core/engine: new(F) and its history horizon');
+
+novelty('a value counts as new on first use, not on reuse within history, and again once history has passed', () => {
+  const t = at('2026-11-02T00:00:00Z');
+  const newCountry = rule({
+    id: 'new-country', measure: { kind: 'new', field: 'country' }, window: { kind: 'calendar', unit: 'hour' }, limit: 0, history: 48 * HOUR_MS,
+  });
+  check([newCountry], [
+    { id: 'first', ts: t, account: 'A', called: '+252612345678' },
+    { id: 'reuse', ts: t + HOUR_MS, account: 'A', called: '+252612345679' },
+    { id: 'other-key', ts: t + HOUR_MS + 1000, account: 'B', called: '+252612345678' },
+    { id: 'second-value', ts: t + 2 * HOUR_MS, account: 'A', called: '+4930123456' },
+    { id: 'after', ts: t + 50 * HOUR_MS, account: 'A', called: '+252612345678' },
+    { id: 'reuse-after', ts: t + 51 * HOUR_MS, account: 'A', called: '+252612345678' },
+    { id: 'just-inside', ts: t + 50 * HOUR_MS - 1, account: 'A', called: '+4930123456' },
+    { id: 'exactly-history', ts: t + 98 * HOUR_MS - 1, account: 'A', called: '+4930123456' },
+    { id: 'no-country', ts: t + 99 * HOUR_MS, account: 'A', called: '12' },
+  ], [
+    'first new-country critical A 1>0 [2026-11-02T00:00:00Z..2026-11-02T01:00:00Z]',
+    'other-key new-country critical B 1>0 [2026-11-02T01:00:00Z..2026-11-02T02:00:00Z]',
+    'second-value new-country critical A 1>0 [2026-11-02T02:00:00Z..2026-11-02T03:00:00Z]',
+    'after new-country critical A 1>0 [2026-11-04T02:00:00Z..2026-11-04T03:00:00Z]',
+    'exactly-history new-country critical A 1>0 [2026-11-06T01:00:00Z..2026-11-06T02:00:00Z]',
+  ], { lateness: 400 * DAY_MS });
+});
+
+novelty('on a sliding window the measure is the number of new values in the span', () => {
+  const t = at('2026-11-02T00:00:00Z');
+  check([rule({
+    id: 'new-callees', by: [{ kind: 'field', field: 'caller' }], measure: { kind: 'new', field: 'called' }, window: { kind: 'sliding', ms: 10 * MINUTE_MS, text: '10m' }, limit: 2, history: DAY_MS,
+  })], [
+    { id: 'c1', ts: t, caller: '+4930999', called: '+252612345678' },
+    { id: 'c2', ts: t + MINUTE_MS, caller: '+4930999', called: '+252612345678' },
+    { id: 'c3', ts: t + 2 * MINUTE_MS, caller: '+4930999', called: '+66812345678' },
+    { id: 'c4', ts: t + 3 * MINUTE_MS, caller: '+4930999', called: '+2348012345678' },
+    { id: 'c5', ts: t + 4 * MINUTE_MS, caller: '+4930999', called: '+66812345678' },
+    { id: 'c6', ts: t + 30 * MINUTE_MS, caller: '+4930999', called: '+447700900123' },
+  ], [
+    'c4 new-callees critical +4930999 3>2 [2026-11-01T23:53:00Z..2026-11-02T00:03:00Z]',
+  ]);
+});
+
+novelty.run();

@@ -238,6 +238,8 @@ const MEASURES: readonly MeasureChoice[] = [
   { measure: cmp('hour', '<=', 11), limit: eighth },
   { measure: cmp('duration', '>', 60), limit: eighth },
   { measure: cmp('duration', '==', 0), limit: eighth },
+  { measure: { kind: 'new', field: 'country' }, limit: (rnd) => intBetween(rnd, 0, 2) },
+  { measure: { kind: 'new', field: 'called' }, limit: (rnd) => intBetween(rnd, 0, 3) },
 ];
 
 const SLIDING: ReadonlyArray<[number, string]> = [
@@ -343,6 +345,8 @@ function randomRule (rnd: Rng, id: string, like: RuleConfig | undefined): RuleCo
     minCount: chance(rnd, 0.7) ? 0 : intBetween(rnd, 1, 5),
     enabled: !chance(rnd, 0.1),
     position: { line: 1, col: 1 },
+    // Rules sharing a counter share its seen-set, so they share the horizon too.
+    ...(measure.kind === 'new' ? { history: like?.history ?? pick(rnd, [HOUR_MS, 6 * HOUR_MS, DAY_MS, 3 * DAY_MS]) } : {}),
     ...(where === undefined ? {} : { where }),
     ...(limit === undefined ? {} : { limit }),
     ...(adaptive === undefined ? {} : { adaptive }),
