@@ -232,11 +232,17 @@ function printTables (r: BenchReport, fixed: LoadResult, max: LoadResult): void 
   for (const [name, pts] of Object.entries(r.scaling)) {
     if (pts.length === 0) continue;
     console.log(`\nscaling: ${name}`);
-    console.table(pts.map((x) => ({ [name]: x.x, records: x.records, 'records/s': n0(x.recordsPerSec), 'heap MiB': x.heapMiB, 'rss MiB': x.rssMiB, ...(x.keys === undefined ? {} : { keys: x.keys }), ...(x.bytesPerKey === undefined ? {} : { 'bytes/key': x.bytesPerKey }) })));
+    console.table(pts.map((x) => ({ [name]: x.x, ...(x.counters === undefined ? {} : { counters: x.counters }), records: x.records, 'records/s': n0(x.recordsPerSec), 'heap MiB': x.heapMiB, 'rss MiB': x.rssMiB, ...(x.keys === undefined ? {} : { 'engine keys': x.keys }), ...(x.bytesPerKey === undefined ? {} : { 'bytes/key': x.bytesPerKey }) })));
   }
   console.log('\ngoals:');
   for (const g of Object.values(r.goals)) console.log(`  ${g.holds === null ? 'n/a ' : g.holds ? 'holds' : 'does NOT hold'}: ${g.goal} (${g.value === null ? 'not measured' : g.value})`);
 }
+
+const SCALE_TEXT: Readonly<Record<string, string>> = {
+  rules: 'rules (synthetic sets of 1-200 rules over the head of the same traffic, core as fast as it goes; heap kept: after a full GC at the end, over before)',
+  keys: 'keys (one new caller and subscription per record, 2 rules: count by caller, sum(duration) by subscription; core as fast as it goes)',
+  threads: '`vigil replay` shard threads (0: the core in the main thread, no store; 1-2: shard actors on worker threads, counters in LMDB in a temporary folder; RSS includes the workers)',
+};
 
 function markdown (r: BenchReport): string {
   const f = r.load.fixed;
@@ -254,8 +260,9 @@ function markdown (r: BenchReport): string {
   for (const c of q.cases) lines.push(`| ${c.fraud}${c.kind === 'control' ? ' (control: must stay quiet)' : ''} | ${c.detected ? 'yes' : 'no'} | ${c.met}/${c.expected} | ${c.firstRule ?? ''} | ${c.eventSeconds === undefined ? '' : `${c.eventSeconds} s`} | ${c.wallMs === undefined ? '' : `${c.wallMs} ms`} |`);
   for (const [name, pts] of Object.entries(r.scaling)) {
     if (pts.length === 0) continue;
-    lines.push('', `Scaling, ${name}:`, '', `| ${name} | records | records/s | heap MiB | RSS MiB |${name === 'keys' ? ' bytes/key |' : ''}`, `| ---: | ---: | ---: | ---: | ---: |${name === 'keys' ? ' ---: |' : ''}`);
-    for (const y of pts) lines.push(`| ${n0(y.x)} | ${n0(y.records)} | ${n0(y.recordsPerSec)} | ${y.heapMiB} | ${y.rssMiB} |${name === 'keys' ? ` ${y.bytesPerKey ?? ''} |` : ''}`);
+    const heap = name === 'threads' ? 'heap MiB (main thread)' : 'heap kept MiB';
+    lines.push('', `Scaling, ${SCALE_TEXT[name] ?? name}:`, '', `| ${name} |${name === 'rules' ? ' counters |' : ''} records | records/s | ${heap} | RSS MiB |${name === 'keys' ? ' bytes/key |' : ''}`, `| ---: |${name === 'rules' ? ' ---: |' : ''} ---: | ---: | ---: | ---: |${name === 'keys' ? ' ---: |' : ''}`);
+    for (const y of pts) lines.push(`| ${n0(y.x)} |${name === 'rules' ? ` ${y.counters ?? ''} |` : ''} ${n0(y.records)} | ${n0(y.recordsPerSec)} | ${y.heapMiB} | ${y.rssMiB} |${name === 'keys' ? ` ${y.bytesPerKey ?? ''} |` : ''}`);
   }
   lines.push('', 'Goals:', '');
   for (const g of Object.values(r.goals)) lines.push(`- ${g.goal}: ${g.value === null ? 'not measured' : g.value} → **${g.holds === null ? 'n/a' : g.holds ? 'holds' : 'does not hold'}**`);
