@@ -12,6 +12,8 @@ import { loadRules } from './rules-file.js';
 import { replay, type InputFormat, type ReplaySummary } from './replay.js';
 import { InvalidConfigError, loadConfig } from './config.js';
 import { ServeNode } from './serve.js';
+import { backtest, formatBacktest } from './backtest.js';
+import { formatRisk, readRisk } from './risk-view.js';
 
 const USAGE = `usage:
   vigil check --rules FILE
@@ -22,6 +24,12 @@ const USAGE = `usage:
   vigil serve --config FILE
                (runs a node: HTTP API on loopback, shard threads, counters in the config's
                data folder; SIGTERM or SIGINT stops it after committing what it took)
+  vigil backtest --rules NEW --baseline CURRENT [--json] [--format jsonl|csv|asterisk]
+               [--input-tz ZONE] INPUT...
+               (replays INPUT through both rule sets; per rule: alerts each raises, added,
+               removed and keys affected)
+  vigil risk --rules FILE --data DIR [--shards N] [--at TIME] [--json] KEY
+               (a key's risk scores in a data folder and the scored alerts that made them)
   vigil bench [--preset tiny|quick|full] [--rate N] [--chart FILE.svg] [--results FILE]
               [--no-redis] [--no-scaling] [--quiet]
                (load harness: fixed-rate latency and detection, throughput beside baselines,
@@ -114,6 +122,69 @@ async function replayCommand (args: string[]): Promise<number> {
   return 0;
 }
 
+async function backtestCommand (args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      rules: { type: 'string' },
+      baseline: { type: 'string' },
+      json: { type: 'boolean' },
+      format: { type: 'string' },
+      'input-tz': { type: 'string' },
+    },
+  });
+  const file = rulesFlag(values.rules);
+  if (values.baseline === undefined) fail('backtest needs --baseline FILE (the rules running today)');
+  if (positionals.length === 0) fail('backtest needs at least one INPUT file');
+  const format = values.format;
+  if (format !== undefined && !(FORMATS as readonly string[]).includes(format)) fail(`--format must be jsonl, csv or asterisk, got "${format}"`);
+  const zone = values['input-tz'];
+  if (zone !== undefined && !isValidZone(zone)) fail(`--input-tz must be an IANA time zone such as Europe/Berlin, got "${zone}"`);
+  for (const input of positionals) {
+    // Both rule sets read every input, so standard input (readable once) cannot be one.
+    if (input === '-') fail('backtest reads each INPUT twice: give files, not - (standard input)');
+    if (!existsSync(input)) fail(`cannot read INPUT "${input}": no such file`);
+  }
+  const report = await backtest({
+    candidate: compileRules(loadRules(file)),
+    baseline: compileRules(loadRules(values.baseline)),
+    inputs: positionals,
+    format: format as InputFormat | undefined,
+    inputZone: zone,
+  });
+  process.stdout.write(values.json === true ? JSON.stringify(report) + '\n' : formatBacktest(report));
+  return 0;
+}
+
+async function riskCommand (args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      rules: { type: 'string' },
+      data: { type: 'string' },
+      shards: { type: 'string' },
+      at: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+  });
+  const file = rulesFlag(values.rules);
+  if (values.data === undefined) fail('risk needs --data DIR (a data folder written by vigil replay --data or vigil serve)');
+  if (!existsSync(values.data)) fail(`cannot read --data "${values.data}": no such folder`);
+  if (positionals.length !== 1) fail('risk needs exactly one KEY');
+  const shards = values.shards === undefined ? 64 : Number(values.shards);
+  if (!Number.isInteger(shards) || shards < 1) fail(`--shards must be a positive whole number, got "${values.shards ?? ''}"`);
+  const at = values.at === undefined ? undefined : Date.parse(values.at);
+  if (at !== undefined && Number.isNaN(at)) fail(`--at must be a time such as 2026-11-21T14:00:00+01:00, got "${values.at ?? ''}"`);
+  const key = positionals[0]!;
+  const reports = await readRisk({ compiled: compileRules(loadRules(file)), dataPath: values.data, key, shards, at });
+  process.stdout.write(values.json === true ? JSON.stringify(reports) + '\n' : formatRisk(key, reports));
+  return 0;
+}
+
 /**
  * Runs a node until SIGTERM or SIGINT, then stops it gracefully: exit 0 once everything it
  * took is committed and acknowledged; 1 if the engine failed. A second signal exits at once.
@@ -159,6 +230,8 @@ export async function main (argv: string[]): Promise<number> {
       case 'check': return check(args);
       case 'replay': return await replayCommand(args);
       case 'serve': return await serveCommand(args);
+      case 'backtest': return await backtestCommand(args);
+      case 'risk': return await riskCommand(args);
       case 'bench': {
         // Loaded only for bench: it pulls in the traffic generator and the baselines' clients.
         const { benchCommand } = await import('../bench/cli.js');

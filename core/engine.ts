@@ -65,6 +65,18 @@ export interface EngineChanges {
   readonly removed: ReadonlyArray<{ readonly keyer: number, readonly key: string, readonly shard: number }>;
 }
 
+/** A key's score for one risk rule (Engine.riskOf). */
+export interface RiskReport {
+  readonly rule: string;
+  readonly by: readonly string[];
+  readonly key: string;
+  readonly score: number;
+  /** the event time the score is decayed to */
+  readonly at: string;
+  readonly limit?: number;
+  readonly contributions: NonNullable<Alert['contributions']>;
+}
+
 /** The engine's own scalars, persisted beside its rows. */
 export interface EngineMeta { readonly watermark: number }
 
@@ -589,6 +601,33 @@ export class Engine {
       }
     }
     return { keys, windows };
+  }
+
+  /**
+   * A key's risk: per risk rule whose `by` gives this key, the score decayed to `ts` (or to
+   * the newest alert, if later) and the scored alerts it is made of. For the API and the CLI.
+   */
+  riskOf (key: string, ts: number): RiskReport[] {
+    const out: RiskReport[] = [];
+    for (const counters of this.compiled.riskBy.values()) {
+      for (const counter of counters) {
+        const cell = this.tables[counter.keyer]!.get(key)?.cells[counter.slot] as RiskCell | undefined;
+        if (cell === undefined) continue;
+        const score = roundValue(decayedScore(cell, ts, this.compiled.halfLife));
+        for (const rule of counter.rules) {
+          out.push({
+            rule: rule.id,
+            by: rule.by,
+            key,
+            score,
+            at: this.compiled.zone.toIso(Math.max(ts, cell.at)),
+            ...(rule.constantLimit === undefined ? {} : { limit: rule.constantLimit }),
+            contributions: cell.contributions.map(([id, ruleId, points, t]) => ({ alert: id, rule: ruleId, score: points, ts: this.compiled.zone.toIso(t) })),
+          });
+        }
+      }
+    }
+    return out;
   }
 
   /** The current value of one rule's counter for one key, for the API and for tests. */

@@ -1,0 +1,56 @@
+/**
+ * `vigil risk`: a key's risk scores as a data folder holds them (written by `vigil replay
+ * --data` or `vigil serve`), with the scored alerts that made each. Reads the folder's
+ * counter rows for the key into an engine of the same rules and asks it (Engine.riskOf),
+ * so the CLI shows exactly what the running engine would compute.
+ */
+import type { CompiledRules } from '../core/compile.js';
+import { rulesFingerprint } from '../core/compile.js';
+import { Engine, type RiskReport } from '../core/engine.js';
+import { UsageError } from '../core/errors.js';
+import { LmdbStore, type StoredRow } from '../workers/store.js';
+
+export interface RiskViewOptions {
+  readonly compiled: CompiledRules;
+  readonly dataPath: string;
+  readonly key: string;
+  /** the shard count the folder was written with */
+  readonly shards: number;
+  /** event time (ms) to decay the score to; default the folder's watermark */
+  readonly at?: number | undefined;
+}
+
+export async function readRisk (opts: RiskViewOptions): Promise<RiskReport[]> {
+  const { compiled } = opts;
+  if (compiled.riskBy.size === 0) throw new UsageError('these rules have no rule with measure: risk');
+  const store = new LmdbStore(opts.dataPath);
+  try {
+    const written = store.fingerprint();
+    if (written === undefined) throw new UsageError(`the data folder "${opts.dataPath}" holds no counters`);
+    if (written !== rulesFingerprint(compiled.config)) {
+      throw new UsageError(`the data folder "${opts.dataPath}" holds counters of other rules; give the --rules it was written with`);
+    }
+    const shards = Array.from({ length: opts.shards }, (_v, i) => i);
+    const riskKeyers = new Set([...compiled.riskBy.values()].flat().map((c) => c.keyer));
+    const rows: StoredRow[] = [];
+    for (const r of store.rows(shards)) if (riskKeyers.has(r.keyer) && r.row.key === opts.key) rows.push(r);
+    const meta = store.meta(shards) ?? { watermark: -Infinity };
+    const engine = new Engine(compiled, Date.now);
+    engine.restore(meta, rows);
+    const at = opts.at ?? meta.watermark;
+    return engine.riskOf(opts.key, Number.isFinite(at) ? at : 0);
+  } finally {
+    await store.close();
+  }
+}
+
+export function formatRisk (key: string, reports: readonly RiskReport[]): string {
+  if (reports.length === 0) return `${key}: no risk score (no scored alert in the data folder)\n`;
+  const lines: string[] = [];
+  for (const r of reports) {
+    const limit = r.limit === undefined ? '' : `, limit ${r.limit}${r.score > r.limit ? ' (above)' : ''}`;
+    lines.push(`${r.rule} (by ${r.by.join(', ')}) ${key}: score ${r.score} at ${r.at}${limit}`);
+    for (const c of r.contributions) lines.push(`  ${c.ts}  +${c.score}  ${c.rule}  alert ${c.alert}`);
+  }
+  return lines.join('\n') + '\n';
+}
