@@ -19,8 +19,8 @@ import { disk } from '../codec.js';
 /** Alerts per batch at most: seq keeps the index in its low 20 bits. */
 export const BATCH_MAX = 1 << 20;
 const EMPTY = Buffer.alloc(0);
-/** Unpacked batches kept for sending; deliveries walk the queue in order, so few are needed. */
-const CACHE = 64;
+/** Alerts of unpacked batches kept for sending; deliveries walk the queue in order, so a few batches do. */
+const CACHE_ALERTS = 100_000;
 
 export interface QueuedEntry { readonly channel: string, readonly seq: number, readonly id: string, readonly enqueuedAt: number }
 export interface DeadRow {
@@ -45,6 +45,7 @@ export class Outbox {
   /** entries left per batch, over all channels */
   private readonly refs = new Map<number, number>();
   private readonly cache = new Map<number, Batch>();
+  private cached = 0;
   private lastBatch = 0;
 
   constructor (path: string) {
@@ -76,8 +77,18 @@ export class Outbox {
   }
 
   private remember (b: Batch): void {
-    if (this.cache.size >= CACHE) this.cache.delete(this.cache.keys().next().value as number);
     this.cache.set(b.id, b);
+    this.cached += b.alerts.length;
+    for (const [id, old] of this.cache) {
+      if (this.cached <= CACHE_ALERTS || id === b.id) break;
+      this.forget(id, old);
+    }
+  }
+
+  private forget (id: number, b: Batch | undefined = this.cache.get(id)): void {
+    if (b === undefined) return;
+    this.cache.delete(id);
+    this.cached -= b.alerts.length;
   }
 
   /** Every queued entry, per channel in the order it was enqueued; counts the entries of each batch. */
@@ -126,7 +137,7 @@ export class Outbox {
       const left = (this.refs.get(b) ?? 1) - 1;
       if (left > 0) { this.refs.set(b, left); continue; }
       this.refs.delete(b);
-      this.cache.delete(b);
+      this.forget(b);
       keys.push(['b', b]);
     }
     return keys;
