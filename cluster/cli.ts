@@ -4,8 +4,10 @@
  */
 import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
-import { formatDiagnostic, InvalidRulesError, UsageError } from '../core/errors.js';
+import { join } from 'node:path';
+import { availableParallelism, userInfo } from 'node:os';
+import { DataUnavailableError, formatDiagnostic, InvalidRulesError, UsageError } from '../core/errors.js';
+import { actor } from '../core/blocklist.js';
 import { compileRules } from '../core/compile.js';
 import { isValidZone } from '../core/zone.js';
 import { loadRules } from './rules-file.js';
@@ -14,6 +16,7 @@ import { InvalidConfigError, loadConfig } from './config.js';
 import { ServeNode } from './serve.js';
 import { backtest, formatBacktest } from './backtest.js';
 import { formatRisk, readRisk } from './risk-view.js';
+import { Blocklist } from './blocklist.js';
 
 const USAGE = `usage:
   vigil check --rules FILE
@@ -30,6 +33,11 @@ const USAGE = `usage:
                removed and keys affected)
   vigil risk --rules FILE --data DIR [--shards N] [--at TIME] [--json] KEY
                (a key's risk scores in a data folder and the scored alerts that made them)
+  vigil blocks list --data DIR
+  vigil blocks lift KEY --data DIR [--by NAME]
+  vigil blocks history KEY --data DIR
+               (the blocklist of a node's or a replay's data folder, also while the node
+               runs; a lift is logged as cli:NAME, by default the user's login name)
   vigil bench [--preset tiny|quick|full] [--rate N] [--chart FILE.svg] [--results FILE]
               [--no-redis] [--no-scaling] [--quiet]
                (load harness: fixed-rate latency and detection, throughput beside baselines,
@@ -223,6 +231,45 @@ async function serveCommand (args: string[]): Promise<number> {
   });
 }
 
+/**
+ * `vigil blocks list|lift|history`: the blocklist of a data folder, read and changed directly
+ * in LMDB (which takes writers from several processes), so it works beside a running node.
+ */
+async function blocksCommand (args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, strict: true, options: { data: { type: 'string' }, by: { type: 'string' } } });
+  if (sub !== 'list' && sub !== 'lift' && sub !== 'history') fail(`blocks needs list, lift KEY or history KEY, got ${sub === undefined ? 'nothing' : `"${sub}"`}`);
+  const data = values.data;
+  if (data === undefined) fail(`blocks ${sub} needs --data DIR (the data folder of a node or of a replay --data)`);
+  if (sub === 'list' ? positionals.length !== 0 : positionals.length !== 1) fail(sub === 'list' ? 'blocks list takes no KEY' : `blocks ${sub} needs exactly one KEY`);
+  if (values.by !== undefined && sub !== 'lift') fail('--by is for blocks lift');
+  if (!existsSync(data)) throw new DataUnavailableError(data, `no data folder ${data}`);
+  const key = positionals[0]!;
+  // A folder whose engine never blocked anything has no blocklist: nothing is blocked there.
+  if (!existsSync(join(data, 'blocks'))) {
+    process.stderr.write(sub === 'lift' ? `${key} is not blocked in ${data}; nothing to lift\n` : sub === 'list' ? '0 keys blocked\n' : '');
+    return 0;
+  }
+  const blocks = Blocklist.open(data);
+  try {
+    if (sub === 'list') {
+      const all = blocks.list();
+      for (const b of all) process.stdout.write(JSON.stringify(b) + '\n');
+      process.stderr.write(`${all.length} key${all.length === 1 ? '' : 's'} blocked\n`);
+    } else if (sub === 'history') {
+      for (const change of blocks.history(key)) process.stdout.write(JSON.stringify(change) + '\n');
+    } else {
+      const by = actor.cli(values.by ?? userInfo().username);
+      const change = await blocks.lift(key, by, Date.now());
+      if (change === undefined) process.stderr.write(`${key} is not blocked in ${data}; nothing to lift\n`);
+      else process.stdout.write(JSON.stringify(change) + '\n');
+    }
+  } finally {
+    await blocks.close();
+  }
+  return 0;
+}
+
 export async function main (argv: string[]): Promise<number> {
   const [command, ...args] = argv;
   try {
@@ -232,6 +279,7 @@ export async function main (argv: string[]): Promise<number> {
       case 'serve': return await serveCommand(args);
       case 'backtest': return await backtestCommand(args);
       case 'risk': return await riskCommand(args);
+      case 'blocks': return await blocksCommand(args);
       case 'bench': {
         // Loaded only for bench: it pulls in the traffic generator and the baselines' clients.
         const { benchCommand } = await import('../bench/cli.js');
@@ -258,6 +306,10 @@ export async function main (argv: string[]): Promise<number> {
     if (err instanceof UsageError) {
       process.stderr.write(`vigil: ${err.message}\n${USAGE}\n`);
       return 2;
+    }
+    if (err instanceof DataUnavailableError) {
+      process.stderr.write(`vigil: ${err.message}\n`);
+      return 1;
     }
     if (err instanceof TypeError && (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS') === true) {
       process.stderr.write(`vigil: ${err.message}\n${USAGE}\n`);

@@ -24,6 +24,7 @@ import { readRawRecords } from './record-source.js';
 import { LineWriter } from './output.js';
 import { EmbeddedEngine, type EpochResult } from './embedded.js';
 import { CheckpointStore, type Checkpoint } from './checkpoint.js';
+import { Blocklist } from './blocklist.js';
 
 export type InputFormat = 'jsonl' | 'csv' | 'asterisk';
 
@@ -119,6 +120,8 @@ export async function replay (opts: ReplayOptions): Promise<ReplaySummary> {
     ? new EmbeddedEngine({ config: compiled.config, compiled, dataPath: dataPath as string, actors: opts.threads, shards, ...(opts.workerFile === undefined ? {} : { workerFile: opts.workerFile }) })
     : undefined;
   const core = engine === undefined ? new Engine(compiled, Date.now) : undefined;
+  // A kept data folder gets the blocks of `action: block` rules, as a node's does.
+  const blocklist = engine !== undefined && opts.dataPath !== undefined ? Blocklist.open(opts.dataPath) : undefined;
 
   // Writes one finished epoch's output, then checkpoints it.
   const pending: Array<{ epoch: Epoch, result: Promise<EpochResult>, position: number, watermark: number }> = [];
@@ -133,10 +136,12 @@ export async function replay (opts: ReplayOptions): Promise<ReplaySummary> {
     rejectOut?.flush();
     summary.alerts += result.alerts.length;
     summary.rejected += rejects.length;
+    const blocked = blocklist?.recordEpoch(head.epoch.number, result.alerts.map((a) => a.alert), compiled.config.rules, Date.now());
+    blocked?.catch(() => undefined); // awaited before the checkpoint
     if (checkpoints !== undefined) {
       const cp: Checkpoint = { epoch: head.epoch.number, position: head.position, watermark: head.watermark, epochSize, shards, alertsBytes: alertOut.bytes, rejectsBytes: rejectOut?.bytes ?? 0 };
       const epoch = head.epoch.number;
-      checkpointWrite = checkpointWrite.then(() => checkpoints.write(cp)).then(() => engine?.release(epoch));
+      checkpointWrite = checkpointWrite.then(() => blocked).then(() => checkpoints.write(cp)).then(() => engine?.release(epoch));
     }
   };
 
@@ -214,6 +219,7 @@ export async function replay (opts: ReplayOptions): Promise<ReplaySummary> {
     alertOut.close();
     rejectOut?.close();
     await engine?.close();
+    await blocklist?.close();
     await checkpoints?.close();
     if (tempData !== undefined) rmSync(tempData, { recursive: true, force: true });
   }

@@ -14,7 +14,9 @@ export type ErrorCode =
   | 'VIGIL_EPOCH_GAP'
   | 'VIGIL_ENGINE_FAILED'
   | 'VIGIL_INVALID_CHANNEL'
-  | 'VIGIL_DELIVERY_FAILED';
+  | 'VIGIL_DELIVERY_FAILED'
+  | 'VIGIL_DATA_UNAVAILABLE'
+  | 'VIGIL_RELOAD_FAILED';
 
 export class EngineError extends Error {
   readonly code: ErrorCode;
@@ -66,6 +68,22 @@ export class InvalidRulesError extends EngineError {
 export class UsageError extends EngineError {
   constructor (message: string) {
     super('VIGIL_USAGE', message);
+  }
+}
+
+/** A data folder (or a part of it, such as its blocklist) cannot be opened: missing, locked, not writable. */
+export class DataUnavailableError extends EngineError {
+  readonly path: string;
+  constructor (path: string, message: string, options?: ErrorOptions) {
+    super('VIGIL_DATA_UNAVAILABLE', message, options);
+    this.path = path;
+  }
+}
+
+/** A rules reload could not be completed; the rules that were active before stay active. */
+export class ReloadFailedError extends EngineError {
+  constructor (message: string, options?: ErrorOptions) {
+    super('VIGIL_RELOAD_FAILED', message, options);
   }
 }
 
