@@ -133,6 +133,28 @@ export class LmdbStore implements ShardStore {
     await this.db.transaction(() => { for (const k of stale) this.db.removeSync(k); });
   }
 
+  /**
+   * A rules change: rewrites every counter row of `shards` through `map` (undefined drops the
+   * row) and sets the new fingerprint, in one transaction, so the folder holds either the old
+   * rules' state or the new. Only while no actor has the store open. Resolves with the rows read and kept.
+   */
+  async migrate (shards: readonly number[], fingerprint: string, map: (r: StoredRow) => StoredRow | undefined): Promise<{ rows: number, kept: number }> {
+    const removed: Key[] = [];
+    const puts: Array<[Key, Buffer]> = [];
+    for (const r of this.rows(shards)) {
+      removed.push(['row', r.shard, r.keyer, r.row.key]);
+      const next = map(r);
+      if (next !== undefined) puts.push([['row', next.shard, next.keyer, next.row.key], disk.pack(next.row)]);
+    }
+    // Old rows go first: a kept row may move to the key of another old row.
+    await this.db.transaction(() => {
+      for (const key of removed) this.db.removeSync(key);
+      for (const [key, value] of puts) this.db.putSync(key, value);
+      this.db.putSync(['fingerprint'], disk.pack(fingerprint));
+    });
+    return { rows: removed.length, kept: puts.length };
+  }
+
   async close (): Promise<void> {
     await this.db.close();
   }
