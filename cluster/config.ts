@@ -3,15 +3,20 @@
  * lives, where the API listens, how many shard threads, where alerts and rejects go, and how
  * streaming input is cut into epochs. Every problem in the file is reported at once as
  * `FILE:LINE:COL config.<field> must be …, got …`, like a rules file. Paths are relative to
- * the config file's folder, so a config and its rules can move together.
+ * the config file's folder, so a config and its rules can move together. API tokens are
+ * secrets: no message ever shows one.
  */
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
-import { LineCounter, parseDocument, isScalar } from 'yaml';
+import { LineCounter, parseDocument, isMap, isScalar } from 'yaml';
 import { UsageError, formatDiagnostic, type Diagnostic } from '../core/errors.js';
 import { Diagnostics, Reader, checkStructure, got, type Entry } from '../core/rules-yaml.js';
+import { DURATION_TEXT, parseDuration } from '../core/rules-text.js';
+
+/** A bearer token of the API; `name` is who the audit log says made a change with it. */
+export interface ApiToken { readonly name: string, readonly secret: string }
 
 export interface ServeConfig {
   readonly file: string;
@@ -23,8 +28,12 @@ export interface ServeConfig {
   readonly threads: number;
   /** a file for alert JSON lines, resolved; undefined: standard output */
   readonly alerts: string | undefined;
+  /** how long the alert history (GET /v1/alerts) keeps an alert, ms */
+  readonly alertRetentionMs: number;
   readonly rejects: string | undefined;
   readonly batch: { readonly maxRecords: number, readonly maxWaitMs: number };
+  /** bearer tokens of the write endpoints; none: the API is open (loopback only) */
+  readonly api: { readonly tokens: readonly ApiToken[] };
 }
 
 /**
@@ -42,12 +51,18 @@ export class InvalidConfigError extends UsageError {
 export const DEFAULT_LISTEN = { host: '127.0.0.1', port: 7800 } as const;
 const DEFAULT_MAX_RECORDS = 1000;
 const DEFAULT_MAX_WAIT_MS = 5;
-const TOP_KEYS = ['rules', 'data', 'listen', 'threads', 'alerts', 'rejects', 'batch'] as const;
+const TOP_KEYS = ['rules', 'data', 'listen', 'threads', 'alerts', 'rejects', 'batch', 'api'] as const;
 const BATCH_KEYS = ['max_records', 'max_wait'] as const;
+const ALERTS_KEYS = ['file', 'retention'] as const;
+const API_KEYS = ['token', 'tokens'] as const;
+const DEFAULT_RETENTION_MS = 7 * 24 * 3_600_000;
+/** Shorter secrets can be guessed; 16 characters of a random token are far beyond that. */
+const MIN_TOKEN_LENGTH = 16;
+/** The name the audit log gives the single `api.token`. */
+export const DEFAULT_TOKEN_NAME = 'default';
 /** Keys of the full node config that this build does not have yet: said so, not "unknown key". */
 const LATER: Readonly<Record<string, string>> = {
   nats: 'config.nats: clusters over NATS are not in this build yet; remove it to run the embedded node',
-  api: 'config.api: API tokens are not in this build yet, so a node listens on loopback only; remove it',
 };
 
 /** `host:port` or `[v6]:port`; undefined when it is neither. */
@@ -120,15 +135,16 @@ export function parseConfig (text: string, file: string): ServeConfig {
   // A missing key is reported at the top of the file: there is no node to point at.
   if (!top.has('rules')) d.atOffset(0, 'config.rules must be the path of a rules file, got nothing');
   if (!top.has('data')) d.atOffset(0, 'config.data must be a folder for the durable state (counters, checkpoint), got nothing; a node without it would lose acknowledged records on a crash');
-  const listen = readListen(top.get('listen'), r);
+  const api = readApi(top.get('api'), r);
+  const listen = readListen(top.get('listen'), r, (api?.tokens.length ?? 0) > 0);
   const threads = top.has('threads')
     ? r.number(top.get('threads')!.value, 'config.threads', 'a whole number of shard threads from 1 to 256', (n) => Number.isInteger(n) && n >= 1 && n <= 256)
     : Math.max(1, availableParallelism());
-  const alertsText = top.get('alerts');
-  const alerts = alertsText === undefined ? undefined : r.text(alertsText.value, 'config.alerts', 'a file path (or - for standard output)');
+  const alertsOut = readAlerts(top.get('alerts'), r);
+  const alerts = alertsOut?.file;
   const batch = readBatch(top.get('batch'), r);
 
-  if (d.count > 0 || rules === undefined || data === undefined || listen === undefined || threads === undefined || batch === undefined) {
+  if (d.count > 0 || rules === undefined || data === undefined || listen === undefined || threads === undefined || batch === undefined || alertsOut === undefined || api === undefined) {
     throw new InvalidConfigError(d.sorted());
   }
   return {
@@ -138,12 +154,87 @@ export function parseConfig (text: string, file: string): ServeConfig {
     listen,
     threads,
     alerts: alerts === undefined || alerts === '-' ? undefined : resolve(base, alerts),
+    alertRetentionMs: alertsOut.retentionMs,
     rejects: path('rejects'),
     batch,
+    api,
   };
 }
 
-function readListen (e: Entry | undefined, r: Reader): ServeConfig['listen'] | undefined {
+/** `alerts: FILE`, or `alerts: { file: FILE, retention: 7d }`. */
+function readAlerts (e: Entry | undefined, r: Reader): { file: string | undefined, retentionMs: number } | undefined {
+  if (e === undefined) return { file: undefined, retentionMs: DEFAULT_RETENTION_MS };
+  if (!isMap(e.value)) {
+    const file = r.text(e.value, 'config.alerts', 'a file path (or - for standard output), or a map with file and retention');
+    return file === undefined ? undefined : { file, retentionMs: DEFAULT_RETENTION_MS };
+  }
+  const entries = r.knownMap(e.value, 'config.alerts', 'config.alerts', ALERTS_KEYS);
+  if (entries === undefined) return undefined;
+  const of = new Map(entries.map((x) => [x.key, x.value]));
+  const file = of.has('file') ? r.text(of.get('file'), 'config.alerts.file', 'a file path (or - for standard output)') : undefined;
+  let retentionMs: number | undefined = DEFAULT_RETENTION_MS;
+  if (of.has('retention')) {
+    const node = of.get('retention');
+    const ms = isScalar(node) && typeof node.value === 'string' ? parseDuration(node.value) : undefined;
+    if (ms === undefined || ms <= 0) {
+      r.d.at(node, `config.alerts.retention must be ${DURATION_TEXT} (how long GET /v1/alerts keeps an alert), got ${got(node)}`);
+      retentionMs = undefined;
+    } else {
+      retentionMs = ms;
+    }
+  }
+  if ((of.has('file') && file === undefined) || retentionMs === undefined) return undefined;
+  return { file, retentionMs };
+}
+
+/** One secret: long enough, no white space. Never echoed: the message says what is wrong with it, not what it is. */
+function readSecret (node: unknown, path: string, r: Reader): string | undefined {
+  const value = isScalar(node) && (typeof node.value === 'string' || typeof node.value === 'number') ? String(node.value) : undefined;
+  if (value === undefined) {
+    r.d.at(node, `${path} must be a secret of at least ${MIN_TOKEN_LENGTH} characters, got ${isScalar(node) ? typeof node.value : 'a ' + (isMap(node) ? 'map' : 'list')}`);
+    return undefined;
+  }
+  if (value.length < MIN_TOKEN_LENGTH || /\s/.test(value)) {
+    r.d.at(node, `${path} must be a secret of at least ${MIN_TOKEN_LENGTH} characters without spaces, got one of ${value.length} characters${/\s/.test(value) ? ' with white space' : ''}`);
+    return undefined;
+  }
+  return value;
+}
+
+/** `api: { token: SECRET }` and/or `api: { tokens: { NAME: SECRET, … } }`. */
+function readApi (e: Entry | undefined, r: Reader): ServeConfig['api'] | undefined {
+  if (e === undefined) return { tokens: [] };
+  const entries = r.knownMap(e.value, 'config.api', 'config.api', API_KEYS, 'a map with token (a secret) or tokens (name: secret)');
+  if (entries === undefined) return undefined;
+  const tokens: ApiToken[] = [];
+  let ok = true;
+  for (const entry of entries) {
+    if (entry.key === 'token') {
+      const secret = readSecret(entry.value, 'config.api.token', r);
+      if (secret === undefined) ok = false; else tokens.push({ name: DEFAULT_TOKEN_NAME, secret });
+      continue;
+    }
+    const named = r.map(entry.value, 'config.api.tokens', 'a map of token name: secret');
+    if (named === undefined) { ok = false; continue; }
+    for (const t of named) {
+      if (!/^[A-Za-z0-9_.-]+$/.test(t.key)) {
+        r.d.at(t.keyNode, `config.api.tokens: a token name must be letters, digits, _ . or -, got ${got(t.keyNode)}`);
+        ok = false;
+        continue;
+      }
+      const secret = readSecret(t.value, `config.api.tokens.${t.key}`, r);
+      if (secret === undefined) ok = false; else tokens.push({ name: t.key, secret });
+    }
+  }
+  const names = new Set<string>();
+  for (const t of tokens) {
+    if (names.has(t.name)) { r.d.at(e.keyNode, `config.api.tokens: the name "${t.name}" is given twice`); ok = false; }
+    names.add(t.name);
+  }
+  return ok ? { tokens } : undefined;
+}
+
+function readListen (e: Entry | undefined, r: Reader, hasToken: boolean): ServeConfig['listen'] | undefined {
   if (e === undefined) return DEFAULT_LISTEN;
   const text = r.text(e.value, 'config.listen', 'host:port such as 127.0.0.1:7800');
   if (text === undefined) return undefined;
@@ -152,8 +243,8 @@ function readListen (e: Entry | undefined, r: Reader): ServeConfig['listen'] | u
     r.d.at(e.value, `config.listen must be host:port such as 127.0.0.1:7800 or [::1]:7800, got ${got(e.value)}`);
     return undefined;
   }
-  if (!isLoopback(listen.host)) {
-    r.d.at(e.value, `config.listen must be a loopback address (127.0.0.0/8 or [::1]), got ${got(e.value)}: a node refuses to listen beyond loopback without an API token, and this build has no token support yet`);
+  if (!isLoopback(listen.host) && !hasToken) {
+    r.d.at(e.value, `config.listen must be a loopback address (127.0.0.0/8 or [::1]) unless config.api.token is set, got ${got(e.value)}: a node refuses to listen beyond loopback without an API token`);
     return undefined;
   }
   return listen;

@@ -1,30 +1,51 @@
 /**
- * The node's small HTTP API on node:http (the full API on fastify comes later). Takes
- * `POST /v1/records` (JSON lines or a JSON array, at most 16 MiB) and answers 202 with
- * `{accepted, rejected, rejects:[{line, reason}]}` only once every record of the body is
- * committed; `GET /healthz`, `GET /readyz`, `GET /v1/counters/{rule}/{key}`. Every error is
- * JSON `{error}`: 400 bad input, 404, 405, 413 body too large, 503 not ready or stopping.
+ * The node's HTTP API on fastify (interfaces.md, "HTTP API"): health, readiness, Prometheus
+ * metrics, records in, the alert history, counters, the blocklist and the rules with hot
+ * reload. `POST /v1/records` answers 202 `{accepted, rejected, rejects:[{line, reason}]}` only
+ * once every record of the body is committed.
+ *
+ * Every error is JSON `{error}` (with `diagnostics` for invalid rules): 400 bad input naming
+ * the field, 401 a write without a valid bearer token when tokens are configured, 404, 405
+ * with `Allow`, 413 body too large, 503 not ready or stopping. Bodies are never buffered by
+ * fastify: each handler reads its own, under a limit, so memory stays bounded.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { EngineError } from '../core/errors.js';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type HTTPMethods } from 'fastify';
+import { InvalidRulesError } from '../core/errors.js';
 import { roundValue } from '../core/alert.js';
-import { MAX_RECORD_BYTES } from '../core/usage-record.js';
-import { parseJsonLine } from '../core/readers/jsonl.js';
+import { actor, type Block, type BlockChange } from '../core/blocklist.js';
 import type { Zone } from '../core/zone.js';
 import type { RawRecord } from './record-source.js';
 import type { Receipt } from './stream.js';
+import type { ApiToken } from './config.js';
+import type { AlertPage, AlertQuery } from './alert-history.js';
+import { parseCursor } from './alert-history.js';
+import { METRICS_CONTENT_TYPE } from './metrics.js';
+import { BODIES_AT_ONCE, Gate, MAX_BODY_BYTES, parseBody, readBody, tooLarge } from './http-body.js';
 
-export const MAX_BODY_BYTES = 16 * 1024 * 1024;
-/**
- * Bodies read and parsed at once. Each may hold MAX_BODY_BYTES until its records have entered
- * epochs; further POSTs wait unread, so TCP slows their senders instead of memory growing.
- */
-const BODIES_AT_ONCE = 4;
-/** An oversized body is read and dropped (so the client gets its 413) up to this much, then the connection is cut. */
-const DRAIN_LIMIT = 4 * MAX_BODY_BYTES;
-const RAW_CLIP = 4096;
+export { MAX_BODY_BYTES, parseBody, type ParsedBody } from './http-body.js';
 
 export type NodeState = 'starting' | 'ready' | 'stopping';
+
+/** The active rules, as GET /v1/rules shows them. */
+export interface RulesInfo {
+  readonly file: string;
+  readonly fingerprint: string;
+  /** when these rules became active (UTC ISO 8601) */
+  readonly loaded: string;
+  /** rules in the file (enabled or not) */
+  readonly rules: number;
+  readonly text: string;
+}
+
+/** The answer to a rules reload. */
+export interface ReloadResult {
+  readonly fingerprint: string;
+  readonly rules: number;
+  readonly kept_counters: number;
+  readonly dropped_counters: number;
+}
 
 export interface ApiDeps {
   readonly state: () => NodeState;
@@ -34,191 +55,187 @@ export interface ApiDeps {
   readonly counter: (rule: string, key: string, ts: number) => Promise<{ value: number, start: number, end: number } | null>;
   /** the ingest watermark: "now" in event time, for the counters' current window */
   readonly watermark: () => number;
-  readonly zone: Zone;
+  /** the rules' zone (it may change with a reload) */
+  readonly zone: () => Zone;
+  /** bearer tokens of the write endpoints; empty: writes are open (the node is on loopback) */
+  readonly tokens: readonly ApiToken[];
+  readonly blocks: {
+    get (key: string): Block | undefined;
+    list (limit: number, after?: string): Block[];
+    history (key: string): BlockChange[];
+    lift (key: string, by: string): Promise<BlockChange | undefined>;
+  };
+  readonly alerts: { query (q: AlertQuery): AlertPage };
+  readonly rules: {
+    current (): RulesInfo;
+    /** validates and hot-reloads; throws InvalidRulesError for rules that are not valid */
+    reload (text: string): Promise<ReloadResult>;
+  };
+  readonly metrics: () => string;
   readonly maxBodyBytes?: number;
-}
-
-export type ParsedBody = { readonly ok: true, readonly items: RawRecord[] } | { readonly ok: false, readonly error: string };
-
-const BODY_SHAPE = 'send records as JSON lines (one record per line) or as a JSON array of records';
-
-/**
- * A POST body as raw records, each with its position (`source`, line: the line of a JSON line,
- * or the 1-based place in a JSON array). A line that is not JSON becomes a reject; a body of
- * which nothing is JSON is refused as a whole.
- */
-export function parseBody (text: string, source: string): ParsedBody {
-  const first = /\S/.exec(text);
-  if (first === null) return { ok: false, error: `the body is empty; ${BODY_SHAPE}` };
-  if (first[0] === '[') {
-    let values: unknown;
-    try {
-      values = JSON.parse(text);
-    } catch (err) {
-      return { ok: false, error: `the body starts with [ but is not a JSON array (${clipReason(err)}); ${BODY_SHAPE}` };
-    }
-    const items = (values as unknown[]).map((value, i): RawRecord => ({ ok: true, value, position: { source, line: i + 1 }, text: JSON.stringify(value) ?? '' }));
-    return items.length === 0 ? { ok: false, error: `the body is an empty array; ${BODY_SHAPE}` } : { ok: true, items };
-  }
-  const items: RawRecord[] = [];
-  let decoded = 0;
-  let line = 0;
-  let from = 0;
-  while (from <= text.length) {
-    const nl = text.indexOf('\n', from);
-    const end = nl < 0 ? text.length : nl;
-    line++;
-    const raw = text.charCodeAt(end - 1) === 13 ? text.slice(from, end - 1) : text.slice(from, end);
-    from = end + 1;
-    if (/^[\s\ufeff]*$/.test(raw)) continue;
-    const position = { source, line };
-    if (raw.length > MAX_RECORD_BYTES || (raw.length * 3 > MAX_RECORD_BYTES && Buffer.byteLength(raw) > MAX_RECORD_BYTES)) {
-      items.push({ ok: false, reject: { reason: 'record larger than 64 KiB', code: 'VIGIL_INVALID_RECORD', position, raw: raw.slice(0, RAW_CLIP) } });
-      continue;
-    }
-    try {
-      items.push({ ok: true, value: parseJsonLine(raw), position, text: raw });
-      decoded++;
-    } catch (err) {
-      if (!(err instanceof EngineError)) throw err;
-      items.push({ ok: false, reject: { reason: err.message, code: err.code, position, raw: raw.slice(0, RAW_CLIP) } });
-    }
-  }
-  if (decoded === 0) {
-    const why = items[0]?.ok === false ? `line ${items[0].reject.position.line ?? 1}: ${items[0].reject.reason}` : 'nothing in it';
-    return { ok: false, error: `the body is not JSON (${why}); ${BODY_SHAPE}` };
-  }
-  return { ok: true, items };
-}
-
-function tooLarge (limit: number): string {
-  return `the body is larger than ${limit} bytes; send fewer records per request`;
-}
-
-function clipReason (err: unknown): string {
-  const why = err instanceof Error ? err.message : String(err);
-  return why.length > 120 ? `${why.slice(0, 119)}…` : why;
-}
-
-/** A counting semaphore. */
-class Gate {
-  private free: number;
-  private readonly waiting: Array<() => void> = [];
-  constructor (n: number) { this.free = n; }
-  async acquire (): Promise<void> {
-    if (this.free > 0) { this.free--; return; }
-    await new Promise<void>((resolve) => { this.waiting.push(resolve); });
-  }
-
-  release (): void {
-    const next = this.waiting.shift();
-    if (next !== undefined) next(); else this.free++;
-  }
+  /** for the server: idle keep-alive connections close after this (default 5 s) */
+  readonly keepAliveTimeoutMs?: number;
 }
 
 class HttpError extends Error {
   readonly status: number;
   readonly headers: Record<string, string>;
-  constructor (status: number, message: string, headers: Record<string, string> = {}) {
+  readonly extra: Record<string, unknown>;
+  constructor (status: number, message: string, headers: Record<string, string> = {}, extra: Record<string, unknown> = {}) {
     super(message);
     this.status = status;
     this.headers = headers;
+    this.extra = extra;
   }
 }
 
-function send (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  if (res.headersSent) return;
-  const text = JSON.stringify(body) + '\n';
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
-  res.end(text);
+const METHODS: readonly HTTPMethods[] = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'];
+const DEFAULT_LIMIT = 100;
+const MAX_LIMIT = 1000;
+
+function digest (text: string): Buffer {
+  return createHash('sha256').update(text, 'utf8').digest();
 }
 
-/** The whole body, or undefined when it is larger than `limit` (it is then read to its end and dropped). */
-async function readBody (req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  const declared = Number(req.headers['content-length'] ?? NaN);
-  let over = declared > limit;
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (over || size > limit) {
-      over = true;
-      chunks.length = 0;
-      if (size > DRAIN_LIMIT) { req.destroy(); break; }
-      continue;
+/**
+ * The name of the token the request carries, in constant time: every configured token is
+ * compared (as SHA-256 digests, so lengths do not leak either). Throws 401.
+ */
+export function authorize (tokens: readonly ApiToken[], header: string | undefined): string | undefined {
+  if (tokens.length === 0) return undefined;
+  const challenge = { 'www-authenticate': 'Bearer realm="vigil"' };
+  const m = header === undefined ? null : /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
+  if (m === null) throw new HttpError(401, 'this endpoint needs a bearer token: send the header Authorization: Bearer <token> (one of config.api)', challenge);
+  const presented = digest(m[1]!);
+  let name: string | undefined;
+  for (const t of tokens) {
+    if (timingSafeEqual(presented, digest(t.secret)) && name === undefined) name = t.name;
+  }
+  if (name === undefined) throw new HttpError(401, 'the bearer token is not one of this node\'s tokens (config.api)', challenge);
+  return name;
+}
+
+/** One query parameter as text (the first, when repeated); undefined when absent. */
+function param (query: unknown, name: string): string | undefined {
+  const value = (query as Record<string, unknown> | undefined)?.[name];
+  if (Array.isArray(value)) return typeof value[0] === 'string' ? value[0] : undefined;
+  return typeof value === 'string' ? value : undefined;
+}
+
+function onlyParams (query: unknown, path: string, known: readonly string[]): void {
+  for (const name of Object.keys((query as Record<string, unknown> | undefined) ?? {})) {
+    if (!known.includes(name)) throw new HttpError(400, `query.${name} is not a parameter of ${path}; use ${known.join(', ')}`);
+  }
+}
+
+/** An ISO 8601 time or epoch milliseconds. */
+function timeParam (text: string, field: string): number {
+  const ts = /^\d+$/.test(text) ? Number(text) : Date.parse(text);
+  if (!Number.isFinite(ts)) throw new HttpError(400, `query.${field} must be an ISO 8601 time or epoch milliseconds, got "${text.slice(0, 60)}"`);
+  return ts;
+}
+
+function limitParam (text: string | undefined, max: number, fallback: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < 1 || n > max) throw new HttpError(400, `query.limit must be a whole number from 1 to ${max}, got "${text.slice(0, 60)}"`);
+  return n;
+}
+
+/**
+ * Builds the API on its own node:http server (so that `Expect: 100-continue` is answered
+ * here, and so that the caller decides when to listen and how to close connections).
+ */
+export function buildApi (deps: ApiDeps): { app: FastifyInstance, server: Server } {
+  const limit = deps.maxBodyBytes ?? MAX_BODY_BYTES;
+  let server!: Server;
+  const app = Fastify({
+    logger: false,
+    // Keys of composite `by` (a|b|c) can be long; the default of 100 would answer 414.
+    routerOptions: { maxParamLength: 4096 },
+    serverFactory: (handler) => {
+      server = createServer({ keepAliveTimeout: deps.keepAliveTimeoutMs ?? 5_000 });
+      server.on('request', handler);
+      // A client that asks before sending its body (as curl does for large ones) hears 413 at
+      // once when the declared length is over the limit, and never sends it.
+      server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+        if (Number(req.headers['content-length'] ?? 0) > limit) {
+          const text = JSON.stringify({ error: tooLarge(limit) });
+          res.writeHead(413, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), connection: 'close' });
+          res.end(text);
+          return;
+        }
+        res.writeContinue();
+        handler(req, res);
+      });
+      return server;
+    },
+  });
+  const api = new Handlers(deps, limit);
+
+  app.setNotFoundHandler((req, reply) => {
+    reply.code(404).send({ error: `no such endpoint: ${req.url.split('?')[0] ?? req.url}` });
+  });
+  app.setErrorHandler((err: unknown, _req, reply) => {
+    if (err instanceof HttpError) {
+      reply.code(err.status).headers(err.headers).send({ error: err.message, ...err.extra });
+      return;
     }
-    chunks.push(chunk);
-  }
-  return over ? undefined : Buffer.concat(chunks, size);
+    const e = err as { statusCode?: number, message?: string };
+    const status = typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500 ? e.statusCode : 500;
+    reply.code(status).send({ error: status === 500 ? `internal error: ${e.message ?? String(err)}` : e.message ?? 'bad request' });
+  });
+
+  // Every route takes its body as the raw stream: no content type is parsed for it.
+  app.register(async (raw) => {
+    raw.removeAllContentTypeParsers();
+    raw.addContentTypeParser('*', (_req, payload, done) => { done(null, payload); });
+    const route = (url: string, handlers: Partial<Record<HTTPMethods, (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>>>): void => {
+      const allowed = Object.keys(handlers) as HTTPMethods[];
+      for (const method of allowed) raw.route({ method, url, handler: handlers[method]! });
+      const others = METHODS.filter((m) => !allowed.includes(m));
+      raw.route({
+        method: others as HTTPMethods[],
+        url,
+        handler: async (req) => {
+          throw new HttpError(405, `${req.method} is not allowed on ${req.url.split('?')[0] ?? url}; use ${allowed.join(' or ')}`, { allow: allowed.join(', ') });
+        },
+      });
+    };
+    route('/healthz', { GET: async () => ({ status: 'ok' }) });
+    route('/readyz', { GET: async (_req, reply) => api.readyz(reply) });
+    route('/metrics', { GET: async (_req, reply) => reply.type(METRICS_CONTENT_TYPE).send(deps.metrics()) });
+    route('/v1/records', { POST: async (req, reply) => api.records(req, reply) });
+    route('/v1/alerts', { GET: async (req) => api.alerts(req) });
+    route('/v1/counters/:rule/:key', { GET: async (req) => api.counter(req) });
+    route('/v1/counters/*', {
+      GET: async () => { throw new HttpError(404, 'use /v1/counters/{rule}/{key}, with a "/" inside the key written as %2F'); },
+    });
+    route('/v1/blocks', { GET: async (req) => api.blockList(req) });
+    route('/v1/blocks/:key', { GET: async (req, reply) => api.block(req, reply), DELETE: async (req, reply) => api.lift(req, reply) });
+    route('/v1/blocks/:key/history', { GET: async (req) => api.blockHistory(req) });
+    route('/v1/rules', { GET: async () => deps.rules.current(), PUT: async (req) => api.putRules(req) });
+  });
+  return { app, server };
 }
 
-/** The request handler of the node API. */
-export class Api {
+class Handlers {
   private readonly deps: ApiDeps;
+  private readonly limit: number;
   private readonly bodies = new Gate(BODIES_AT_ONCE);
   /** counter reads share the actors' mailboxes with epochs: keep a few at a time */
   private readonly reads = new Gate(4);
   private seq = 0;
 
-  constructor (deps: ApiDeps) {
+  constructor (deps: ApiDeps, limit: number) {
     this.deps = deps;
+    this.limit = limit;
   }
 
-  readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
-    this.route(req, res).catch((err: unknown) => {
-      if (err instanceof HttpError) {
-        send(res, err.status, { error: err.message }, err.headers);
-      } else {
-        const message = err instanceof Error ? err.message : String(err);
-        send(res, 500, { error: `internal error: ${message}` });
-      }
-    });
-  };
-
-  /**
-   * A client that asks before sending its body (`Expect: 100-continue`, as curl does for
-   * large ones) hears 413 at once when the declared length is over the limit, and never sends it.
-   */
-  readonly checkContinue = (req: IncomingMessage, res: ServerResponse): void => {
-    const limit = this.deps.maxBodyBytes ?? MAX_BODY_BYTES;
-    if (Number(req.headers['content-length'] ?? 0) > limit) {
-      send(res, 413, { error: tooLarge(limit) }, { connection: 'close' });
-      return;
-    }
-    res.writeContinue();
-    this.handle(req, res);
-  };
-
-  private async route (req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://node');
-    const path = url.pathname;
-    const method = req.method ?? 'GET';
-    const only = (allowed: string): void => {
-      if (method !== allowed) throw new HttpError(405, `${method} is not allowed on ${path}; use ${allowed}`, { allow: allowed });
-    };
-    if (path === '/healthz') {
-      only('GET');
-      send(res, 200, { status: 'ok' });
-      return;
-    }
-    if (path === '/readyz') {
-      only('GET');
-      const state = this.deps.state();
-      if (state === 'ready') send(res, 200, { status: 'ready' });
-      else send(res, 503, { error: state === 'starting' ? 'the node is starting' : 'the node is shutting down' });
-      return;
-    }
-    if (path === '/v1/records') {
-      only('POST');
-      await this.records(req, res);
-      return;
-    }
-    if (path.startsWith('/v1/counters/')) {
-      only('GET');
-      await this.counter(path, url.searchParams, res);
-      return;
-    }
-    throw new HttpError(404, `no such endpoint: ${path}`);
+  readyz (reply: FastifyReply): unknown {
+    const state = this.deps.state();
+    if (state === 'ready') return { status: 'ready' };
+    return reply.code(503).send({ error: state === 'starting' ? 'the node is starting' : 'the node is shutting down' });
   }
 
   private unavailable (): void {
@@ -226,16 +243,26 @@ export class Api {
     if (state !== 'ready') throw new HttpError(503, state === 'starting' ? 'the node is starting; try again' : 'the node is shutting down; send the records to another node or again later', { 'retry-after': '1' });
   }
 
-  private async records (req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** The token's name for a write, or 401. */
+  private writer (req: FastifyRequest): string {
+    return actor.api(authorize(this.deps.tokens, req.headers.authorization));
+  }
+
+  /** The body, read under the limit; 413 beyond it. */
+  private async body (req: FastifyRequest): Promise<Buffer> {
+    const body = req.body === undefined ? Buffer.alloc(0) : await readBody(req.raw, this.limit);
+    if (body === undefined) throw new HttpError(413, tooLarge(this.limit), { connection: 'close' });
+    return body;
+  }
+
+  async records (req: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+    this.writer(req);
     this.unavailable();
     const seq = ++this.seq;
     let committed: Promise<Receipt>;
     await this.bodies.acquire();
     try {
-      const limit = this.deps.maxBodyBytes ?? MAX_BODY_BYTES;
-      const body = await readBody(req, limit);
-      if (body === undefined) throw new HttpError(413, tooLarge(limit), { connection: 'close' });
-      const parsed = parseBody(body.toString('utf8'), `http#${seq}`);
+      const parsed = parseBody((await this.body(req)).toString('utf8'), `http#${seq}`);
       if (!parsed.ok) throw new HttpError(400, parsed.error);
       this.unavailable();
       committed = (await this.deps.offer(parsed.items)).committed;
@@ -249,28 +276,18 @@ export class Api {
       const why = err instanceof Error ? err.message : String(err);
       throw new HttpError(503, `the records were not committed (${why}); send them again`);
     }
-    send(res, 202, {
+    return reply.code(202).send({
       accepted: receipt.accepted,
       rejected: receipt.rejects.length,
       rejects: receipt.rejects.map((r) => ({ line: r.position.line ?? null, reason: r.reason })),
     });
   }
 
-  private async counter (path: string, query: URLSearchParams, res: ServerResponse): Promise<void> {
-    const parts = path.slice('/v1/counters/'.length).split('/');
-    if (parts.length !== 2 || parts[0] === '' || parts[1] === '') {
-      throw new HttpError(404, 'use /v1/counters/{rule}/{key}, with a "/" inside the key written as %2F');
-    }
-    let rule: string;
-    let key: string;
-    try {
-      rule = decodeURIComponent(parts[0]!);
-      key = decodeURIComponent(parts[1]!);
-    } catch {
-      throw new HttpError(400, `the path ${path} is not valid percent-encoding`);
-    }
+  async counter (req: FastifyRequest): Promise<unknown> {
+    const { rule, key } = req.params as { rule: string, key: string };
+    onlyParams(req.query, '/v1/counters/{rule}/{key}', ['at']);
     if (!this.deps.hasRule(rule)) throw new HttpError(404, `no rule "${rule}" in the rules`);
-    const ts = this.atOf(query);
+    const ts = this.atOf(param(req.query, 'at'));
     this.unavailable();
     await this.reads.acquire();
     let found: Awaited<ReturnType<ApiDeps['counter']>>;
@@ -279,21 +296,78 @@ export class Api {
     } finally {
       this.reads.release();
     }
-    if (found === null) throw new HttpError(404, `no counter of rule "${rule}" for key "${key}" in the window at ${this.deps.zone.toIso(ts)}`);
-    const zone = this.deps.zone;
+    const zone = this.deps.zone();
+    if (found === null) throw new HttpError(404, `no counter of rule "${rule}" for key "${key}" in the window at ${zone.toIso(ts)}`);
     // Rounded as in alerts, so a counter and the alert it raised show the same number.
-    send(res, 200, { rule, key, value: roundValue(found.value), window: { start: zone.toIso(found.start), end: zone.toIso(found.end) } });
+    return { rule, key, value: roundValue(found.value), window: { start: zone.toIso(found.start), end: zone.toIso(found.end) } };
   }
 
   /** `?at=` (ISO 8601 or epoch ms), else the watermark, else the wall clock (nothing seen yet). */
-  private atOf (query: URLSearchParams): number {
-    const at = query.get('at');
-    if (at === null) {
+  private atOf (at: string | undefined): number {
+    if (at === undefined) {
       const w = this.deps.watermark();
       return Number.isFinite(w) ? w : Date.now();
     }
-    const ts = /^\d+$/.test(at) ? Number(at) : Date.parse(at);
-    if (!Number.isFinite(ts)) throw new HttpError(400, `query.at must be an ISO 8601 time or epoch milliseconds, got "${at.slice(0, 60)}"`);
-    return ts;
+    return timeParam(at, 'at');
+  }
+
+  alerts (req: FastifyRequest): unknown {
+    onlyParams(req.query, '/v1/alerts', ['since', 'rule', 'key', 'after', 'limit']);
+    const since = param(req.query, 'since');
+    const after = param(req.query, 'after');
+    if (after !== undefined && parseCursor(after) === undefined) throw new HttpError(400, `query.after must be the "next" of an earlier answer, got "${after.slice(0, 60)}"`);
+    const rule = param(req.query, 'rule');
+    const key = param(req.query, 'key');
+    return this.deps.alerts.query({
+      limit: limitParam(param(req.query, 'limit'), MAX_LIMIT, DEFAULT_LIMIT),
+      ...(since === undefined ? {} : { since: timeParam(since, 'since') }),
+      ...(after === undefined ? {} : { after }),
+      ...(rule === undefined ? {} : { rule }),
+      ...(key === undefined ? {} : { key }),
+    });
+  }
+
+  blockList (req: FastifyRequest): unknown {
+    onlyParams(req.query, '/v1/blocks', ['limit', 'after']);
+    const max = 100_000;
+    const limit = limitParam(param(req.query, 'limit'), max, max);
+    const blocks = this.deps.blocks.list(limit, param(req.query, 'after'));
+    return { blocks: blocks.map((b) => ({ blocked: true, ...b })), next: blocks.length >= limit ? blocks[blocks.length - 1]!.key : null };
+  }
+
+  block (req: FastifyRequest, reply: FastifyReply): unknown {
+    const { key } = req.params as { key: string };
+    const block = this.deps.blocks.get(key);
+    if (block === undefined) return reply.code(404).send({ key, blocked: false });
+    return { key, blocked: true, since: block.since, alert: block.alert, rule: block.rule };
+  }
+
+  async lift (req: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+    const by = this.writer(req);
+    const { key } = req.params as { key: string };
+    const change = await this.deps.blocks.lift(key, by);
+    if (change === undefined) return reply.code(404).send({ key, blocked: false, error: `key "${key}" is not blocked; nothing to lift` });
+    return { key, blocked: false, lifted: change };
+  }
+
+  blockHistory (req: FastifyRequest): unknown {
+    const { key } = req.params as { key: string };
+    const block = this.deps.blocks.get(key);
+    return { key, blocked: block !== undefined, history: this.deps.blocks.history(key) };
+  }
+
+  async putRules (req: FastifyRequest): Promise<unknown> {
+    this.writer(req);
+    this.unavailable();
+    const text = (await this.body(req)).toString('utf8');
+    try {
+      return await this.deps.rules.reload(text);
+    } catch (err) {
+      if (!(err instanceof InvalidRulesError)) throw err;
+      const n = err.diagnostics.length;
+      throw new HttpError(400, `the rules are not valid (${n} problem${n === 1 ? '' : 's'}); nothing was changed`, {}, {
+        diagnostics: err.diagnostics.map((d) => ({ line: d.line, col: d.col, message: d.message })),
+      });
+    }
   }
 }

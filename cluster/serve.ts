@@ -1,26 +1,35 @@
 /**
  * `vigil serve`: one node in one process, the embedded default. Wires the HTTP API
  * (http-api.ts) to the streaming pipeline (stream.ts) over the embedded engine (shard actors
- * on worker threads, counters in LMDB under `data`), with alerts and rejects as JSON lines.
+ * on worker threads, counters in LMDB under `data`), with alerts and rejects as JSON lines,
+ * the alert history and the blocklist beside the counters, and rules reloaded in place.
  * Logs one JSON line per event to standard error: {"listening":"HOST:PORT"} once the port is
- * open (readyz says 503 until the engine is open), {"ready":…}, {"stopping":…}, {"stopped":…}.
+ * open (readyz says 503 until the engine is open), {"ready":…}, {"reloaded":…},
+ * {"stopping":…}, {"stopped":…}.
  *
  * Restarted on the same data folder, a node continues the epoch numbers and counters where
  * the last checkpoint left them (see EpochStream.start for epochs committed after it).
  */
-import { mkdirSync } from 'node:fs';
-import { createServer, type Server, type ServerResponse } from 'node:http';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import type { Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { compileRules, rulesFingerprint } from '../core/compile.js';
+import type { FastifyInstance } from 'fastify';
+import { compileRules, rulesFingerprint, type CompiledRules } from '../core/compile.js';
 import { Ingest } from '../core/ingest.js';
-import { UsageError } from '../core/errors.js';
+import { ReloadFailedError, UsageError } from '../core/errors.js';
+import type { Reject } from '../core/usage-record.js';
 import { LmdbStore } from '../workers/store.js';
 import { loadRules } from './rules-file.js';
 import { CheckpointStore } from './checkpoint.js';
-import { EmbeddedEngine } from './embedded.js';
+import { EmbeddedEngine, type EpochResult } from './embedded.js';
 import { LineWriter } from './output.js';
-import { EpochStream, LineSink } from './stream.js';
-import { Api, type NodeState } from './http-api.js';
+import { EpochStream, LineSink, type EpochSink, type OutputMark } from './stream.js';
+import type { Epoch } from './replay.js';
+import { buildApi, type NodeState, type ReloadResult, type RulesInfo } from './http-api.js';
+import { Blocklist } from './blocklist.js';
+import { AlertHistory } from './alert-history.js';
+import { Metrics } from './metrics.js';
+import { commitPendingRules, dropPendingRules, migrateRow, parseRulesText, planMigration, recoverPendingRules, writePendingRules } from './reload.js';
 import type { ServeConfig } from './config.js';
 
 /** Shards of a new data folder; a folder keeps the count it was written with. */
@@ -56,21 +65,115 @@ async function readFolder (data: string, fingerprint: string, shards: number): P
   }
 }
 
+/** A reload that committed its counters but died before renaming the rules file is finished here. */
+async function finishInterruptedReload (config: ServeConfig): Promise<void> {
+  if (!existsSync(config.data)) return;
+  const store = new LmdbStore(config.data);
+  let fingerprint: string | undefined;
+  try {
+    fingerprint = store.fingerprint();
+  } finally {
+    await store.close();
+  }
+  recoverPendingRules(config.rules, fingerprint);
+}
+
+/**
+ * Where a committed epoch's output goes: the alerts and rejects files, the metrics, the alert
+ * history and the blocklist. The LMDB writes run in the background; the checkpoint waits for
+ * them (settled), so an acknowledged record's alerts and blocks are durable.
+ */
+class NodeSink implements EpochSink {
+  private readonly lines: LineSink;
+  private readonly node: ServeNode;
+  private readonly pending = new Set<Promise<unknown>>();
+
+  constructor (lines: LineSink, node: ServeNode) {
+    this.lines = lines;
+    this.node = node;
+  }
+
+  write (epoch: Epoch, result: EpochResult, rejects: readonly Reject[]): OutputMark {
+    const mark = this.lines.write(epoch, result, rejects);
+    const alerts = result.alerts.map((a) => a.alert);
+    const now = Date.now();
+    const { metrics, history, blocklist } = this.node.parts();
+    metrics.epoch(epoch.size, epoch.size - rejects.length, rejects, alerts);
+    this.track(history.recordEpoch(epoch.number, alerts, now));
+    this.track(blocklist.recordEpoch(epoch.number, alerts, this.node.rulesConfig().rules, now).then((changes) => { metrics.blockChanges(changes); }));
+    return mark;
+  }
+
+  private track (p: Promise<unknown>): void {
+    this.pending.add(p);
+    p.then(() => this.pending.delete(p), () => undefined);
+  }
+
+  /** Resolves once every write started so far is committed; rejects if one failed. */
+  async settled (): Promise<void> {
+    await Promise.all([...this.pending]);
+  }
+}
+
 export class ServeNode {
   private state: NodeState = 'starting';
+  private readonly app: FastifyInstance;
   private readonly server: Server;
   private readonly log: (event: Record<string, unknown>) => void;
+  private readonly config: ServeConfig;
+  private readonly opts: ServeOptions;
+  private compiled: CompiledRules;
+  private rules: RulesInfo;
+  private ingest: Ingest;
+  private shards = DEFAULT_SHARDS;
   private engine: EmbeddedEngine | undefined;
   private stream: EpochStream | undefined;
   private checkpoints: CheckpointStore | undefined;
+  private blocklist: Blocklist | undefined;
+  private history: AlertHistory | undefined;
+  private readonly metrics = new Metrics();
   private writers: LineWriter[] = [];
   private stopping: Promise<void> | undefined;
+  /** reloads one at a time; counter reads wait while the actors are swapped */
+  private reloads: Promise<unknown> = Promise.resolve();
+  private swapping: Promise<unknown> | undefined;
   private readonly failureListeners: Array<(err: unknown) => void> = [];
   private readonly active = new Set<Promise<void>>();
 
-  private constructor (server: Server, log: ServeNode['log']) {
+  private constructor (config: ServeConfig, opts: ServeOptions, compiled: CompiledRules, text: string) {
+    this.config = config;
+    this.opts = opts;
+    this.log = opts.log ?? stderrLog;
+    this.compiled = compiled;
+    this.rules = rulesInfo(config.rules, compiled, text);
+    this.ingest = new Ingest(compiled);
+    const { app, server } = buildApi({
+      state: () => this.state,
+      offer: (items) => this.stream!.offer(items),
+      hasRule: (rule) => this.compiled.config.rules.some((r) => r.id === rule),
+      counter: async (rule, key, ts) => {
+        await this.swapping;
+        return await this.engine!.counter(rule, key, ts);
+      },
+      watermark: () => this.ingest.watermark,
+      zone: () => this.compiled.zone,
+      tokens: config.api.tokens,
+      blocks: {
+        get: (key) => this.blocklist!.get(key),
+        list: (limit, after) => this.blocklist!.list(limit, after),
+        history: (key) => this.blocklist!.history(key),
+        lift: async (key, by) => {
+          const change = await this.blocklist!.lift(key, by, Date.now());
+          if (change !== undefined) this.metrics.blockChanges([change]);
+          return change;
+        },
+      },
+      alerts: { query: (q) => this.history!.query(q) },
+      rules: { current: () => this.rules, reload: (text) => this.reload(text) },
+      metrics: () => this.metrics.render({ blocks: this.blocklist?.count() ?? 0, ready: this.state === 'ready' }),
+    });
+    this.app = app;
     this.server = server;
-    this.log = log;
   }
 
   /**
@@ -78,28 +181,19 @@ export class ServeNode {
    * for a config the node cannot run with (exit 2), anything else for an engine failure.
    */
   static async start (config: ServeConfig, opts: ServeOptions = {}): Promise<ServeNode> {
+    await finishInterruptedReload(config);
     const compiled = compileRules(loadRules(config.rules));
-    const log = opts.log ?? stderrLog;
-    const server = createServer({ keepAliveTimeout: 5_000 });
-    const node = new ServeNode(server, log);
-    const ingest = new Ingest(compiled);
-    const api = new Api({
-      state: () => node.state,
-      offer: (items) => node.stream!.offer(items),
-      hasRule: (rule) => compiled.config.rules.some((r) => r.id === rule),
-      counter: (rule, key, ts) => node.engine!.counter(rule, key, ts),
-      watermark: () => ingest.watermark,
-      zone: compiled.zone,
-    });
+    const node = new ServeNode(config, opts, compiled, readFileSync(config.rules, 'utf8'));
+    const { server } = node;
     // Requests are followed so that stopping can wait for answers still owed (bounded by STOP_GRACE_MS).
-    const follow = (res: ServerResponse): void => {
+    const follow = (_req: unknown, res: ServerResponse): void => {
       const done = new Promise<void>((resolve) => { res.on('close', resolve); });
       node.active.add(done);
       done.then(() => node.active.delete(done), () => undefined);
     };
-    server.on('request', (req, res) => { follow(res); api.handle(req, res); });
-    server.on('checkContinue', (req, res) => { follow(res); api.checkContinue(req, res); });
-
+    server.prependListener('request', follow);
+    server.prependListener('checkContinue', follow);
+    await node.app.ready();
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => {
         const why = err.code === 'EADDRINUSE' ? 'the port is in use' : err.code === 'EADDRNOTAVAIL' ? 'no such local address' : err.message;
@@ -108,42 +202,12 @@ export class ServeNode {
       server.listen(config.listen.port, config.listen.host, () => { resolve(); });
     });
     const address = server.address() as AddressInfo;
-    log({ listening: formatAddress(address) });
+    node.log({ listening: formatAddress(address) });
 
     try {
-      mkdirSync(config.data, { recursive: true });
-      node.checkpoints = new CheckpointStore(config.data);
-      const cp = node.checkpoints.read();
-      const shards = cp?.shards ?? DEFAULT_SHARDS;
-      const folder = await readFolder(config.data, rulesFingerprint(compiled.config), shards);
-      ingest.watermark = Math.max(cp?.watermark ?? -Infinity, folder.watermark);
-      node.engine = new EmbeddedEngine({
-        config: compiled.config,
-        compiled,
-        dataPath: config.data,
-        actors: config.threads,
-        shards,
-        ...(opts.workerFile === undefined ? {} : { workerFile: opts.workerFile }),
-      });
-      const alerts = new LineWriter(config.alerts, cp?.alertsBytes ?? 0);
-      node.writers.push(alerts);
-      const rejects = config.rejects === undefined ? undefined : new LineWriter(config.rejects, cp?.rejectsBytes ?? 0);
-      if (rejects !== undefined) node.writers.push(rejects);
-      const checkpoints = node.checkpoints;
-      node.stream = new EpochStream({
-        engine: node.engine,
-        ingest,
-        sink: new LineSink(alerts, rejects),
-        checkpoint: (c) => checkpoints.write(c),
-        shards,
-        checkpointed: cp?.epoch ?? 0,
-        maxRecords: config.batch.maxRecords,
-        maxWaitMs: config.batch.maxWaitMs,
-      });
-      await node.stream.start(folder.applied);
-      node.stream.onFailure((err) => { node.failed(err); });
+      await node.open();
       node.state = 'ready';
-      log({ ready: formatAddress(address), epoch: node.stream.checkpointed, threads: node.engine.actors, shards, data: config.data });
+      node.log({ ready: formatAddress(address), epoch: node.stream!.checkpointed, threads: node.engine!.actors, shards: node.shards, data: config.data });
     } catch (err) {
       await node.close();
       throw err;
@@ -151,11 +215,130 @@ export class ServeNode {
     return node;
   }
 
+  private async open (): Promise<void> {
+    const { config } = this;
+    mkdirSync(config.data, { recursive: true });
+    this.checkpoints = new CheckpointStore(config.data);
+    const cp = this.checkpoints.read();
+    this.shards = cp?.shards ?? DEFAULT_SHARDS;
+    const folder = await readFolder(config.data, this.rules.fingerprint, this.shards);
+    this.ingest.watermark = Math.max(cp?.watermark ?? -Infinity, folder.watermark);
+    this.blocklist = Blocklist.open(config.data);
+    this.history = new AlertHistory(config.data, config.alertRetentionMs);
+    this.engine = this.makeEngine(this.compiled);
+    const alerts = new LineWriter(config.alerts, cp?.alertsBytes ?? 0);
+    this.writers.push(alerts);
+    const rejects = config.rejects === undefined ? undefined : new LineWriter(config.rejects, cp?.rejectsBytes ?? 0);
+    if (rejects !== undefined) this.writers.push(rejects);
+    const checkpoints = this.checkpoints;
+    const sink = new NodeSink(new LineSink(alerts, rejects), this);
+    this.stream = new EpochStream({
+      engine: this.engine,
+      ingest: this.ingest,
+      sink,
+      checkpoint: async (c) => {
+        await sink.settled();
+        await checkpoints.write(c);
+      },
+      shards: this.shards,
+      checkpointed: cp?.epoch ?? 0,
+      maxRecords: config.batch.maxRecords,
+      maxWaitMs: config.batch.maxWaitMs,
+    });
+    await this.stream.start(folder.applied);
+    this.stream.onFailure((err) => { this.failed(err); });
+  }
+
+  private makeEngine (compiled: CompiledRules): EmbeddedEngine {
+    return new EmbeddedEngine({
+      config: compiled.config,
+      compiled,
+      dataPath: this.config.data,
+      actors: this.config.threads,
+      shards: this.shards,
+      ...(this.opts.workerFile === undefined ? {} : { workerFile: this.opts.workerFile }),
+    });
+  }
+
+  /** For the sink: the stores and counters an epoch's output goes to. */
+  parts (): { metrics: Metrics, history: AlertHistory, blocklist: Blocklist } {
+    return { metrics: this.metrics, history: this.history!, blocklist: this.blocklist! };
+  }
+
+  rulesConfig (): CompiledRules['config'] {
+    return this.compiled.config;
+  }
+
   get address (): AddressInfo { return this.server.address() as AddressInfo; }
 
   /** Calls `listener` when the engine fails; the node is then stopping on its own. */
   onFailure (listener: (err: unknown) => void): void {
     this.failureListeners.push(listener);
+  }
+
+  /**
+   * Validates `text` as the rules file and makes it the active rules without losing a record:
+   * see reload.ts for what state is kept. Throws InvalidRulesError (nothing changed),
+   * ReloadFailedError (nothing changed, the old rules stay active), or an engine failure.
+   */
+  reload (text: string): Promise<ReloadResult> {
+    const run = this.reloads.then(() => this.reloadNow(text));
+    this.reloads = run.catch(() => undefined);
+    return run;
+  }
+
+  private async reloadNow (text: string): Promise<ReloadResult> {
+    const file = this.config.rules;
+    const compiled = compileRules(parseRulesText(text, file));
+    const fingerprint = rulesFingerprint(compiled.config);
+    const from = this.compiled;
+    const plan = planMigration(from, compiled);
+    const result: ReloadResult = { fingerprint, rules: compiled.config.rules.length, kept_counters: plan.kept, dropped_counters: plan.dropped };
+    if (fingerprint === this.rules.fingerprint) {
+      // The same rules in other words (comments, order of keys): nothing to restart.
+      writePendingRules(file, text);
+      commitPendingRules(file);
+      this.compiled = compiled;
+      this.rules = rulesInfo(file, compiled, text);
+      this.log({ reloaded: fingerprint, restarted: false });
+      return result;
+    }
+    const stream = this.stream!;
+    const swap = stream.pause(async () => {
+      await this.engine!.close();
+      writePendingRules(file, text);
+      try {
+        const store = new LmdbStore(this.config.data);
+        try {
+          await store.migrate(Array.from({ length: this.shards }, (_, s) => s), fingerprint, (row) => migrateRow(plan, compiled, row));
+        } finally {
+          await store.close();
+        }
+      } catch (err) {
+        // The migration is one transaction: the folder still holds the old rules' state.
+        dropPendingRules(file);
+        this.engine = this.makeEngine(from);
+        stream.use(this.engine, this.ingest);
+        throw new ReloadFailedError(`the counters could not be migrated to the new rules (${err instanceof Error ? err.message : String(err)}); the rules that were active stay active`, { cause: err });
+      }
+      commitPendingRules(file);
+      const ingest = new Ingest(compiled);
+      ingest.watermark = this.ingest.watermark;
+      this.engine = this.makeEngine(compiled);
+      this.compiled = compiled;
+      this.ingest = ingest;
+      this.rules = rulesInfo(file, compiled, text);
+      stream.use(this.engine, ingest);
+    });
+    this.swapping = swap.catch(() => undefined);
+    try {
+      await swap;
+    } finally {
+      this.swapping = undefined;
+    }
+    this.metrics.reloaded();
+    this.log({ reloaded: fingerprint, restarted: true, epoch: stream.checkpointed, kept_counters: plan.kept, dropped_counters: plan.dropped });
+    return result;
   }
 
   /**
@@ -200,8 +383,14 @@ export class ServeNode {
     this.server.closeAllConnections();
     await this.engine?.close().catch(() => undefined);
     for (const w of this.writers) w.close();
+    await this.blocklist?.close();
+    await this.history?.close();
     await this.checkpoints?.close();
   }
+}
+
+function rulesInfo (file: string, compiled: CompiledRules, text: string): RulesInfo {
+  return { file, fingerprint: rulesFingerprint(compiled.config), loaded: new Date().toISOString(), rules: compiled.config.rules.length, text };
 }
 
 function formatAddress (a: AddressInfo): string {

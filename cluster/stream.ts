@@ -8,6 +8,8 @@
  *
  * Memory is bounded: at most `depth` epochs are in flight; an offer that would start one more
  * waits (and with it every later offer), so producers are slowed, never buffered without end.
+ *
+ * A rules reload swaps the engine between two epochs (pause): offers wait while it runs.
  */
 import type { Ingest } from '../core/ingest.js';
 import type { Reject } from '../core/usage-record.js';
@@ -163,6 +165,10 @@ export const STREAM_EPOCH_SIZE = 0;
 
 export class EpochStream {
   private readonly opts: StreamOptions;
+  /** replaced by a reload (see pause) */
+  private engine: EpochEngine;
+  private ingest: Ingest;
+  private replaced = false;
   private readonly cutter: EpochCutter;
   private readonly depth: number;
   private readonly now: () => number;
@@ -183,6 +189,8 @@ export class EpochStream {
 
   constructor (opts: StreamOptions) {
     this.opts = opts;
+    this.engine = opts.engine;
+    this.ingest = opts.ingest;
     this.cutter = new EpochCutter(opts.maxRecords, opts.maxWaitMs);
     this.depth = opts.depth ?? 4;
     this.now = opts.now ?? Date.now;
@@ -234,13 +242,13 @@ export class EpochStream {
         if (!item.ok) {
           epoch.rejects.push({ index: at, reject: item.reject });
         } else {
-          const prepared = this.opts.ingest.prepare(item.value, item.position, item.text);
+          const prepared = this.ingest.prepare(item.value, item.position, item.text);
           if (!prepared.ok) {
             epoch.rejects.push({ index: at, reject: prepared.reject });
           } else {
             epoch.records.push(prepared.record);
             epoch.index.push(at);
-            epoch.watermark.push(this.opts.ingest.watermark);
+            epoch.watermark.push(this.ingest.watermark);
             epoch.sources.set(at, { position: item.position, text: item.text });
           }
         }
@@ -255,11 +263,50 @@ export class EpochStream {
   /** Cuts the open epoch now and waits until every epoch is written and checkpointed. */
   async drain (): Promise<void> {
     await this.run(() => this.cut(false));
+    await this.settle();
+    this.throwIfFailed();
+  }
+
+  /**
+   * Runs `task` between two epochs, for a rules reload: offers and timer cuts wait (on the
+   * lock, their bodies unread) while the open epoch is cut and every epoch in flight is
+   * written and checkpointed; then `task` runs, and may replace the engine with use(). A
+   * replaced engine gets one empty epoch before offers resume, which proves its actors open
+   * (as start() does), whether `task` then succeeded or threw.
+   */
+  async pause<T> (task: () => Promise<T>): Promise<T> {
+    let out: { value: T } | undefined;
+    await this.run(async () => {
+      await this.cut(false);
+      await this.settle();
+      this.throwIfFailed();
+      this.replaced = false;
+      try {
+        out = { value: await task() };
+      } finally {
+        if (this.replaced) {
+          await this.cut(true);
+          await this.settle();
+        }
+      }
+      this.throwIfFailed();
+    });
+    return out!.value;
+  }
+
+  /** Inside a pause() task: later epochs go to `engine`, records are validated by `ingest`. */
+  use (engine: EpochEngine, ingest: Ingest): void {
+    this.engine = engine;
+    this.ingest = ingest;
+    this.replaced = true;
+  }
+
+  /** Waits until every epoch cut so far is written and checkpointed. */
+  private async settle (): Promise<void> {
     while (this.inFlight.length > 0 || this.saving !== undefined) {
       await this.completing;
       await this.saving;
     }
-    this.throwIfFailed();
   }
 
   /** Stops the timer; in-flight epochs are not waited for (drain() first for that). */
@@ -302,14 +349,14 @@ export class EpochStream {
     const epoch = this.open;
     if (epoch.size === 0 && !empty) return;
     this.throwIfFailed();
-    const watermark = this.opts.ingest.watermark;
+    const watermark = this.ingest.watermark;
     this.open = streamEpoch(epoch.number + 1);
     this.cutter.reset();
     while (this.inFlight.length >= this.depth) {
       await new Promise<void>((resolve) => { this.slotFreed = resolve; });
       this.throwIfFailed();
     }
-    const result = this.opts.engine.apply(epoch.number, epoch.records, epoch.index, epoch.watermark);
+    const result = this.engine.apply(epoch.number, epoch.records, epoch.index, epoch.watermark);
     result.catch(() => undefined); // handled in order by complete()
     const entry: InFlight = { epoch, result, watermark };
     this.inFlight.push(entry);
@@ -357,7 +404,7 @@ export class EpochStream {
     const write = this.opts.checkpoint?.(cp) ?? Promise.resolve();
     this.saving = write.then(() => {
       this.lastCheckpointed = newest.epoch;
-      this.opts.engine.release(newest.epoch);
+      this.engine.release(newest.epoch);
       for (const { tickets } of batch) {
         for (const ticket of tickets) if (--ticket.pending === 0) ticket.settle();
       }

@@ -99,7 +99,7 @@ config('a node refuses to listen beyond loopback, and says why', () => {
     assert.unreachable();
   } catch (err) {
     assert.instance(err, InvalidConfigError);
-    assert.is((err as Error).message, 'node.yaml:3:9 config.listen must be a loopback address (127.0.0.0/8 or [::1]), got "0.0.0.0:7800": a node refuses to listen beyond loopback without an API token, and this build has no token support yet');
+    assert.is((err as Error).message, 'node.yaml:3:9 config.listen must be a loopback address (127.0.0.0/8 or [::1]) unless config.api.token is set, got "0.0.0.0:7800": a node refuses to listen beyond loopback without an API token');
   }
   for (const host of ['127.0.0.1', '127.8.9.10', '::1', '0:0:0:0:0:0:0:1', 'localhost']) assert.ok(isLoopback(host), host);
   for (const host of ['0.0.0.0', '10.0.0.1', '::', '::ffff:127.0.0.1', 'example.com', '128.0.0.1']) assert.not.ok(isLoopback(host), host);
@@ -497,7 +497,7 @@ node('listen beyond loopback is refused before anything starts (exit 2)', async 
   writeFileSync(file, `rules: ${RULES}\ndata: ${join(dir, 'data-open')}\nlisten: 0.0.0.0:7800\n`);
   const result = await within(WAIT_MS, 'serve to refuse', runVigil(['serve', '--config', file]));
   assert.is(result.code, 2);
-  assert.is(result.stderr, `${file}:3:9 config.listen must be a loopback address (127.0.0.0/8 or [::1]), got "0.0.0.0:7800": a node refuses to listen beyond loopback without an API token, and this build has no token support yet\n`);
+  assert.is(result.stderr, `${file}:3:9 config.listen must be a loopback address (127.0.0.0/8 or [::1]) unless config.api.token is set, got "0.0.0.0:7800": a node refuses to listen beyond loopback without an API token\n`);
   assert.not.ok(existsSync(join(dir, 'data-open')));
 });
 
@@ -589,7 +589,7 @@ recover('are completed at start (their alerts written once) and new records are 
   const alerts = join(dir, 'alerts.jsonl');
   const events: Array<Record<string, unknown>> = [];
   const n = await within(WAIT_MS, 'start', ServeNode.start({
-    file: 'test', rules: RULES, data, listen: { host: '127.0.0.1', port: 0 }, threads: 2, alerts, rejects: undefined, batch: { maxRecords: 100, maxWaitMs: 2 },
+    file: 'test', rules: RULES, data, listen: { host: '127.0.0.1', port: 0 }, threads: 2, alerts, alertRetentionMs: 86_400_000, rejects: undefined, batch: { maxRecords: 100, maxWaitMs: 2 }, api: { tokens: [] },
   }, { log: (e) => { events.push(e); } }));
   try {
     assert.equal(events.map((e) => Object.keys(e)[0]), ['listening', 'ready']);

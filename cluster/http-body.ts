@@ -1,0 +1,118 @@
+/**
+ * Request bodies of the node API: read with a size limit (an oversized body is read to its end
+ * and dropped, up to a bound, so the client hears its 413), and a POST body of records parsed
+ * into raw records with their positions. Bodies are read by the handlers themselves, never
+ * buffered by the framework, so that a semaphore bounds how many are in memory at once.
+ */
+import type { IncomingMessage } from 'node:http';
+import { EngineError } from '../core/errors.js';
+import { MAX_RECORD_BYTES } from '../core/usage-record.js';
+import { parseJsonLine } from '../core/readers/jsonl.js';
+import type { RawRecord } from './record-source.js';
+
+export const MAX_BODY_BYTES = 16 * 1024 * 1024;
+/**
+ * Bodies read and parsed at once. Each may hold MAX_BODY_BYTES until its records have entered
+ * epochs; further POSTs wait unread, so TCP slows their senders instead of memory growing.
+ */
+export const BODIES_AT_ONCE = 4;
+/** An oversized body is read and dropped (so the client gets its 413) up to this much, then the connection is cut. */
+export const DRAIN_LIMIT = 4 * MAX_BODY_BYTES;
+const RAW_CLIP = 4096;
+
+export type ParsedBody = { readonly ok: true, readonly items: RawRecord[] } | { readonly ok: false, readonly error: string };
+
+const BODY_SHAPE = 'send records as JSON lines (one record per line) or as a JSON array of records';
+
+/**
+ * A POST body as raw records, each with its position (`source`, line: the line of a JSON line,
+ * or the 1-based place in a JSON array). A line that is not JSON becomes a reject; a body of
+ * which nothing is JSON is refused as a whole.
+ */
+export function parseBody (text: string, source: string): ParsedBody {
+  const first = /\S/.exec(text);
+  if (first === null) return { ok: false, error: `the body is empty; ${BODY_SHAPE}` };
+  if (first[0] === '[') {
+    let values: unknown;
+    try {
+      values = JSON.parse(text);
+    } catch (err) {
+      return { ok: false, error: `the body starts with [ but is not a JSON array (${clipReason(err)}); ${BODY_SHAPE}` };
+    }
+    const items = (values as unknown[]).map((value, i): RawRecord => ({ ok: true, value, position: { source, line: i + 1 }, text: JSON.stringify(value) ?? '' }));
+    return items.length === 0 ? { ok: false, error: `the body is an empty array; ${BODY_SHAPE}` } : { ok: true, items };
+  }
+  const items: RawRecord[] = [];
+  let decoded = 0;
+  let line = 0;
+  let from = 0;
+  while (from <= text.length) {
+    const nl = text.indexOf('\n', from);
+    const end = nl < 0 ? text.length : nl;
+    line++;
+    const raw = text.charCodeAt(end - 1) === 13 ? text.slice(from, end - 1) : text.slice(from, end);
+    from = end + 1;
+    if (/^[\s\ufeff]*$/.test(raw)) continue;
+    const position = { source, line };
+    if (raw.length > MAX_RECORD_BYTES || (raw.length * 3 > MAX_RECORD_BYTES && Buffer.byteLength(raw) > MAX_RECORD_BYTES)) {
+      items.push({ ok: false, reject: { reason: 'record larger than 64 KiB', code: 'VIGIL_INVALID_RECORD', position, raw: raw.slice(0, RAW_CLIP) } });
+      continue;
+    }
+    try {
+      items.push({ ok: true, value: parseJsonLine(raw), position, text: raw });
+      decoded++;
+    } catch (err) {
+      if (!(err instanceof EngineError)) throw err;
+      items.push({ ok: false, reject: { reason: err.message, code: err.code, position, raw: raw.slice(0, RAW_CLIP) } });
+    }
+  }
+  if (decoded === 0) {
+    const why = items[0]?.ok === false ? `line ${items[0].reject.position.line ?? 1}: ${items[0].reject.reason}` : 'nothing in it';
+    return { ok: false, error: `the body is not JSON (${why}); ${BODY_SHAPE}` };
+  }
+  return { ok: true, items };
+}
+
+export function tooLarge (limit: number): string {
+  return `the body is larger than ${limit} bytes; send fewer records per request`;
+}
+
+function clipReason (err: unknown): string {
+  const why = err instanceof Error ? err.message : String(err);
+  return why.length > 120 ? `${why.slice(0, 119)}…` : why;
+}
+
+/** A counting semaphore. */
+export class Gate {
+  private free: number;
+  private readonly waiting: Array<() => void> = [];
+  constructor (n: number) { this.free = n; }
+  async acquire (): Promise<void> {
+    if (this.free > 0) { this.free--; return; }
+    await new Promise<void>((resolve) => { this.waiting.push(resolve); });
+  }
+
+  release (): void {
+    const next = this.waiting.shift();
+    if (next !== undefined) next(); else this.free++;
+  }
+}
+
+/** The whole body, or undefined when it is larger than `limit` (it is then read to its end and dropped). */
+export async function readBody (req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  let over = declared > limit;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (over || size > limit) {
+      over = true;
+      chunks.length = 0;
+      if (size > DRAIN_LIMIT) { req.destroy(); break; }
+      continue;
+    }
+    chunks.push(chunk);
+  }
+  return over ? undefined : Buffer.concat(chunks, size);
+}
