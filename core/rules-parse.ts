@@ -148,7 +148,8 @@ function readTop (root: unknown, file: string, source: RulesSource, r: Reader): 
     accountScoped,
     ...(homeCountry !== undefined ? { homeCountry } : {}),
     lateness,
-    risk: { halfLife },
+    // Only when written: a file without `risk` keeps the fingerprint its data folders were written with.
+    ...(riskEntry !== undefined ? { risk: { halfLife } } : {}),
     lists,
     groups,
     ...(tariff !== undefined ? { tariff } : {}),

@@ -138,6 +138,11 @@ checks('the rules file: risk.half_life, new(F) with history and its default, ena
     '  - { id: r, by: subscription, measure: risk, limit: 5 }',
   ].join('\n'), 'rules.yaml', { readFile: () => { throw new Error('no files'); } });
   assert.equal(c.risk, { halfLife: 12 * H });
+  // Without `risk:` the config has none (the engine uses 24h), so the rules fingerprint of a
+  // data folder written before risk scores existed stays the same.
+  const plain = parseRules('version: 1\nrules:\n  - { id: c, measure: count, window: day, limit: 1 }\n', 'rules.yaml', { readFile: () => '' });
+  assert.is(plain.risk, undefined);
+  assert.is(compileRules(plain).halfLife, DAY_MS);
   assert.equal(c.rules.map((r) => [r.measure, r.window, r.history, r.score, r.shadow, r.enabled]), [
     [{ kind: 'new', field: 'country' }, { kind: 'calendar', unit: 'day' }, 7 * DAY_MS, 2, undefined, true],
     [{ kind: 'new', field: 'attrs.device' }, { kind: 'calendar', unit: 'day' }, 30 * DAY_MS, undefined, true, true],
