@@ -243,12 +243,14 @@ export class Engine {
 
   /**
    * Adds the score of every scored alert this record raised to the risk counters with the
-   * same `by`, at the alert's key, and checks their rules. Decay runs in event time (the
-   * record's ts), so a replay computes the same scores and raises the same risk alerts.
+   * same `by`, at the alert's key, then checks each touched score once: the alerts of one
+   * record arrive together, so the order the engine raised them in cannot change the outcome.
+   * Decay runs in event time (the record's ts): a replay computes the same scores and alerts.
    */
   private feedRisk (record: UsageRecord, shard: number, first: number, out: Alert[]): void {
     const end = out.length;
     const halfLife = this.compiled.halfLife;
+    const touched: Array<{ counter: CompiledCounter, row: Row, cell: RiskCell, opened: boolean }> = [];
     for (let i = first; i < end; i++) {
       const alert = out[i]!;
       const source = this.compiled.ruleById.get(alert.rule);
@@ -272,26 +274,37 @@ export class Engine {
           if (counter.varyingLimits) cell.limits = counter.rules.map((r) => this.baseLimit(r, alert.key, undefined, counter, 0));
           row.cells[counter.slot] = cell;
         }
-        this.dirty?.[k]!.add(row);
-        // Re-arm what has decayed to or below its threshold by the time this alert arrives.
-        const before = decayedScore(cell, record.ts, halfLife);
-        for (const rule of counter.rules) {
-          const fired = cell.fired[rule.slot]!;
-          if (fired === 0) continue;
-          const limit = rule.constantLimit ?? this.shaped(rule, cell.limits![rule.slot]!, record);
-          const low = cell.n < rule.minCount;
-          if ((fired & MAIN) !== 0 && (low || before <= limit)) cell.fired[rule.slot]! &= ~MAIN;
-          if ((fired & WARNING) !== 0 && rule.warning !== undefined && (low || before <= this.warningOf(rule, limit))) cell.fired[rule.slot]! &= ~WARNING;
+        if (!touched.some((t) => t.cell === cell)) {
+          touched.push({ counter, row, cell, opened });
+          this.dirty?.[k]!.add(row);
+          this.rearmRisk(counter, cell, record);
         }
         addScore(cell, alert.id, alert.rule, score, record.ts, halfLife);
-        for (const rule of counter.rules) {
-          if (cell.n < rule.minCount) continue;
-          const limit = rule.constantLimit ?? this.shaped(rule, cell.limits![rule.slot]!, record);
-          if (rule.warning !== undefined) this.fireRisk(cell, rule, WARNING, 'warning', this.warningOf(rule, limit), row.key, record, out);
-          this.fireRisk(cell, rule, MAIN, rule.severity, limit, row.key, record, out);
-        }
-        if (opened) this.schedule(k, row);
       }
+    }
+    for (const { counter, row, cell, opened } of touched) {
+      this.current = counter;
+      // A new score cell can expire: the row goes in that minute's expiry bucket.
+      if (opened) this.schedule(counter.keyer, row);
+      for (const rule of counter.rules) {
+        if (cell.n < rule.minCount) continue;
+        const limit = rule.constantLimit ?? this.shaped(rule, cell.limits![rule.slot]!, record);
+        if (rule.warning !== undefined) this.fireRisk(cell, rule, WARNING, 'warning', this.warningOf(rule, limit), row.key, record, out);
+        this.fireRisk(cell, rule, MAIN, rule.severity, limit, row.key, record, out);
+      }
+    }
+  }
+
+  /** Re-arms what has decayed to or below its threshold by the time the record's alerts arrive. */
+  private rearmRisk (counter: CompiledCounter, cell: RiskCell, record: UsageRecord): void {
+    const before = decayedScore(cell, record.ts, this.compiled.halfLife);
+    for (const rule of counter.rules) {
+      const fired = cell.fired[rule.slot]!;
+      if (fired === 0) continue;
+      const limit = rule.constantLimit ?? this.shaped(rule, cell.limits![rule.slot]!, record);
+      const low = cell.n < rule.minCount;
+      if ((fired & MAIN) !== 0 && (low || before <= limit)) cell.fired[rule.slot]! &= ~MAIN;
+      if ((fired & WARNING) !== 0 && rule.warning !== undefined && (low || before <= this.warningOf(rule, limit))) cell.fired[rule.slot]! &= ~WARNING;
     }
   }
 

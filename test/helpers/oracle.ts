@@ -130,7 +130,7 @@ function measureInput (rec: UsageRecord, m: Measure): unknown {
       const v = getField(rec, m.field);
       return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : undefined;
     }
-    // The oracle does not model risk scores (alerts feed them; test/core/risk.test.ts checks them by hand).
+    // Alerts feed risk scores, not records (Oracle.scoreRisk).
     case 'risk': return undefined;
   }
 }
@@ -198,13 +198,22 @@ interface RuleState {
   readonly uses: Map<string, Array<[string, number]>>;
 }
 
+/** A risk rule's state for one key: every score added, in arrival order, and the severities above. */
+interface RiskKey { readonly adds: Array<{ readonly score: number, readonly ts: number }>, readonly above: Set<Severity> }
+
 export class Oracle {
   readonly zone: Zone;
   private readonly states: RuleState[];
   private seq = 0;
+  private readonly halfLife: number;
+  private readonly byId: Map<string, RuleConfig>;
+  /** risk rule id -> key -> its scores */
+  private readonly risk = new Map<string, Map<string, RiskKey>>();
 
   constructor (config: RulesConfig) {
     this.zone = new Zone(config.timezone);
+    this.halfLife = config.risk?.halfLife ?? 86_400_000;
+    this.byId = new Map(config.rules.map((r) => [r.id, r]));
     this.states = config.rules.filter((r) => r.enabled).map((rule) => ({
       rule,
       byKey: new Map(),
@@ -242,7 +251,47 @@ export class Oracle {
         else if (rule.window.kind === 'sliding') this.sliding(st, key, list, c, rule.window.ms, out);
       }
     }
+    this.scoreRisk(rec, out);
     return out;
+  }
+
+  /**
+   * Risk, straight from its definition: the record's scored alerts (not shadow) join the
+   * scores of the risk rules with the same `by` at their key; the score is the sum of every
+   * score ever added, each decayed from its time to the newest time seen, and each touched
+   * risk rule is checked once per record.
+   */
+  private scoreRisk (rec: UsageRecord, out: OracleAlert[]): void {
+    const scored = out.filter((a) => { const r = this.byId.get(a.rule); return r?.score !== undefined && r.shadow !== true; });
+    if (scored.length === 0) return;
+    for (const st of this.states) {
+      const rule = st.rule;
+      if (rule.measure.kind !== 'risk') continue;
+      const sig = JSON.stringify(rule.by);
+      const feeding = scored.filter((a) => JSON.stringify(this.byId.get(a.rule)!.by) === sig);
+      let keys = this.risk.get(rule.id);
+      if (keys === undefined) { keys = new Map(); this.risk.set(rule.id, keys); }
+      for (const key of [...new Set(feeding.map((a) => a.key))]) {
+        let k = keys.get(key);
+        if (k === undefined) { k = { adds: [], above: new Set() }; keys.set(key, k); }
+        const limit = this.effectiveLimit(st, key, undefined, rec) as number;
+        const sum = (at: number): number => k.adds.reduce((s, x) => s + x.score * 2 ** (-(at - x.ts) / this.halfLife), 0);
+        const newestBefore = Math.max(-Infinity, ...k.adds.map((x) => x.ts));
+        const before = k.adds.length === 0 ? 0 : sum(Math.max(newestBefore, rec.ts));
+        for (const [severity, threshold] of thresholds(rule, limit)) if (before <= threshold) k.above.delete(severity);
+        for (const a of feeding) if (a.key === key) k.adds.push({ score: this.byId.get(a.rule)!.score!, ts: rec.ts });
+        const at = Math.max(newestBefore, rec.ts);
+        const value = sum(at);
+        // The alert's window starts at the oldest of the newest 32 scores within 40 half-lives.
+        const kept = k.adds.map((x, i) => ({ ...x, i })).sort((x, y) => x.ts - y.ts || x.i - y.i).filter((x) => x.ts >= at - 40 * this.halfLife).slice(-32);
+        for (const [severity, threshold] of thresholds(rule, limit)) {
+          if (value <= threshold) { k.above.delete(severity); continue; }
+          if (k.above.has(severity)) continue;
+          k.above.add(severity);
+          out.push(this.alert(rule, severity, key, kept[0]?.ts ?? at, at, value, threshold, rec));
+        }
+      }
+    }
   }
 
   private calendar (st: RuleState, key: string, list: Contribution[], c: Contribution, out: OracleAlert[]): void {

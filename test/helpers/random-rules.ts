@@ -371,6 +371,42 @@ export interface Scenario {
 }
 
 /** A random rules file and ~`n` records around a clock change in a random zone. */
+/** Local `by`s a risk rule may have (they name account or an account_scoped field). */
+const LOCAL = (by: readonly KeyPart[]): boolean => by.some((p) => p.kind === 'field' && ['account', 'subscription', 'caller'].includes(p.field));
+
+/**
+ * Gives some rules a `score` (a few of them shadow) and appends one or two risk rules, by a
+ * local `by` that a scored rule has when there is one, so that scores feed them.
+ */
+function addRisk (rnd: Rng, rules: RuleConfig[]): { halfLife: number } {
+  for (let i = 0; i < rules.length; i++) {
+    if (!chance(rnd, 0.7)) continue;
+    rules[i] = { ...rules[i]!, score: intBetween(rnd, 1, 20), ...(chance(rnd, 0.1) ? { shadow: true as const } : {}) };
+  }
+  const bys = rules.filter((r) => r.score !== undefined && LOCAL(r.by)).map((r) => r.by);
+  for (let i = intBetween(rnd, 1, 2); i > 0; i--) {
+    const severity: Severity = chance(rnd, 0.75) ? 'critical' : 'info';
+    const limit = pick(rnd, [5, 10, 20, 40]);
+    const limits = new Map<string, number>();
+    if (chance(rnd, 0.2)) limits.set(pick(rnd, ['1234', '5678', 'acct-7', CALLERS[0] as string]), pick(rnd, [3, 15]));
+    rules.push({
+      id: `k${rules.length}`,
+      by: bys.length > 0 && chance(rnd, 0.8) ? pick(rnd, bys) : [{ kind: 'field', field: 'account' }],
+      measure: { kind: 'risk' },
+      window: { kind: 'decay' },
+      limit,
+      limits,
+      severity,
+      minCount: 0,
+      enabled: true,
+      position: { line: 1, col: 1 },
+      ...(severity === 'critical' && chance(rnd, 0.3) ? { warning: { kind: 'share' as const, value: 0.5 } } : {}),
+      ...(chance(rnd, 0.2) ? { shape: randomShape(rnd) } : {}),
+    });
+  }
+  return { halfLife: pick(rnd, [10 * MINUTE_MS, HOUR_MS, DAY_MS]) };
+}
+
 export function randomScenario (rnd: Rng, seed: number, n: number): Scenario {
   const timezone = pick(rnd, ZONES);
   const rules: RuleConfig[] = [];
@@ -378,8 +414,9 @@ export function randomScenario (rnd: Rng, seed: number, n: number): Scenario {
     const like = rules.length > 0 && chance(rnd, 0.3) ? pick(rnd, rules) : undefined;
     rules.push(randomRule(rnd, `r${rules.length}`, like));
   }
+  const risk = chance(rnd, 0.35) ? addRisk(rnd, rules) : undefined;
   const lateness = pick(rnd, [HOUR_MS, HOUR_MS, 5 * MINUTE_MS, 2 * MINUTE_MS, DAY_MS]);
-  const cfg = config(rules, { timezone, lateness });
+  const cfg = config(rules, { timezone, lateness, ...(risk === undefined ? {} : { risk }) });
   const zone = new Zone(timezone);
 
   // Mean gap between records: a few seconds (minute windows fill up) to hours (months pass).
