@@ -1,7 +1,8 @@
 /**
  * Risk scores (`score` + `measure: risk`), shadow rules and the persistence of seen-sets and
- * risk cells. The oracle does not model risk, so expected values are computed here from the
- * formula in core/risk.ts: score(t) = Σ score_i × 2^(−(t − t_i) / half_life).
+ * risk cells. Expected values are computed here from the formula in core/risk.ts,
+ * score(t) = Σ score_i × 2^(−(t − t_i) / half_life), by hand; the differential test checks the
+ * engine against the oracle's own computation of it on random rules.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
