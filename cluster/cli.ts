@@ -201,34 +201,44 @@ async function serveCommand (args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { config: { type: 'string' } }, strict: true });
   if (values.config === undefined) fail('serve needs --config FILE (with at least rules: and data:; see the README)');
   const config = loadConfig(values.config);
-  let node: ServeNode;
+  // Signal handlers go in before the node starts: a SIGTERM right after it says "ready" must
+  // stop it gracefully, not kill it.
+  let node: ServeNode | undefined;
+  let signalled = false;
+  let exit: (code: number) => void = () => undefined;
+  const exited = new Promise<number>((resolve) => { exit = resolve; });
+  const stopNode = (n: ServeNode): void => {
+    n.stop().then(() => { exit(0); }, (err: unknown) => {
+      process.stderr.write(`vigil: engine failure while stopping: ${err instanceof Error ? err.message : String(err)}\n`);
+      exit(1);
+    });
+  };
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (signalled) {
+      process.stderr.write(`${JSON.stringify({ exit: `second ${signal}: not waiting for in-flight records` })}\n`);
+      process.exit(1);
+    }
+    signalled = true;
+    if (node !== undefined) stopNode(node);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
   try {
     node = await ServeNode.start(config);
   } catch (err) {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
     // The command line was fine; what the node cannot run with is in the config.
     if (!(err instanceof UsageError) || err instanceof InvalidConfigError) throw err;
     process.stderr.write(`vigil: ${err.message}\n`);
     return 2;
   }
-  return await new Promise<number>((resolve) => {
-    let signalled = false;
-    const onSignal = (signal: NodeJS.Signals): void => {
-      if (signalled) {
-        process.stderr.write(`${JSON.stringify({ exit: `second ${signal}: not waiting for in-flight records` })}\n`);
-        process.exit(1);
-      }
-      signalled = true;
-      node.stop().then(() => { resolve(0); }, (err: unknown) => {
-        process.stderr.write(`vigil: engine failure while stopping: ${err instanceof Error ? err.message : String(err)}\n`);
-        resolve(1);
-      });
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-    node.onFailure(() => {
-      node.stop().then(() => { resolve(1); }, () => { resolve(1); });
-    });
+  if (signalled) stopNode(node);
+  const started = node;
+  started.onFailure(() => {
+    started.stop().then(() => { exit(1); }, () => { exit(1); });
   });
+  return await exited;
 }
 
 /**

@@ -11,6 +11,7 @@
  * the last checkpoint left them (see EpochStream.start for epochs committed after it).
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
@@ -29,6 +30,7 @@ import { buildApi, type NodeState, type ReloadResult, type RulesInfo } from './h
 import { Blocklist } from './blocklist.js';
 import { AlertHistory } from './alert-history.js';
 import { Metrics } from './metrics.js';
+import { Notifications } from './notifier.js';
 import { commitPendingRules, dropPendingRules, migrateRow, parseRulesText, planMigration, recoverPendingRules, writePendingRules } from './reload.js';
 import type { ServeConfig } from './config.js';
 
@@ -97,9 +99,13 @@ class NodeSink implements EpochSink {
     const mark = this.lines.write(epoch, result, rejects);
     const alerts = result.alerts.map((a) => a.alert);
     const now = Date.now();
-    const { metrics, history, blocklist } = this.node.parts();
+    const { metrics, history, blocklist, notifications } = this.node.parts();
     metrics.epoch(epoch.size, epoch.size - rejects.length, rejects, alerts);
     this.track(history.recordEpoch(epoch.number, alerts, now));
+    // Into the notification outbox before the checkpoint: an acknowledged record's alerts are
+    // durably on their way. A re-sent epoch enqueues again; the outbox keeps each alert once.
+    const notify = alerts.filter((a) => a.shadow !== true);
+    if (notifications !== undefined && notify.length > 0) this.track(notifications.enqueue(notify));
     this.track(blocklist.recordEpoch(epoch.number, alerts, this.node.rulesConfig().rules, now).then((changes) => { metrics.blockChanges(changes); }));
     return mark;
   }
@@ -130,6 +136,8 @@ export class ServeNode {
   private stream: EpochStream | undefined;
   private checkpoints: CheckpointStore | undefined;
   private blocklist: Blocklist | undefined;
+  /** the notification actor; absent when the rules define no channel */
+  private notifications: Notifications | undefined;
   private history: AlertHistory | undefined;
   private readonly metrics = new Metrics();
   private writers: LineWriter[] = [];
@@ -225,6 +233,7 @@ export class ServeNode {
     this.ingest.watermark = Math.max(cp?.watermark ?? -Infinity, folder.watermark);
     this.blocklist = Blocklist.open(config.data);
     this.history = new AlertHistory(config.data, config.alertRetentionMs);
+    this.notifications = await this.openNotifications(this.compiled);
     this.engine = this.makeEngine(this.compiled);
     const alerts = new LineWriter(config.alerts, cp?.alertsBytes ?? 0);
     this.writers.push(alerts);
@@ -249,6 +258,16 @@ export class ServeNode {
     this.stream.onFailure((err) => { this.failed(err); });
   }
 
+  /**
+   * The notification actor on its own thread, its outbox in `<data>/notify`. `nats` channels
+   * get their servers with the cluster (a later issue); until then their deliveries retry and
+   * end in the dead letters, which the README says.
+   */
+  private async openNotifications (compiled: CompiledRules): Promise<Notifications | undefined> {
+    if (compiled.config.channels.size === 0) return undefined;
+    return await Notifications.open({ config: compiled.config, dataPath: join(this.config.data, 'notify') });
+  }
+
   private makeEngine (compiled: CompiledRules): EmbeddedEngine {
     return new EmbeddedEngine({
       config: compiled.config,
@@ -261,8 +280,8 @@ export class ServeNode {
   }
 
   /** For the sink: the stores and counters an epoch's output goes to. */
-  parts (): { metrics: Metrics, history: AlertHistory, blocklist: Blocklist } {
-    return { metrics: this.metrics, history: this.history!, blocklist: this.blocklist! };
+  parts (): { metrics: Metrics, history: AlertHistory, blocklist: Blocklist, notifications: Notifications | undefined } {
+    return { metrics: this.metrics, history: this.history!, blocklist: this.blocklist!, notifications: this.notifications };
   }
 
   rulesConfig (): CompiledRules['config'] {
@@ -328,6 +347,9 @@ export class ServeNode {
       this.compiled = compiled;
       this.ingest = ingest;
       this.rules = rulesInfo(file, compiled, text);
+      // Channels and each rule's `notify` may have changed; the outbox stays where it is.
+      await this.notifications?.close();
+      this.notifications = await this.openNotifications(compiled);
       stream.use(this.engine, ingest);
     });
     this.swapping = swap.catch(() => undefined);
@@ -384,6 +406,7 @@ export class ServeNode {
     await this.engine?.close().catch(() => undefined);
     for (const w of this.writers) w.close();
     await this.blocklist?.close();
+    await this.notifications?.close().catch(() => undefined);
     await this.history?.close();
     await this.checkpoints?.close();
   }

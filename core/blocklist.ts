@@ -31,7 +31,7 @@ export interface BlockChange {
 
 /**
  * The alerts of one epoch that block their key, in the order given, first alert per key only:
- * a critical alert of a rule with `action: block`.
+ * a critical, non-shadow alert of a rule with `action: block`.
  */
 export function blockingAlerts (rules: readonly RuleConfig[], alerts: Iterable<Alert>): Alert[] {
   const blocking = new Set(rules.filter((r) => r.action === 'block').map((r) => r.id));
@@ -39,7 +39,8 @@ export function blockingAlerts (rules: readonly RuleConfig[], alerts: Iterable<A
   const out: Alert[] = [];
   const seen = new Set<string>();
   for (const alert of alerts) {
-    if (alert.severity !== 'critical' || !blocking.has(alert.rule) || seen.has(alert.key)) continue;
+    // A shadow rule's alerts never reach the blocklist (rules.md, `enabled: shadow`).
+    if (alert.severity !== 'critical' || alert.shadow === true || !blocking.has(alert.rule) || seen.has(alert.key)) continue;
     seen.add(alert.key);
     out.push(alert);
   }

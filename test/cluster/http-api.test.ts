@@ -8,10 +8,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ChildProcess } from 'node:child_process';
 import type { Alert } from '../../core/alert.js';
 import type { Block, BlockChange } from '../../core/blocklist.js';
 import { compileRules, rulesFingerprint, type CompiledRules } from '../../core/compile.js';
@@ -21,27 +19,16 @@ import { InvalidConfigError, parseConfig } from '../../cluster/config.js';
 import { pendingRulesPath } from '../../cluster/reload.js';
 import { trafficLines } from '../helpers/traffic.js';
 import { tempDir, removeDir } from '../helpers/tmp.js';
-import { runVigil, startVigil, type RunResult } from '../helpers/cli.js';
+import { runVigil } from '../helpers/cli.js';
 import { alertText, feed, startCore, type CoreRun } from '../fixtures/core-run.js';
+import { request as http, startServe as serve, stopServe as stop, type Reply } from '../helpers/node.js';
 import { KEPT_RULES, REMOVED_RULES, RESTARTED_RULES, UNCHANGED_RULES, keysFor } from '../fixtures/reload-expect.js';
 
 const RULES_A = fileURLToPath(new URL('../../../test/fixtures/replay-rules.yaml', import.meta.url));
 const RULES_B = fileURLToPath(new URL('../../../test/fixtures/reload-rules.yaml', import.meta.url));
 const START = Date.UTC(2026, 2, 27, 20, 0, 0);
-const WAIT_MS = 30_000;
 const TOKEN = 'ops-0123456789abcdef';
 const SWITCH_TOKEN = 'switch-0123456789abcdef';
-
-/** Rejects after `ms` with `what`: every wait in this file is bounded. */
-async function within<T> (ms: number, what: string, p: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => { reject(new Error(`timed out after ${ms} ms: ${what}`)); }, ms); });
-  try {
-    return await Promise.race([p, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 
@@ -88,48 +75,6 @@ config('a node listens beyond loopback only with a token; a bad token or retenti
 config.run();
 
 // ---------------------------------------------------------------------------------------------
-
-interface Reply { status: number, headers: Record<string, string | string[] | undefined>, text: string, json: Record<string, unknown> }
-
-/** One request on its own connection, bounded in time. */
-function http (port: number, method: string, path: string, opts: { body?: string | Buffer, token?: string } = {}): Promise<Reply> {
-  return within(WAIT_MS, `${method} ${path}`, new Promise<Reply>((resolve, reject) => {
-    const headers: Record<string, string> = opts.token === undefined ? {} : { authorization: `Bearer ${opts.token}` };
-    const req = request({ host: '127.0.0.1', port, method, path, agent: false, headers }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => { text += d; });
-      res.on('end', () => {
-        let json: Record<string, unknown> = {};
-        try { json = JSON.parse(text) as Record<string, unknown>; } catch { /* /metrics is text */ }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
-      });
-    });
-    req.on('error', reject);
-    req.end(opts.body);
-  }));
-}
-
-interface Running { child: ChildProcess, done: Promise<RunResult>, port: number, stderr: () => string }
-
-async function serve (configFile: string): Promise<Running> {
-  const run = startVigil(['serve', '--config', configFile]);
-  let stderr = '';
-  run.child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
-  const port = await within(WAIT_MS, 'serve to be ready', new Promise<number>((resolve, reject) => {
-    run.child.stderr?.on('data', () => {
-      const m = /\{"ready":"127\.0\.0\.1:(\d+)"/.exec(stderr);
-      if (m !== null) resolve(Number(m[1]));
-    });
-    run.done.then((r) => { reject(new Error(`serve exited early (${r.code ?? r.signal ?? '?'}): ${r.stderr}`)); }, reject);
-  }));
-  return { ...run, port, stderr: () => stderr };
-}
-
-async function stop (node: Running): Promise<RunResult> {
-  node.child.kill('SIGTERM');
-  return await within(WAIT_MS, 'serve to exit', node.done);
-}
 
 /** A config with both tokens, its own copy of `rules` (PUT /v1/rules rewrites it). */
 function writeNode (dir: string, name: string, rulesText: string): { config: string, rules: string, data: string, alerts: string, rejects: string } {

@@ -6,10 +6,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ChildProcess } from 'node:child_process';
 import { compileRules, type CompiledRules } from '../../core/compile.js';
 import { Ingest } from '../../core/ingest.js';
 import type { Reject } from '../../core/usage-record.js';
@@ -25,25 +23,14 @@ import { ServeNode } from '../../cluster/serve.js';
 import { parseJsonLine } from '../../core/readers/jsonl.js';
 import { trafficLines } from '../helpers/traffic.js';
 import { tempDir, removeDir } from '../helpers/tmp.js';
-import { startVigil, runVigil, type RunResult } from '../helpers/cli.js';
+import { runVigil } from '../helpers/cli.js';
+import { WAIT_MS, within, request, startServe as serve, stopServe as stop, type Reply } from '../helpers/node.js';
 
 const RULES = fileURLToPath(new URL('../../../test/fixtures/replay-rules.yaml', import.meta.url));
 const START = Date.UTC(2026, 2, 27, 20, 0, 0);
-const WAIT_MS = 30_000;
 
 const withoutDetectedAt = (text: string): string[] =>
   text.split('\n').filter(Boolean).map((l) => { const a = JSON.parse(l) as Record<string, unknown>; delete a.detectedAt; return JSON.stringify(a); });
-
-/** Rejects after `ms` with `what`: every wait in this file is bounded. */
-async function within<T> (ms: number, what: string, p: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => { reject(new Error(`timed out after ${ms} ms: ${what}`)); }, ms); });
-  try {
-    return await Promise.race([p, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 
@@ -347,49 +334,8 @@ body.run();
 
 // ---------------------------------------------------------------------------------------------
 
-interface Reply { status: number, headers: Record<string, string | string[] | undefined>, json: Record<string, unknown> }
-
-/** One request on its own connection, bounded in time. */
 function http (port: number, method: string, path: string, payload?: string | Buffer): Promise<Reply> {
-  return within(WAIT_MS, `${method} ${path}`, new Promise<Reply>((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, method, path, agent: false }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => { text += d; });
-      res.on('end', () => {
-        try {
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, json: JSON.parse(text) as Record<string, unknown> });
-        } catch (err) {
-          reject(new Error(`not JSON from ${method} ${path}: ${text.slice(0, 200)} (${String(err)})`));
-        }
-      });
-    });
-    req.on('error', reject);
-    req.end(payload);
-  }));
-}
-
-interface Running { child: ChildProcess, done: Promise<RunResult>, port: number, stderr: () => string }
-
-/** Starts `vigil serve` and waits until it takes records. */
-async function serve (configFile: string): Promise<Running> {
-  const run = startVigil(['serve', '--config', configFile]);
-  let stderr = '';
-  run.child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
-  const port = await within(WAIT_MS, `serve to be ready (stderr: ${stderr})`, new Promise<number>((resolve, reject) => {
-    const check = (): void => {
-      const m = /\{"ready":"127\.0\.0\.1:(\d+)"/.exec(stderr);
-      if (m !== null) resolve(Number(m[1]));
-    };
-    run.child.stderr?.on('data', check);
-    run.done.then((r) => { reject(new Error(`serve exited early (${r.code ?? r.signal ?? '?'}): ${r.stderr}`)); }, reject);
-  }));
-  return { ...run, port, stderr: () => stderr };
-}
-
-async function stop (node: Running, signal: NodeJS.Signals = 'SIGTERM'): Promise<RunResult> {
-  node.child.kill(signal);
-  return await within(WAIT_MS, `serve to exit on ${signal}`, node.done);
+  return request(port, method, path, { body: payload });
 }
 
 function writeConfig (dir: string, name: string, extra = ''): string {
