@@ -7,6 +7,7 @@
 import type { CompiledRules } from '../core/compile.js';
 import { rulesFingerprint } from '../core/compile.js';
 import { Engine, type RiskReport } from '../core/engine.js';
+import { shardOf } from '../core/hash.js';
 import { UsageError } from '../core/errors.js';
 import { LmdbStore, type StoredRow } from '../workers/store.js';
 
@@ -30,11 +31,16 @@ export async function readRisk (opts: RiskViewOptions): Promise<RiskReport[]> {
     if (written !== rulesFingerprint(compiled.config)) {
       throw new UsageError(`the data folder "${opts.dataPath}" holds counters of other rules; give the --rules it was written with`);
     }
-    const shards = Array.from({ length: opts.shards }, (_v, i) => i);
-    const riskKeyers = new Set([...compiled.riskBy.values()].flat().map((c) => c.keyer));
+    const all = Array.from({ length: opts.shards }, (_v, i) => i);
+    const riskCounters = [...compiled.riskBy.values()].flat();
+    const riskKeyers = new Set(riskCounters.map((c) => c.keyer));
+    // A score by account lives on that account's shard: read one shard, not the whole folder.
+    const byAccount = riskCounters.every((c) => JSON.stringify(compiled.keyers[c.keyer]!.by) === '[{"kind":"field","field":"account"}]');
     const rows: StoredRow[] = [];
-    for (const r of store.rows(shards)) if (riskKeyers.has(r.keyer) && r.row.key === opts.key) rows.push(r);
-    const meta = store.meta(shards) ?? { watermark: -Infinity };
+    for (const r of store.rows(byAccount ? [shardOf(opts.key, opts.shards)] : all)) {
+      if (riskKeyers.has(r.keyer) && r.row.key === opts.key) rows.push(r);
+    }
+    const meta = store.meta(all) ?? { watermark: -Infinity };
     const engine = new Engine(compiled, Date.now);
     engine.restore(meta, rows);
     const at = opts.at ?? meta.watermark;
