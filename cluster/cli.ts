@@ -25,6 +25,7 @@ const USAGE = `usage:
                (INPUT: a file, or - for standard input; --threads 0: the single-threaded core;
                --epoch: input records per checkpoint, default 16384)
   vigil serve --config FILE
+  vigil dead-letters list|redrive [--url http://127.0.0.1:7800] [--token T] [--id ID]
                (runs a node: HTTP API on loopback, shard threads, counters in the config's
                data folder; SIGTERM or SIGINT stops it after committing what it took)
   vigil backtest --rules NEW --baseline CURRENT [--json] [--format jsonl|csv|asterisk]
@@ -280,6 +281,42 @@ async function blocksCommand (args: string[]): Promise<number> {
   return 0;
 }
 
+/**
+ * `vigil dead-letters list|redrive`: through a running node's API, because the outbox belongs to
+ * that node's notification thread (a second process delivering from it would send twice).
+ */
+async function deadLettersCommand (args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    strict: true,
+    options: { url: { type: 'string' }, token: { type: 'string' }, id: { type: 'string' } },
+  });
+  const action = positionals[0];
+  if (action !== 'list' && action !== 'redrive') fail('dead-letters needs list or redrive');
+  const base = (values.url ?? 'http://127.0.0.1:7800').replace(/\/+$/, '');
+  const headers: Record<string, string> = values.token === undefined ? {} : { authorization: `Bearer ${values.token}` };
+  const url = action === 'list'
+    ? `${base}/v1/dead-letters`
+    : `${base}/v1/dead-letters/redrive${values.id === undefined ? '' : `?id=${encodeURIComponent(values.id)}`}`;
+  let res: Response;
+  try {
+    res = await fetch(url, { method: action === 'list' ? 'GET' : 'POST', headers });
+  } catch (err) {
+    process.stderr.write(`vigil: cannot reach the node at ${base}: ${err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err)}\n`);
+    return 1;
+  }
+  const body = await res.text();
+  if (!res.ok) {
+    process.stderr.write(`vigil: the node answered ${res.status}: ${body}\n`);
+    return res.status === 401 ? 2 : 1;
+  }
+  const json = JSON.parse(body) as { deadLetters?: unknown[], redriven?: number };
+  if (action === 'list') for (const letter of json.deadLetters ?? []) process.stdout.write(JSON.stringify(letter) + '\n');
+  else process.stdout.write(`${json.redriven ?? 0} dead letters back in their queues\n`);
+  return 0;
+}
+
 export async function main (argv: string[]): Promise<number> {
   const [command, ...args] = argv;
   try {
@@ -290,6 +327,7 @@ export async function main (argv: string[]): Promise<number> {
       case 'backtest': return await backtestCommand(args);
       case 'risk': return await riskCommand(args);
       case 'blocks': return await blocksCommand(args);
+      case 'dead-letters': return await deadLettersCommand(args);
       case 'bench': {
         // Loaded only for bench: it pulls in the traffic generator and the baselines' clients.
         const { benchCommand } = await import('../bench/cli.js');

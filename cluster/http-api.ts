@@ -20,6 +20,7 @@ import type { RawRecord } from './record-source.js';
 import type { Receipt } from './stream.js';
 import type { ApiToken } from './config.js';
 import type { AlertPage, AlertQuery } from './alert-history.js';
+import type { DeadLetter } from './notifier.js';
 import { parseCursor } from './alert-history.js';
 import { METRICS_CONTENT_TYPE } from './metrics.js';
 import { BODIES_AT_ONCE, Gate, MAX_BODY_BYTES, parseBody, readBody, tooLarge } from './http-body.js';
@@ -66,6 +67,12 @@ export interface ApiDeps {
     lift (key: string, by: string): Promise<BlockChange | undefined>;
   };
   readonly alerts: { query (q: AlertQuery): AlertPage };
+  /** the notification actor's dead letters (empty when the rules define no channel) */
+  readonly deadLetters: {
+    list (): Promise<readonly DeadLetter[]>;
+    /** every dead letter, or those of one dead-letter or alert id; how many went back to their queue */
+    redrive (id?: string): Promise<number>;
+  };
   readonly rules: {
     current (): RulesInfo;
     /** validates and hot-reloads; throws InvalidRulesError for rules that are not valid */
@@ -215,6 +222,8 @@ export function buildApi (deps: ApiDeps): { app: FastifyInstance, server: Server
     route('/v1/blocks/:key', { GET: async (req, reply) => api.block(req, reply), DELETE: async (req, reply) => api.lift(req, reply) });
     route('/v1/blocks/:key/history', { GET: async (req) => api.blockHistory(req) });
     route('/v1/rules', { GET: async () => deps.rules.current(), PUT: async (req) => api.putRules(req) });
+    route('/v1/dead-letters', { GET: async () => ({ deadLetters: await deps.deadLetters.list() }) });
+    route('/v1/dead-letters/redrive', { POST: async (req) => api.redrive(req) });
   });
   return { app, server };
 }
@@ -348,6 +357,13 @@ class Handlers {
     const change = await this.deps.blocks.lift(key, by);
     if (change === undefined) return reply.code(404).send({ key, blocked: false, error: `key "${key}" is not blocked; nothing to lift` });
     return { key, blocked: false, lifted: change };
+  }
+
+  async redrive (req: FastifyRequest): Promise<unknown> {
+    this.writer(req);
+    const { id } = req.query as { id?: string };
+    if (id !== undefined && id === '') throw new HttpError(400, 'id must be a dead letter\'s or an alert\'s id, got an empty string');
+    return { redriven: await this.deps.deadLetters.redrive(id) };
   }
 
   blockHistory (req: FastifyRequest): unknown {

@@ -177,6 +177,11 @@ export class ServeNode {
         },
       },
       alerts: { query: (q) => this.history!.query(q) },
+      // Through the node's own notifier: the outbox belongs to its thread.
+      deadLetters: {
+        list: async () => await this.notifications?.deadLetters() ?? [],
+        redrive: async (id) => await this.notifications?.redrive(id) ?? 0,
+      },
       rules: { current: () => this.rules, reload: (text) => this.reload(text) },
       metrics: () => this.metrics.render({ blocks: this.blocklist?.count() ?? 0, ready: this.state === 'ready' }),
     });

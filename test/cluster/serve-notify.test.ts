@@ -6,7 +6,8 @@ import * as assert from 'uvu/assert';
 import { createHmac } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startHttpReceiver, waitFor, type HttpReceiver } from '../fixtures/receivers.js';
+import { freePort, startHttpReceiver, waitFor, type HttpReceiver } from '../fixtures/receivers.js';
+import { runVigil } from '../helpers/cli.js';
 import { request, startServe, stopServe } from '../helpers/node.js';
 import { tempDir, removeDir } from '../helpers/tmp.js';
 
@@ -58,6 +59,51 @@ rules:
   }
   const written = readFileSync(alerts, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { rule: string, shadow?: boolean });
   assert.equal(written.map((a) => [a.rule, a.shadow]), [['calls', undefined], ['calls-shadow', true]], 'the alerts file (the log) has both, the shadow one marked');
+});
+
+test('an undeliverable alert becomes a dead letter that the API and CLI list and redrive', async ({ dir }) => {
+  const port = await freePort();
+  const rules = join(dir, 'rules.yaml');
+  writeFileSync(rules, `version: 1
+channels:
+  later: { type: webhook, url: "http://127.0.0.1:${port}/alerts", timeout: 1s, retry: { max: 1s } }
+rules:
+  - { id: calls, by: account, measure: count, window: day, limit: 1 }
+`);
+  const config = join(dir, 'node.yaml');
+  writeFileSync(config, `rules: ${rules}\ndata: ${join(dir, 'data')}\nlisten: 127.0.0.1:0\nthreads: 1\nalerts: ${join(dir, 'alerts.jsonl')}\n`);
+  const node = await startServe(config);
+  let receiver: HttpReceiver | undefined;
+  try {
+    const lines = [0, 1].map((i) => JSON.stringify({ id: `r${i}`, ts: T + i * 1000, account: 'a1', called: '+4930123' }));
+    assert.is((await request(node.port, 'POST', '/v1/records', { body: lines.join('\n') + '\n' })).status, 202);
+    let letters: Array<{ alert?: { id: string, record: string } }> = [];
+    await waitFor(async () => {
+      letters = (await request(node.port, 'GET', '/v1/dead-letters')).json.deadLetters as typeof letters;
+      return letters.length > 0;
+    }, 30_000, 'the alert to end in the dead letters');
+    const listed = await runVigil(['dead-letters', 'list', '--url', `http://127.0.0.1:${node.port}`]);
+    assert.is(listed.code, 0, listed.stderr);
+    assert.ok(listed.stdout.includes('"r1"'), `the CLI lists the dead letter: ${listed.stdout}`);
+    receiver = await startHttpReceiver({ port });
+    const redriven = await runVigil(['dead-letters', 'redrive', '--url', `http://127.0.0.1:${node.port}`]);
+    assert.is(redriven.code, 0, redriven.stderr);
+    assert.is(redriven.stdout, '1 dead letters back in their queues\n');
+    await waitFor(() => receiver!.requests.length > 0, 30_000, 'the redriven alert to arrive');
+    assert.is((JSON.parse(receiver.requests[0]!.body) as { record: string }).record, 'r1');
+    assert.equal((await request(node.port, 'GET', '/v1/dead-letters')).json.deadLetters, []);
+  } finally {
+    await receiver?.close();
+    const result = await stopServe(node);
+    assert.is(result.code, 0, result.stderr);
+  }
+});
+
+test('dead-letters without a node to talk to says so and exits 1', async () => {
+  const port = await freePort();
+  const r = await runVigil(['dead-letters', 'list', '--url', `http://127.0.0.1:${port}`]);
+  assert.is(r.code, 1);
+  assert.match(r.stderr, `vigil: cannot reach the node at http://127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}`);
 });
 
 test.run();
