@@ -4,14 +4,16 @@
  *      arrival rate; record-to-processed and record-to-alert p50/p99/p99.9 (HdrHistogram),
  *      CPU, memory; every injected fraud scored (recall, clean accounts alerted, time to
  *      detect);
- *   2. throughput: the same core as fast as it goes, beside the baselines (ceiling, naive
+ *   2. the embedded engine (serve's streaming pipeline, shard threads, LMDB) open-loop at the
+ *      preset's embedded rate (`--threads N`, 0 skips it);
+ *   3. throughput: the same core as fast as it goes, beside the baselines (ceiling, naive
  *      Map, rate-limiter-flexible memory and Redis), with Vigil's ratio to each;
- *   3. scaling: rules (1-200), keys (10k-1M, 3M in `full`), shard threads (0-2).
+ *   4. scaling: rules (1-200), keys (10k-1M, 2M in `full` when the heap has room), shard threads (0-2).
  * Prints progress on stderr, a table per part and one JSON line on stdout; `--chart FILE.svg`
  * draws the fixed-rate run's timeline; `--results FILE` appends a Markdown section.
  *
  * Run: npx tsc -p tsconfig.json && node bin/vigil.js bench [--preset tiny|quick|full]
- *        [--rate N] [--chart FILE.svg] [--results bench/RESULTS.md] [--no-redis]
+ *        [--rate N] [--threads N] [--chart FILE.svg] [--results bench/RESULTS.md] [--no-redis]
  *        [--no-scaling] [--quiet]
  * Needs: the build; a redis-server on 127.0.0.1:6379 (VIGIL_BENCH_REDIS to change) for the
  * Redis baseline, skipped with a message when it is not reachable; temporary disk for the
@@ -29,6 +31,8 @@ import { loadRules } from './rules.js';
 import { PRESETS } from './presets.js';
 import type { Preset } from './presets.js';
 import { runLoad } from './load.js';
+import { runStreamLoad } from './load-stream.js';
+import type { StreamLoadResult } from './load-stream.js';
 import type { LoadResult } from './load.js';
 import { progress } from './progress.js';
 import { accountsOf, scoreQuality } from './quality.js';
@@ -44,7 +48,7 @@ import type { ScalePoint } from './scaling.js';
 
 const RULES = fileURLToPath(new URL('../../examples/rules.yaml', import.meta.url));
 
-export const BENCH_USAGE = 'vigil bench [--preset tiny|quick|full] [--rate N] [--chart FILE.svg] [--results FILE] [--no-redis] [--no-scaling] [--quiet]';
+export const BENCH_USAGE = 'vigil bench [--preset tiny|quick|full] [--rate N] [--threads N] [--chart FILE.svg] [--results FILE] [--no-redis] [--no-scaling] [--quiet]';
 
 /** The row of Vigil in the throughput rounds. */
 const VIGIL_ROW = 'vigil core (throughput rounds)';
@@ -58,7 +62,7 @@ export interface BenchReport {
   readonly cores: number;
   readonly results: ReadonlyArray<{ name: string, opsPerSec: number, medianNs: number, p95Ns: number, samples: number }>;
   readonly params: Record<string, unknown>;
-  readonly load: { readonly fixed: Omit<LoadResult, 'timeline' | 'scheduledAt' | 'alertList'>, readonly max: Omit<LoadResult, 'timeline' | 'scheduledAt' | 'alertList'> };
+  readonly load: { readonly fixed: Omit<LoadResult, 'timeline' | 'scheduledAt' | 'alertList'>, readonly max: Omit<LoadResult, 'timeline' | 'scheduledAt' | 'alertList'>, readonly embedded: StreamLoadResult | null };
   /** Vigil in the interleaved throughput rounds */
   readonly throughput: BaselineResult;
   readonly baselines: readonly BaselineResult[];
@@ -90,6 +94,7 @@ export async function benchCommand (args: string[]): Promise<number> {
     options: {
       preset: { type: 'string', default: 'quick' },
       rate: { type: 'string' },
+      threads: { type: 'string' },
       chart: { type: 'string' },
       results: { type: 'string' },
       'no-redis': { type: 'boolean', default: false },
@@ -101,7 +106,8 @@ export async function benchCommand (args: string[]): Promise<number> {
   });
   const base = PRESETS[values.preset];
   if (base === undefined) throw new UsageError(`--preset must be one of ${Object.keys(PRESETS).join(', ')}, got ${JSON.stringify(values.preset)}`);
-  const preset: Preset = { ...base, rate: positive('rate', values.rate) ?? base.rate, redis: base.redis && !values['no-redis'] };
+  const threads = values.threads === undefined ? base.streamThreads : values.threads === '0' ? 0 : positive('threads', values.threads);
+  const preset: Preset = { ...base, rate: positive('rate', values.rate) ?? base.rate, redis: base.redis && !values['no-redis'], streamThreads: threads ?? 0 };
   const scaling = !values['no-scaling'];
   const p = progress(process.stderr, values.quiet);
   const command = `vigil bench ${args.join(' ')}`.trim();
@@ -130,6 +136,11 @@ export async function benchCommand (args: string[]): Promise<number> {
   // 2. As fast as it goes, and the baselines on the same lines.
   const max = await runLoad({ compiled, lines, rate: 0, warm, progress: p });
   p.done(`max: ${n0(max.recordsPerSec)}/s`);
+  let embedded: StreamLoadResult | null = null;
+  if (preset.streamThreads > 0) {
+    embedded = await runStreamLoad({ compiled, lines: lines.slice(0, preset.streamRecords), rate: preset.streamRate, threads: preset.streamThreads, progress: p });
+    p.done(`${embedded.name}: achieved ${n0(embedded.recordsPerSec)}/s, p99 to output ${embedded.latency.p99} ms, to ack ${embedded.ackLatency.p99} ms`);
+  }
   // Throughput beside the baselines: rounds interleaved (Vigil, ceiling, naive, memory,
   // Redis, then again), so a busy phase of the shared machine slows every case alike; each
   // ratio is the median over rounds of Vigil's records/s in that round over the baseline's.
@@ -190,6 +201,7 @@ export async function benchCommand (args: string[]): Promise<number> {
   const results = [
     { name: fixed.name, opsPerSec: fixed.recordsPerSec, medianNs: perRecord(fixed.recordsPerSec), p95Ns: perRecord(fixed.recordsPerSec), samples: 1 },
     { name: max.name, opsPerSec: max.recordsPerSec, medianNs: perRecord(max.recordsPerSec), p95Ns: perRecord(max.recordsPerSec), samples: 1 },
+    ...(embedded === null ? [] : [{ name: embedded.name, opsPerSec: embedded.recordsPerSec, medianNs: perRecord(embedded.recordsPerSec), p95Ns: perRecord(embedded.recordsPerSec), samples: 1 }]),
     ...[throughput, ...baselines].filter((b) => b.skipped === undefined).map((b, i) => {
       const rs = (i === 0 ? vigilRounds : rounds.find((x) => x[0]!.name === b.name) ?? []).map((x) => perRecord(x.recordsPerSec)).sort((a, c) => a - c);
       return { name: b.name, opsPerSec: b.recordsPerSec, medianNs: perRecord(b.recordsPerSec), p95Ns: rs[rs.length - 1] ?? NaN, samples: rs.length };
@@ -214,7 +226,7 @@ export async function benchCommand (args: string[]): Promise<number> {
       sink: baselineSink.value,
       ...(chart === undefined ? {} : { chart }),
     },
-    load: { fixed: slim(fixed), max: slim(max) },
+    load: { fixed: slim(fixed), max: slim(max), embedded },
     throughput,
     baselines,
     ratios,
@@ -231,8 +243,8 @@ export async function benchCommand (args: string[]): Promise<number> {
 
 function printTables (r: BenchReport, fixed: LoadResult, max: LoadResult): void {
   console.log(`\nvigil bench (${String(r.params.preset)}): ${r.cpu}, ${r.cores} cores, node ${r.node}, ${n0(Number(r.params.records))} records, ${String(r.params.rules)} rules`);
-  console.log('\nload (single-threaded core in this process; latency in ms):');
-  console.table([fixed, max].map((x) => ({
+  console.log('\nload (the single-threaded core in this process, and the embedded engine: shard threads, LMDB; latency in ms):');
+  console.table([fixed, max, ...(r.load.embedded === null ? [] : [r.load.embedded])].map((x) => ({
     run: x.name,
     'records/s': n0(x.recordsPerSec),
     p50: x.latency.p50,
@@ -259,7 +271,7 @@ function printTables (r: BenchReport, fixed: LoadResult, max: LoadResult): void 
   for (const [name, pts] of Object.entries(r.scaling)) {
     if (pts.length === 0) continue;
     console.log(`\nscaling: ${name}`);
-    console.table(pts.map((x) => ({ [name]: x.x, ...(x.counters === undefined ? {} : { counters: x.counters }), records: x.records, 'records/s': n0(x.recordsPerSec), 'heap MiB': x.heapMiB, 'rss MiB': x.rssMiB, ...(x.keys === undefined ? {} : { 'engine keys': x.keys }), ...(x.bytesPerKey === undefined ? {} : { 'bytes/key': x.bytesPerKey }) })));
+    console.table(pts.map((x) => x.skipped !== undefined ? { [name]: x.x, skipped: x.skipped } : ({ [name]: x.x, ...(x.counters === undefined ? {} : { counters: x.counters }), records: x.records, 'records/s': n0(x.recordsPerSec), 'heap MiB': x.heapMiB, 'rss MiB': x.rssMiB, ...(x.keys === undefined ? {} : { 'engine keys': x.keys }), ...(x.bytesPerKey === undefined ? {} : { 'bytes/key': x.bytesPerKey }) })));
   }
   console.log('\ngoals:');
   for (const g of Object.values(r.goals)) console.log(`  ${g.holds === null ? 'n/a ' : g.holds ? 'holds' : 'does NOT hold'}: ${g.goal} (${g.value === null ? 'not measured' : g.value})`);
@@ -279,7 +291,9 @@ function markdown (r: BenchReport): string {
   lines.push('', `## ${new Date().toISOString().slice(0, 10)}: load harness (\`vigil bench --preset ${String(r.params.preset)}\`)`, '');
   lines.push(`Command: \`npx tsc -p tsconfig.json && ${String(r.params.command).replace(/^vigil/, 'node bin/vigil.js')}\`. Machine: ${r.cpu}, ${r.cores} cores, Node ${r.node}; load average ${(r.params.loadAverage as number[]).slice(0, 3).join(' / ')} before, ${(r.params.loadAverage as number[]).slice(3).join(' / ')} after. ${n0(Number(r.params.records))} generated records (seed ${String(r.params.seed)}, ${String(r.params.days)} days, ${String(r.params.accounts)} accounts) through examples/rules.yaml (${String(r.params.rules)} rules, ${String(r.params.counters)} counters); the whole run took ${String(r.params.seconds)} s.`, '');
   lines.push('| run | records/s | p50 ms | p99 ms | p99.9 ms | alert p50 ms | alert p99 ms | alert p99.9 ms | CPU % | RSS MiB |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
-  for (const y of [f, x]) lines.push(`| ${y.name} | ${n0(y.recordsPerSec)} | ${y.latency.p50} | ${y.latency.p99} | ${y.latency.p999} | ${y.alertLatency.p50} | ${y.alertLatency.p99} | ${y.alertLatency.p999} | ${y.cpuPercent} | ${y.rssMiB} |`);
+  for (const y of [f, x, ...(r.load.embedded === null ? [] : [r.load.embedded])]) lines.push(`| ${y.name} | ${n0(y.recordsPerSec)} | ${y.latency.p50} | ${y.latency.p99} | ${y.latency.p999} | ${y.alertLatency.p50} | ${y.alertLatency.p99} | ${y.alertLatency.p999} | ${y.cpuPercent} | ${y.rssMiB} |`);
+  const e = r.load.embedded;
+  if (e !== null) lines.push('', `The embedded row: \`vigil serve\`'s streaming pipeline in this process (no HTTP), ${e.threads} shard thread(s), LMDB commits and checkpoints in a temporary folder, epochs of 1000 records or 5 ms, the first ${n0(e.records)} records offered open-loop at ${n0(e.rate)}/s; latency to the epoch's output being written; to the acknowledgement (checkpointed) p50 ${e.ackLatency.p50} / p99 ${e.ackLatency.p99} / p99.9 ${e.ackLatency.p999} ms; CPU counts the worker threads.`);
   lines.push('', `Throughput beside the baselines: the first ${n0(r.throughput.records)} records, every case as fast as it goes, rounds interleaved (Vigil, ceiling, naive, memory, Redis, and again); records/s is the median over rounds, the ratio the median of the per-round ratios. The baselines count one counter per compiled counter keyed by account for every record (no filters, windows or thresholds).`, '', '| case (same lines, same run) | records/s | vigil / case | note |', '| --- | ---: | ---: | --- |', `| ${r.throughput.name} | ${n0(r.throughput.recordsPerSec)} | 1 | ${r.throughput.note ?? ''} |`);
   for (const b of r.baselines) lines.push(`| ${b.name} | ${b.skipped === undefined ? n0(b.recordsPerSec) : 'skipped'} | ${r.ratios[b.name] ?? '-'} | ${b.skipped ?? b.note ?? ''} |`);
   lines.push('', `Detection at ${n0(Number(r.params.rate))} records/s: **${q.detected}/${q.frauds}** injected frauds detected, controls quiet ${q.controlsQuiet}/${q.controls}, clean accounts alerted ${q.cleanAlerted}/${q.cleanAccounts} (${pct(q.falseAlertRate)}), median time to detect ${q.medianWallMs} ms wall (${q.medianEventSeconds} s of event time).`, '');
@@ -289,7 +303,7 @@ function markdown (r: BenchReport): string {
     if (pts.length === 0) continue;
     const heap = name === 'threads' ? 'heap MiB (main thread)' : 'heap kept MiB';
     lines.push('', `Scaling, ${SCALE_TEXT[name] ?? name}:`, '', `| ${name} |${name === 'rules' ? ' counters |' : ''} records | records/s | ${heap} | RSS MiB |${name === 'keys' ? ' bytes/key |' : ''}`, `| ---: |${name === 'rules' ? ' ---: |' : ''} ---: | ---: | ---: | ---: |${name === 'keys' ? ' ---: |' : ''}`);
-    for (const y of pts) lines.push(`| ${n0(y.x)} |${name === 'rules' ? ` ${y.counters ?? ''} |` : ''} ${n0(y.records)} | ${n0(y.recordsPerSec)} | ${y.heapMiB} | ${y.rssMiB} |${name === 'keys' ? ` ${y.bytesPerKey ?? ''} |` : ''}`);
+    for (const y of pts) if (y.skipped !== undefined) lines.push(`| ${n0(y.x)} | skipped: ${y.skipped} |`); else lines.push(`| ${n0(y.x)} |${name === 'rules' ? ` ${y.counters ?? ''} |` : ''} ${n0(y.records)} | ${n0(y.recordsPerSec)} | ${y.heapMiB} | ${y.rssMiB} |${name === 'keys' ? ` ${y.bytesPerKey ?? ''} |` : ''}`);
   }
   lines.push('', 'Goals:', '');
   for (const g of Object.values(r.goals)) lines.push(`- ${g.goal}: ${g.value === null ? 'not measured' : g.value} → **${g.holds === null ? 'n/a' : g.holds ? 'holds' : 'does not hold'}**`);

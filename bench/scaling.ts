@@ -9,7 +9,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setFlagsFromString } from 'node:v8';
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { parseRules } from '../core/rules-parse.js';
 import { compileRules } from '../core/compile.js';
@@ -50,7 +50,7 @@ export function syntheticRules (n: number): CompiledRules {
   return compileRules(parseRules(HEAD + lines.join('\n') + '\n', `synthetic-${n}.yaml`, { readFile: () => '' }));
 }
 
-export interface ScalePoint { readonly x: number, readonly counters?: number, readonly records: number, readonly recordsPerSec: number, readonly heapMiB: number, readonly rssMiB: number, readonly keys?: number, readonly bytesPerKey?: number }
+export interface ScalePoint { readonly x: number, readonly skipped?: string, readonly counters?: number, readonly records: number, readonly recordsPerSec: number, readonly heapMiB: number, readonly rssMiB: number, readonly keys?: number, readonly bytesPerKey?: number }
 
 function mib (bytes: number): number {
   return Math.round(bytes / 1048576);
@@ -89,10 +89,23 @@ const KEY_RULES = `  - { id: calls-per-caller, by: caller, measure: count, windo
   - { id: minutes-per-sub, by: subscription, measure: sum(duration), window: day, limit: 100000000 }
 `;
 
+/** Heap a key-scaling point needs per key, bytes: a conservative reading of the 1M-key runs (~1.1 KB). */
+const BYTES_PER_KEY_POINT = 1600;
+
 export async function scaleKeys (sizes: readonly number[], p?: Progress): Promise<ScalePoint[]> {
   const compiled = compileRules(parseRules(HEAD + KEY_RULES, 'keys.yaml', { readFile: () => '' }));
   const out: ScalePoint[] = [];
   for (const keys of sizes) {
+    // Two engine keys per record (~500 B each), the record's line, and room for the Maps to
+    // double: past the heap limit the run would abort the process (it did at 3M keys with
+    // the default 4 GiB), so a point that may not fit is skipped and says so.
+    const need = keys * BYTES_PER_KEY_POINT;
+    const room = 0.75 * (getHeapStatistics().heap_size_limit - heapUsed());
+    if (need > room) {
+      out.push({ x: keys, skipped: `needs ~${mib(need)} MiB of heap, ${mib(room)} MiB usable (raise with NODE_OPTIONS=--max-old-space-size=MiB)`, records: 0, recordsPerSec: 0, heapMiB: 0, rssMiB: 0 });
+      p?.done(`keys ${keys}: skipped, needs ~${mib(need)} MiB of heap`);
+      continue;
+    }
     const lines = keyTraffic(keys);
     const before = heapUsed();
     const r = await runLoad({ name: `keys ${keys}`, compiled, lines, rate: 0, gc, ...(p === undefined ? {} : { progress: p }) });

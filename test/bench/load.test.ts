@@ -1,5 +1,6 @@
 // The load harness (`vigil bench`) on the tiny preset: a few thousand records at a fixed
-// rate, no Redis, no scaling runs. Checks the JSON line's shape and that the latency
+// rate through the core and through the embedded engine (1 shard thread), no Redis, no
+// scaling runs. Checks the JSON line's shape and that the latency
 // percentiles are ordered; no timing assertions (the machine is shared).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -47,6 +48,13 @@ test('runs, prints one JSON line of the documented shape, draws a chart', () => 
       assert.type(run.cpuPercent, 'number');
       assert.ok(run.rssMiB > 0);
     }
+    const e = r.load.embedded;
+    assert.is(e.threads, 1);
+    assert.is(e.records, 3000);
+    assert.ok(e.epochs > 0);
+    ordered(e.latency, 'embedded latency');
+    ordered(e.ackLatency, 'embedded ack latency');
+    if (e.alerts > 0) ordered(e.alertLatency, 'embedded alert latency');
     assert.is(r.load.fixed.rate, 5000);
     assert.is(r.load.max.rate, 0);
     const names = r.baselines.map((b: { name: string }) => b.name);
