@@ -10,10 +10,11 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
-import { LineCounter, parseDocument, isMap, isScalar } from 'yaml';
+import { LineCounter, parseDocument, isMap, isScalar, isSeq } from 'yaml';
 import { UsageError, formatDiagnostic, type Diagnostic } from '../core/errors.js';
 import { Diagnostics, Reader, checkStructure, got, type Entry } from '../core/rules-yaml.js';
 import { DURATION_TEXT, parseDuration } from '../core/rules-text.js';
+import { DEFAULT_PREFIX, isValidPrefix } from './subjects.js';
 
 /** A bearer token of the API; `name` is who the audit log says made a change with it. */
 export interface ApiToken { readonly name: string, readonly secret: string }
@@ -34,6 +35,11 @@ export interface ServeConfig {
   readonly batch: { readonly maxRecords: number, readonly maxWaitMs: number };
   /** bearer tokens of the write endpoints; none: the API is open (loopback only) */
   readonly api: { readonly tokens: readonly ApiToken[] };
+  /**
+   * NATS servers: the node answers `<prefix>.blocks.check` and `nats` channels publish there.
+   * (The cluster roles over JetStream come with the cluster issue.)
+   */
+  readonly nats: { readonly servers: readonly string[], readonly prefix: string } | undefined;
 }
 
 /**
@@ -51,7 +57,8 @@ export class InvalidConfigError extends UsageError {
 export const DEFAULT_LISTEN = { host: '127.0.0.1', port: 7800 } as const;
 const DEFAULT_MAX_RECORDS = 1000;
 const DEFAULT_MAX_WAIT_MS = 5;
-const TOP_KEYS = ['rules', 'data', 'listen', 'threads', 'alerts', 'rejects', 'batch', 'api'] as const;
+const TOP_KEYS = ['rules', 'data', 'listen', 'threads', 'alerts', 'rejects', 'batch', 'api', 'nats'] as const;
+const NATS_KEYS = ['servers', 'prefix'] as const;
 const BATCH_KEYS = ['max_records', 'max_wait'] as const;
 const ALERTS_KEYS = ['file', 'retention'] as const;
 const API_KEYS = ['token', 'tokens'] as const;
@@ -61,9 +68,7 @@ const MIN_TOKEN_LENGTH = 16;
 /** The name the audit log gives the single `api.token`. */
 export const DEFAULT_TOKEN_NAME = 'default';
 /** Keys of the full node config that this build does not have yet: said so, not "unknown key". */
-const LATER: Readonly<Record<string, string>> = {
-  nats: 'config.nats: clusters over NATS are not in this build yet; remove it to run the embedded node',
-};
+const LATER: Readonly<Record<string, string>> = {};
 
 /** `host:port` or `[v6]:port`; undefined when it is neither. */
 export function parseListen (text: string): { host: string, port: number } | undefined {
@@ -143,6 +148,7 @@ export function parseConfig (text: string, file: string): ServeConfig {
   const alertsOut = readAlerts(top.get('alerts'), r);
   const alerts = alertsOut?.file;
   const batch = readBatch(top.get('batch'), r);
+  const nats = readNats(top.get('nats'), r);
 
   if (d.count > 0 || rules === undefined || data === undefined || listen === undefined || threads === undefined || batch === undefined || alertsOut === undefined || api === undefined) {
     throw new InvalidConfigError(d.sorted());
@@ -158,7 +164,35 @@ export function parseConfig (text: string, file: string): ServeConfig {
     rejects: path('rejects'),
     batch,
     api,
+    nats: nats ?? undefined,
   };
+}
+
+/** `nats: { servers: [nats://host:port, …], prefix: vigil }`; null when absent. */
+function readNats (e: Entry | undefined, r: Reader): ServeConfig['nats'] | null {
+  if (e === undefined) return null;
+  const entries = r.knownMap(e.value, 'config.nats', 'config.nats', NATS_KEYS, 'a map with servers (a list of nats:// URLs) and optionally prefix');
+  if (entries === undefined) return null;
+  const of = new Map(entries.map((x) => [x.key, x.value]));
+  const servers: string[] = [];
+  const list = of.get('servers');
+  if (!isSeq(list) || list.items.length === 0) {
+    r.d.at(list ?? e.keyNode, `config.nats.servers must be a list of server URLs such as nats://127.0.0.1:4222, got ${list === undefined ? 'nothing' : got(list)}`);
+  } else {
+    for (const item of list.items) {
+      const url = isScalar(item) && typeof item.value === 'string' ? item.value : undefined;
+      if (url === undefined || !/^(nats|tls):\/\/[^\s/]+$/.test(url)) r.d.at(item, `config.nats.servers must hold URLs such as nats://127.0.0.1:4222, got ${got(item)}`);
+      else servers.push(url);
+    }
+  }
+  let prefix: string = DEFAULT_PREFIX;
+  if (of.has('prefix')) {
+    const node = of.get('prefix');
+    const text = isScalar(node) && typeof node.value === 'string' ? node.value : undefined;
+    if (text === undefined || !isValidPrefix(text)) r.d.at(node, `config.nats.prefix must be NATS subject tokens such as vigil or acme.fraud (no spaces or wildcards), got ${got(node)}`);
+    else prefix = text;
+  }
+  return servers.length > 0 ? { servers, prefix } : null;
 }
 
 /** `alerts: FILE`, or `alerts: { file: FILE, retention: 7d }`. */

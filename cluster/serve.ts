@@ -31,6 +31,8 @@ import { Blocklist } from './blocklist.js';
 import { AlertHistory } from './alert-history.js';
 import { Metrics } from './metrics.js';
 import { Notifications } from './notifier.js';
+import { BlockCheckResponder } from './block-check.js';
+import { subjects } from './subjects.js';
 import { commitPendingRules, dropPendingRules, migrateRow, parseRulesText, planMigration, recoverPendingRules, writePendingRules } from './reload.js';
 import type { ServeConfig } from './config.js';
 
@@ -138,6 +140,8 @@ export class ServeNode {
   private blocklist: Blocklist | undefined;
   /** the notification actor; absent when the rules define no channel */
   private notifications: Notifications | undefined;
+  /** answers `<prefix>.blocks.check` when the config names NATS servers */
+  private blockChecks: BlockCheckResponder | undefined;
   private history: AlertHistory | undefined;
   private readonly metrics = new Metrics();
   private writers: LineWriter[] = [];
@@ -239,6 +243,10 @@ export class ServeNode {
     this.blocklist = Blocklist.open(config.data);
     this.history = new AlertHistory(config.data, config.alertRetentionMs);
     this.notifications = await this.openNotifications(this.compiled);
+    if (config.nats !== undefined) {
+      const blocklist = this.blocklist;
+      this.blockChecks = await BlockCheckResponder.start(config.nats.servers, subjects(config.nats.prefix).blocksCheck, (key) => blocklist.get(key));
+    }
     this.engine = this.makeEngine(this.compiled);
     const alerts = new LineWriter(config.alerts, cp?.alertsBytes ?? 0);
     this.writers.push(alerts);
@@ -265,12 +273,12 @@ export class ServeNode {
 
   /**
    * The notification actor on its own thread, its outbox in `<data>/notify`. `nats` channels
-   * get their servers with the cluster (a later issue); until then their deliveries retry and
-   * end in the dead letters, which the README says.
+   * publish to the config's `nats.servers`; without them their deliveries retry and end in the
+   * dead letters, which the README says.
    */
   private async openNotifications (compiled: CompiledRules): Promise<Notifications | undefined> {
     if (compiled.config.channels.size === 0) return undefined;
-    return await Notifications.open({ config: compiled.config, dataPath: join(this.config.data, 'notify') });
+    return await Notifications.open({ config: compiled.config, dataPath: join(this.config.data, 'notify'), natsServers: this.config.nats?.servers ?? [] });
   }
 
   private makeEngine (compiled: CompiledRules): EmbeddedEngine {
@@ -412,6 +420,7 @@ export class ServeNode {
     for (const w of this.writers) w.close();
     await this.blocklist?.close();
     await this.notifications?.close().catch(() => undefined);
+    await this.blockChecks?.close().catch(() => undefined);
     await this.history?.close();
     await this.checkpoints?.close();
   }

@@ -75,7 +75,7 @@ config('every problem is reported at once as FILE:LINE:COL config.<field> must b
       'node.yaml:3:10 config.threads must be a whole number of shard threads from 1 to 256, got 0',
       'node.yaml:5:16 config.batch.max_records must be a whole number of records from 1 to 100000, got -1',
       'node.yaml:6:13 config.batch.max_wait must be a time from 0ms to 1s such as 5ms, got "5h"',
-      'node.yaml:7:1 config.nats: clusters over NATS are not in this build yet; remove it to run the embedded node',
+      'node.yaml:7:19 config.nats.servers must hold URLs such as nats://127.0.0.1:4222, got "x"',
     ]);
   }
 });
@@ -535,7 +535,7 @@ recover('are completed at start (their alerts written once) and new records are 
   const alerts = join(dir, 'alerts.jsonl');
   const events: Array<Record<string, unknown>> = [];
   const n = await within(WAIT_MS, 'start', ServeNode.start({
-    file: 'test', rules: RULES, data, listen: { host: '127.0.0.1', port: 0 }, threads: 2, alerts, alertRetentionMs: 86_400_000, rejects: undefined, batch: { maxRecords: 100, maxWaitMs: 2 }, api: { tokens: [] },
+    file: 'test', rules: RULES, data, listen: { host: '127.0.0.1', port: 0 }, threads: 2, alerts, alertRetentionMs: 86_400_000, rejects: undefined, batch: { maxRecords: 100, maxWaitMs: 2 }, api: { tokens: [] }, nats: undefined,
   }, { log: (e) => { events.push(e); } }));
   try {
     assert.equal(events.map((e) => Object.keys(e)[0]), ['listening', 'ready']);

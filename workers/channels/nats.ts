@@ -1,11 +1,11 @@
 /**
- * `nats`: publishes the alert JSON (a digest: a JSON array) on the channel's `subject`. The only
- * module that imports the NATS client (`@nats-io/transport-node`, the maintained v3 line). A
- * publish counts as delivered once a flush round trip shows the server has it. The connection
+ * `nats`: publishes the alert JSON (a digest: a JSON array) on the channel's `subject`, through
+ * workers/nats-client.ts (the maintained v3 client line). A publish counts as delivered once a
+ * flush round trip shows the server has it. The connection
  * is made on the first send and again after it is lost; failures are DeliveryErrors.
  */
-import { connect } from '@nats-io/transport-node';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { connect } from '../nats-client.js';
+import type { NatsConnection } from '../nats-client.js';
 import type { Alert } from '../../core/alert.js';
 import { DeliveryError } from './errors.js';
 import type { Redactor } from './redact.js';

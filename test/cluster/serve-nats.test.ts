@@ -1,0 +1,81 @@
+// A node on NATS (interfaces.md): it answers `vigil.blocks.check` for switches and gateways,
+// and its `nats` channels publish there. A real nats-server on a free loopback port.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { connect, type NatsConnection } from '../../workers/nats-client.js';
+import { parseConfig, InvalidConfigError } from '../../cluster/config.js';
+import { startNatsServer, type NatsServer } from '../helpers/nats-server.js';
+import { request, startServe, stopServe } from '../helpers/node.js';
+import { waitFor } from '../fixtures/receivers.js';
+import { tempDir, removeDir } from '../helpers/tmp.js';
+
+const T = Date.parse('2026-11-21T10:00:00+01:00');
+
+interface Ctx { dir: string, nats: NatsServer, nc: NatsConnection }
+const test = suite<Ctx>('cluster/serve: on NATS, blocks.check and nats channels', {} as Ctx);
+test.before(async (ctx) => {
+  ctx.dir = tempDir();
+  ctx.nats = await startNatsServer();
+  ctx.nc = await connect({ servers: [ctx.nats.url] });
+});
+test.after(async (ctx) => {
+  await ctx.nc.close();
+  await ctx.nats.stop();
+  removeDir(ctx.dir);
+});
+
+test('a blocked key is blocked on vigil.blocks.check; alerts reach the nats channel', async ({ dir, nats, nc }) => {
+  const rules = join(dir, 'rules.yaml');
+  writeFileSync(rules, `version: 1
+channels:
+  bus: { type: nats, subject: fraud.alerts }
+rules:
+  - { id: calls, by: account, measure: count, window: day, limit: 2, action: block, notify: [bus] }
+`);
+  const config = join(dir, 'node.yaml');
+  writeFileSync(config, `rules: ${rules}\ndata: ${join(dir, 'data')}\nlisten: 127.0.0.1:0\nthreads: 1\nalerts: ${join(dir, 'alerts.jsonl')}\nnats: { servers: ["${nats.url}"] }\n`);
+  const published: string[] = [];
+  nc.subscribe('fraud.alerts', { callback: (err, msg) => { if (err === null) published.push(msg.string()); } });
+  await nc.flush();
+  const node = await startServe(config);
+  try {
+    const lines = [0, 1, 2].map((i) => JSON.stringify({ id: `r${i}`, ts: T + i * 1000, account: 'acct-9', called: '+4930123' }));
+    assert.is((await request(node.port, 'POST', '/v1/records', { body: lines.join('\n') + '\n' })).status, 202);
+
+    const blocked = (await nc.request('vigil.blocks.check', 'acct-9', { timeout: 5000 })).json<{ key: string, blocked: boolean, rule: string, alert: { record: string } }>();
+    assert.equal([blocked.key, blocked.blocked, blocked.rule, blocked.alert.record], ['acct-9', true, 'calls', 'r2']);
+    const free = (await nc.request('vigil.blocks.check', JSON.stringify({ key: 'acct-1' }), { timeout: 5000 })).json<unknown>();
+    assert.equal(free, { key: 'acct-1', blocked: false });
+    const bad = (await nc.request('vigil.blocks.check', '', { timeout: 5000 })).json<{ error: string }>();
+    assert.is(bad.error, 'a blocks.check request carries the key as text, or JSON {"key": "…"}');
+
+    await waitFor(() => published.length > 0, 20_000, 'the alert on fraud.alerts');
+    assert.is((JSON.parse(published[0]!) as { record: string }).record, 'r2');
+  } finally {
+    const result = await stopServe(node);
+    assert.is(result.code, 0, result.stderr);
+  }
+});
+
+test('config.nats is checked: servers must be nats:// URLs, the prefix NATS tokens', () => {
+  const cases: Array<[string, string]> = [
+    ['nats: { servers: [] }', 'node.yaml:3:18 config.nats.servers must be a list of server URLs such as nats://127.0.0.1:4222, got []'],
+    ['nats: { servers: ["http://x:4222"] }', 'node.yaml:3:19 config.nats.servers must hold URLs such as nats://127.0.0.1:4222, got "http://x:4222"'],
+    ['nats: { servers: ["nats://127.0.0.1:4222"], prefix: "a b" }', 'node.yaml:3:53 config.nats.prefix must be NATS subject tokens such as vigil or acme.fraud (no spaces or wildcards), got "a b"'],
+  ];
+  for (const [line, message] of cases) {
+    try {
+      parseConfig(`rules: r.yaml\ndata: d\n${line}\n`, 'node.yaml');
+      assert.unreachable(line);
+    } catch (err) {
+      assert.instance(err, InvalidConfigError);
+      assert.is((err as Error).message, message);
+    }
+  }
+  const ok = parseConfig('rules: r.yaml\ndata: d\nnats: { servers: ["nats://127.0.0.1:4222"], prefix: acme.fraud }\n', '/etc/n.yaml');
+  assert.equal(ok.nats, { servers: ['nats://127.0.0.1:4222'], prefix: 'acme.fraud' });
+});
+
+test.run();
