@@ -55,7 +55,8 @@ export function generateTraffic (options: Partial<TrafficOptions> = {}): Traffic
     const e = (keyed[i] as { e: Event }).e;
     if (e.ts < from) from = e.ts;
     if (e.ts > to) to = e.ts;
-    if (e.label !== undefined) e.label.line = i + 1;
+    // A case's label rides on each of its records: `line` is the first one written.
+    if (e.label !== undefined && e.label.line === undefined) e.label.line = i + 1;
     lines[i] = typeof e.rec === 'string' ? e.rec : JSON.stringify(withIdAndTime(rnd(), i, e.ts, e.rec));
   }
   return { lines, labels, from, to };

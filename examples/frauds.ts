@@ -19,7 +19,7 @@ export interface Expectation { readonly rule: string, readonly key: string }
 /**
  * One line of the labels file. `fraud` cases expect alerts, `control` cases expect none,
  * `reject` records expect a reject at `line` (1-based line of the traffic file); for the
- * other cases `line` is the line of the case's earliest record.
+ * other cases `line` is the line of the case's first record in the file.
  */
 export interface Label {
   kind: 'fraud' | 'control' | 'reject';
@@ -46,14 +46,14 @@ function at (c: Ctx, day: number, hhmm: string): number {
 }
 
 /**
- * Adds a case: its label, and its records. The earliest record carries the label, so the
- * writer fills in `line` (its 1-based line): the load bench times detection from its arrival.
+ * Adds a case: its label, and its records. Every record carries the label, so the writer
+ * fills in `line` with the 1-based line of the first one written (records are written
+ * roughly, not exactly, in time order): the load bench times detection from its arrival.
  */
 function label (c: Ctx, l: Omit<Label, 'firstTs' | 'records'>, events: Event[]): void {
-  let earliest = events[0] as Event;
-  for (const e of events) if (e.ts < earliest.ts) earliest = e;
-  const full: Label = { ...l, firstTs: ZONE.toIso(earliest.ts), records: events.length };
-  earliest.label = full;
+  const first = Math.min(...events.map((e) => e.ts));
+  const full: Label = { ...l, firstTs: ZONE.toIso(first), records: events.length };
+  for (const e of events) e.label = full;
   c.labels.push(full);
   c.out.push(...events);
 }
