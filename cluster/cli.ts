@@ -73,6 +73,15 @@ function defaultThreads (): number {
   return Math.max(1, availableParallelism() - 1);
 }
 
+/** `--format` and `--input-tz`, checked: how the inputs are read. */
+function inputOptions (values: { format?: string | undefined, 'input-tz'?: string | undefined }): { format: InputFormat | undefined, zone: string | undefined } {
+  const format = values.format;
+  if (format !== undefined && !(FORMATS as readonly string[]).includes(format)) fail(`--format must be jsonl, csv or asterisk, got "${format}"`);
+  const zone = values['input-tz'];
+  if (zone !== undefined && !isValidZone(zone)) fail(`--input-tz must be an IANA time zone such as Europe/Berlin, got "${zone}"`);
+  return { format: format as InputFormat | undefined, zone };
+}
+
 function formatCount (n: number): string {
   return n.toLocaleString('en-US');
 }
@@ -100,10 +109,7 @@ async function replayCommand (args: string[]): Promise<number> {
   });
   const file = rulesFlag(values.rules);
   if (positionals.length === 0) fail('replay needs at least one INPUT (a file, or - for standard input)');
-  const format = values.format;
-  if (format !== undefined && !(FORMATS as readonly string[]).includes(format)) fail(`--format must be jsonl, csv or asterisk, got "${format}"`);
-  const zone = values['input-tz'];
-  if (zone !== undefined && !isValidZone(zone)) fail(`--input-tz must be an IANA time zone such as Europe/Berlin, got "${zone}"`);
+  const { format, zone } = inputOptions(values);
   const threads = values.threads === undefined ? defaultThreads() : Number(values.threads);
   if (!Number.isInteger(threads) || threads < 0 || threads > 256) fail(`--threads must be a whole number from 0 to 256, got "${values.threads ?? ''}"`);
   if (threads === 0 && values.data !== undefined) fail('--data needs shard threads (the durable engine); drop --threads 0');
@@ -117,7 +123,7 @@ async function replayCommand (args: string[]): Promise<number> {
   const summary = await replay({
     compiled,
     inputs: positionals,
-    format: format as InputFormat | undefined,
+    format,
     inputZone: zone,
     alerts: values.alerts,
     rejects: values.rejects,
@@ -147,10 +153,7 @@ async function backtestCommand (args: string[]): Promise<number> {
   const file = rulesFlag(values.rules);
   if (values.baseline === undefined) fail('backtest needs --baseline FILE (the rules running today)');
   if (positionals.length === 0) fail('backtest needs at least one INPUT file');
-  const format = values.format;
-  if (format !== undefined && !(FORMATS as readonly string[]).includes(format)) fail(`--format must be jsonl, csv or asterisk, got "${format}"`);
-  const zone = values['input-tz'];
-  if (zone !== undefined && !isValidZone(zone)) fail(`--input-tz must be an IANA time zone such as Europe/Berlin, got "${zone}"`);
+  const { format, zone } = inputOptions(values);
   for (const input of positionals) {
     // Both rule sets read every input, so standard input (readable once) cannot be one.
     if (input === '-') fail('backtest reads each INPUT twice: give files, not - (standard input)');
@@ -160,7 +163,7 @@ async function backtestCommand (args: string[]): Promise<number> {
     candidate: compileRules(loadRules(file)),
     baseline: compileRules(loadRules(values.baseline)),
     inputs: positionals,
-    format: format as InputFormat | undefined,
+    format,
     inputZone: zone,
   });
   process.stdout.write(values.json === true ? JSON.stringify(report) + '\n' : formatBacktest(report));
