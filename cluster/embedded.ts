@@ -12,6 +12,7 @@
  */
 import type { CompiledRules } from '../core/compile.js';
 import type { RulesConfig } from '../core/rules-config.js';
+import type { RiskReport } from '../core/engine.js';
 import type { UsageRecord } from '../core/usage-record.js';
 import { rulesFingerprint } from '../core/compile.js';
 import { Placement } from '../core/placement.js';
@@ -155,6 +156,16 @@ export class EmbeddedEngine {
       if (reply.kind === 'counter' && reply.value !== null) return reply.value;
     }
     return null;
+  }
+
+  /** A key's risk scores: asked of every actor, since a risk key lives beside its account. */
+  async risk (key: string, ts: number): Promise<RiskReport[]> {
+    const out: RiskReport[] = [];
+    for (const mailbox of this.mailboxes) {
+      const reply = await mailbox.send({ kind: 'risk', key, ts });
+      if (reply.kind === 'risk') out.push(...reply.reports);
+    }
+    return out;
   }
 
   async stats (): Promise<{ keys: number, windows: number }> {

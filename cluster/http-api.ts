@@ -21,6 +21,7 @@ import type { Receipt } from './stream.js';
 import type { ApiToken } from './config.js';
 import type { AlertPage, AlertQuery } from './alert-history.js';
 import type { DeadLetter } from './notifier.js';
+import type { RiskReport } from '../core/engine.js';
 import { parseCursor } from './alert-history.js';
 import { METRICS_CONTENT_TYPE } from './metrics.js';
 import { BODIES_AT_ONCE, Gate, MAX_BODY_BYTES, parseBody, readBody, tooLarge } from './http-body.js';
@@ -67,6 +68,8 @@ export interface ApiDeps {
     lift (key: string, by: string): Promise<BlockChange | undefined>;
   };
   readonly alerts: { query (q: AlertQuery): AlertPage };
+  /** a key's decayed risk scores and the alerts that made them (rules.md, `measure: risk`) */
+  readonly risk: (key: string, ts: number) => Promise<readonly RiskReport[]>;
   /** the notification actor's dead letters (empty when the rules define no channel) */
   readonly deadLetters: {
     list (): Promise<readonly DeadLetter[]>;
@@ -222,6 +225,7 @@ export function buildApi (deps: ApiDeps): { app: FastifyInstance, server: Server
     route('/v1/blocks/:key', { GET: async (req, reply) => api.block(req, reply), DELETE: async (req, reply) => api.lift(req, reply) });
     route('/v1/blocks/:key/history', { GET: async (req) => api.blockHistory(req) });
     route('/v1/rules', { GET: async () => deps.rules.current(), PUT: async (req) => api.putRules(req) });
+    route('/v1/risk/:key', { GET: async (req) => api.risk(req) });
     route('/v1/dead-letters', { GET: async () => ({ deadLetters: await deps.deadLetters.list() }) });
     route('/v1/dead-letters/redrive', { POST: async (req) => api.redrive(req) });
   });
@@ -309,6 +313,22 @@ class Handlers {
     if (found === null) throw new HttpError(404, `no counter of rule "${rule}" for key "${key}" in the window at ${zone.toIso(ts)}`);
     // Rounded as in alerts, so a counter and the alert it raised show the same number.
     return { rule, key, value: roundValue(found.value), window: { start: zone.toIso(found.start), end: zone.toIso(found.end) } };
+  }
+
+  async risk (req: FastifyRequest): Promise<unknown> {
+    const { key } = req.params as { key: string };
+    onlyParams(req.query, '/v1/risk/{key}', ['at']);
+    const ts = this.atOf(param(req.query, 'at'));
+    this.unavailable();
+    await this.reads.acquire();
+    let reports: readonly RiskReport[];
+    try {
+      reports = await this.deps.risk(key, ts);
+    } finally {
+      this.reads.release();
+    }
+    if (reports.length === 0) throw new HttpError(404, `no risk score for key "${key}" (no risk rule, or no scored alert for it yet)`);
+    return { key, risk: reports };
   }
 
   /** `?at=` (ISO 8601 or epoch ms), else the watermark, else the wall clock (nothing seen yet). */

@@ -181,6 +181,10 @@ export class ServeNode {
         },
       },
       alerts: { query: (q) => this.history!.query(q) },
+      risk: async (key, ts) => {
+        await this.swapping;
+        return await this.engine!.risk(key, ts);
+      },
       // Through the node's own notifier: the outbox belongs to its thread.
       deadLetters: {
         list: async () => await this.notifications?.deadLetters() ?? [],

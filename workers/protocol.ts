@@ -5,6 +5,7 @@
 import type { ErrorData } from '../core/errors.js';
 import type { RulesConfig } from '../core/rules-config.js';
 import type { EpochOutput } from './store.js';
+import type { RiskReport } from '../core/engine.js';
 
 /** What a shard actor thread is started with (piscina workerData). */
 export interface ShardActorData {
@@ -25,11 +26,13 @@ export type ShardMsg =
    */
   | { readonly kind: 'batch', readonly epoch: number, readonly records: Uint8Array, readonly release: number }
   | { readonly kind: 'counter', readonly rule: string, readonly key: string, readonly ts: number }
+  | { readonly kind: 'risk', readonly key: string, readonly ts: number }
   | { readonly kind: 'stats' };
 
 export type ShardReply =
   | { readonly kind: 'applied', readonly epoch: number, readonly output: EpochOutput, readonly replayed: boolean }
   | { readonly kind: 'counter', readonly value: { value: number, start: number, end: number } | null }
+  | { readonly kind: 'risk', readonly reports: readonly RiskReport[] }
   | { readonly kind: 'stats', readonly keys: number, readonly windows: number, readonly epoch: number }
   | { readonly kind: 'error', readonly error: ErrorData };
 

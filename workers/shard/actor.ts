@@ -63,6 +63,7 @@ export class ShardActor {
       switch (msg.kind) {
         case 'batch': return await this.batch(msg.epoch, msg.records, msg.release);
         case 'counter': return { kind: 'counter', value: this.engine.counterValue(msg.rule, msg.key, msg.ts) ?? null };
+        case 'risk': return { kind: 'risk', reports: this.engine.riskOf(msg.key, msg.ts) };
         case 'stats': return { kind: 'stats', ...this.engine.stats(), epoch: this.epoch };
         default: return assertNever(msg, 'message');
       }
