@@ -27,6 +27,7 @@ import { DEFAULTS, generateTraffic } from '../examples/dataset.js';
 import type { BenchCase } from './harness.js';
 import { intArg, report, runCases, sink, stringArg } from './harness.js';
 import { loadRules } from './rules.js';
+import { SlotTable } from './slot-table.js';
 
 /** `--rules spec` runs on the seven rules of rules.md's example (bench/spec-rules.yaml) instead of the demo's. */
 const RULE_FILES: Readonly<Record<string, string>> = {
@@ -73,30 +74,16 @@ function coreCase (compiled: CompiledRules, lines: readonly string[]): BenchCase
 
 /** Decode, intern the account once, bump one slot per counter. */
 function ceilingCase (counters: number, lines: readonly string[]): BenchCase {
-  let ids = new Map<string, number>();
-  let slots = new Float64Array(1024 * counters);
+  let table = new SlotTable(counters);
   return {
     name: 'ceiling',
-    setup: () => { ids = new Map(); slots = new Float64Array(1024 * counters); },
+    setup: () => { table = new SlotTable(counters); },
     run: () => {
       for (let i = 0; i < lines.length; i++) {
-        const raw = parseLine(lines[i] as string) as { account?: unknown } | undefined;
-        const account = raw?.account;
-        if (typeof account !== 'string') continue;
-        let id = ids.get(account);
-        if (id === undefined) {
-          id = ids.size;
-          ids.set(account, id);
-          if ((id + 1) * counters > slots.length) {
-            const grown = new Float64Array(slots.length * 2);
-            grown.set(slots);
-            slots = grown;
-          }
-        }
-        const base = id * counters;
-        for (let c = 0; c < counters; c++) slots[base + c]! += 1;
+        const account = (parseLine(lines[i] as string) as { account?: unknown } | undefined)?.account;
+        if (typeof account === 'string') table.bump(account);
       }
-      sink.value += slots[0]! + ids.size;
+      sink.value += table.checksum;
       return lines.length;
     },
   };

@@ -5,30 +5,17 @@
  */
 import type { BaselineInput, BaselineResult } from './common.js';
 import { accountOf, result, sink } from './common.js';
+import { SlotTable } from '../slot-table.js';
 
 export function ceiling (input: BaselineInput): BaselineResult {
-  const counters = input.counters.length;
-  const ids = new Map<string, number>();
-  let slots = new Float64Array(1024 * counters);
+  const table = new SlotTable(input.counters.length);
   const t0 = process.hrtime.bigint();
   const { lines } = input;
   for (let i = 0; i < lines.length; i++) {
     const account = accountOf(lines[i]!);
-    if (account === undefined) continue;
-    let id = ids.get(account);
-    if (id === undefined) {
-      id = ids.size;
-      ids.set(account, id);
-      if ((id + 1) * counters > slots.length) {
-        const grown = new Float64Array(slots.length * 2);
-        grown.set(slots);
-        slots = grown;
-      }
-    }
-    const base = id * counters;
-    for (let c = 0; c < counters; c++) slots[base + c]! += 1;
+    if (account !== undefined) table.bump(account);
   }
   const ns = Number(process.hrtime.bigint() - t0);
-  sink.value += slots[0]! + ids.size;
+  sink.value += table.checksum;
   return result('ceiling (typed-array slots)', lines.length, ns);
 }
