@@ -21,7 +21,7 @@ import { trafficLines } from '../helpers/traffic.js';
 import { tempDir, removeDir } from '../helpers/tmp.js';
 import { runVigil } from '../helpers/cli.js';
 import { alertText, feed, startCore, type CoreRun } from '../fixtures/core-run.js';
-import { request as http, startServe as serve, stopServe as stop, type Reply } from '../helpers/node.js';
+import { postAll, request as http, startServe as serve, stopServe as stop, type Reply } from '../helpers/node.js';
 import { KEPT_RULES, REMOVED_RULES, RESTARTED_RULES, UNCHANGED_RULES, keysFor } from '../fixtures/reload-expect.js';
 
 const RULES_A = fileURLToPath(new URL('../../../test/fixtures/replay-rules.yaml', import.meta.url));
@@ -93,18 +93,6 @@ function writeNode (dir: string, name: string, rulesText: string): { config: str
     '',
   ].join('\n'));
   return files;
-}
-
-async function postAll (port: number, lines: readonly string[], chunk: number): Promise<{ accepted: number, rejected: number }> {
-  let accepted = 0;
-  let rejected = 0;
-  for (let i = 0; i < lines.length; i += chunk) {
-    const reply = await http(port, 'POST', '/v1/records', { body: lines.slice(i, i + chunk).join('\n') + '\n', token: TOKEN });
-    assert.is(reply.status, 202, reply.text);
-    accepted += reply.json.accepted as number;
-    rejected += reply.json.rejected as number;
-  }
-  return { accepted, rejected };
 }
 
 function readAlerts (file: string): Alert[] {
@@ -221,7 +209,7 @@ api('action: block puts keys on the blocklist; GET shows them, DELETE lifts with
   const files = writeNode(dir, 'blocks', readFileSync(RULES_A, 'utf8').replace('limit: 6 }', 'limit: 6, action: block }'));
   const n = await serve(files.config);
   try {
-    const sent = await postAll(n.port, lines, 500);
+    const sent = await postAll(n.port, lines, 500, TOKEN);
     assert.is(sent.accepted + sent.rejected, lines.length);
     const alerts = readAlerts(files.alerts);
     const firstBlock = new Map<string, Alert>();

@@ -24,7 +24,7 @@ import { parseJsonLine } from '../../core/readers/jsonl.js';
 import { trafficLines } from '../helpers/traffic.js';
 import { tempDir, removeDir } from '../helpers/tmp.js';
 import { runVigil } from '../helpers/cli.js';
-import { WAIT_MS, within, request, startServe as serve, stopServe as stop, type Reply } from '../helpers/node.js';
+import { WAIT_MS, within, postAll, request, startServe as serve, stopServe as stop, type Reply } from '../helpers/node.js';
 
 const RULES = fileURLToPath(new URL('../../../test/fixtures/replay-rules.yaml', import.meta.url));
 const START = Date.UTC(2026, 2, 27, 20, 0, 0);
@@ -351,18 +351,6 @@ function writeConfig (dir: string, name: string, extra = ''): string {
     extra,
   ].join('\n'));
   return file;
-}
-
-async function postAll (port: number, lines: readonly string[], chunk: number): Promise<{ accepted: number, rejected: number }> {
-  let accepted = 0;
-  let rejected = 0;
-  for (let i = 0; i < lines.length; i += chunk) {
-    const reply = await http(port, 'POST', '/v1/records', lines.slice(i, i + chunk).join('\n') + '\n');
-    assert.is(reply.status, 202, JSON.stringify(reply.json));
-    accepted += reply.json.accepted as number;
-    rejected += reply.json.rejected as number;
-  }
-  return { accepted, rejected };
 }
 
 interface NodeCtx { dir: string, input: string, lines: string[] }

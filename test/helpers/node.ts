@@ -61,3 +61,19 @@ export async function stopServe (node: Running, signal: NodeJS.Signals = 'SIGTER
   node.child.kill(signal);
   return await within(WAIT_MS, `serve to exit on ${signal}`, node.done);
 }
+
+/**
+ * POSTs `lines` in chunks of `chunk` lines and sums the 202 answers; any other status throws
+ * (with the body), so a test fails where a POST was refused.
+ */
+export async function postAll (port: number, lines: readonly string[], chunk: number, token?: string): Promise<{ accepted: number, rejected: number }> {
+  let accepted = 0;
+  let rejected = 0;
+  for (let i = 0; i < lines.length; i += chunk) {
+    const reply = await request(port, 'POST', '/v1/records', { body: lines.slice(i, i + chunk).join('\n') + '\n', ...(token === undefined ? {} : { token }) });
+    if (reply.status !== 202) throw new Error(`POST /v1/records answered ${reply.status}: ${reply.text}`);
+    accepted += reply.json.accepted as number;
+    rejected += reply.json.rejected as number;
+  }
+  return { accepted, rejected };
+}
