@@ -24,21 +24,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { CompiledRules } from '../core/compile.js';
-import { Ingest } from '../core/ingest.js';
-import { EngineError } from '../core/errors.js';
-import { parseJsonLine } from '../core/readers/jsonl.js';
 import { DEFAULTS, generateTraffic } from '../examples/dataset.js';
 import { replay } from '../cluster/replay.js';
-import { EmbeddedEngine } from '../cluster/embedded.js';
-import { CheckpointStore } from '../cluster/checkpoint.js';
-import { LineWriter } from '../cluster/output.js';
-import { EpochStream, LineSink, type EpochSink } from '../cluster/stream.js';
-import type { RawRecord } from '../cluster/record-source.js';
 import type { CaseResult } from './harness.js';
 import { intArg, report, sink } from './harness.js';
 import { loadRules } from './rules.js';
+import { runOpenLoop } from './open-loop.js';
 
 const RULES = fileURLToPath(new URL('../../examples/rules.yaml', import.meta.url));
 const GOAL_RATE = 250_000;
@@ -123,97 +115,35 @@ interface LatencyRun {
   readonly alerts: Latencies;
 }
 
-/** Open-loop run of the streaming pipeline at `rate` records/s over `lines`. */
+/** Open-loop run of the streaming pipeline at `rate` records/s over `lines` (bench/open-loop.ts). */
 async function measureLatency (compiled: CompiledRules, lines: readonly string[], rate: number, dir: string): Promise<LatencyRun> {
   const data = mkdtempSync(join(dir, 'stream-'));
-  const engine = new EmbeddedEngine({ config: compiled.config, compiled, dataPath: data, actors: 2, shards: 64 });
-  const checkpoints = new CheckpointStore(data);
-  const alertsOut = new LineWriter(join(dir, 'stream-alerts.jsonl'));
   const n = lines.length;
-  const scheduled = new Float64Array(n);
   const toSink = new Float64Array(n).fill(NaN);
   const toAck = new Float64Array(n).fill(NaN);
   const warm = Math.floor(n * LATENCY_WARM_SHARE);
   const alertMs: number[] = [];
-  const lineSink = new LineSink(alertsOut, undefined);
-  let epochs = 0;
-  const timed: EpochSink = {
-    write: (epoch, result, rejects) => {
-      const mark = lineSink.write(epoch, result, rejects);
-      const now = performance.now();
-      epochs++;
-      for (const src of epoch.sources.values()) {
-        const seq = src.position.seq!;
-        toSink[seq] = now - scheduled[seq]!;
-      }
-      for (const { index } of result.alerts) {
-        const seq = epoch.sources.get(index)?.position.seq;
-        if (seq !== undefined && seq >= warm) alertMs.push(now - scheduled[seq]!);
-      }
-      return mark;
-    },
-  };
-  const stream = new EpochStream({
-    engine,
-    ingest: new Ingest(compiled),
-    sink: timed,
-    checkpoint: (cp) => checkpoints.write(cp),
-    shards: 64,
-    checkpointed: 0,
-    ...BATCH,
-  });
   try {
-    await stream.start(0);
-    const item = (i: number): RawRecord => {
-      const text = lines[i]!;
-      const position = { source: 'bench', seq: i };
-      try {
-        return { ok: true, value: parseJsonLine(text), position, text };
-      } catch (err) {
-        if (!(err instanceof EngineError)) throw err;
-        return { ok: false, reject: { reason: err.message, code: err.code, position, raw: text } };
-      }
-    };
-    const acks: Array<Promise<void>> = [];
-    const t0 = performance.now() + 10;
-    const gap = 1000 / rate;
-    let sent = 0;
-    // Every ~1 ms, offer what is due by now; never wait for the pipeline (open loop): a slow
-    // pipeline shows as latency measured from the schedule, not as a slower schedule.
-    while (sent < n) {
-      const due = Math.min(n, Math.floor((performance.now() - t0) / gap) + 1);
-      if (due > sent) {
-        const from = sent;
-        const items: RawRecord[] = [];
-        for (let i = from; i < due; i++) {
-          scheduled[i] = t0 + i * gap;
-          items.push(item(i));
-        }
-        sent = due;
-        acks.push(stream.offer(items).then(({ committed }) => committed).then(() => {
-          const now = performance.now();
-          for (let i = from; i < due; i++) toAck[i] = now - scheduled[i]!;
-        }));
-      }
-      await sleep(1);
-    }
-    await Promise.all(acks);
-    const seconds = (performance.now() - t0) / 1000;
-    await stream.drain();
+    const run = await runOpenLoop({
+      compiled,
+      lines,
+      rate,
+      threads: 2,
+      dataPath: data,
+      written: (seq, ms) => { toSink[seq] = ms; },
+      alert: (seq, ms) => { if (seq >= warm) alertMs.push(ms); },
+      acked: (seq, ms) => { toAck[seq] = ms; },
+    });
     return {
       rate,
       offered: n,
-      achieved: Math.round(n / seconds),
-      epochs,
+      achieved: Math.round(n / run.seconds),
+      epochs: run.epochs,
       toSink: summarize(toSink.subarray(warm)),
       toAck: summarize(toAck.subarray(warm)),
       alerts: summarize(alertMs),
     };
   } finally {
-    stream.close();
-    alertsOut.close();
-    await engine.close();
-    await checkpoints.close();
     rmSync(data, { recursive: true, force: true });
   }
 }
