@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { isIP } from 'node:net';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { LineCounter, parseDocument, isMap, isScalar, isSeq } from 'yaml';
 import { UsageError, formatDiagnostic, type Diagnostic } from '../core/errors.js';
 import { Diagnostics, Reader, checkStructure, got, type Entry } from '../core/rules-yaml.js';
@@ -36,10 +36,50 @@ export interface ServeConfig {
   /** bearer tokens of the write endpoints; none: the API is open (loopback only) */
   readonly api: { readonly tokens: readonly ApiToken[] };
   /**
-   * NATS servers: the node answers `<prefix>.blocks.check` and `nats` channels publish there.
-   * (The cluster roles over JetStream come with the cluster issue.)
+   * NATS: when set, the node joins a cluster in `cluster.roles` (interfaces.md); `nats`
+   * channels publish there too. Undefined: the embedded default, one process.
    */
-  readonly nats: { readonly servers: readonly string[], readonly prefix: string } | undefined;
+  readonly nats: NatsSettings | undefined;
+  /** the node's part in a cluster; meaningful only with `nats` */
+  readonly cluster: ClusterSettings;
+}
+
+/** How a node proves who it is to NATS. Secrets are never shown in a message. */
+export type NatsAuth =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'user', readonly user: string, readonly password: string }
+  | { readonly kind: 'token', readonly token: string }
+  /** an NKey seed file (SU…), resolved */
+  | { readonly kind: 'nkey', readonly seedFile: string }
+  /** a JWT credentials file, resolved */
+  | { readonly kind: 'creds', readonly credsFile: string };
+
+/** TLS files, resolved; `ca` alone verifies the server, `cert` + `key` add a client certificate. */
+export interface NatsTls { readonly ca?: string, readonly cert?: string, readonly key?: string }
+
+export interface NatsSettings {
+  readonly servers: readonly string[];
+  readonly prefix: string;
+  readonly auth: NatsAuth;
+  readonly tls: NatsTls | undefined;
+}
+
+export type Role = 'coordinator' | 'node' | 'notifier';
+export const ROLES: readonly Role[] = ['coordinator', 'node', 'notifier'];
+
+export interface ClusterSettings {
+  /** default: all three */
+  readonly roles: readonly Role[];
+  /** unique per node; names its shard leases (default: the host name and the API port) */
+  readonly nodeId: string;
+  /** shards of the deployment, fixed once records are in the stream (default 64) */
+  readonly shards: number;
+  /** a node that has not renewed its lease for this long loses its shards (default 10 s) */
+  readonly leaseMs: number;
+  /** JetStream replicas of the streams and buckets Vigil creates (default 1) */
+  readonly replicas: number;
+  /** how long the shard stream keeps records: at least the rules' longest window plus lateness (default 35 d) */
+  readonly retentionMs: number;
 }
 
 /**
@@ -165,7 +205,16 @@ export function parseConfig (text: string, file: string): ServeConfig {
     batch,
     api,
     nats: nats ?? undefined,
+    cluster: defaultCluster(listen),
   };
+}
+
+export const DEFAULT_SHARDS = 64;
+const DEFAULT_LEASE_MS = 10_000;
+const DEFAULT_STREAM_RETENTION_MS = 35 * 24 * 3_600_000;
+
+export function defaultCluster (listen: ServeConfig['listen']): ClusterSettings {
+  return { roles: ROLES, nodeId: `${hostname()}-${listen.port}`, shards: DEFAULT_SHARDS, leaseMs: DEFAULT_LEASE_MS, replicas: 1, retentionMs: DEFAULT_STREAM_RETENTION_MS };
 }
 
 /** `nats: { servers: [nats://host:port, …], prefix: vigil }`; null when absent. */
@@ -192,7 +241,7 @@ function readNats (e: Entry | undefined, r: Reader): ServeConfig['nats'] | null 
     if (text === undefined || !isValidPrefix(text)) r.d.at(node, `config.nats.prefix must be NATS subject tokens such as vigil or acme.fraud (no spaces or wildcards), got ${got(node)}`);
     else prefix = text;
   }
-  return servers.length > 0 ? { servers, prefix } : null;
+  return servers.length > 0 ? { servers, prefix, auth: { kind: 'none' }, tls: undefined } : null;
 }
 
 /** `alerts: FILE`, or `alerts: { file: FILE, retention: 7d }`. */
