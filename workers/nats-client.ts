@@ -4,3 +4,10 @@
  */
 export { connect } from '@nats-io/transport-node';
 export type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+// JetStream and KV, the v3 line's companions (same release train as the transport).
+export { jetstream, jetstreamManager, AckPolicy, DeliverPolicy, RetentionPolicy, StorageType, JetStreamApiError } from '@nats-io/jetstream';
+export type { JetStreamClient, JetStreamManager, JsMsg, Consumer, ConsumerMessages, PubAck, StreamConfig } from '@nats-io/jetstream';
+export { Kvm } from '@nats-io/kv';
+export type { KV, KvEntry } from '@nats-io/kv';
+export { headers } from '@nats-io/transport-node';
+export type { MsgHdrs } from '@nats-io/transport-node';
