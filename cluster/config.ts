@@ -3,16 +3,18 @@
  * lives, where the API listens, how many shard threads, where alerts and rejects go, and how
  * streaming input is cut into epochs. Every problem in the file is reported at once as
  * `FILE:LINE:COL config.<field> must be …, got …`, like a rules file. Paths are relative to
- * the config file's folder, so a config and its rules can move together. API tokens are
- * secrets: no message ever shows one.
+ * the config file's folder, so a config and its rules can move together. API tokens and NATS
+ * passwords and tokens are secrets: no message ever shows one. Files the node needs to reach
+ * NATS (an NKey seed, a creds file, TLS certificates) are read once at load, so a typo fails
+ * `vigil serve` at start instead of at the first reconnect.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { isIP } from 'node:net';
 import { availableParallelism, hostname } from 'node:os';
 import { LineCounter, parseDocument, isMap, isScalar, isSeq } from 'yaml';
-import { UsageError, formatDiagnostic, type Diagnostic } from '../core/errors.js';
-import { Diagnostics, Reader, checkStructure, got, type Entry } from '../core/rules-yaml.js';
+import { UsageError, formatDiagnostic, show, type Diagnostic } from '../core/errors.js';
+import { Diagnostics, Reader, checkStructure, got, isMissing, orList, textOf, type Entry } from '../core/rules-yaml.js';
 import { DURATION_TEXT, parseDuration } from '../core/rules-text.js';
 import { DEFAULT_PREFIX, isValidPrefix } from './subjects.js';
 
@@ -97,8 +99,10 @@ export class InvalidConfigError extends UsageError {
 export const DEFAULT_LISTEN = { host: '127.0.0.1', port: 7800 } as const;
 const DEFAULT_MAX_RECORDS = 1000;
 const DEFAULT_MAX_WAIT_MS = 5;
-const TOP_KEYS = ['rules', 'data', 'listen', 'threads', 'alerts', 'rejects', 'batch', 'api', 'nats'] as const;
-const NATS_KEYS = ['servers', 'prefix'] as const;
+const TOP_KEYS = ['rules', 'data', 'listen', 'threads', 'alerts', 'rejects', 'batch', 'api', 'nats', 'cluster'] as const;
+const NATS_KEYS = ['servers', 'prefix', 'user', 'password', 'token', 'nkey', 'creds', 'tls'] as const;
+const TLS_KEYS = ['ca', 'cert', 'key'] as const;
+const CLUSTER_KEYS = ['roles', 'node_id', 'shards', 'lease', 'replicas', 'retention'] as const;
 const BATCH_KEYS = ['max_records', 'max_wait'] as const;
 const ALERTS_KEYS = ['file', 'retention'] as const;
 const API_KEYS = ['token', 'tokens'] as const;
@@ -188,9 +192,14 @@ export function parseConfig (text: string, file: string): ServeConfig {
   const alertsOut = readAlerts(top.get('alerts'), r);
   const alerts = alertsOut?.file;
   const batch = readBatch(top.get('batch'), r);
-  const nats = readNats(top.get('nats'), r);
+  const nats = readNats(top.get('nats'), r, base);
+  const clusterEntry = top.get('cluster');
+  if (clusterEntry !== undefined && !top.has('nats')) {
+    d.at(clusterEntry.keyNode, 'config.cluster needs config.nats.servers: the cluster roles talk to each other over NATS, got no nats:');
+  }
+  const cluster = readCluster(clusterEntry, r, defaultCluster(listen ?? DEFAULT_LISTEN));
 
-  if (d.count > 0 || rules === undefined || data === undefined || listen === undefined || threads === undefined || batch === undefined || alertsOut === undefined || api === undefined) {
+  if (d.count > 0 || rules === undefined || data === undefined || listen === undefined || threads === undefined || batch === undefined || alertsOut === undefined || api === undefined || cluster === undefined) {
     throw new InvalidConfigError(d.sorted());
   }
   return {
@@ -205,7 +214,7 @@ export function parseConfig (text: string, file: string): ServeConfig {
     batch,
     api,
     nats: nats ?? undefined,
-    cluster: defaultCluster(listen),
+    cluster,
   };
 }
 
@@ -213,14 +222,79 @@ export const DEFAULT_SHARDS = 64;
 const DEFAULT_LEASE_MS = 10_000;
 const DEFAULT_STREAM_RETENTION_MS = 35 * 24 * 3_600_000;
 
+/** Letters, digits, `_` and `-`: a node id is one token of a NATS KV key (`.` would split it). */
+const NODE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
 export function defaultCluster (listen: ServeConfig['listen']): ClusterSettings {
-  return { roles: ROLES, nodeId: `${hostname()}-${listen.port}`, shards: DEFAULT_SHARDS, leaseMs: DEFAULT_LEASE_MS, replicas: 1, retentionMs: DEFAULT_STREAM_RETENTION_MS };
+  // A fully qualified host name has dots; they would split the node id's KV key token.
+  const host = hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 57);
+  return { roles: ROLES, nodeId: `${host}-${listen.port}`, shards: DEFAULT_SHARDS, leaseMs: DEFAULT_LEASE_MS, replicas: 1, retentionMs: DEFAULT_STREAM_RETENTION_MS };
 }
 
-/** `nats: { servers: [nats://host:port, …], prefix: vigil }`; null when absent. */
-function readNats (e: Entry | undefined, r: Reader): ServeConfig['nats'] | null {
+/** `cluster: { roles, node_id, shards, lease, replicas, retention }`; each key falls back to `defaults`. */
+function readCluster (e: Entry | undefined, r: Reader, defaults: ClusterSettings): ClusterSettings | undefined {
+  if (e === undefined) return defaults;
+  const entries = r.knownMap(e.value, 'config.cluster', 'config.cluster', CLUSTER_KEYS, 'a map with roles, node_id, shards, lease, replicas and retention');
+  if (entries === undefined) return undefined;
+  const of = new Map(entries.map((x) => [x.key, x.value]));
+  const roles = of.has('roles') ? readRoles(of.get('roles'), r) : defaults.roles;
+  let nodeId: string | undefined = defaults.nodeId;
+  if (of.has('node_id')) {
+    const node = of.get('node_id');
+    nodeId = isScalar(node) && (typeof node.value === 'string' || typeof node.value === 'number') ? textOf(node) : undefined;
+    if (nodeId === undefined || !NODE_ID.test(nodeId)) {
+      r.d.at(node, `config.cluster.node_id must be 1 to 64 letters, digits, _ or - (it names the node's leases in a NATS KV bucket), got ${got(node)}`);
+      nodeId = undefined;
+    }
+  }
+  const shards = of.has('shards')
+    ? r.number(of.get('shards'), 'config.cluster.shards', 'a whole number of shards from 1 to 4096', (n) => Number.isInteger(n) && n >= 1 && n <= 4096)
+    : defaults.shards;
+  const replicas = of.has('replicas')
+    ? r.number(of.get('replicas'), 'config.cluster.replicas', 'a whole number of JetStream replicas from 1 to 5', (n) => Number.isInteger(n) && n >= 1 && n <= 5)
+    : defaults.replicas;
+  const leaseMs = of.has('lease')
+    ? duration(of.get('lease'), r, 'config.cluster.lease', 'a duration from 1s to 5m such as 10s', (ms) => ms >= 1_000 && ms <= 300_000)
+    : defaults.leaseMs;
+  const retentionMs = of.has('retention')
+    ? duration(of.get('retention'), r, 'config.cluster.retention', `${DURATION_TEXT} (how long the shard stream keeps records)`, (ms) => ms > 0)
+    : defaults.retentionMs;
+  if (roles === undefined || nodeId === undefined || shards === undefined || replicas === undefined || leaseMs === undefined || retentionMs === undefined) return undefined;
+  return { roles, nodeId, shards, leaseMs, replicas, retentionMs };
+}
+
+/** A non-empty list of distinct roles. */
+function readRoles (node: unknown, r: Reader): Role[] | undefined {
+  if (!isSeq(node) || node.items.length === 0) {
+    r.d.at(node, `config.cluster.roles must be a list of one or more of ${orList(ROLES)}, got ${got(node)}`);
+    return undefined;
+  }
+  const roles: Role[] = [];
+  let ok = true;
+  for (const item of node.items) {
+    const role = r.oneOf(item, 'config.cluster.roles', ROLES);
+    if (role === undefined) { ok = false; continue; }
+    if (roles.includes(role)) { r.d.at(item, `config.cluster.roles must name each role once, got "${role}" twice`); ok = false; continue; }
+    roles.push(role);
+  }
+  return ok ? roles : undefined;
+}
+
+/** A `parseDuration` text in ms that passes `ok`, or undefined (reported). */
+function duration (node: unknown, r: Reader, path: string, expect: string, ok: (ms: number) => boolean): number | undefined {
+  const ms = isScalar(node) && typeof node.value === 'string' ? parseDuration(node.value) : undefined;
+  if (ms !== undefined && ok(ms)) return ms;
+  r.d.at(node, `${path} must be ${expect}, got ${got(node)}`);
+  return undefined;
+}
+
+/**
+ * `nats: { servers: [nats://host:port, …], prefix: vigil, <one way to authenticate>, tls }`;
+ * null when absent or wrong.
+ */
+function readNats (e: Entry | undefined, r: Reader, base: string): ServeConfig['nats'] | null {
   if (e === undefined) return null;
-  const entries = r.knownMap(e.value, 'config.nats', 'config.nats', NATS_KEYS, 'a map with servers (a list of nats:// URLs) and optionally prefix');
+  const entries = r.knownMap(e.value, 'config.nats', 'config.nats', NATS_KEYS, 'a map with servers (a list of nats:// URLs) and optionally prefix, user and password, token, nkey, creds and tls');
   if (entries === undefined) return null;
   const of = new Map(entries.map((x) => [x.key, x.value]));
   const servers: string[] = [];
@@ -230,8 +304,14 @@ function readNats (e: Entry | undefined, r: Reader): ServeConfig['nats'] | null 
   } else {
     for (const item of list.items) {
       const url = isScalar(item) && typeof item.value === 'string' ? item.value : undefined;
-      if (url === undefined || !/^(nats|tls):\/\/[^\s/]+$/.test(url)) r.d.at(item, `config.nats.servers must hold URLs such as nats://127.0.0.1:4222, got ${got(item)}`);
-      else servers.push(url);
+      if (url !== undefined && /^(nats|tls):\/\/[^\s/]*@/.test(url)) {
+        // A URL's user:password would show up wherever the server list is printed.
+        r.d.at(item, `config.nats.servers must hold URLs without credentials (give them as config.nats.user and password, or token), got ${show(url.replace(/\/\/[^@]*@/, '//…@'))}`);
+      } else if (url === undefined || !/^(nats|tls):\/\/[^\s/]+$/.test(url)) {
+        r.d.at(item, `config.nats.servers must hold URLs such as nats://127.0.0.1:4222, got ${got(item)}`);
+      } else {
+        servers.push(url);
+      }
     }
   }
   let prefix: string = DEFAULT_PREFIX;
@@ -241,7 +321,103 @@ function readNats (e: Entry | undefined, r: Reader): ServeConfig['nats'] | null 
     if (text === undefined || !isValidPrefix(text)) r.d.at(node, `config.nats.prefix must be NATS subject tokens such as vigil or acme.fraud (no spaces or wildcards), got ${got(node)}`);
     else prefix = text;
   }
-  return servers.length > 0 ? { servers, prefix, auth: { kind: 'none' }, tls: undefined } : null;
+  const auth = readNatsAuth(entries, of, r, base);
+  const tls = of.has('tls') ? readNatsTls(of.get('tls'), r, base) : null;
+  return servers.length > 0 && auth !== undefined && tls !== undefined ? { servers, prefix, auth, tls: tls ?? undefined } : null;
+}
+
+const AUTH_METHODS: Readonly<Record<string, string>> = { user: 'user/password', password: 'user/password', token: 'token', nkey: 'nkey', creds: 'creds' };
+
+/** At most one way to authenticate: user + password, token, nkey (a seed file) or creds (a JWT creds file). */
+function readNatsAuth (entries: readonly Entry[], of: ReadonlyMap<string, unknown>, r: Reader, base: string): NatsAuth | undefined {
+  const methods: string[] = [];
+  let ok = true;
+  for (const entry of entries) {
+    const method = AUTH_METHODS[entry.key];
+    if (method === undefined || methods.includes(method)) continue;
+    if (methods.length > 0) {
+      r.d.at(entry.keyNode, `config.nats must have one way to authenticate (user and password, token, nkey or creds), got ${methods.join(', ')} and ${method}`);
+      ok = false;
+    }
+    methods.push(method);
+  }
+  const user = of.has('user') ? r.text(of.get('user'), 'config.nats.user', 'a user name') : undefined;
+  const password = of.has('password') ? readNatsSecret(of.get('password'), 'config.nats.password', 'the password of config.nats.user', r) : undefined;
+  const token = of.has('token') ? readNatsSecret(of.get('token'), 'config.nats.token', 'the token the server expects', r) : undefined;
+  const nkey = of.has('nkey') ? readFileSetting(of.get('nkey'), r, base, 'config.nats.nkey', 'a readable NKey seed file (its text starts with SU)', (text) => text.trimStart().startsWith('SU') ? undefined : 'it does not hold a user seed (SU…)') : undefined;
+  const creds = of.has('creds') ? readFileSetting(of.get('creds'), r, base, 'config.nats.creds', 'a readable JWT credentials file (.creds)', (text) => /-----BEGIN NATS USER JWT-----/.test(text) && /-----BEGIN USER NKEY SEED-----/.test(text) ? undefined : 'it does not hold a NATS user JWT and seed') : undefined;
+  const userNode = entries.find((x) => x.key === 'user');
+  const passwordNode = entries.find((x) => x.key === 'password');
+  if (userNode !== undefined && passwordNode === undefined) {
+    r.d.at(userNode.keyNode, 'config.nats.password must be given with config.nats.user, got nothing');
+    ok = false;
+  }
+  if (passwordNode !== undefined && userNode === undefined) {
+    r.d.at(passwordNode.keyNode, 'config.nats.user must be given with config.nats.password, got nothing');
+    ok = false;
+  }
+  if (!ok) return undefined;
+  switch (methods[0]) {
+    case undefined: return { kind: 'none' };
+    case 'user/password': return user === undefined || password === undefined ? undefined : { kind: 'user', user, password };
+    case 'token': return token === undefined ? undefined : { kind: 'token', token };
+    case 'nkey': return nkey === undefined ? undefined : { kind: 'nkey', seedFile: nkey };
+    default: return creds === undefined ? undefined : { kind: 'creds', credsFile: creds };
+  }
+}
+
+/** `tls: { ca, cert, key }`: any of them, `cert` and `key` together; `tls: {}` asks for TLS verified by the system's CAs. */
+function readNatsTls (node: unknown, r: Reader, base: string): NatsTls | undefined {
+  const entries = r.knownMap(node, 'config.nats.tls', 'config.nats.tls', TLS_KEYS, 'a map with ca (a CA certificate file) and/or cert and key (a client certificate and its key)');
+  if (entries === undefined) return undefined;
+  const out: { ca?: string, cert?: string, key?: string } = {};
+  let ok = true;
+  const what = { ca: 'a readable CA certificate file (PEM)', cert: 'a readable client certificate file (PEM)', key: 'a readable private key file (PEM) of config.nats.tls.cert' } as const;
+  for (const entry of entries) {
+    const key = entry.key as keyof typeof what;
+    const file = readFileSetting(entry.value, r, base, `config.nats.tls.${key}`, what[key]);
+    if (file === undefined) ok = false; else out[key] = file;
+  }
+  const cert = entries.find((x) => x.key === 'cert');
+  const key = entries.find((x) => x.key === 'key');
+  if (cert !== undefined && key === undefined) { r.d.at(cert.keyNode, 'config.nats.tls.key must be given with config.nats.tls.cert (the client certificate\'s private key), got nothing'); ok = false; }
+  if (key !== undefined && cert === undefined) { r.d.at(key.keyNode, 'config.nats.tls.cert must be given with config.nats.tls.key (the client certificate), got nothing'); ok = false; }
+  return ok ? out : undefined;
+}
+
+/** A NATS password or token: non-empty text. Never echoed; the message says only what kind of value it got. */
+function readNatsSecret (node: unknown, path: string, what: string, r: Reader): string | undefined {
+  if (isScalar(node) && !isMissing(node) && (typeof node.value === 'string' || typeof node.value === 'number')) {
+    const text = textOf(node);
+    if (text !== '') return text;
+  }
+  const kind = isMissing(node) ? 'nothing' : isScalar(node) ? (node.value === '' ? 'empty text' : `a ${typeof node.value}`) : isMap(node) ? 'a map' : 'a list';
+  r.d.at(node, `${path} must be text (${what}), got ${kind}`);
+  return undefined;
+}
+
+/**
+ * A file named in the config, resolved against `base`, that must be readable now; `check`
+ * looks at its text (it must never be quoted: it holds a secret). Undefined (reported) otherwise.
+ */
+function readFileSetting (node: unknown, r: Reader, base: string, path: string, expect: string, check?: (text: string) => string | undefined): string | undefined {
+  const written = r.text(node, path, `${expect}, given as a path`);
+  if (written === undefined) return undefined;
+  const file = resolve(base, written);
+  let why: string | undefined;
+  try {
+    if (statSync(file).isDirectory()) why = 'it is a folder';
+    else {
+      const text = readFileSync(file, 'utf8');
+      why = check?.(text);
+    }
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
+  }
+  if (why === undefined) return file;
+  r.d.at(node, `${path} must be ${expect}, got ${got(node)} (${file}): ${why}`);
+  return undefined;
 }
 
 /** `alerts: FILE`, or `alerts: { file: FILE, retention: 7d }`. */

@@ -75,7 +75,7 @@ test('config.nats is checked: servers must be nats:// URLs, the prefix NATS toke
     }
   }
   const ok = parseConfig('rules: r.yaml\ndata: d\nnats: { servers: ["nats://127.0.0.1:4222"], prefix: acme.fraud }\n', '/etc/n.yaml');
-  assert.equal(ok.nats, { servers: ['nats://127.0.0.1:4222'], prefix: 'acme.fraud' });
+  assert.equal(ok.nats, { servers: ['nats://127.0.0.1:4222'], prefix: 'acme.fraud', auth: { kind: 'none' }, tls: undefined });
 });
 
 test.run();
