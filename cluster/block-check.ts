@@ -5,7 +5,7 @@
  * `{"key", "blocked": false}`; a request without a key gets `{"error": "…"}`. Nodes answer as a
  * queue group, so one of them replies.
  */
-import { connect, type Msg, type NatsConnection } from '../workers/nats-client.js';
+import { connect, type Msg, type NatsConnection, type Subscription } from '../workers/nats-client.js';
 import type { Block } from '../core/blocklist.js';
 
 export const BLOCK_CHECK_QUEUE = 'vigil-blocks';
@@ -31,14 +31,21 @@ export function checkReply (key: string | undefined, block: Block | undefined): 
 
 export class BlockCheckResponder {
   private readonly nc: NatsConnection;
+  private readonly sub: Subscription;
+  /** true when the responder opened the connection and closes it */
+  private readonly owned: boolean;
 
-  private constructor (nc: NatsConnection) {
+  private constructor (nc: NatsConnection, sub: Subscription, owned: boolean) {
     this.nc = nc;
+    this.sub = sub;
+    this.owned = owned;
   }
 
-  static async start (servers: readonly string[], subject: string, lookup: (key: string) => Block | undefined): Promise<BlockCheckResponder> {
-    const nc = await connect({ servers: [...servers], name: 'vigil-blocks', maxReconnectAttempts: -1 });
-    nc.subscribe(subject, {
+  /** Answers on `subject` through `connection` (kept open on close), or through a connection of its own to `servers`. */
+  static async start (connection: NatsConnection | readonly string[], subject: string, lookup: (key: string) => Block | undefined): Promise<BlockCheckResponder> {
+    const owned = Array.isArray(connection);
+    const nc = Array.isArray(connection) ? await connect({ servers: [...connection as readonly string[]], name: 'vigil-blocks', maxReconnectAttempts: -1 }) : connection as NatsConnection;
+    const sub = nc.subscribe(subject, {
       queue: BLOCK_CHECK_QUEUE,
       callback: (err: Error | null, msg: Msg) => {
         if (err !== null) return;
@@ -47,10 +54,11 @@ export class BlockCheckResponder {
       },
     });
     await nc.flush();
-    return new BlockCheckResponder(nc);
+    return new BlockCheckResponder(nc, sub, owned);
   }
 
   async close (): Promise<void> {
-    await this.nc.drain();
+    if (this.owned) await this.nc.drain();
+    else await this.sub.drain();
   }
 }

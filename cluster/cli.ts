@@ -14,6 +14,7 @@ import { loadRules } from './rules-file.js';
 import { replay, type InputFormat, type ReplaySummary } from './replay.js';
 import { InvalidConfigError, loadConfig } from './config.js';
 import { ServeNode } from './serve.js';
+import { ClusterServe } from './cluster-serve.js';
 import { backtest, formatBacktest } from './backtest.js';
 import { formatRisk, readRisk } from './risk-view.js';
 import { Blocklist } from './blocklist.js';
@@ -207,11 +208,11 @@ async function serveCommand (args: string[]): Promise<number> {
   const config = loadConfig(values.config);
   // Signal handlers go in before the node starts: a SIGTERM right after it says "ready" must
   // stop it gracefully, not kill it.
-  let node: ServeNode | undefined;
+  let node: ServeNode | ClusterServe | undefined;
   let signalled = false;
   let exit: (code: number) => void = () => undefined;
   const exited = new Promise<number>((resolve) => { exit = resolve; });
-  const stopNode = (n: ServeNode): void => {
+  const stopNode = (n: ServeNode | ClusterServe): void => {
     n.stop().then(() => { exit(0); }, (err: unknown) => {
       process.stderr.write(`vigil: engine failure while stopping: ${err instanceof Error ? err.message : String(err)}\n`);
       exit(1);
@@ -228,7 +229,8 @@ async function serveCommand (args: string[]): Promise<number> {
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   try {
-    node = await ServeNode.start(config);
+    // With NATS configured the node joins a cluster in its roles; without, the embedded default.
+    node = config.nats === undefined ? await ServeNode.start(config) : await ClusterServe.start(config);
   } catch (err) {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);

@@ -75,6 +75,18 @@ export class Metrics {
     for (const c of changes) this.add('vigil_block_changes_total', { action: c.action }, 1);
   }
 
+  /** Sets a gauge defined by its first use (the cluster roles' lag, lanes, leases, …). */
+  gauge (name: string, help: string, value: number, labels: Labels = {}): void {
+    if (!this.families.has(name)) this.define(name, 'gauge', help, Object.keys(labels).length > 0);
+    this.set(name, labels, value);
+  }
+
+  /** Adds to a counter defined by its first use. */
+  count (name: string, help: string, by: number, labels: Labels = {}): void {
+    if (!this.families.has(name)) this.define(name, 'counter', help, Object.keys(labels).length > 0);
+    this.add(name, labels, by);
+  }
+
   reloaded (): void {
     this.add('vigil_rules_reloads_total', {}, 1);
   }

@@ -7,6 +7,8 @@ export interface Subjects {
   readonly alerts: string;
   readonly rejected: string;
   readonly blocksCheck: string;
+  /** counter and risk queries, answered by every node for the shards it holds */
+  readonly query: string;
   shard (n: number): string;
 }
 
@@ -23,6 +25,7 @@ export function subjects (prefix: string = DEFAULT_PREFIX): Subjects {
     alerts: `${prefix}.alerts`,
     rejected: `${prefix}.rejected`,
     blocksCheck: `${prefix}.blocks.check`,
+    query: `${prefix}.query`,
     shard: (n) => `${prefix}.shard.${n}`,
   };
 }

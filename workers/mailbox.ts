@@ -24,9 +24,10 @@ export class ActorCrashedError extends EngineError {
   }
 }
 
-export interface MailboxOptions {
+export interface MailboxOptions<D = ShardActorData> {
   readonly actor: number;
-  readonly data: ShardActorData;
+  /** the thread's workerData */
+  readonly data: D;
   /** batches in the thread at once */
   readonly depth: number;
   /** the thread's module; tests swap in a misbehaving one */
@@ -35,11 +36,12 @@ export interface MailboxOptions {
 
 const DEFAULT_FILE = new URL('./shard/main.js', import.meta.url).href;
 
-export class Mailbox {
+/** M, R: the messages the thread takes and its replies (the embedded actor's by default). */
+export class Mailbox<M = ShardMsg, R = ShardReply, D = ShardActorData> {
   readonly actor: number;
   private readonly pool: Piscina;
 
-  constructor (opts: MailboxOptions) {
+  constructor (opts: MailboxOptions<D>) {
     this.actor = opts.actor;
     this.pool = new Piscina({
       filename: opts.filename ?? DEFAULT_FILE,
@@ -54,9 +56,9 @@ export class Mailbox {
     });
   }
 
-  async send (msg: ShardMsg): Promise<ShardReply> {
+  async send (msg: M): Promise<R> {
     try {
-      return await this.pool.run(msg) as ShardReply;
+      return await this.pool.run(msg) as R;
     } catch (err) {
       if (err instanceof Error && err.message === 'Task queue is at limit') throw new MailboxFullError(this.actor, { cause: err });
       throw new ActorCrashedError(this.actor, { cause: err });

@@ -39,6 +39,8 @@ export interface ShardStore {
   meta (shards: readonly number[]): EngineMeta | undefined;
   rows (shards: readonly number[]): Iterable<StoredRow>;
   output (epoch: number, shard: number): EpochOutput | undefined;
+  /** Every outbox entry keyed by `shard` that is not released yet, oldest epoch first. */
+  outputs (shard: number): Array<{ epoch: number, output: EpochOutput }>;
   commit (c: Commit): Promise<void>;
   /** Drops outbox entries up to and including `epoch`: their output was written durably downstream. */
   release (epoch: number, shards: readonly number[]): Promise<void>;
@@ -102,6 +104,15 @@ export class LmdbStore implements ShardStore {
 
   output (epoch: number, shard: number): EpochOutput | undefined {
     return this.read(['out', epoch, shard]) as EpochOutput | undefined;
+  }
+
+  outputs (shard: number): Array<{ epoch: number, output: EpochOutput }> {
+    const out: Array<{ epoch: number, output: EpochOutput }> = [];
+    for (const { key, value } of this.db.getRange({ start: ['out'], end: ['out', '\uffff'] })) {
+      const k = key as Key;
+      if (k[2] === shard) out.push({ epoch: k[1] as number, output: disk.unpack(value as Buffer) as EpochOutput });
+    }
+    return out;
   }
 
   async commit (c: Commit): Promise<void> {
@@ -187,6 +198,14 @@ export class MemoryStore implements ShardStore {
   }
 
   output (epoch: number, shard: number): EpochOutput | undefined { return this.outbox.get(`${epoch}:${shard}`); }
+  outputs (shard: number): Array<{ epoch: number, output: EpochOutput }> {
+    const out: Array<{ epoch: number, output: EpochOutput }> = [];
+    for (const [k, output] of this.outbox) {
+      const [e, s] = k.split(':').map(Number);
+      if (s === shard && e !== undefined) out.push({ epoch: e, output });
+    }
+    return out.sort((a, b) => a.epoch - b.epoch);
+  }
   async commit (c: Commit): Promise<void> {
     for (const r of c.removed) this.data.delete(`${r.shard}:${r.keyer}:${r.key}`);
     for (const r of c.rows) this.data.set(`${r.shard}:${r.keyer}:${r.row.key}`, disk.unpack(disk.pack(r)) as StoredRow);

@@ -68,6 +68,18 @@ function contract (name: string, make: (dir: string) => ShardStore): void {
     assert.is((rows[0]!.row.cells[0] as { windows: Array<{ a: number }> }).windows[0]!.a, 1);
   });
 
+  test('outputs(shard) lists a shard\'s unreleased outbox entries oldest first, and only its own', async ({ store }) => {
+    const failing = (epoch: number, shard: number): Commit => ({ ...commit(epoch, [shard], []), output: { alerts: [], failures: [{ index: 0, reason: `r${epoch}`, code: 'VIGIL_RULE_FAILED' }] } });
+    await store.commit(failing(12, 3));
+    await store.commit(failing(2, 3));
+    await store.commit(failing(5, 4));
+    await store.commit(commit(7, [3], []));
+    assert.equal(store.outputs(3).map((o) => [o.epoch, o.output.failures[0]?.reason]), [[2, 'r2'], [12, 'r12']], 'epoch 7 raised nothing, so it has no entry');
+    assert.equal(store.outputs(4).map((o) => o.epoch), [5]);
+    await store.release(2, [3]);
+    assert.equal(store.outputs(3).map((o) => o.epoch), [12]);
+  });
+
   test('the outbox keeps an epoch\'s output until it is released', async ({ store }) => {
     await store.commit(commit(1, [0], []));
     await store.commit(commit(2, [0], []));

@@ -1,0 +1,147 @@
+/**
+ * The notifier role's intake: reads the alerts stream through the notifiers' shared durable
+ * consumer and hands each alert, once, to what the node does with alerts (history, blocklist,
+ * notification outbox).
+ *
+ * Once: a shard rebuilt on another node raises its alerts again; the alerts stream drops the
+ * copies within its duplicate window (an hour), and this intake drops older ones by id. Ids are
+ * remembered for `retentionMs`. Nothing is lost: a batch of new alerts is written to the intake's
+ * LMDB (ids seen + the batch, under a batch number) before the downstream writes, which are
+ * idempotent by that number; the batch is removed after them and the messages acknowledged
+ * last. After a crash, batches still pending are handed downstream again on open.
+ */
+import { join } from 'node:path';
+import { open, type Database, type RootDatabase } from 'lmdb';
+import type { Alert } from '../core/alert.js';
+import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '../workers/nats-client.js';
+import { disk } from '../workers/codec.js';
+import type { ClusterNames } from './jetstream.js';
+
+/** What the node does with a batch of new alerts; must be idempotent for the same batch number. */
+export type AlertSink = (batch: number, alerts: readonly Alert[]) => Promise<void>;
+
+const encoder = disk;
+const table = (root: RootDatabase, name: string): Database => root.openDB({ name, encoder, compression: false } as unknown as { name: string });
+const PRUNE_EVERY_MS = 60_000;
+const BATCH = 512;
+
+export class AlertIntake {
+  private readonly root: RootDatabase;
+  private readonly seen: Database;
+  private readonly pending: Database;
+  private readonly meta: Database;
+  private readonly sink: AlertSink;
+  private readonly retentionMs: number;
+  private messages: ConsumerMessages | undefined;
+  private running: Promise<void> | undefined;
+  private lastPrune = 0;
+  /** alerts handed downstream, copies dropped */
+  readonly counts = { alerts: 0, duplicates: 0 };
+
+  private constructor (data: string, sink: AlertSink, retentionMs: number) {
+    this.root = open({ path: join(data, 'intake'), maxDbs: 4, compression: false, encoder });
+    this.seen = table(this.root, 'seen');
+    this.pending = table(this.root, 'pending');
+    this.meta = table(this.root, 'meta');
+    this.sink = sink;
+    this.retentionMs = retentionMs;
+  }
+
+  /** Opens the intake and finishes the batches a crash left pending. */
+  static async open (data: string, sink: AlertSink, retentionMs: number): Promise<AlertIntake> {
+    const intake = new AlertIntake(data, sink, retentionMs);
+    for (const { key, value } of intake.pending.getRange({})) {
+      await sink(key as number, value as Alert[]);
+      await intake.pending.remove(key);
+    }
+    return intake;
+  }
+
+  /** Starts reading the alerts stream with the notifiers' durable consumer (created when missing). */
+  async start (js: JetStreamClient, jsm: JetStreamManager, names: ClusterNames): Promise<void> {
+    try {
+      await jsm.consumers.info(names.alertStream, names.notifierConsumer);
+    } catch {
+      await jsm.consumers.add(names.alertStream, {
+        durable_name: names.notifierConsumer,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        ack_wait: 30_000_000_000,
+        max_ack_pending: 4 * BATCH,
+      }).catch(async (err: unknown) => {
+        // Another notifier created it meanwhile.
+        await jsm.consumers.info(names.alertStream, names.notifierConsumer).catch(() => { throw err; });
+      });
+    }
+    const consumer = await js.consumers.get(names.alertStream, names.notifierConsumer);
+    this.messages = await consumer.consume({ max_messages: BATCH });
+    this.running = this.loop(this.messages);
+  }
+
+  private async loop (messages: ConsumerMessages): Promise<void> {
+    let batch: JsMsg[] = [];
+    let flushing: Promise<void> = Promise.resolve();
+    let scheduled = false;
+    const flush = (): void => {
+      scheduled = false;
+      const msgs = batch;
+      batch = [];
+      flushing = flushing.then(() => this.take(msgs));
+    };
+    for await (const m of messages) {
+      batch.push(m);
+      if (batch.length >= BATCH) flush();
+      else if (!scheduled) { scheduled = true; setImmediate(flush); }
+    }
+    if (batch.length > 0) flush();
+    await flushing;
+  }
+
+  /** Hands a batch of messages' new alerts downstream, then acknowledges them all. */
+  async take (msgs: readonly JsMsg[]): Promise<void> {
+    if (msgs.length === 0) return;
+    const fresh: Alert[] = [];
+    const ids = new Set<string>();
+    for (const m of msgs) {
+      let alert: Alert;
+      try {
+        alert = JSON.parse(m.string()) as Alert;
+      } catch {
+        continue; // not an alert: acknowledged below, never redelivered forever
+      }
+      if (typeof alert.id !== 'string' || ids.has(alert.id) || this.seen.get(alert.id) !== undefined) { this.counts.duplicates++; continue; }
+      ids.add(alert.id);
+      fresh.push(alert);
+    }
+    if (fresh.length > 0) {
+      const now = Date.now();
+      const number = await this.root.transaction(() => {
+        const n = ((this.meta.get('batch') as number | undefined) ?? 0) + 1;
+        this.meta.putSync('batch', n);
+        for (const a of fresh) this.seen.putSync(a.id, now);
+        this.pending.putSync(n, fresh);
+        return n;
+      });
+      await this.sink(number, fresh);
+      await this.pending.remove(number);
+      this.counts.alerts += fresh.length;
+      this.prune(now);
+    }
+    for (const m of msgs) m.ack();
+  }
+
+  private prune (now: number): void {
+    if (now - this.lastPrune < PRUNE_EVERY_MS) return;
+    this.lastPrune = now;
+    const cutoff = now - this.retentionMs;
+    const old: string[] = [];
+    for (const { key, value } of this.seen.getRange({})) if ((value as number) < cutoff) old.push(key as string);
+    if (old.length > 0) void this.root.transaction(() => { for (const k of old) this.seen.removeSync(k); });
+  }
+
+  async close (): Promise<void> {
+    await this.messages?.close();
+    await this.running;
+    await this.root.close();
+  }
+}

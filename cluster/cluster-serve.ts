@@ -1,0 +1,255 @@
+/**
+ * `vigil serve` with `nats:` configured: one cluster node in the roles of `cluster.roles`
+ * (coordinator, node, notifier; any combination), with the HTTP API of every node.
+ *
+ * - coordinator: records from `<prefix>.in` and `POST /v1/records` into the shard stream.
+ * - node: leases on shards, lane actors, alerts into the alerts stream.
+ * - notifier: the alerts stream into the alert history, the blocklist (answering
+ *   `<prefix>.blocks.check`) and the notification outbox.
+ *
+ * `GET /v1/counters/…` and `/v1/risk/…` ask every node over `<prefix>.query` and take the
+ * answer of the node holding the key; `/v1/alerts` and `/v1/blocks` are the notifier's (a
+ * node without that role has none). Rules are reloaded by restarting the nodes with the new
+ * file, all of them: lanes refuse state written under other rules.
+ */
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { compileRules, rulesFingerprint, type CompiledRules } from '../core/compile.js';
+import { UsageError } from '../core/errors.js';
+import type { RiskReport } from '../core/engine.js';
+import { jetstream, jetstreamManager, type NatsConnection } from '../workers/nats-client.js';
+import { loadRules } from './rules-file.js';
+import { buildApi, type NodeState, type RulesInfo } from './http-api.js';
+import { Blocklist } from './blocklist.js';
+import { AlertHistory } from './alert-history.js';
+import { Metrics } from './metrics.js';
+import { Notifications } from './notifier.js';
+import { BlockCheckResponder } from './block-check.js';
+import type { ServeConfig } from './config.js';
+import { clusterNames, ensureCluster, type ClusterNames } from './jetstream.js';
+import { Coordinator } from './coordinator.js';
+import { ShardNode } from './shard-node.js';
+import { AlertIntake } from './alert-intake.js';
+import { connectNats } from './nats-connect.js';
+import type { ServeOptions } from './serve.js';
+
+const QUERY_WAIT_MS = 1_000;
+
+function stderrLog (event: Record<string, unknown>): void {
+  process.stderr.write(JSON.stringify(event) + '\n');
+}
+
+export class ClusterServe {
+  private state: NodeState = 'starting';
+  private readonly config: ServeConfig;
+  private readonly compiled: CompiledRules;
+  private readonly rules: RulesInfo;
+  private readonly names: ClusterNames;
+  private readonly log: (event: Record<string, unknown>) => void;
+  private readonly metrics = new Metrics();
+  private readonly app: FastifyInstance;
+  private readonly server: Server;
+  private nc: NatsConnection | undefined;
+  private coordinator: Coordinator | undefined;
+  private node: ShardNode | undefined;
+  private intake: AlertIntake | undefined;
+  private history: AlertHistory | undefined;
+  private blocklist: Blocklist | undefined;
+  private notifications: Notifications | undefined;
+  private blockChecks: BlockCheckResponder | undefined;
+  private stopping: Promise<void> | undefined;
+  private readonly failureListeners: Array<(err: unknown) => void> = [];
+
+  private constructor (config: ServeConfig, opts: ServeOptions, compiled: CompiledRules, text: string) {
+    this.config = config;
+    this.compiled = compiled;
+    this.log = opts.log ?? stderrLog;
+    this.rules = { file: config.rules, fingerprint: rulesFingerprint(compiled.config), loaded: new Date().toISOString(), rules: compiled.config.rules.length, text };
+    this.names = clusterNames(config.nats!.prefix);
+    const noRole = (role: string): Error => new UsageError(`this node does not run the ${role} role (config.cluster.roles)`);
+    const { app, server } = buildApi({
+      state: () => this.state,
+      offer: async (items) => {
+        if (this.coordinator === undefined) return { committed: Promise.reject(noRole('coordinator')) };
+        const offered = await this.coordinator.offer(items);
+        return {
+          committed: offered.committed.then((receipt) => {
+            this.metrics.epoch(items.length, receipt.accepted, receipt.rejects, []);
+            return receipt;
+          }),
+        };
+      },
+      hasRule: (rule) => this.compiled.config.rules.some((r) => r.id === rule),
+      counter: async (rule, key, ts) => await this.ask<{ value: number, start: number, end: number } | null>({ kind: 'counter', rule, key, ts }, (v) => v !== null) ?? null,
+      watermark: () => this.coordinator?.watermark ?? Date.now(),
+      zone: () => this.compiled.zone,
+      tokens: config.api.tokens,
+      blocks: {
+        get: (key) => this.blocklist?.get(key),
+        list: (limit, after) => this.blocklist?.list(limit, after) ?? [],
+        history: (key) => this.blocklist?.history(key) ?? [],
+        lift: async (key, by) => {
+          if (this.blocklist === undefined) throw noRole('notifier');
+          const change = await this.blocklist.lift(key, by, Date.now());
+          if (change !== undefined) this.metrics.blockChanges([change]);
+          return change;
+        },
+      },
+      alerts: { query: (q) => this.history?.query(q) ?? { alerts: [], next: null } },
+      risk: async (key, ts) => await this.ask<RiskReport[]>({ kind: 'risk', key, ts }, (v) => v.length > 0) ?? [],
+      deadLetters: {
+        list: async () => await this.notifications?.deadLetters() ?? [],
+        redrive: async (id) => await this.notifications?.redrive(id) ?? 0,
+      },
+      rules: {
+        current: () => this.rules,
+        reload: async () => { throw new UsageError('rules are not reloaded in place in a cluster: restart every node with the new rules file'); },
+      },
+      metrics: () => this.renderMetrics(),
+    });
+    this.app = app;
+    this.server = server;
+  }
+
+  static async start (config: ServeConfig, opts: ServeOptions = {}): Promise<ClusterServe> {
+    if (config.nats === undefined) throw new UsageError('a cluster node needs config.nats');
+    const compiled = compileRules(loadRules(config.rules));
+    const node = new ClusterServe(config, opts, compiled, readFileSync(config.rules, 'utf8'));
+    await node.app.ready();
+    await new Promise<void>((resolve, reject) => {
+      node.server.once('error', (err: NodeJS.ErrnoException) => {
+        reject(new UsageError(`config.listen: cannot listen on ${config.listen.host}:${config.listen.port}: ${err.code === 'EADDRINUSE' ? 'the port is in use' : err.message}`));
+      });
+      node.server.listen(config.listen.port, config.listen.host, () => { resolve(); });
+    });
+    node.log({ listening: `${node.address.address}:${node.address.port}` });
+    try {
+      await node.open();
+      node.state = 'ready';
+      node.log({ ready: `${node.address.address}:${node.address.port}`, node: config.cluster.nodeId, roles: config.cluster.roles, shards: config.cluster.shards, held: node.node?.held.length ?? 0 });
+    } catch (err) {
+      await node.close();
+      throw err;
+    }
+    return node;
+  }
+
+  private async open (): Promise<void> {
+    const { config } = this;
+    const cluster = config.cluster;
+    mkdirSync(config.data, { recursive: true });
+    const nc = await connectNats(config.nats!, `vigil-${cluster.nodeId}`);
+    this.nc = nc;
+    const jsm = await jetstreamManager(nc);
+    const js = jetstream(nc);
+    const kv = await ensureCluster(nc, jsm, this.names, { replicas: cluster.replicas, retentionMs: cluster.retentionMs, leaseMs: cluster.leaseMs });
+    const roles = new Set(cluster.roles);
+    if (roles.has('notifier')) {
+      this.history = new AlertHistory(config.data, config.alertRetentionMs);
+      const blocklist = this.blocklist = Blocklist.open(config.data);
+      if (this.compiled.config.channels.size > 0) {
+        this.notifications = await Notifications.open({ config: this.compiled.config, dataPath: join(config.data, 'notify'), natsServers: config.nats!.servers });
+      }
+      const history = this.history;
+      const notifications = this.notifications;
+      const rules = this.compiled.config.rules;
+      this.intake = await AlertIntake.open(config.data, async (batch, alerts) => {
+        const now = Date.now();
+        this.metrics.epoch(0, 0, [], alerts);
+        await history.recordEpoch(batch, alerts, now);
+        const notify = alerts.filter((a) => a.shadow !== true);
+        if (notifications !== undefined && notify.length > 0) await notifications.enqueue(notify);
+        this.metrics.blockChanges(await blocklist.recordEpoch(batch, alerts, rules, now));
+      }, config.alertRetentionMs);
+      await this.intake.start(js, jsm, this.names);
+      this.blockChecks = await BlockCheckResponder.start(nc, this.names.subjects.blocksCheck, (key) => blocklist.get(key));
+    }
+    if (roles.has('node')) {
+      this.node = await ShardNode.start({
+        nc,
+        js,
+        kv,
+        names: this.names,
+        compiled: this.compiled,
+        nodeId: cluster.nodeId,
+        shards: cluster.shards,
+        leaseMs: cluster.leaseMs,
+        dataPath: join(config.data, 'lanes'),
+        actors: config.threads,
+        log: this.log,
+      });
+    }
+    if (roles.has('coordinator')) {
+      this.coordinator = new Coordinator({ nc, js, names: this.names, compiled: this.compiled, shards: cluster.shards, id: cluster.nodeId, maxWaitMs: config.batch.maxWaitMs });
+      this.coordinator.listen();
+    }
+  }
+
+  /**
+   * Asks every node over `<prefix>.query` and resolves with the first answer that `found`
+   * accepts (the node holding the key); undefined when none has it.
+   */
+  private async ask<T> (query: object, found: (value: T) => boolean): Promise<T | undefined> {
+    const nc = this.nc;
+    if (nc === undefined) return undefined;
+    const replies = await nc.requestMany(this.names.subjects.query, JSON.stringify(query), { strategy: 'timer', maxWait: QUERY_WAIT_MS });
+    for await (const msg of replies) {
+      const answer = JSON.parse(msg.string()) as { value?: T };
+      if (answer.value !== undefined && found(answer.value)) return answer.value;
+    }
+    return undefined;
+  }
+
+  private renderMetrics (): string {
+    const m = this.metrics;
+    if (this.node !== undefined) {
+      m.gauge('vigil_shards_held', 'Shards this node holds a lease on.', this.node.held.length);
+      m.gauge('vigil_shard_lag_messages', 'Shard-stream messages published to the shards this node holds and not applied yet.', this.node.lag);
+      m.gauge('vigil_node_records_applied', 'Records applied by this node\'s lanes since it started.', this.node.counts.records);
+    }
+    if (this.coordinator !== undefined) {
+      m.gauge('vigil_coordinator_records_published', 'Records this coordinator published to the shard stream since it started (a record feeding spanning counters counts once per shard).', this.coordinator.counts.published);
+    }
+    if (this.intake !== undefined) {
+      m.gauge('vigil_alert_duplicates_dropped', 'Alert copies the notifier intake dropped by id since it started.', this.intake.counts.duplicates);
+    }
+    return m.render({ blocks: this.blocklist?.count() ?? 0, ready: this.state === 'ready' });
+  }
+
+  get address (): AddressInfo { return this.server.address() as AddressInfo; }
+
+  /** The shards this node holds (empty without the node role). */
+  get held (): number[] { return this.node?.held ?? []; }
+
+  onFailure (listener: (err: unknown) => void): void {
+    this.failureListeners.push(listener);
+  }
+
+  stop (): Promise<void> {
+    this.stopping ??= (async () => {
+      this.state = 'stopping';
+      this.log({ stopping: true });
+      this.server.close();
+      await this.close();
+      this.log({ stopped: true });
+    })();
+    return this.stopping;
+  }
+
+  private async close (): Promise<void> {
+    this.server.close();
+    this.server.closeAllConnections();
+    // Producers first, so what was taken reaches the stream; then the lanes hand their leases back.
+    await this.coordinator?.close().catch(() => undefined);
+    await this.node?.close().catch((err: unknown) => { this.log({ error: `closing the node role: ${String(err)}` }); });
+    await this.intake?.close().catch(() => undefined);
+    await this.blockChecks?.close().catch(() => undefined);
+    await this.notifications?.close().catch(() => undefined);
+    await this.blocklist?.close();
+    await this.history?.close();
+    await this.nc?.drain().catch(() => undefined);
+  }
+}

@@ -1,0 +1,270 @@
+/**
+ * The coordinator (ingest) of a cluster: takes raw records from producers (`<prefix>.in` as a
+ * queue group, and HTTP), validates, derives and rates them in arrival order, routes each to
+ * the shards that must see it (its account's, and those of the spanning counters it feeds),
+ * and publishes them to the shard stream in MessagePack batches, one subject per shard.
+ *
+ * An offer's receipt resolves only once JetStream holds every batch that carries one of its
+ * records, so a producer that is acknowledged never loses a record. Per shard, batches are
+ * published one at a time and in order (a retried publish keeps its message id, so a publish
+ * that timed out but landed is not stored twice), which keeps each shard's records in input
+ * order. Memory is bounded: an offer waits while `maxQueued` records are unpublished.
+ */
+import { randomUUID } from 'node:crypto';
+import { unpack } from 'msgpackr';
+import type { CompiledRules } from '../core/compile.js';
+import { Ingest } from '../core/ingest.js';
+import { Placement } from '../core/placement.js';
+import type { Reject, UsageRecord } from '../core/usage-record.js';
+import type { JetStreamClient, Msg, NatsConnection, Subscription } from '../workers/nats-client.js';
+import { wire } from '../workers/codec.js';
+import type { ShardBatch } from '../workers/lanes/protocol.js';
+import type { RawRecord } from './record-source.js';
+import type { Receipt } from './stream.js';
+import { parseBody } from './http-body.js';
+import { rejectLine } from './replay.js';
+import type { ClusterNames } from './jetstream.js';
+
+export const COORDINATOR_QUEUE = 'vigil-coordinators';
+
+export interface CoordinatorOptions {
+  readonly nc: NatsConnection;
+  readonly js: JetStreamClient;
+  readonly names: ClusterNames;
+  readonly compiled: CompiledRules;
+  readonly shards: number;
+  /** names this coordinator in message ids; a fresh suffix per start keeps ids unique across restarts */
+  readonly id: string;
+  /** records per shard message at most (default 500) */
+  readonly maxRecords?: number;
+  /** how long a shard's open batch waits for more records (default 5 ms) */
+  readonly maxWaitMs?: number;
+  /** unpublished records at most before offers wait (default 100 000) */
+  readonly maxQueued?: number;
+  /** called for every stream publish that failed and will be retried */
+  readonly onRetry?: (shard: number, err: unknown) => void;
+}
+
+class Ticket {
+  accepted = 0;
+  /** batches holding records of this offer that JetStream has not acknowledged yet; one extra while the offer is being routed */
+  pending = 1;
+  readonly rejects: Reject[] = [];
+  readonly promise: Promise<Receipt>;
+  private resolve!: (r: Receipt) => void;
+
+  constructor () {
+    this.promise = new Promise<Receipt>((resolve) => { this.resolve = resolve; });
+  }
+
+  done (): void {
+    if (--this.pending === 0) this.resolve({ accepted: this.accepted, rejects: this.rejects });
+  }
+}
+
+interface Batch {
+  readonly records: UsageRecord[];
+  readonly watermark: number[];
+  readonly tickets: Set<Ticket>;
+}
+
+interface Lane {
+  open: Batch;
+  readonly sealed: Batch[];
+  publishing: boolean;
+  /** numbers this lane's messages for their ids */
+  sent: number;
+}
+
+const newBatch = (): Batch => ({ records: [], watermark: [], tickets: new Set() });
+
+export class Coordinator {
+  readonly id: string;
+  private readonly opts: CoordinatorOptions;
+  private readonly ingest: Ingest;
+  private readonly placement: Placement;
+  private readonly lanes: Lane[];
+  private readonly maxRecords: number;
+  private readonly maxWaitMs: number;
+  private readonly maxQueued: number;
+  private queued = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private roomWaiters: Array<() => void> = [];
+  private lock: Promise<void> = Promise.resolve();
+  private readonly route: number[] = [];
+  private subscription: Subscription | undefined;
+  private closed = false;
+  private idle: Array<() => void> = [];
+  /** records published and acknowledged, rejects seen: for metrics */
+  readonly counts = { published: 0, accepted: 0, rejected: 0, messages: 0 };
+
+  constructor (opts: CoordinatorOptions) {
+    this.opts = opts;
+    this.id = `${opts.id}-${randomUUID().slice(0, 8)}`;
+    this.ingest = new Ingest(opts.compiled);
+    this.placement = new Placement(opts.compiled, opts.shards);
+    this.lanes = Array.from({ length: opts.shards }, () => ({ open: newBatch(), sealed: [], publishing: false, sent: 0 }));
+    this.maxRecords = opts.maxRecords ?? 500;
+    this.maxWaitMs = opts.maxWaitMs ?? 5;
+    this.maxQueued = opts.maxQueued ?? 100_000;
+  }
+
+  /** The newest event time accepted: lateness is judged against it. */
+  get watermark (): number { return this.ingest.watermark; }
+
+  /**
+   * Offers raw records in arrival order. Resolves once they are routed (an offer waits here
+   * while too many records are unpublished); `committed` resolves once JetStream holds them.
+   */
+  async offer (items: readonly RawRecord[]): Promise<{ committed: Promise<Receipt> }> {
+    const ticket = new Ticket();
+    const run = this.lock.then(async () => {
+      while (this.queued >= this.maxQueued && !this.closed) await new Promise<void>((resolve) => { this.roomWaiters.push(resolve); });
+      this.route1(items, ticket);
+    });
+    this.lock = run.catch(() => undefined);
+    await run;
+    ticket.done();
+    return { committed: ticket.promise };
+  }
+
+  private route1 (items: readonly RawRecord[], ticket: Ticket): void {
+    for (const item of items) {
+      if (!item.ok) { this.reject(ticket, item.reject); continue; }
+      const prepared = this.ingest.prepare(item.value, item.position, item.text);
+      if (!prepared.ok) { this.reject(ticket, prepared.reject); continue; }
+      ticket.accepted++;
+      this.counts.accepted++;
+      const watermark = this.ingest.watermark;
+      const n = this.placement.route(prepared.record, this.route);
+      for (let i = 0; i < n; i++) {
+        const lane = this.lanes[this.route[i]!]!;
+        const batch = lane.open;
+        batch.records.push(prepared.record);
+        batch.watermark.push(watermark);
+        if (!batch.tickets.has(ticket)) { batch.tickets.add(ticket); ticket.pending++; }
+        this.queued++;
+        if (batch.records.length >= this.maxRecords) this.seal(this.route[i]!);
+      }
+    }
+    if (this.timer === undefined && this.queued > 0) {
+      this.timer = setTimeout(() => { this.timer = undefined; this.sealAll(); }, this.maxWaitMs);
+    }
+  }
+
+  private reject (ticket: Ticket, reject: Reject): void {
+    ticket.rejects.push(reject);
+    this.counts.rejected++;
+    this.opts.nc.publish(this.opts.names.subjects.rejected, rejectLine(reject));
+  }
+
+  private sealAll (): void {
+    for (let s = 0; s < this.lanes.length; s++) if (this.lanes[s]!.open.records.length > 0) this.seal(s);
+  }
+
+  private seal (shard: number): void {
+    const lane = this.lanes[shard]!;
+    lane.sealed.push(lane.open);
+    lane.open = newBatch();
+    if (!lane.publishing) void this.pump(shard);
+  }
+
+  /** Publishes a shard's sealed batches one at a time, in order, each until JetStream holds it. */
+  private async pump (shard: number): Promise<void> {
+    const lane = this.lanes[shard]!;
+    lane.publishing = true;
+    const subject = this.opts.names.subjects.shard(shard);
+    while (lane.sealed.length > 0) {
+      const batch = lane.sealed[0]!;
+      const payload: ShardBatch = { records: batch.records, watermark: batch.watermark };
+      const data = wire.pack(payload);
+      const msgID = `${this.id}-${shard}-${++lane.sent}`;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await this.opts.js.publish(subject, data, { msgID, timeout: 5_000 });
+          break;
+        } catch (err) {
+          this.opts.onRetry?.(shard, err);
+          // NATS is away or JetStream has no leader: the records stay unacknowledged and
+          // producers wait (backpressure) until it is back.
+          await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, 50 * 2 ** Math.min(attempt, 6))));
+        }
+      }
+      lane.sealed.shift();
+      this.counts.messages++;
+      this.counts.published += batch.records.length;
+      this.queued -= batch.records.length;
+      for (const t of batch.tickets) t.done();
+      if (this.queued < this.maxQueued) { const waiters = this.roomWaiters; this.roomWaiters = []; for (const w of waiters) w(); }
+    }
+    lane.publishing = false;
+    if (this.queued === 0) { const idle = this.idle; this.idle = []; for (const w of idle) w(); }
+  }
+
+  /** Resolves once every record offered so far is held by JetStream. */
+  async flush (): Promise<void> {
+    await this.lock;
+    if (this.timer !== undefined) { clearTimeout(this.timer); this.timer = undefined; }
+    this.sealAll();
+    if (this.queued === 0) return;
+    await new Promise<void>((resolve) => { this.idle.push(resolve); });
+  }
+
+  /**
+   * Takes records on `<prefix>.in` as one of the coordinators' queue group: one record or an
+   * array, JSON or MessagePack. A request is answered, once JetStream holds its records, with
+   * `{accepted, rejected, rejects: [{seq, reason}]}`.
+   */
+  listen (): void {
+    this.subscription = this.opts.nc.subscribe(this.opts.names.subjects.in, {
+      queue: COORDINATOR_QUEUE,
+      callback: (err: Error | null, msg: Msg) => {
+        if (err !== null) return;
+        void this.fromNats(msg);
+      },
+    });
+  }
+
+  private async fromNats (msg: Msg): Promise<void> {
+    const items = decodeInput(msg.data, `nats:${msg.subject}`);
+    const receipt = await (await this.offer(items)).committed;
+    if (msg.reply !== undefined && msg.reply !== '') {
+      msg.respond(JSON.stringify({
+        accepted: receipt.accepted,
+        rejected: receipt.rejects.length,
+        rejects: receipt.rejects.map((r) => ({ seq: r.position.seq ?? r.position.line, reason: r.reason })),
+      }));
+    }
+  }
+
+  async close (): Promise<void> {
+    if (this.subscription !== undefined) await this.subscription.drain();
+    await this.flush();
+    this.closed = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+  }
+}
+
+/**
+ * A `<prefix>.in` payload as raw records: JSON (one record, an array, or JSON lines) when it
+ * starts with `{` or `[`, MessagePack (one map or an array of maps) otherwise. Positions are
+ * the 1-based place in the message.
+ */
+export function decodeInput (data: Uint8Array, source: string): RawRecord[] {
+  let i = 0;
+  while (i < data.length && (data[i] === 0x20 || data[i] === 0x0a || data[i] === 0x0d || data[i] === 0x09)) i++;
+  const first = data[i];
+  if (first === 0x7b || first === 0x5b) {
+    const parsed = parseBody(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'), source);
+    if (parsed.ok) return parsed.items.map((item) => item.ok ? { ...item, position: { source, seq: item.position.line ?? 1 } } : item);
+    return [{ ok: false, reject: { reason: parsed.error, code: 'VIGIL_INVALID_RECORD', position: { source, seq: 1 }, raw: '' } }];
+  }
+  let value: unknown;
+  try {
+    value = unpack(data);
+  } catch (err) {
+    return [{ ok: false, reject: { reason: `the message is neither JSON nor MessagePack (${err instanceof Error ? err.message : String(err)})`, code: 'VIGIL_INVALID_RECORD', position: { source, seq: 1 }, raw: '' } }];
+  }
+  const values = Array.isArray(value) ? value : [value];
+  return values.map((v, n) => ({ ok: true, value: v, position: { source, seq: n + 1 }, text: JSON.stringify(v) ?? '' }));
+}

@@ -1,0 +1,87 @@
+/**
+ * The JetStream objects a cluster runs on, named from the subject prefix so that several
+ * deployments can share one NATS cluster: the shard stream (`<prefix>.shard.*`, every accepted
+ * record, kept long enough to rebuild any open window), the alerts stream (`<prefix>.alerts`,
+ * deduplicated by alert id) and the lease bucket (shard ownership). Every role creates what is
+ * missing on start, so nodes can start in any order; an existing stream whose subjects differ
+ * is an error that names it, never silently changed.
+ */
+import { EngineError } from '../core/errors.js';
+import { JetStreamApiError, Kvm, RetentionPolicy, StorageType, type JetStreamManager, type KV, type NatsConnection, type StreamConfig } from '../workers/nats-client.js';
+import { subjects, type Subjects } from './subjects.js';
+
+export interface ClusterNames {
+  readonly subjects: Subjects;
+  readonly shardStream: string;
+  readonly alertStream: string;
+  readonly leaseBucket: string;
+  /** the durable consumer the notifiers share */
+  readonly notifierConsumer: string;
+}
+
+export function clusterNames (prefix: string): ClusterNames {
+  const token = prefix.replace(/\./g, '_');
+  return {
+    subjects: subjects(prefix),
+    shardStream: `${token.toUpperCase()}_SHARDS`,
+    alertStream: `${token.toUpperCase()}_ALERTS`,
+    leaseBucket: `${token}_leases`,
+    notifierConsumer: `${token}_notifier`,
+  };
+}
+
+export interface StreamSettings {
+  readonly replicas: number;
+  /** how long the shard stream keeps records */
+  readonly retentionMs: number;
+  /** how long a shard lease lives without renewal */
+  readonly leaseMs: number;
+}
+
+const NS_PER_MS = 1_000_000;
+/** How long the alerts stream drops a second copy of an alert id (a shard rebuilt on another node raises its alerts again). */
+const ALERT_DEDUPE_MS = 3_600_000;
+/** How long the shard stream drops a coordinator's re-sent batch (a publish retried after a timeout). */
+const BATCH_DEDUPE_MS = 120_000;
+
+async function ensureStream (jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string, subjects: string[] }): Promise<void> {
+  try {
+    const info = await jsm.streams.info(config.name);
+    const have = [...(info.config.subjects ?? [])].sort().join(',');
+    if (have !== [...config.subjects].sort().join(',')) {
+      throw new EngineError('VIGIL_ENGINE_FAILED', `JetStream stream ${config.name} exists with subjects ${have}, not ${config.subjects.join(',')}; another deployment may use the same prefix (config.nats.prefix)`);
+    }
+  } catch (err) {
+    if (!(err instanceof JetStreamApiError) || err.status !== 404) throw err;
+    try {
+      await jsm.streams.add(config);
+    } catch (e) {
+      // Another node created it between our look and our add.
+      if (!(e instanceof JetStreamApiError) || !/already in use/.test(e.message)) throw e;
+    }
+  }
+}
+
+/** Creates the streams and the lease bucket when missing; resolves with the bucket. */
+export async function ensureCluster (nc: NatsConnection, jsm: JetStreamManager, names: ClusterNames, s: StreamSettings): Promise<KV> {
+  const replicas = s.replicas;
+  await ensureStream(jsm, {
+    name: names.shardStream,
+    subjects: [`${names.subjects.shard(0).replace(/\.0$/, '')}.*`],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    num_replicas: replicas,
+    max_age: s.retentionMs * NS_PER_MS,
+    duplicate_window: Math.min(BATCH_DEDUPE_MS, s.retentionMs) * NS_PER_MS,
+  });
+  await ensureStream(jsm, {
+    name: names.alertStream,
+    subjects: [names.subjects.alerts],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    num_replicas: replicas,
+    max_age: s.retentionMs * NS_PER_MS,
+    duplicate_window: Math.min(ALERT_DEDUPE_MS, s.retentionMs) * NS_PER_MS,
+  });
+  return await new Kvm(nc).create(names.leaseBucket, { ttl: s.leaseMs, replicas, history: 1 });
+}

@@ -1,0 +1,316 @@
+/**
+ * The node role of a cluster: holds leases on shards in the lease bucket and runs each leased
+ * shard as a lane on one of its lane actors (worker threads, counters in LMDB).
+ *
+ * Leases: every `leaseMs / 3` the node writes its heartbeat (`node.<id>`) and reads who is live;
+ * the bucket's TTL removes a key nobody renews, so a node that dies or stops renewing drops out
+ * and its shard keys expire after one lease. Each shard prefers one live node (ownership.ts):
+ * a node creates the key of a free shard it is preferred for, renews the keys it holds (an
+ * update against the revision it wrote, so a lease that expired and was taken fails and the
+ * lane stops), and hands back a shard that now prefers a node that joined.
+ *
+ * A lane opens from the node's LMDB at its committed position (0 for a shard the node never
+ * held), first publishes the alerts its outbox still holds, then reads the shard's stream
+ * from the next sequence with an ordered consumer, applying messages in batches. After each
+ * apply the lane's alerts go to the alerts stream (message id = alert id, so an alert raised
+ * again by a rebuilt shard is dropped by JetStream) before the outbox lets them go.
+ */
+import type { CompiledRules } from '../core/compile.js';
+import { rulesFingerprint } from '../core/compile.js';
+import { EngineError, type ErrorCode } from '../core/errors.js';
+import type { RiskReport } from '../core/engine.js';
+import { Mailbox } from '../workers/mailbox.js';
+import { DeliverPolicy, type ConsumerMessages, type JetStreamClient, type KV, type Msg, type NatsConnection, type Subscription } from '../workers/nats-client.js';
+import type { LaneActorData, LaneMsg, LaneReply, StreamMessage } from '../workers/lanes/protocol.js';
+import type { EpochOutput } from '../workers/store.js';
+import type { ClusterNames } from './jetstream.js';
+import { preferredNode } from './ownership.js';
+
+const LANE_WORKER = new URL('../workers/lanes/main.js', import.meta.url).href;
+/** stream messages per apply at most */
+const APPLY_MESSAGES = 64;
+/** stream messages a lane buffers ahead of its actor */
+const LANE_BUFFER = 256;
+
+export interface ShardNodeOptions {
+  readonly nc: NatsConnection;
+  readonly js: JetStreamClient;
+  readonly kv: KV;
+  readonly names: ClusterNames;
+  readonly compiled: CompiledRules;
+  readonly nodeId: string;
+  readonly shards: number;
+  readonly leaseMs: number;
+  /** the node's folder for lane state */
+  readonly dataPath: string;
+  readonly actors: number;
+  readonly log: (event: Record<string, unknown>) => void;
+}
+
+type LaneMailbox = Mailbox<LaneMsg, LaneReply, LaneActorData>;
+
+function check<K extends LaneReply['kind']> (reply: LaneReply, kind: K): Extract<LaneReply, { kind: K }> {
+  if (reply.kind === 'error') throw new EngineError(reply.error.code as ErrorCode, reply.error.message);
+  if (reply.kind !== kind) throw new EngineError('VIGIL_ENGINE_FAILED', `a lane actor answered ${reply.kind} where ${kind} was due`);
+  return reply as Extract<LaneReply, { kind: K }>;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** One leased shard, from its stream to its actor and on to the alerts stream. */
+class Lane {
+  readonly shard: number;
+  /** the lease key's revision this node wrote last */
+  revision: number;
+  position = 0;
+  /** messages in the stream after the last one received, as the consumer last said */
+  pending = 0;
+  private readonly node: ShardNode;
+  private readonly actor: LaneMailbox;
+  private messages: ConsumerMessages | undefined;
+  private readonly buffer: StreamMessage[] = [];
+  private stopped = false;
+  private wake: (() => void) | undefined;
+  private room: (() => void) | undefined;
+  private readonly done: Promise<void>;
+
+  constructor (node: ShardNode, actor: LaneMailbox, shard: number, revision: number) {
+    this.node = node;
+    this.actor = actor;
+    this.shard = shard;
+    this.revision = revision;
+    this.done = this.run().catch((err: unknown) => { this.node.laneFailed(this, err); });
+  }
+
+  private async run (): Promise<void> {
+    const opened = check(await this.actor.send({ kind: 'open', shard: this.shard }), 'opened');
+    this.position = opened.position;
+    for (const { seq, output } of opened.pending) await this.publish(seq, output);
+    if (this.stopped) return;
+    const { js, names } = this.node.opts;
+    const consumer = await js.consumers.get(names.shardStream, {
+      filter_subjects: names.subjects.shard(this.shard),
+      ...(this.position > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.position + 1 } : { deliver_policy: DeliverPolicy.All }),
+    });
+    if (this.stopped) return;
+    this.node.opts.log({ lane: this.shard, opened: this.position });
+    this.messages = await consumer.consume({ max_messages: LANE_BUFFER });
+    const applying = this.applyLoop();
+    try {
+      for await (const m of this.messages) {
+        if (this.stopped) break;
+        this.buffer.push({ seq: m.seq, data: m.data });
+        this.pending = m.info.pending;
+        this.wake?.();
+        while (this.buffer.length >= LANE_BUFFER && !this.stopped) await new Promise<void>((resolve) => { this.room = resolve; });
+      }
+    } finally {
+      this.stopped = true;
+      this.wake?.();
+      await applying;
+    }
+  }
+
+  private async applyLoop (): Promise<void> {
+    while (true) {
+      if (this.buffer.length === 0) {
+        if (this.stopped) return;
+        await new Promise<void>((resolve) => { this.wake = resolve; });
+        this.wake = undefined;
+        continue;
+      }
+      const messages = this.buffer.splice(0, APPLY_MESSAGES);
+      this.room?.();
+      this.room = undefined;
+      const reply = check(await this.actor.send({ kind: 'apply', shard: this.shard, messages }), 'applied');
+      this.position = reply.position;
+      this.node.applied(reply.applied, reply.records);
+      if (reply.output.alerts.length > 0 || reply.output.failures.length > 0) await this.publish(reply.position, reply.output);
+    }
+  }
+
+  /** Puts one outbox entry's alerts in the alerts stream and its failures on rejected, then releases it. */
+  private async publish (seq: number, output: EpochOutput): Promise<void> {
+    const { js, nc, names } = this.node.opts;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await Promise.all(output.alerts.map(({ alert }) => js.publish(names.subjects.alerts, JSON.stringify(alert), { msgID: alert.id })));
+        break;
+      } catch (err) {
+        if (this.stopped && attempt > 3) throw err;
+        await sleep(Math.min(2_000, 50 * 2 ** Math.min(attempt, 6)));
+      }
+    }
+    for (const f of output.failures) {
+      nc.publish(names.subjects.rejected, JSON.stringify({ reason: f.reason, code: f.code, source: `${names.subjects.shard(this.shard)}`, seq: Math.floor(f.index / 65_536), offset: f.index % 65_536 }));
+    }
+    this.node.raised(output.alerts.length);
+    check(await this.actor.send({ kind: 'release', shard: this.shard, upTo: seq }), 'done');
+  }
+
+  /** Stops reading; resolves once the apply under way and its alerts are done, and the actor forgot the lane. */
+  async stop (): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    this.room?.();
+    await this.messages?.close();
+    await this.done;
+    await this.actor.send({ kind: 'close', shard: this.shard }).catch(() => undefined);
+  }
+
+  get buffered (): number { return this.buffer.length; }
+
+  counter (rule: string, key: string, ts: number): Promise<LaneReply> {
+    return this.actor.send({ kind: 'counter', shard: this.shard, rule, key, ts });
+  }
+
+  risk (key: string, ts: number): Promise<LaneReply> {
+    return this.actor.send({ kind: 'risk', shard: this.shard, key, ts });
+  }
+}
+
+export interface NodeCounts { records: number, messages: number, alerts: number }
+
+export class ShardNode {
+  readonly opts: ShardNodeOptions;
+  private readonly actors: LaneMailbox[];
+  private readonly lanes = new Map<number, Lane>();
+  private timer: NodeJS.Timeout | undefined;
+  private ticking: Promise<void> = Promise.resolve();
+  private closing = false;
+  private live: string[] = [];
+  private querySub: Subscription | undefined;
+  readonly counts: NodeCounts = { records: 0, messages: 0, alerts: 0 };
+
+  private constructor (opts: ShardNodeOptions) {
+    this.opts = opts;
+    const data: LaneActorData = { config: opts.compiled.config, dataPath: opts.dataPath, shards: opts.shards, fingerprint: rulesFingerprint(opts.compiled.config) };
+    this.actors = Array.from({ length: Math.max(1, opts.actors) }, (_, actor) => new Mailbox<LaneMsg, LaneReply, LaneActorData>({ actor, depth: 4, data, filename: LANE_WORKER }));
+  }
+
+  static async start (opts: ShardNodeOptions): Promise<ShardNode> {
+    const node = new ShardNode(opts);
+    // An actor that cannot open its store (a foreign or corrupt folder) fails the start, not a lane later.
+    for (const actor of node.actors) check(await actor.send({ kind: 'stats' }), 'stats');
+    node.querySub = opts.nc.subscribe(opts.names.subjects.query, { callback: (err, msg) => { if (err === null) void node.answer(msg); } });
+    await node.tick();
+    node.schedule();
+    return node;
+  }
+
+  /** The shards this node holds a lease on. */
+  get held (): number[] { return [...this.lanes.keys()].sort((a, b) => a - b); }
+
+  /** The live nodes as last read from the lease bucket. */
+  get liveNodes (): readonly string[] { return this.live; }
+
+  private schedule (): void {
+    if (this.closing) return;
+    this.timer = setTimeout(() => {
+      this.ticking = this.tick().catch((err: unknown) => { this.opts.log({ lease_error: String(err) }); }).finally(() => { this.schedule(); });
+    }, Math.max(50, Math.floor(this.opts.leaseMs / 3)));
+  }
+
+  /** One round of the lease loop: heartbeat, who is live, claim, renew, hand back. */
+  private async tick (): Promise<void> {
+    const { kv, nodeId, shards } = this.opts;
+    await kv.put(`node.${nodeId}`, JSON.stringify({ at: new Date().toISOString() }));
+    const live = new Set<string>([nodeId]);
+    for await (const key of await kv.keys('node.*')) live.add(key.slice(5));
+    this.live = [...live].sort();
+    for (let s = 0; s < shards; s++) {
+      if (this.closing) return;
+      const want = preferredNode(s, this.live) === nodeId;
+      const lane = this.lanes.get(s);
+      const key = `shard.${s}`;
+      if (lane !== undefined && !want) {
+        this.lanes.delete(s);
+        await lane.stop();
+        await kv.delete(key, { previousSeq: lane.revision }).catch(() => undefined);
+        this.opts.log({ lane: s, handed_back: lane.position });
+      } else if (lane !== undefined) {
+        try {
+          lane.revision = await kv.update(key, nodeId, lane.revision);
+        } catch (err) {
+          this.lanes.delete(s);
+          this.opts.log({ lane: s, lost: lane.position, why: String(err) });
+          await lane.stop();
+        }
+      } else if (want) {
+        let revision: number;
+        try {
+          revision = await kv.create(key, nodeId);
+        } catch {
+          continue; // still held by a node that has not let go or whose lease has not expired
+        }
+        this.lanes.set(s, new Lane(this, this.actors[s % this.actors.length]!, s, revision));
+      }
+    }
+  }
+
+  /** A lane's run failed (its actor or NATS): drop it and its lease, so it reopens from the store. */
+  laneFailed (lane: Lane, err: unknown): void {
+    this.opts.log({ lane: lane.shard, failed: err instanceof Error ? err.message : String(err) });
+    if (this.lanes.get(lane.shard) !== lane) return;
+    this.lanes.delete(lane.shard);
+    void this.opts.kv.delete(`shard.${lane.shard}`, { previousSeq: lane.revision }).catch(() => undefined);
+  }
+
+  applied (messages: number, records: number): void {
+    this.counts.messages += messages;
+    this.counts.records += records;
+  }
+
+  /** Stream messages published to held shards and not applied yet (as the consumers last reported). */
+  get lag (): number {
+    let lag = 0;
+    for (const lane of this.lanes.values()) lag += lane.pending + lane.buffered;
+    return lag;
+  }
+
+  raised (alerts: number): void { this.counts.alerts += alerts; }
+
+  /** The current value of a rule's counter for a key, if one of this node's lanes has it. */
+  async counter (rule: string, key: string, ts: number): Promise<{ value: number, start: number, end: number } | null> {
+    for (const lane of [...this.lanes.values()]) {
+      const reply = await lane.counter(rule, key, ts);
+      if (reply.kind === 'counter' && reply.value !== null) return reply.value;
+    }
+    return null;
+  }
+
+  /** A key's risk scores on this node's lanes (a risk key lives beside its account). */
+  async risk (key: string, ts: number): Promise<RiskReport[]> {
+    const out: RiskReport[] = [];
+    for (const lane of [...this.lanes.values()]) {
+      const reply = await lane.risk(key, ts);
+      if (reply.kind === 'risk') out.push(...reply.reports);
+    }
+    return out;
+  }
+
+  private async answer (msg: Msg): Promise<void> {
+    try {
+      const q = JSON.parse(msg.string()) as { kind: 'counter' | 'risk', rule?: string, key: string, ts: number };
+      const value = q.kind === 'counter' ? await this.counter(q.rule ?? '', q.key, q.ts) : await this.risk(q.key, q.ts);
+      msg.respond(JSON.stringify({ value }));
+    } catch (err) {
+      msg.respond(JSON.stringify({ error: err instanceof Error ? err.message : String(err) }));
+    }
+  }
+
+  /** Hands every lease back (so other nodes take the shards at once, not after a lease) and stops. */
+  async close (): Promise<void> {
+    this.closing = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    await this.ticking;
+    await this.querySub?.drain().catch(() => undefined);
+    for (const [s, lane] of this.lanes) {
+      await lane.stop();
+      await this.opts.kv.delete(`shard.${s}`, { previousSeq: lane.revision }).catch(() => undefined);
+    }
+    this.lanes.clear();
+    await this.opts.kv.delete(`node.${this.opts.nodeId}`).catch(() => undefined);
+    await Promise.all(this.actors.map((a) => a.close()));
+  }
+}

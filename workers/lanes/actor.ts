@@ -1,0 +1,144 @@
+/**
+ * A lane actor: the shard actor of a cluster node (see protocol.ts). Each lane applies its
+ * shard's stream messages in sequence order and commits, in one store transaction per apply,
+ * the rows changed, the keys removed, the engine's scalars, the lane's new position and the
+ * alerts raised (an outbox entry, kept until the node has them in the alerts stream). A
+ * message at or below the committed position was counted before the crash or the move and is
+ * skipped: every record counts exactly once, whichever node held the shard.
+ *
+ * One engine per lane, not one per actor: lanes move between nodes one at a time and a lane
+ * that is catching up replays old event time while its neighbours are live; a shared engine
+ * would let a neighbour's watermark expire the windows the catching-up lane is rebuilding.
+ */
+import type { Alert } from '../../core/alert.js';
+import type { UsageRecord } from '../../core/usage-record.js';
+import { compileRules, type CompiledRules } from '../../core/compile.js';
+import { Engine, type ShardScope } from '../../core/engine.js';
+import { EngineError, assertNever, toErrorData } from '../../core/errors.js';
+import type { Failure, OutboxEntry, ShardStore } from '../store.js';
+import { wire } from '../codec.js';
+import type { LaneActorData, LaneMsg, LaneReply, ShardBatch, StreamMessage } from './protocol.js';
+
+interface Lane {
+  readonly engine: Engine;
+  readonly scope: ShardScope;
+  /** the sequence of the last message applied (its commit may still be under way) */
+  position: number;
+}
+
+export class LaneActor {
+  private readonly compiled: CompiledRules;
+  private readonly store: ShardStore;
+  private readonly shards: number;
+  private readonly clock: () => number;
+  private readonly lanes = new Map<number, Lane>();
+
+  private constructor (data: LaneActorData, store: ShardStore, clock: () => number) {
+    this.compiled = compileRules(data.config);
+    this.store = store;
+    this.shards = data.shards;
+    this.clock = clock;
+  }
+
+  /** Opens an actor on its store, refusing a store written with other rules. */
+  static async open (data: LaneActorData, store: ShardStore, clock: () => number = Date.now): Promise<LaneActor> {
+    const written = store.fingerprint();
+    if (written === undefined) {
+      await store.setFingerprint(data.fingerprint);
+    } else if (written !== data.fingerprint) {
+      throw new EngineError('VIGIL_STORE_CORRUPT', `the node's data folder holds counters of other rules (fingerprint ${written}, these rules ${data.fingerprint}); every node of a cluster runs the same rules: use another data folder, or the rules it was written with`);
+    }
+    return new LaneActor(data, store, clock);
+  }
+
+  async receive (msg: LaneMsg): Promise<LaneReply> {
+    try {
+      switch (msg.kind) {
+        case 'open': return this.openLane(msg.shard);
+        case 'apply': return await this.apply(msg.shard, msg.messages);
+        case 'release':
+          await this.store.release(msg.upTo, [msg.shard]);
+          return { kind: 'done' };
+        case 'close':
+          this.lanes.delete(msg.shard);
+          return { kind: 'done' };
+        case 'counter': return { kind: 'counter', value: this.lanes.get(msg.shard)?.engine.counterValue(msg.rule, msg.key, msg.ts) ?? null };
+        case 'risk': return { kind: 'risk', reports: this.lanes.get(msg.shard)?.engine.riskOf(msg.key, msg.ts) ?? [] };
+        case 'stats': {
+          let keys = 0;
+          let windows = 0;
+          for (const lane of this.lanes.values()) {
+            const s = lane.engine.stats();
+            keys += s.keys;
+            windows += s.windows;
+          }
+          return { kind: 'stats', keys, windows, lanes: this.lanes.size };
+        }
+        default: return assertNever(msg, 'message');
+      }
+    } catch (err) {
+      return { kind: 'error', error: toErrorData(err) };
+    }
+  }
+
+  private openLane (shard: number): LaneReply {
+    if (!Number.isInteger(shard) || shard < 0 || shard >= this.shards) throw new RangeError(`shard ${shard} is outside 0..${this.shards - 1}`);
+    // Reopened from the store even when open: a lane lost and won back may be behind the store.
+    const engine = new Engine(this.compiled, this.clock, { trackChanges: true });
+    const meta = this.store.meta([shard]);
+    if (meta !== undefined) {
+      const rows = this.store.rows([shard]);
+      engine.restore(meta, (function * () { for (const r of rows) yield { keyer: r.keyer, row: r.row }; })());
+    }
+    const position = this.store.epochOf(shard);
+    this.lanes.set(shard, { engine, scope: { shards: this.shards, owns: (s) => s === shard }, position });
+    return { kind: 'opened', shard, position, pending: this.store.outputs(shard).map(({ epoch, output }) => ({ seq: epoch, output })) };
+  }
+
+  private async apply (shard: number, messages: readonly StreamMessage[]): Promise<LaneReply> {
+    const lane = this.lanes.get(shard);
+    if (lane === undefined) throw new EngineError('VIGIL_ENGINE_FAILED', `shard ${shard} has no open lane on this actor: open it before applying`);
+    const alerts: OutboxEntry[] = [];
+    const failures: Failure[] = [];
+    const out: Alert[] = [];
+    let applied = 0;
+    let count = 0;
+    const from = lane.position;
+    for (const message of messages) {
+      if (message.seq <= lane.position) continue;
+      const { records, watermark } = wire.unpack(message.data) as ShardBatch;
+      // `index` in the outbox: the record's place in the stream, message sequence and offset.
+      const base = message.seq * 65_536;
+      for (let i = 0; i < records.length; i++) {
+        lane.engine.advance(watermark[i]!);
+        out.length = 0;
+        try {
+          lane.engine.process(records[i] as UsageRecord, lane.scope, out);
+        } catch (err) {
+          const data = toErrorData(err);
+          failures.push({ index: base + i, reason: data.message, code: data.code });
+        }
+        for (const alert of out) alerts.push({ index: base + i, alert });
+      }
+      lane.position = message.seq;
+      applied++;
+      count += records.length;
+    }
+    const output = { alerts, failures };
+    if (lane.position === from) return { kind: 'applied', shard, position: lane.position, output, applied: 0, records: 0 };
+    const changes = lane.engine.takeChanges();
+    await this.store.commit({
+      epoch: lane.position,
+      shards: [shard],
+      meta: lane.engine.meta(),
+      rows: changes.rows.map(({ keyer, row }) => ({ shard: row.shard, keyer, row })),
+      removed: changes.removed,
+      output,
+    });
+    return { kind: 'applied', shard, position: lane.position, output, applied, records: count };
+  }
+
+  async close (): Promise<void> {
+    await this.store.close();
+  }
+}
