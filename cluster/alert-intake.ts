@@ -136,7 +136,7 @@ export class AlertIntake {
     const cutoff = now - this.retentionMs;
     const old: string[] = [];
     for (const { key, value } of this.seen.getRange({})) if ((value as number) < cutoff) old.push(key as string);
-    if (old.length > 0) void this.root.transaction(() => { for (const k of old) this.seen.removeSync(k); });
+    if (old.length > 0) this.root.transaction(() => { for (const k of old) this.seen.removeSync(k); }).catch(() => undefined);
   }
 
   async close (): Promise<void> {

@@ -166,7 +166,7 @@ export class Coordinator {
     const lane = this.lanes[shard]!;
     lane.sealed.push(lane.open);
     lane.open = newBatch();
-    if (!lane.publishing) void this.pump(shard);
+    if (!lane.publishing) this.pump(shard).catch(() => undefined);
   }
 
   /** Publishes a shard's sealed batches one at a time, in order, each until JetStream holds it. */
@@ -220,7 +220,7 @@ export class Coordinator {
       queue: COORDINATOR_QUEUE,
       callback: (err: Error | null, msg: Msg) => {
         if (err !== null) return;
-        void this.fromNats(msg);
+        this.fromNats(msg).catch(() => undefined);
       },
     });
   }

@@ -192,7 +192,7 @@ export class ShardNode {
     const node = new ShardNode(opts);
     // An actor that cannot open its store (a foreign or corrupt folder) fails the start, not a lane later.
     for (const actor of node.actors) check(await actor.send({ kind: 'stats' }), 'stats');
-    node.querySub = opts.nc.subscribe(opts.names.subjects.query, { callback: (err, msg) => { if (err === null) void node.answer(msg); } });
+    node.querySub = opts.nc.subscribe(opts.names.subjects.query, { callback: (err, msg) => { if (err === null) node.answer(msg).catch(() => undefined); } });
     await node.tick();
     node.schedule();
     return node;
@@ -253,7 +253,7 @@ export class ShardNode {
     this.opts.log({ lane: lane.shard, failed: err instanceof Error ? err.message : String(err) });
     if (this.lanes.get(lane.shard) !== lane) return;
     this.lanes.delete(lane.shard);
-    void this.opts.kv.delete(`shard.${lane.shard}`, { previousSeq: lane.revision }).catch(() => undefined);
+    this.opts.kv.delete(`shard.${lane.shard}`, { previousSeq: lane.revision }).catch(() => undefined);
   }
 
   applied (messages: number, records: number): void {

@@ -206,6 +206,7 @@ export class MemoryStore implements ShardStore {
     }
     return out.sort((a, b) => a.epoch - b.epoch);
   }
+
   async commit (c: Commit): Promise<void> {
     for (const r of c.removed) this.data.delete(`${r.shard}:${r.keyer}:${r.key}`);
     for (const r of c.rows) this.data.set(`${r.shard}:${r.keyer}:${r.row.key}`, disk.unpack(disk.pack(r)) as StoredRow);
