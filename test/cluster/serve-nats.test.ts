@@ -1,5 +1,7 @@
-// A node on NATS (interfaces.md): it answers `vigil.blocks.check` for switches and gateways,
-// and its `nats` channels publish there. A real nats-server on a free loopback port.
+// A node on NATS (interfaces.md) in all three roles: it answers `vigil.blocks.check` for
+// switches and gateways, and its `nats` channels publish there. A real JetStream nats-server on
+// a free loopback port. Records are acknowledged once JetStream holds them and counted just
+// after, so the test waits for the block rather than expecting it with the acknowledgement.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { writeFileSync } from 'node:fs';
@@ -17,7 +19,7 @@ interface Ctx { dir: string, nats: NatsServer, nc: NatsConnection }
 const test = suite<Ctx>('cluster/serve: on NATS, blocks.check and nats channels', {} as Ctx);
 test.before(async (ctx) => {
   ctx.dir = tempDir();
-  ctx.nats = await startNatsServer();
+  ctx.nats = await startNatsServer({ jetstream: true });
   ctx.nc = await connect({ servers: [ctx.nats.url] });
 });
 test.after(async (ctx) => {
@@ -44,7 +46,13 @@ rules:
     const lines = [0, 1, 2].map((i) => JSON.stringify({ id: `r${i}`, ts: T + i * 1000, account: 'acct-9', called: '+4930123' }));
     assert.is((await request(node.port, 'POST', '/v1/records', { body: lines.join('\n') + '\n' })).status, 202);
 
-    const blocked = (await nc.request('vigil.blocks.check', 'acct-9', { timeout: 5000 })).json<{ key: string, blocked: boolean, rule: string, alert: { record: string } }>();
+    type Check = { key: string, blocked: boolean, rule: string, alert: { record: string } };
+    let blocked: Check | undefined;
+    await waitFor(async () => {
+      blocked = (await nc.request('vigil.blocks.check', 'acct-9', { timeout: 5000 })).json<Check>();
+      return blocked.blocked;
+    }, 20_000, 'acct-9 blocked');
+    blocked = blocked!;
     assert.equal([blocked.key, blocked.blocked, blocked.rule, blocked.alert.record], ['acct-9', true, 'calls', 'r2']);
     const free = (await nc.request('vigil.blocks.check', JSON.stringify({ key: 'acct-1' }), { timeout: 5000 })).json<unknown>();
     assert.equal(free, { key: 'acct-1', blocked: false });
