@@ -151,7 +151,7 @@ export class ClusterServe {
       this.history = new AlertHistory(config.data, config.alertRetentionMs);
       const blocklist = this.blocklist = Blocklist.open(config.data);
       if (this.compiled.config.channels.size > 0) {
-        this.notifications = await Notifications.open({ config: this.compiled.config, dataPath: join(config.data, 'notify'), natsServers: config.nats!.servers });
+        this.notifications = await Notifications.open({ config: this.compiled.config, dataPath: join(config.data, 'notify'), nats: config.nats });
       }
       const history = this.history;
       const notifications = this.notifications;
@@ -171,6 +171,7 @@ export class ClusterServe {
       this.node = await ShardNode.start({
         nc,
         js,
+        jsm,
         kv,
         names: this.names,
         compiled: this.compiled,

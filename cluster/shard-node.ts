@@ -20,7 +20,7 @@ import { rulesFingerprint } from '../core/compile.js';
 import { EngineError, type ErrorCode } from '../core/errors.js';
 import type { RiskReport } from '../core/engine.js';
 import { Mailbox } from '../workers/mailbox.js';
-import { DeliverPolicy, type ConsumerMessages, type JetStreamClient, type KV, type Msg, type NatsConnection, type Subscription } from '../workers/nats-client.js';
+import { DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type KV, type Msg, type NatsConnection, type Subscription } from '../workers/nats-client.js';
 import type { LaneActorData, LaneMsg, LaneReply, StreamMessage } from '../workers/lanes/protocol.js';
 import type { EpochOutput } from '../workers/store.js';
 import type { ClusterNames } from './jetstream.js';
@@ -35,6 +35,7 @@ const LANE_BUFFER = 256;
 export interface ShardNodeOptions {
   readonly nc: NatsConnection;
   readonly js: JetStreamClient;
+  readonly jsm: JetStreamManager;
   readonly kv: KV;
   readonly names: ClusterNames;
   readonly compiled: CompiledRules;
@@ -83,11 +84,20 @@ class Lane {
   }
 
   private async run (): Promise<void> {
-    const opened = check(await this.actor.send({ kind: 'open', shard: this.shard }), 'opened');
-    this.position = opened.position;
+    let opened = check(await this.actor.send({ kind: 'open', shard: this.shard }), 'opened');
+    // Alerts a previous run committed but did not get into the alerts stream go first.
     for (const { seq, output } of opened.pending) await this.publish(seq, output);
+    const { js, names, jsm } = this.node.opts;
+    const first = (await jsm.streams.info(names.shardStream)).state.first_seq;
+    if (opened.position > 0 && opened.position + 1 < first) {
+      // The stream no longer holds what came after this node's last commit for the shard (it
+      // was away longer than the retention): rebuild from what the stream holds, which covers
+      // every open window when the retention is longer than the rules' horizon.
+      this.node.opts.log({ lane: this.shard, stale: opened.position, stream_first: first });
+      opened = check(await this.actor.send({ kind: 'open', shard: this.shard, reset: true }), 'opened');
+    }
+    this.position = opened.position;
     if (this.stopped) return;
-    const { js, names } = this.node.opts;
     const consumer = await js.consumers.get(names.shardStream, {
       filter_subjects: names.subjects.shard(this.shard),
       ...(this.position > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.position + 1 } : { deliver_policy: DeliverPolicy.All }),

@@ -44,6 +44,8 @@ export interface ShardStore {
   commit (c: Commit): Promise<void>;
   /** Drops outbox entries up to and including `epoch`: their output was written durably downstream. */
   release (epoch: number, shards: readonly number[]): Promise<void>;
+  /** Forgets everything of one shard (rows, epoch, meta, outbox) in one transaction: its state is rebuilt from elsewhere. */
+  dropShard (shard: number): Promise<void>;
   close (): Promise<void>;
 }
 
@@ -144,6 +146,13 @@ export class LmdbStore implements ShardStore {
     await this.db.transaction(() => { for (const k of stale) this.db.removeSync(k); });
   }
 
+  async dropShard (shard: number): Promise<void> {
+    const keys: Key[] = [['epoch', shard], ['meta', shard]];
+    for (const key of this.db.getKeys({ start: ['row', shard], end: ['row', shard, '\uffff'] })) keys.push(key as Key);
+    for (const key of this.db.getKeys({ start: ['out'], end: ['out', '\uffff'] })) if ((key as Key)[2] === shard) keys.push(key as Key);
+    await this.db.transaction(() => { for (const k of keys) this.db.removeSync(k); });
+  }
+
   /**
    * A rules change: rewrites every counter row of `shards` through `map` (undefined drops the
    * row) and sets the new fingerprint, in one transaction, so the folder holds either the old
@@ -221,6 +230,13 @@ export class MemoryStore implements ShardStore {
       const [e, s] = k.split(':').map(Number);
       if (e !== undefined && e <= epoch && s === first) this.outbox.delete(k);
     }
+  }
+
+  async dropShard (shard: number): Promise<void> {
+    for (const [k, r] of this.data) if (r.shard === shard) this.data.delete(k);
+    for (const k of [...this.outbox.keys()]) if (Number(k.split(':')[1]) === shard) this.outbox.delete(k);
+    this.epochs.delete(shard);
+    this.metas.delete(shard);
   }
 
   async close (): Promise<void> {}

@@ -80,6 +80,14 @@ function contract (name: string, make: (dir: string) => ShardStore): void {
     assert.equal(store.outputs(3).map((o) => o.epoch), [12]);
   });
 
+  test('dropShard forgets one shard\'s rows, epoch, meta and outbox, and nothing of the others', async ({ store }) => {
+    await store.commit({ ...commit(2, [1], [row('a', 1, 5)]), output: { alerts: [], failures: [{ index: 0, reason: 'x', code: 'VIGIL_RULE_FAILED' }] } });
+    await store.commit({ ...commit(2, [3], [row('b', 3, 7)]), output: { alerts: [], failures: [{ index: 0, reason: 'y', code: 'VIGIL_RULE_FAILED' }] } });
+    await store.dropShard(1);
+    assert.equal([store.epochOf(1), store.meta([1]), [...store.rows([1])].length, store.outputs(1).length], [0, undefined, 0, 0]);
+    assert.equal([store.epochOf(3), [...store.rows([3])].length, store.outputs(3).length], [2, 1, 1]);
+  });
+
   test('the outbox keeps an epoch\'s output until it is released', async ({ store }) => {
     await store.commit(commit(1, [0], []));
     await store.commit(commit(2, [0], []));

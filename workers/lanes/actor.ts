@@ -54,7 +54,9 @@ export class LaneActor {
   async receive (msg: LaneMsg): Promise<LaneReply> {
     try {
       switch (msg.kind) {
-        case 'open': return this.openLane(msg.shard);
+        case 'open':
+          if (msg.reset === true) await this.store.dropShard(msg.shard);
+          return this.openLane(msg.shard);
         case 'apply': return await this.apply(msg.shard, msg.messages);
         case 'release':
           await this.store.release(msg.upTo, [msg.shard]);

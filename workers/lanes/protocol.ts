@@ -29,8 +29,8 @@ export interface ShardBatch {
 }
 
 export type LaneMsg =
-  /** opens shard's lane from the store (or a new one) */
-  | { readonly kind: 'open', readonly shard: number }
+  /** opens shard's lane from the store (or a new one); `reset`: forget what the store holds of it first */
+  | { readonly kind: 'open', readonly shard: number, readonly reset?: boolean }
   /** applies messages in sequence order; those at or below the lane's position are skipped */
   | { readonly kind: 'apply', readonly shard: number, readonly messages: readonly StreamMessage[] }
   /** the alerts of outbox entries up to `upTo` are in the alerts stream: they may go */
