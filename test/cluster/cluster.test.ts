@@ -133,8 +133,7 @@ test('records spread over nodes; a SIGKILLed node\'s shards move; a restarted na
     const h = await held(ctx);
     return (h.get('n1') ?? 0) + (h.get('n3') ?? 0) === SHARDS;
   });
-  const failover = moved + (Date.now() - killedAt - moved > 0 ? 0 : 0);
-  assert.ok(Date.now() - killedAt <= 6 * LEASE_MS, `shards moved within 3 leases (${failover} ms after the kill was seen)`);
+  assert.ok(Date.now() - killedAt <= 6 * LEASE_MS, `shards moved within 3 leases (${moved} ms)`);
 
   // A nats-server dies and comes back while records flow.
   ctx.nats.servers[1]!.kill();
@@ -143,10 +142,17 @@ test('records spread over nodes; a SIGKILLed node\'s shards move; a restarted na
   await postAll(front.port, rest.slice(0, half), 200);
   await ctx.nats.servers[1]!.restart();
 
-  // A fourth node joins and takes its share.
+  // A fourth node joins and takes its share (rebuilt from the stream: it has no state of its own).
   await start(ctx, 'n4', ['node']);
-  await postAll(front.port, rest.slice(half), 200);
+  const quarter = Math.floor(half / 2);
+  await postAll(front.port, rest.slice(half, half + quarter), 200);
   await waitFor('n4 to hold shards', 20_000, async () => ((await held(ctx)).get('n4') ?? 0) > 0);
+  // The killed node comes back on its data folder: its lanes resume from the positions it
+  // committed before the kill and catch up from the stream.
+  const back = await start(ctx, 'n2', ['node']);
+  await postAll(front.port, rest.slice(half + quarter), 200);
+  await waitFor('n2 to hold shards again', 20_000, async () => ((await held(ctx)).get('n2') ?? 0) > 0);
+  await waitFor('a lane of n2 to reopen at the position it committed before the kill', 20_000, async () => /"lane":\d+,"opened":[1-9]\d*/.test(back.stderr()));
 
   await waitFor('every alert to reach the notifier', 60_000, async () => (await allAlerts(front.port)).length >= expected.length);
   await sleep(1_000); // a late copy would show now
@@ -190,7 +196,7 @@ test('records spread over nodes; a SIGKILLed node\'s shards move; a restarted na
   }
   assert.ok(compared >= 10, `compared ${compared} counters with values`);
 
-  for (const id of ['n4', 'n3', 'n1']) await stopServe(ctx.nodes.get(id)!);
+  for (const id of ['n4', 'n3', 'n2', 'n1']) await stopServe(ctx.nodes.get(id)!);
 });
 
 test.run();
