@@ -17,6 +17,7 @@ import { UsageError, formatDiagnostic, show, type Diagnostic } from '../core/err
 import { Diagnostics, Reader, checkStructure, got, isMissing, orList, textOf, type Entry } from '../core/rules-yaml.js';
 import { DURATION_TEXT, parseDuration } from '../core/rules-text.js';
 import { DEFAULT_PREFIX, isValidPrefix } from './subjects.js';
+import type { NatsAuth, NatsSettings, NatsTls } from '../workers/nats-connect.js';
 
 /** A bearer token of the API; `name` is who the audit log says made a change with it. */
 export interface ApiToken { readonly name: string, readonly secret: string }
@@ -46,25 +47,8 @@ export interface ServeConfig {
   readonly cluster: ClusterSettings;
 }
 
-/** How a node proves who it is to NATS. Secrets are never shown in a message. */
-export type NatsAuth =
-  | { readonly kind: 'none' }
-  | { readonly kind: 'user', readonly user: string, readonly password: string }
-  | { readonly kind: 'token', readonly token: string }
-  /** an NKey seed file (SU…), resolved */
-  | { readonly kind: 'nkey', readonly seedFile: string }
-  /** a JWT credentials file, resolved */
-  | { readonly kind: 'creds', readonly credsFile: string };
-
-/** TLS files, resolved; `ca` alone verifies the server, `cert` + `key` add a client certificate. */
-export interface NatsTls { readonly ca?: string, readonly cert?: string, readonly key?: string }
-
-export interface NatsSettings {
-  readonly servers: readonly string[];
-  readonly prefix: string;
-  readonly auth: NatsAuth;
-  readonly tls: NatsTls | undefined;
-}
+/** `config.nats`; the types live beside the connect logic (workers/nats-connect.ts). */
+export type { NatsAuth, NatsSettings, NatsTls } from '../workers/nats-connect.js';
 
 export type Role = 'coordinator' | 'node' | 'notifier';
 export const ROLES: readonly Role[] = ['coordinator', 'node', 'notifier'];

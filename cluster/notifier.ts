@@ -16,16 +16,17 @@ import type { RulesConfig } from '../core/rules-config.js';
 import { InvalidChannelError } from '../workers/channels/errors.js';
 import { parseChannelSpecs } from '../workers/channels/settings.js';
 import { wire } from '../workers/codec.js';
+import type { NatsSettings } from '../workers/nats-connect.js';
 import type { DeadLetter, NotifierData, NotifierMsg, NotifierReply, NotifierStats, NotifierTuning } from '../workers/notifier/protocol.js';
 
 export type { DeadLetter, NotifierStats, ChannelStats } from '../workers/notifier/protocol.js';
 
-export interface NotificationsOptions extends Partial<Omit<NotifierTuning, 'baseDir' | 'natsServers'>> {
+export interface NotificationsOptions extends Partial<Omit<NotifierTuning, 'baseDir' | 'nats'>> {
   readonly config: Pick<RulesConfig, 'channels' | 'rules' | 'file'>;
   /** the outbox's LMDB folder, e.g. `<data>/notify` */
   readonly dataPath: string;
-  /** servers for `nats` channels */
-  readonly natsServers?: readonly string[];
+  /** the node's `config.nats` (servers, credentials, TLS) for `nats` channels; absent: their deliveries fail */
+  readonly nats?: NatsSettings | undefined;
   /** relative `file` paths resolve against it; default: the rules file's folder */
   readonly baseDir?: string;
   /** the thread's module (tests swap in a misbehaving one) */
@@ -68,7 +69,7 @@ export class Notifications {
       backoffCapMs: opts.backoffCapMs ?? 300_000,
       maxDigest: opts.maxDigest ?? 1_000,
       timeoutMs: opts.timeoutMs ?? 10_000,
-      natsServers: [...(opts.natsServers ?? [])],
+      nats: opts.nats,
       baseDir: opts.baseDir ?? (opts.config.file === '' ? process.cwd() : dirname(resolve(opts.config.file))),
       log: opts.log ?? true,
       closeGraceMs: opts.closeGraceMs ?? 2_000,

@@ -32,6 +32,8 @@ import { AlertHistory } from './alert-history.js';
 import { Metrics } from './metrics.js';
 import { Notifications } from './notifier.js';
 import { BlockCheckResponder } from './block-check.js';
+import { connectNats } from './nats-connect.js';
+import type { NatsConnection } from '../workers/nats-client.js';
 import { subjects } from './subjects.js';
 import { commitPendingRules, dropPendingRules, migrateRow, parseRulesText, planMigration, recoverPendingRules, writePendingRules } from './reload.js';
 import type { ServeConfig } from './config.js';
@@ -142,6 +144,8 @@ export class ServeNode {
   private notifications: Notifications | undefined;
   /** answers `<prefix>.blocks.check` when the config names NATS servers */
   private blockChecks: BlockCheckResponder | undefined;
+  /** the block checks' connection (config.nats: servers, credentials, TLS); closed after them */
+  private natsConnection: NatsConnection | undefined;
   private history: AlertHistory | undefined;
   private readonly metrics = new Metrics();
   private writers: LineWriter[] = [];
@@ -249,7 +253,8 @@ export class ServeNode {
     this.notifications = await this.openNotifications(this.compiled);
     if (config.nats !== undefined) {
       const blocklist = this.blocklist;
-      this.blockChecks = await BlockCheckResponder.start(config.nats.servers, subjects(config.nats.prefix).blocksCheck, (key) => blocklist.get(key));
+      const nc = this.natsConnection = await connectNats(config.nats, 'vigil-blocks');
+      this.blockChecks = await BlockCheckResponder.start(nc, subjects(config.nats.prefix).blocksCheck, (key) => blocklist.get(key));
     }
     this.engine = this.makeEngine(this.compiled);
     const alerts = new LineWriter(config.alerts, cp?.alertsBytes ?? 0);
@@ -277,12 +282,12 @@ export class ServeNode {
 
   /**
    * The notification actor on its own thread, its outbox in `<data>/notify`. `nats` channels
-   * publish to the config's `nats.servers`; without them their deliveries retry and end in the
-   * dead letters, which the README says.
+   * publish to the config's `nats` (its servers, with its credentials and TLS); without it their
+   * deliveries retry and end in the dead letters, which the README says.
    */
   private async openNotifications (compiled: CompiledRules): Promise<Notifications | undefined> {
     if (compiled.config.channels.size === 0) return undefined;
-    return await Notifications.open({ config: compiled.config, dataPath: join(this.config.data, 'notify'), natsServers: this.config.nats?.servers ?? [] });
+    return await Notifications.open({ config: compiled.config, dataPath: join(this.config.data, 'notify'), nats: this.config.nats });
   }
 
   private makeEngine (compiled: CompiledRules): EmbeddedEngine {
@@ -425,6 +430,8 @@ export class ServeNode {
     await this.blocklist?.close();
     await this.notifications?.close().catch(() => undefined);
     await this.blockChecks?.close().catch(() => undefined);
+    // BlockCheckResponder leaves a connection it was given open.
+    await this.natsConnection?.drain().catch(() => undefined);
     await this.history?.close();
     await this.checkpoints?.close();
   }

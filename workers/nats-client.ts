@@ -11,6 +11,6 @@ export { Kvm } from '@nats-io/kv';
 export type { KV, KvEntry } from '@nats-io/kv';
 export { headers } from '@nats-io/transport-node';
 export type { MsgHdrs } from '@nats-io/transport-node';
-// Credentials (cluster/nats-connect.ts): NKey seeds and JWT creds files; `nkeys` makes key pairs (tests).
+// Credentials (workers/nats-connect.ts): NKey seeds and JWT creds files; `nkeys` makes key pairs (tests).
 export { credsAuthenticator, nkeyAuthenticator, nkeys, AuthorizationError } from '@nats-io/transport-node';
 export type { ConnectionOptions } from '@nats-io/transport-node';

@@ -1,18 +1,27 @@
-// connectNats (cluster/nats-connect.ts) against real nats-servers with authentication on:
+// connectNats (workers/nats-connect.ts) against real nats-servers with authentication on:
 // user/password, token, an NKey user, a JWT creds file (operator mode, memory resolver) and,
 // when openssl is installed, mutual TLS with a throwaway CA. Right credentials connect; wrong
-// ones fail with a message naming the server and the reason, never the secret.
+// ones fail with a message naming the server and the reason, never the secret. The same
+// settings reach the notification thread: its `nats` channels deliver with them, and a wrong
+// password is a failed delivery that says why without showing the password. An embedded node
+// (cluster/serve.ts) answers blocks.check on a server that wants a password.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHash, randomBytes } from 'node:crypto';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Alert } from '../../core/alert.js';
 import { nkeys } from '../../workers/nats-client.js';
-import type { NatsAuth, NatsSettings, NatsTls } from '../../cluster/config.js';
-import { NatsConnectError, connectNats, natsConnectOptions } from '../../cluster/nats-connect.js';
+import { NatsConnectError, connectNats, natsConnectOptions, type NatsAuth, type NatsSettings, type NatsTls } from '../../workers/nats-connect.js';
+import { defaultCluster } from '../../cluster/config.js';
+import { Notifications } from '../../cluster/notifier.js';
+import { ServeNode } from '../../cluster/serve.js';
+import { rule, rules } from '../helpers/config.js';
 import { startNatsServer, type NatsServer } from '../helpers/nats-server.js';
-import { freePort } from '../fixtures/receivers.js';
+import { WAIT_MS, within } from '../helpers/node.js';
+import { alert } from '../fixtures/alerts.js';
+import { freePort, waitFor } from '../fixtures/receivers.js';
 import { tempDir, removeDir } from '../helpers/tmp.js';
 
 const HAS_OPENSSL = spawnSync('openssl', ['version']).error === undefined;
@@ -21,7 +30,7 @@ const TOKEN = `tok-${randomBytes(12).toString('hex')}`;
 
 type Kind = 'user' | 'token' | 'nkey' | 'creds' | 'tls';
 interface Ctx { dir: string, servers: Map<Kind, NatsServer> }
-const test = suite<Ctx>('cluster/nats-connect: credentials and TLS against real servers', {} as Ctx);
+const test = suite<Ctx>('workers/nats-connect: credentials and TLS against real servers', {} as Ctx);
 
 type KeyPair = ReturnType<typeof nkeys.createUser>;
 const text = (bytes: Uint8Array): string => new TextDecoder().decode(bytes);
@@ -181,6 +190,106 @@ tlsCase(`TLS: the CA and a client certificate connect; without the CA the server
     const err = await refusal(settings(server, { kind: 'none' }, tls));
     assert.is(err.message, `cannot connect to NATS at ${server.url}: unable to verify the first certificate`);
     assert.is(err.retriable, false);
+  }
+});
+
+/** A notifier thread with one `nats` channel `bus` on `subject`, failing for good after 1 s. */
+async function notifier (dir: string, subject: string, nats: NatsSettings | undefined): Promise<Notifications> {
+  return await Notifications.open({
+    config: rules([rule({ id: 'spend-day' })], { channels: new Map([['bus', { type: 'nats', settings: { subject, retry: { max: '1s' } } }]]) }),
+    dataPath: join(dir, `notify-${subject}`),
+    nats,
+    backoffBaseMs: 20,
+    backoffCapMs: 200,
+    timeoutMs: 5_000,
+    log: false,
+    baseDir: dir,
+  });
+}
+
+test('a nats channel delivers with each kind of credentials, in the notifier thread', async ({ dir, servers }) => {
+  const kinds: Array<[Kind, NatsAuth, NatsTls?]> = [
+    ['user', { kind: 'user', user: 'vigil', password: PASSWORD }],
+    ['token', { kind: 'token', token: TOKEN }],
+    ['nkey', { kind: 'nkey', seedFile: join(dir, 'user.nk') }],
+    ['creds', { kind: 'creds', credsFile: join(dir, 'node.creds') }],
+  ];
+  if (HAS_OPENSSL) kinds.push(['tls', { kind: 'none' }, { ca: join(dir, 'ca.pem'), cert: join(dir, 'client.pem'), key: join(dir, 'client-key.pem') }]);
+  for (const [kind, auth, tls] of kinds) {
+    const s = settings(servers.get(kind) as NatsServer, auth, tls);
+    const subject = `vigil.test.${kind}.${process.pid}`;
+    const nc = await connectNats(s, 'vigil-test-subscriber');
+    const got: Alert[] = [];
+    nc.subscribe(subject, { callback: (err, msg) => { if (err === null) got.push(msg.json<Alert>()); } });
+    await nc.flush();
+    const n = await notifier(dir, subject, s);
+    try {
+      await n.enqueue([alert(1), alert(2)]);
+      await waitFor(() => got.length >= 2, 10_000, `2 alerts published with ${kind}`);
+      assert.equal(got.map((a) => a.id).sort(), ['alert-0001', 'alert-0002'], kind);
+      const bus = (await n.stats()).channels[0]!;
+      assert.is(bus.delivered, 2, kind);
+      assert.is(bus.failedAttempts, 0, kind);
+    } finally {
+      await n.close();
+      await nc.close();
+    }
+  }
+});
+
+test('a wrong password fails the nats channel\'s deliveries with Authorization Violation, never the password', async ({ dir, servers }) => {
+  const server = servers.get('user') as NatsServer;
+  const wrong = `${PASSWORD}-wrong`;
+  const n = await notifier(dir, 'vigil.test.refused', settings(server, { kind: 'user', user: 'vigil', password: wrong }));
+  try {
+    await n.enqueue([alert(1)]);
+    await waitFor(async () => (await n.deadLetters()).length === 1, 10_000, 'the dead letter');
+    const dead = await n.deadLetters();
+    const stats = await n.stats();
+    assert.is(dead[0]!.error, 'channel bus: nats cannot connect: Authorization Violation');
+    assert.ok(stats.channels[0]!.failedAttempts >= 1);
+    const said = JSON.stringify({ dead, stats });
+    assert.not.ok(said.includes(wrong) || said.includes(PASSWORD), `the password leaked: ${said.slice(0, 400)}`);
+  } finally {
+    await n.close();
+  }
+  // Without config.nats the channel has nowhere to publish: every delivery fails, as before.
+  const none = await notifier(dir, 'vigil.test.none', undefined);
+  try {
+    await none.enqueue([alert(1)]);
+    await waitFor(async () => (await none.deadLetters()).length === 1, 10_000, 'the dead letter');
+    assert.is((await none.deadLetters())[0]!.error, 'channel bus: nats has no servers configured');
+  } finally {
+    await none.close();
+  }
+});
+
+test('an embedded node answers blocks.check on a server that wants a password, and stops', async ({ dir, servers }) => {
+  const server = servers.get('user') as NatsServer;
+  const s = settings(server, { kind: 'user', user: 'vigil', password: PASSWORD });
+  const rulesFile = join(dir, 'serve-rules.yaml');
+  writeFileSync(rulesFile, 'version: 1\nrules:\n  - { id: calls, by: account, measure: count, window: day, limit: 100 }\n');
+  const node = await within(WAIT_MS, 'start', ServeNode.start({
+    file: 'test', rules: rulesFile, data: join(dir, 'serve-data'), listen: { host: '127.0.0.1', port: 0 }, threads: 1, alerts: join(dir, 'serve-alerts.jsonl'), alertRetentionMs: 86_400_000, rejects: undefined, batch: { maxRecords: 100, maxWaitMs: 2 }, api: { tokens: [] }, nats: s, cluster: defaultCluster({ host: '127.0.0.1', port: 0 }),
+  }, { log: () => {} }));
+  const nc = await connectNats(s, 'vigil-test-switch');
+  try {
+    const reply = (await nc.request('vigil.blocks.check', 'acct-1', { timeout: 5_000 })).json<unknown>();
+    assert.equal(reply, { key: 'acct-1', blocked: false });
+  } finally {
+    await nc.close();
+    await within(WAIT_MS, 'stop', node.stop());
+  }
+  // Refused by the server: start fails with the reason (and closes what it opened).
+  try {
+    const refused = await ServeNode.start({
+      file: 'test', rules: rulesFile, data: join(dir, 'serve-data'), listen: { host: '127.0.0.1', port: 0 }, threads: 1, alerts: join(dir, 'serve-alerts.jsonl'), alertRetentionMs: 86_400_000, rejects: undefined, batch: { maxRecords: 100, maxWaitMs: 2 }, api: { tokens: [] }, nats: settings(server, { kind: 'none' }), cluster: defaultCluster({ host: '127.0.0.1', port: 0 }),
+    }, { log: () => {} });
+    await refused.stop();
+    assert.unreachable('started without the password');
+  } catch (err) {
+    assert.instance(err, NatsConnectError);
+    assert.is((err as Error).message, `cannot connect to NATS at ${server.url}: Authorization Violation`);
   }
 });
 

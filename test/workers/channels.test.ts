@@ -16,6 +16,7 @@ import { signature } from '../../workers/channels/webhook.js';
 import { NotifierActor, defaultDeps } from '../../workers/notifier/actor.js';
 import { backoffMs } from '../../workers/notifier/lane.js';
 import type { NotifierData } from '../../workers/notifier/protocol.js';
+import type { NatsSettings } from '../../workers/nats-connect.js';
 import { Notifications } from '../../cluster/notifier.js';
 import { rule, rules } from '../helpers/config.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
@@ -117,12 +118,12 @@ const actor = suite<Ctx>('workers/notifier/actor: in-process, real outbox and so
 actor.before.each((c) => { c.dir = tempDir('vigil-notify-'); });
 actor.after.each((c) => { removeDir(c.dir); });
 
-function data (dir: string, channels: Record<string, { type: string, settings: Record<string, unknown> }>, natsServers: string[] = []): NotifierData {
+function data (dir: string, channels: Record<string, { type: string, settings: Record<string, unknown> }>, nats?: NatsSettings): NotifierData {
   return {
     dataPath: join(dir, 'notify'),
     channels: new Map(Object.entries(channels)),
     routes: new Map(),
-    options: { backoffBaseMs: 20, backoffCapMs: 200, maxDigest: 1_000, timeoutMs: 2_000, natsServers, baseDir: dir, log: true, closeGraceMs: 500 },
+    options: { backoffBaseMs: 20, backoffCapMs: 200, maxDigest: 1_000, timeoutMs: 2_000, nats, baseDir: dir, log: true, closeGraceMs: 500 },
   };
 }
 
@@ -135,7 +136,7 @@ actor('secrets reach no log line, stat, dead letter or error', async ({ dir }) =
     gw: { type: 'sms', settings: { url: `http://127.0.0.1:${port}/send`, to: '+4917012345678', auth: 'Bearer Bearer-part-x1y2', retry: { max: '1s' } } },
     mail: { type: 'email', settings: { to: 'a@example.net', smtp: `smtps://vigil:pa55-smtp-word@127.0.0.1:${port}`, retry: { max: '1s' } } },
     bus: { type: 'nats', settings: { subject: 'vigil.alerts', retry: { max: '1s' } } },
-  }, [`nats://vigil:nats-pw-31337@127.0.0.1:${port}`]), { ...defaultDeps, log: (e) => { lines.push(JSON.stringify(e)); }, write: (l) => { lines.push(l); } });
+  }, { servers: [`nats://vigil:nats-pw-31337@127.0.0.1:${port}`], prefix: 'vigil', auth: { kind: 'none' }, tls: undefined }), { ...defaultDeps, log: (e) => { lines.push(JSON.stringify(e)); }, write: (l) => { lines.push(l); } });
   try {
     await a.enqueue([alert(1), alert(2)]);
     await waitFor(() => a.deadLetters().length === 8, 10_000, '8 dead letters');

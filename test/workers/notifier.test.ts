@@ -373,7 +373,7 @@ nats('each alert is published as JSON on the channel subject', async ({ dir, nat
   const sub = nc.subscribe(subject);
   (async () => { for await (const m of sub) got.push(m.json<Alert>()); })().catch(() => {});
   await nc.flush();
-  const n = await notifier(options(dir, { bus: { type: 'nats', settings: { subject } } }, { natsServers: [server.url] }));
+  const n = await notifier(options(dir, { bus: { type: 'nats', settings: { subject } } }, { nats: { servers: [server.url], prefix: 'vigil', auth: { kind: 'none' }, tls: undefined } }));
   await n.enqueue(alerts(3));
   await waitFor(() => got.length >= 3, 10_000, '3 published alerts');
   assert.equal(uniq(got.map((a) => a.id)), uniq(alerts(3).map((a) => a.id)));

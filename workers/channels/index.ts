@@ -42,12 +42,15 @@ export function makeChannel (spec: ChannelSpec, ctx: ChannelContext): Channel {
       make = (r) => new EmailSender(spec.name, s, concurrency, ctx.timeoutMs, r);
       break;
     case 'nats':
-      // The client's errors may name a server, and server URLs may carry a user and password.
-      for (const raw of ctx.natsServers) {
+      // The client's errors may name a server, and server URLs may carry a user and password;
+      // the settings' password or token must not show either.
+      for (const raw of ctx.nats?.servers ?? []) {
         try { secrets.push(...urlSecrets(new URL(raw), raw)); } catch { secrets.push(raw); }
       }
+      if (ctx.nats?.auth.kind === 'user') secrets.push(ctx.nats.auth.password);
+      if (ctx.nats?.auth.kind === 'token') secrets.push(ctx.nats.auth.token);
       target = `nats subject ${s.subject}`;
-      make = (r) => new NatsSender(spec.name, s.subject, ctx.natsServers, ctx.timeoutMs, r);
+      make = (r) => new NatsSender(spec.name, s.subject, ctx.nats, ctx.timeoutMs, r);
       break;
     case 'file': {
       const path = isAbsolute(s.path) ? s.path : resolve(ctx.baseDir, s.path);

@@ -1,11 +1,13 @@
 /**
  * `nats`: publishes the alert JSON (a digest: a JSON array) on the channel's `subject`, through
- * workers/nats-client.ts (the maintained v3 client line). A publish counts as delivered once a
- * flush round trip shows the server has it. The connection
- * is made on the first send and again after it is lost; failures are DeliveryErrors.
+ * workers/nats-client.ts (the maintained v3 client line), with the node's NATS settings: its
+ * servers, credentials and TLS (workers/nats-connect.ts). A publish counts as delivered once a
+ * flush round trip shows the server has it. The connection is made on the first send and again
+ * after it is lost; failures are DeliveryErrors.
  */
 import { connect } from '../nats-client.js';
 import type { NatsConnection } from '../nats-client.js';
+import { natsConnectOptions, type NatsSettings } from '../nats-connect.js';
 import type { Alert } from '../../core/alert.js';
 import { DeliveryError } from './errors.js';
 import type { Redactor } from './redact.js';
@@ -14,16 +16,17 @@ import type { ChannelSender } from './types.js';
 export class NatsSender implements ChannelSender {
   private readonly name: string;
   private readonly subject: string;
-  private readonly servers: readonly string[];
+  /** undefined: the node has no NATS, so every send fails */
+  private readonly settings: NatsSettings | undefined;
   private readonly timeoutMs: number;
   private readonly redactor: Redactor;
   private connection: Promise<NatsConnection> | undefined;
   private closed = false;
 
-  constructor (name: string, subject: string, servers: readonly string[], timeoutMs: number, redactor: Redactor) {
+  constructor (name: string, subject: string, settings: NatsSettings | undefined, timeoutMs: number, redactor: Redactor) {
     this.name = name;
     this.subject = subject;
-    this.servers = servers;
+    this.settings = settings;
     this.timeoutMs = timeoutMs;
     this.redactor = redactor;
   }
@@ -34,9 +37,12 @@ export class NatsSender implements ChannelSender {
   }
 
   private async connected (): Promise<NatsConnection> {
-    if (this.servers.length === 0) throw this.fail('has no servers configured');
+    const settings = this.settings;
+    if (settings === undefined || settings.servers.length === 0) throw this.fail('has no servers configured');
     if (this.connection === undefined) {
-      const pending = connect({ servers: [...this.servers], timeout: this.timeoutMs, name: 'vigil-notifier', maxReconnectAttempts: -1 });
+      // The node's options (credentials, TLS; an NKey seed or creds file is read here, and an
+      // unreadable one fails this delivery like a refused connection), with the channel's timeout.
+      const pending = natsConnectOptions(settings, 'vigil-notifier').then((options) => connect({ ...options, timeout: this.timeoutMs }));
       this.connection = pending;
       pending.then((nc) => {
         // Forget a connection that has closed for good, so the next send dials again.

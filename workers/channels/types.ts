@@ -4,6 +4,7 @@
  * about it in logs without leaking a secret.
  */
 import type { Alert } from '../../core/alert.js';
+import type { NatsSettings } from '../nats-connect.js';
 import type { Redactor } from './redact.js';
 import type { CommonSettings } from './settings.js';
 
@@ -30,8 +31,8 @@ export interface Channel {
 export interface ChannelContext {
   /** relative `file` paths resolve against it */
   readonly baseDir: string;
-  /** servers for `nats` channels (a channel has only a subject) */
-  readonly natsServers: readonly string[];
+  /** the node's NATS (servers, credentials, TLS) for `nats` channels, which have only a subject; undefined: none */
+  readonly nats: NatsSettings | undefined;
   /** timeout of one SMTP, SMS or NATS delivery (webhooks have their own `timeout`) */
   readonly timeoutMs: number;
   /** overrides each type's default concurrency */

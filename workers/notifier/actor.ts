@@ -56,7 +56,7 @@ export class NotifierActor {
     const o = data.options;
     const ctx: ChannelContext = {
       baseDir: o.baseDir,
-      natsServers: o.natsServers,
+      nats: o.nats,
       timeoutMs: o.timeoutMs,
       write: deps.write,
       ...(o.concurrency === undefined ? {} : { concurrency: o.concurrency }),

@@ -5,6 +5,7 @@
 import type { Alert } from '../../core/alert.js';
 import type { ErrorData } from '../../core/errors.js';
 import type { ChannelConfig, Severity } from '../../core/rules-config.js';
+import type { NatsSettings } from '../nats-connect.js';
 
 /** What the thread is started with (piscina workerData): plain, cloneable data. */
 export interface NotifierData {
@@ -28,7 +29,8 @@ export interface NotifierTuning {
   readonly timeoutMs: number;
   /** overrides each channel type's default concurrency */
   readonly concurrency?: number;
-  readonly natsServers: readonly string[];
+  /** the node's NATS for `nats` channels: servers, credentials, TLS files (plain data); undefined: none */
+  readonly nats: NatsSettings | undefined;
   /** relative `file` channel paths resolve against it */
   readonly baseDir: string;
   /** the notifier's own events (channel down/up, dead letters) as JSON lines on stderr */
