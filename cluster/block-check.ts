@@ -5,7 +5,7 @@
  * `{"key", "blocked": false}`; a request without a key gets `{"error": "…"}`. Nodes answer as a
  * queue group, so one of them replies.
  */
-import { connect, type Msg, type NatsConnection, type Subscription } from '../workers/nats-client.js';
+import type { Msg, NatsConnection, Subscription } from '../workers/nats-client.js';
 import type { Block } from '../core/blocklist.js';
 
 export const BLOCK_CHECK_QUEUE = 'vigil-blocks';
@@ -30,21 +30,17 @@ export function checkReply (key: string | undefined, block: Block | undefined): 
 }
 
 export class BlockCheckResponder {
-  private readonly nc: NatsConnection;
   private readonly sub: Subscription;
-  /** true when the responder opened the connection and closes it */
-  private readonly owned: boolean;
 
-  private constructor (nc: NatsConnection, sub: Subscription, owned: boolean) {
-    this.nc = nc;
+  private constructor (sub: Subscription) {
     this.sub = sub;
-    this.owned = owned;
   }
 
-  /** Answers on `subject` through `connection` (kept open on close), or through a connection of its own to `servers`. */
-  static async start (connection: NatsConnection | readonly string[], subject: string, lookup: (key: string) => Block | undefined): Promise<BlockCheckResponder> {
-    const owned = Array.isArray(connection);
-    const nc = Array.isArray(connection) ? await connect({ servers: [...connection as readonly string[]], name: 'vigil-blocks', maxReconnectAttempts: -1 }) : connection as NatsConnection;
+  /**
+   * Answers on `subject` through the node's connection (made with its credentials, see
+   * workers/nats-connect.ts); close() ends the subscription, not the connection.
+   */
+  static async start (nc: NatsConnection, subject: string, lookup: (key: string) => Block | undefined): Promise<BlockCheckResponder> {
     const sub = nc.subscribe(subject, {
       queue: BLOCK_CHECK_QUEUE,
       callback: (err: Error | null, msg: Msg) => {
@@ -54,11 +50,10 @@ export class BlockCheckResponder {
       },
     });
     await nc.flush();
-    return new BlockCheckResponder(nc, sub, owned);
+    return new BlockCheckResponder(sub);
   }
 
   async close (): Promise<void> {
-    if (this.owned) await this.nc.drain();
-    else await this.sub.drain();
+    await this.sub.drain();
   }
 }
