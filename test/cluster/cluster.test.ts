@@ -134,6 +134,7 @@ test('records spread over nodes; a SIGKILLed node\'s shards move; a restarted na
     return (h.get('n1') ?? 0) + (h.get('n3') ?? 0) === SHARDS;
   });
   assert.ok(Date.now() - killedAt <= 6 * LEASE_MS, `shards moved within 3 leases (${moved} ms)`);
+  if (process.env.VIGIL_TEST_VERBOSE !== undefined) console.log(`failover: shards held again ${Date.now() - killedAt} ms after the SIGKILL (lease ${LEASE_MS} ms)`);
 
   // A nats-server dies and comes back while records flow.
   ctx.nats.servers[1]!.kill();
