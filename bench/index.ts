@@ -7,6 +7,8 @@
  *   FILTER   substring of the bench name (`core` runs core.bench.js); all when absent
  *   args after `--` go to every bench, e.g. `-- --samples 9`
  * Exit code: 0 when every bench ran, 1 otherwise.
+ * Benches are found by file name. `cluster` (cluster.bench.js) also needs nats-server: it starts
+ * a private JetStream server and `vigil serve` node processes, and stops them when it ends.
  */
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
