@@ -24,6 +24,7 @@ import { DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JetStr
 import type { LaneActorData, LaneMsg, LaneReply, StreamMessage } from '../workers/lanes/protocol.js';
 import type { EpochOutput } from '../workers/store.js';
 import type { ClusterNames } from './jetstream.js';
+import { Gate } from './http-body.js';
 import { preferredNode } from './ownership.js';
 
 const LANE_WORKER = new URL('../workers/lanes/main.js', import.meta.url).href;
@@ -48,7 +49,35 @@ export interface ShardNodeOptions {
   readonly log: (event: Record<string, unknown>) => void;
 }
 
-type LaneMailbox = Mailbox<LaneMsg, LaneReply, LaneActorData>;
+/** Messages in one actor's thread at once, and queued in its pool behind them. */
+const ACTOR_DEPTH = 4;
+const ACTOR_QUEUE = 2 * ACTOR_DEPTH;
+
+/**
+ * One lane actor shared by the lanes placed on it. A node may hold dozens of shards per
+ * thread, each sending on its own; the gate keeps them below the mailbox's bound, so a busy
+ * actor slows its lanes (and through their buffers, their consumers) instead of refusing them.
+ */
+class LaneMailbox {
+  private readonly mailbox: Mailbox<LaneMsg, LaneReply, LaneActorData>;
+  // Below the pool's bound with room to spare: piscina frees a queue slot a little after a reply.
+  private readonly gate = new Gate(ACTOR_DEPTH + ACTOR_QUEUE / 2);
+
+  constructor (actor: number, data: LaneActorData) {
+    this.mailbox = new Mailbox<LaneMsg, LaneReply, LaneActorData>({ actor, depth: ACTOR_DEPTH, data, filename: LANE_WORKER });
+  }
+
+  async send (msg: LaneMsg): Promise<LaneReply> {
+    await this.gate.acquire();
+    try {
+      return await this.mailbox.send(msg);
+    } finally {
+      this.gate.release();
+    }
+  }
+
+  async close (): Promise<void> { await this.mailbox.close(); }
+}
 
 function check<K extends LaneReply['kind']> (reply: LaneReply, kind: K): Extract<LaneReply, { kind: K }> {
   if (reply.kind === 'error') throw new EngineError(reply.error.code as ErrorCode, reply.error.message);
@@ -105,7 +134,14 @@ class Lane {
     if (this.stopped) return;
     this.node.opts.log({ lane: this.shard, opened: this.position });
     this.messages = await consumer.consume({ max_messages: LANE_BUFFER });
-    const applying = this.applyLoop();
+    let failure: { error: unknown } | undefined;
+    // A failed apply ends the read loop (which may be waiting for room) and fails the lane.
+    const applying = this.applyLoop().catch((error: unknown) => {
+      failure = { error };
+      this.stopped = true;
+      this.room?.();
+      this.messages?.close().catch(() => undefined);
+    });
     try {
       for await (const m of this.messages) {
         if (this.stopped) break;
@@ -119,6 +155,7 @@ class Lane {
       this.wake?.();
       await applying;
     }
+    if (failure !== undefined) throw failure.error;
   }
 
   private async applyLoop (): Promise<void> {
@@ -195,7 +232,7 @@ export class ShardNode {
   private constructor (opts: ShardNodeOptions) {
     this.opts = opts;
     const data: LaneActorData = { config: opts.compiled.config, dataPath: opts.dataPath, shards: opts.shards, fingerprint: rulesFingerprint(opts.compiled.config) };
-    this.actors = Array.from({ length: Math.max(1, opts.actors) }, (_, actor) => new Mailbox<LaneMsg, LaneReply, LaneActorData>({ actor, depth: 4, data, filename: LANE_WORKER }));
+    this.actors = Array.from({ length: Math.max(1, opts.actors) }, (_, actor) => new LaneMailbox(actor, data));
   }
 
   static async start (opts: ShardNodeOptions): Promise<ShardNode> {
