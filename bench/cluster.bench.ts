@@ -231,8 +231,7 @@ async function metric (node: NodeProc, name: string): Promise<number> {
   } catch (err) {
     const state = node.child.exitCode !== null || node.child.signalCode !== null ? `exited (${node.child.exitCode ?? node.child.signalCode})` : 'running';
     const log = node.tail();
-    const hint = /VIGIL_MAILBOX_FULL/.test(log) ? ` [a node crashes when more than 12 of its lanes apply at once on one lane actor (cluster/shard-node.ts sends without waiting for the mailbox's depth of 4 + a queue of 8); --shards ${SHARDS} puts up to ${SHARDS} lanes on one actor, try --shards 8]` : '';
-    throw new Error(`node ${node.id} (${state}) did not answer GET /metrics: ${err instanceof Error ? err.message : String(err)}${hint}; it logged:\n${log}`);
+    throw new Error(`node ${node.id} (${state}) did not answer GET /metrics: ${err instanceof Error ? err.message : String(err)}; it logged:\n${log}`);
   }
   const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
   return m === null ? 0 : Number(m[1]);
