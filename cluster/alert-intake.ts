@@ -16,9 +16,10 @@ import type { Alert } from '../core/alert.js';
 import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '../workers/nats-client.js';
 import { disk } from '../workers/codec.js';
 import type { ClusterNames } from './jetstream.js';
+import { SpanKind, contextFrom, messaging, startMerged, within, type Context, type Span } from './tracing.js';
 
 /** What the node does with a batch of new alerts; must be idempotent for the same batch number. */
-export type AlertSink = (batch: number, alerts: readonly Alert[]) => Promise<void>;
+export type AlertSink = (batch: number, alerts: readonly Alert[], trace?: Context) => Promise<void>;
 
 const encoder = disk;
 const table = (root: RootDatabase, name: string): Database => root.openDB({ name, encoder, compression: false } as unknown as { name: string });
@@ -100,6 +101,17 @@ export class AlertIntake {
   /** Hands a batch of messages' new alerts downstream, then acknowledges them all. */
   async take (msgs: readonly JsMsg[]): Promise<void> {
     if (msgs.length === 0) return;
+    const subject = msgs[0]!.subject;
+    // One span per intake batch: the child of the first alert's span, linked to every alert's.
+    const span = startMerged(`process ${subject}`, SpanKind.CONSUMER, msgs.map((m) => contextFrom(m.headers)), messaging('process', subject, msgs.length));
+    try {
+      await this.takeIn(msgs, span);
+    } finally {
+      span.end();
+    }
+  }
+
+  private async takeIn (msgs: readonly JsMsg[], span: Span): Promise<void> {
     const fresh: Alert[] = [];
     const ids = new Set<string>();
     for (const m of msgs) {
@@ -122,7 +134,8 @@ export class AlertIntake {
         this.pending.putSync(n, fresh);
         return n;
       });
-      await this.sink(number, fresh);
+      span.setAttributes({ 'vigil.alerts': fresh.length, 'vigil.duplicates': msgs.length - fresh.length });
+      await this.sink(number, fresh, within(span));
       await this.pending.remove(number);
       this.counts.alerts += fresh.length;
       this.prune(now);

@@ -156,12 +156,12 @@ export class ClusterServe {
       const history = this.history;
       const notifications = this.notifications;
       const rules = this.compiled.config.rules;
-      this.intake = await AlertIntake.open(config.data, async (batch, alerts) => {
+      this.intake = await AlertIntake.open(config.data, async (batch, alerts, trace) => {
         const now = Date.now();
         this.metrics.epoch(0, 0, [], alerts);
         await history.recordEpoch(batch, alerts, now);
         const notify = alerts.filter((a) => a.shadow !== true);
-        if (notifications !== undefined && notify.length > 0) await notifications.enqueue(notify);
+        if (notifications !== undefined && notify.length > 0) await notifications.enqueue(notify, trace);
         this.metrics.blockChanges(await blocklist.recordEpoch(batch, alerts, rules, now));
       }, config.alertRetentionMs);
       await this.intake.start(js, jsm, this.names);

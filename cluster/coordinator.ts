@@ -24,6 +24,8 @@ import type { Receipt } from './stream.js';
 import { parseBody } from './http-body.js';
 import { rejectLine } from './replay.js';
 import type { ClusterNames } from './jetstream.js';
+import { SpanKind, contextFrom, headersFor, messaging, startMerged, tracer, within, type Context, type Span } from './tracing.js';
+import { context } from '@opentelemetry/api';
 
 export const COORDINATOR_QUEUE = 'vigil-coordinators';
 
@@ -47,18 +49,26 @@ export interface CoordinatorOptions {
 
 class Ticket {
   accepted = 0;
+  /** the ingest span, ended when JetStream holds every record of the offer */
+  readonly span: Span;
+  readonly ctx: Context;
   /** batches holding records of this offer that JetStream has not acknowledged yet; one extra while the offer is being routed */
   pending = 1;
   readonly rejects: Reject[] = [];
   readonly promise: Promise<Receipt>;
   private resolve!: (r: Receipt) => void;
 
-  constructor () {
+  constructor (records: number, parent: Context) {
     this.promise = new Promise<Receipt>((resolve) => { this.resolve = resolve; });
+    this.span = tracer.startSpan('vigil.ingest', { kind: SpanKind.INTERNAL, attributes: { 'vigil.records': records } }, parent);
+    this.ctx = within(this.span);
   }
 
   done (): void {
-    if (--this.pending === 0) this.resolve({ accepted: this.accepted, rejects: this.rejects });
+    if (--this.pending > 0) return;
+    this.span.setAttributes({ 'vigil.accepted': this.accepted, 'vigil.rejected': this.rejects.length });
+    this.span.end();
+    this.resolve({ accepted: this.accepted, rejects: this.rejects });
   }
 }
 
@@ -67,6 +77,9 @@ interface Batch {
   readonly watermark: number[];
   readonly tickets: Set<Ticket>;
 }
+
+/** The ingest spans of the offers whose records a shard message carries. */
+const upstreamOf = (batch: Batch): Context[] => [...batch.tickets].map((t) => t.ctx);
 
 interface Lane {
   open: Batch;
@@ -116,8 +129,8 @@ export class Coordinator {
    * Offers raw records in arrival order. Resolves once they are routed (an offer waits here
    * while too many records are unpublished); `committed` resolves once JetStream holds them.
    */
-  async offer (items: readonly RawRecord[]): Promise<{ committed: Promise<Receipt> }> {
-    const ticket = new Ticket();
+  async offer (items: readonly RawRecord[], parent: Context = context.active()): Promise<{ committed: Promise<Receipt> }> {
+    const ticket = new Ticket(items.length, parent);
     const run = this.lock.then(async () => {
       while (this.queued >= this.maxQueued && !this.closed) await new Promise<void>((resolve) => { this.roomWaiters.push(resolve); });
       this.route1(items, ticket);
@@ -179,11 +192,15 @@ export class Coordinator {
       const payload: ShardBatch = { records: batch.records, watermark: batch.watermark };
       const data = wire.pack(payload);
       const msgID = `${this.id}-${shard}-${++lane.sent}`;
+      const span = startMerged(`send ${subject}`, SpanKind.PRODUCER, upstreamOf(batch), { ...messaging('send', subject, 1), 'vigil.records': batch.records.length, 'vigil.shard': shard });
+      const traced = headersFor(span);
       for (let attempt = 0; ; attempt++) {
         try {
-          await this.opts.js.publish(subject, data, { msgID, timeout: 5_000 });
+          await this.opts.js.publish(subject, data, { msgID, timeout: 5_000, ...(traced === undefined ? {} : { headers: traced }) });
+          span.end();
           break;
         } catch (err) {
+          span.addEvent('publish failed, retrying', { 'exception.message': err instanceof Error ? err.message : String(err), 'vigil.attempt': attempt + 1 });
           this.opts.onRetry?.(shard, err);
           // NATS is away or JetStream has no leader: the records stay unacknowledged and
           // producers wait (backpressure) until it is back.
@@ -227,7 +244,8 @@ export class Coordinator {
 
   private async fromNats (msg: Msg): Promise<void> {
     const items = decodeInput(msg.data, `nats:${msg.subject}`);
-    const receipt = await (await this.offer(items)).committed;
+    // A producer that traces sends its context in the headers: the ingest span continues it.
+    const receipt = await (await this.offer(items, contextFrom(msg.headers))).committed;
     if (msg.reply !== undefined && msg.reply !== '') {
       msg.respond(JSON.stringify({
         accepted: receipt.accepted,

@@ -16,6 +16,8 @@ import type { RulesConfig } from '../core/rules-config.js';
 import { InvalidChannelError } from '../workers/channels/errors.js';
 import { parseChannelSpecs } from '../workers/channels/settings.js';
 import { wire } from '../workers/codec.js';
+import { SpanStatusCode } from '@opentelemetry/api';
+import { SpanKind, carrierOf, contextFrom, tracer, type Context } from './tracing.js';
 import type { NatsSettings } from '../workers/nats-connect.js';
 import type { DeadLetter, NotifierData, NotifierMsg, NotifierReply, NotifierStats, NotifierTuning } from '../workers/notifier/protocol.js';
 
@@ -51,12 +53,38 @@ function fromErrorData (e: ErrorData): EngineError {
   return new EngineError(e.code as ErrorCode, e.message);
 }
 
+/** How often the handle collects the thread's finished delivery attempts to record them as spans. */
+const DELIVERY_SPANS_EVERY_MS = 1_000;
+
 export class Notifications {
   private readonly pool: Piscina;
   private closed = false;
+  private readonly collector: NodeJS.Timeout;
 
   private constructor (pool: Piscina) {
     this.pool = pool;
+    this.collector = setInterval(() => { this.collectDeliveries().catch(() => undefined); }, DELIVERY_SPANS_EVERY_MS);
+    this.collector.unref();
+  }
+
+  /**
+   * Records the thread's finished delivery attempts as spans `deliver <channel>`: children of
+   * the intake batch their alerts came with, with the thread's own start and end times.
+   */
+  async collectDeliveries (): Promise<number> {
+    if (this.closed) return 0;
+    const reply = await this.call({ kind: 'deliveries' });
+    if (reply.kind !== 'deliveries') return 0;
+    for (const d of reply.deliveries) {
+      const span = tracer.startSpan(`deliver ${d.channel}`, {
+        kind: SpanKind.CLIENT,
+        startTime: d.start,
+        attributes: { 'vigil.channel': d.channel, 'vigil.channel.type': d.type, 'vigil.alerts': d.alerts, 'vigil.attempt': d.attempt, 'vigil.result': d.result, ...(d.error === undefined ? {} : { 'error.type': 'delivery_failed' }) },
+      }, contextFrom(d.traceparent === undefined ? undefined : { traceparent: d.traceparent }));
+      if (d.error !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: d.error });
+      span.end(d.end);
+    }
+    return reply.deliveries.length;
   }
 
   static async open (opts: NotificationsOptions): Promise<Notifications> {
@@ -115,12 +143,17 @@ export class Notifications {
     throw new NotifierCrashedError({ cause: lastCrash });
   }
 
-  /** Resolves once every alert's outbox entries are committed (durable); delivery follows. */
-  async enqueue (alerts: readonly Alert[]): Promise<void> {
+  /**
+   * Resolves once every alert's outbox entries are committed (durable); delivery follows.
+   * `trace`: the context the alerts came in with; their deliveries' spans become its children.
+   */
+  async enqueue (alerts: readonly Alert[], trace?: Context): Promise<void> {
+    const traceparent = trace === undefined ? undefined : carrierOf(trace)?.traceparent;
     // Packed here: msgpackr is several times cheaper than the structured clone of objects,
     // and the thread stores the bytes as they are.
     for (let from = 0; from < alerts.length; from += CHUNK) {
-      await this.call({ kind: 'enqueue', alerts: wire.pack(alerts.length <= CHUNK ? alerts : alerts.slice(from, from + CHUNK)) });
+      const packed = wire.pack(alerts.length <= CHUNK ? alerts : alerts.slice(from, from + CHUNK));
+      await this.call(traceparent === undefined ? { kind: 'enqueue', alerts: packed } : { kind: 'enqueue', alerts: packed, trace: traceparent });
     }
   }
 
@@ -144,6 +177,8 @@ export class Notifications {
   /** Stops delivery (messages under way get a short grace), closes the outbox and the thread. */
   async close (): Promise<void> {
     if (this.closed) return;
+    clearInterval(this.collector);
+    await this.collectDeliveries().catch(() => undefined);
     try {
       await this.call({ kind: 'close' });
     } finally {
@@ -154,6 +189,7 @@ export class Notifications {
 
   /** Stops the thread at once, as a crash would: deliveries under way are cut off; the outbox keeps everything not yet accepted. */
   async terminate (): Promise<void> {
+    clearInterval(this.collector);
     this.closed = true;
     await this.pool.destroy();
   }

@@ -26,6 +26,7 @@ import type { EpochOutput } from '../workers/store.js';
 import type { ClusterNames } from './jetstream.js';
 import { Gate } from './http-body.js';
 import { preferredNode } from './ownership.js';
+import { ROOT_CONTEXT, SpanKind, contextFrom, headersFor, messaging, startMerged, tracer, within, type Context } from './tracing.js';
 
 const LANE_WORKER = new URL('../workers/lanes/main.js', import.meta.url).href;
 /** stream messages per apply at most */
@@ -98,7 +99,7 @@ class Lane {
   private readonly node: ShardNode;
   private readonly actor: LaneMailbox;
   private messages: ConsumerMessages | undefined;
-  private readonly buffer: StreamMessage[] = [];
+  private readonly buffer: Array<StreamMessage & { readonly ctx: Context }> = [];
   private stopped = false;
   private wake: (() => void) | undefined;
   private room: (() => void) | undefined;
@@ -145,7 +146,7 @@ class Lane {
     try {
       for await (const m of this.messages) {
         if (this.stopped) break;
-        this.buffer.push({ seq: m.seq, data: m.data });
+        this.buffer.push({ seq: m.seq, data: m.data, ctx: contextFrom(m.headers) });
         this.pending = m.info.pending;
         this.wake?.();
         while (this.buffer.length >= LANE_BUFFER && !this.stopped) await new Promise<void>((resolve) => { this.room = resolve; });
@@ -166,22 +167,45 @@ class Lane {
         this.wake = undefined;
         continue;
       }
-      const messages = this.buffer.splice(0, APPLY_MESSAGES);
+      const taken = this.buffer.splice(0, APPLY_MESSAGES);
       this.room?.();
       this.room = undefined;
-      const reply = check(await this.actor.send({ kind: 'apply', shard: this.shard, messages }), 'applied');
-      this.position = reply.position;
-      this.node.applied(reply.applied, reply.records);
-      if (reply.output.alerts.length > 0 || reply.output.failures.length > 0) await this.publish(reply.position, reply.output);
+      const subject = this.node.opts.names.subjects.shard(this.shard);
+      // One consume span per apply: the child of the first message's publish, linked to all.
+      const span = startMerged(`process ${subject}`, SpanKind.CONSUMER, taken.map((m) => m.ctx), { ...messaging('process', subject, taken.length), 'vigil.shard': this.shard });
+      const messages = taken.map(({ seq, data }) => ({ seq, data }));
+      try {
+        const reply = check(await this.actor.send({ kind: 'apply', shard: this.shard, messages }), 'applied');
+        this.position = reply.position;
+        this.node.applied(reply.applied, reply.records);
+        // The actor thread timed its part; it becomes the consume span's child here (one SDK per process).
+        const work = tracer.startSpan('vigil.shard.apply', {
+          startTime: reply.timing.start,
+          attributes: { 'vigil.shard': this.shard, 'vigil.records': reply.records, 'vigil.position': reply.position, 'vigil.alerts': reply.output.alerts.length, 'vigil.failures': reply.output.failures.length, 'vigil.skipped_messages': messages.length - reply.applied },
+        }, within(span));
+        work.end(reply.timing.end);
+        if (reply.output.alerts.length > 0 || reply.output.failures.length > 0) await this.publish(reply.position, reply.output, within(work));
+      } finally {
+        span.end();
+      }
     }
   }
 
   /** Puts one outbox entry's alerts in the alerts stream and its failures on rejected, then releases it. */
-  private async publish (seq: number, output: EpochOutput): Promise<void> {
+  private async publish (seq: number, output: EpochOutput, parent: Context = ROOT_CONTEXT): Promise<void> {
     const { js, nc, names } = this.node.opts;
+    // One span per alert (alerts are rare): it names the alert and carries its context to the notifier.
+    const spans = output.alerts.map(({ alert }) => tracer.startSpan(`send ${names.subjects.alerts}`, {
+      kind: SpanKind.PRODUCER,
+      attributes: { ...messaging('send', names.subjects.alerts, 1), 'vigil.alert.id': alert.id, 'vigil.alert.rule': alert.rule, 'vigil.alert.key': alert.key, 'vigil.alert.severity': alert.severity, 'vigil.shard': this.shard },
+    }, parent));
     for (let attempt = 0; ; attempt++) {
       try {
-        await Promise.all(output.alerts.map(({ alert }) => js.publish(names.subjects.alerts, JSON.stringify(alert), { msgID: alert.id })));
+        await Promise.all(output.alerts.map(({ alert }, i) => {
+          const traced = headersFor(spans[i]!);
+          return js.publish(names.subjects.alerts, JSON.stringify(alert), { msgID: alert.id, ...(traced === undefined ? {} : { headers: traced }) });
+        }));
+        for (const span of spans) span.end();
         break;
       } catch (err) {
         if (this.stopped && attempt > 3) throw err;

@@ -98,6 +98,7 @@ export class LaneActor {
   }
 
   private async apply (shard: number, messages: readonly StreamMessage[]): Promise<LaneReply> {
+    const start = performance.timeOrigin + performance.now();
     const lane = this.lanes.get(shard);
     if (lane === undefined) throw new EngineError('VIGIL_ENGINE_FAILED', `shard ${shard} has no open lane on this actor: open it before applying`);
     const alerts: OutboxEntry[] = [];
@@ -127,7 +128,7 @@ export class LaneActor {
       count += records.length;
     }
     const output = { alerts, failures };
-    if (lane.position === from) return { kind: 'applied', shard, position: lane.position, output, applied: 0, records: 0 };
+    if (lane.position === from) return { kind: 'applied', shard, position: lane.position, output, applied: 0, records: 0, timing: { start, end: performance.timeOrigin + performance.now() } };
     const changes = lane.engine.takeChanges();
     await this.store.commit({
       epoch: lane.position,
@@ -137,7 +138,7 @@ export class LaneActor {
       removed: changes.removed,
       output,
     });
-    return { kind: 'applied', shard, position: lane.position, output, applied, records: count };
+    return { kind: 'applied', shard, position: lane.position, output, applied, records: count, timing: { start, end: performance.timeOrigin + performance.now() } };
   }
 
   async close (): Promise<void> {

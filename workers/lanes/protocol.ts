@@ -41,11 +41,17 @@ export type LaneMsg =
   | { readonly kind: 'risk', readonly shard: number, readonly key: string, readonly ts: number }
   | { readonly kind: 'stats' };
 
+/**
+ * When the actor thread started and finished a piece of work (ms since the epoch, fractional):
+ * the node records it as a span, so the thread needs no telemetry SDK of its own.
+ */
+export interface Timing { readonly start: number, readonly end: number }
+
 export type LaneReply =
   /** `pending`: outbox entries not released yet (a previous owner's run died before publishing them) */
   | { readonly kind: 'opened', readonly shard: number, readonly position: number, readonly pending: ReadonlyArray<{ readonly seq: number, readonly output: EpochOutput }> }
   /** `position`: the lane's position after the messages; `output` is keyed by that position in the outbox */
-  | { readonly kind: 'applied', readonly shard: number, readonly position: number, readonly output: EpochOutput, readonly applied: number, readonly records: number }
+  | { readonly kind: 'applied', readonly shard: number, readonly position: number, readonly output: EpochOutput, readonly applied: number, readonly records: number, readonly timing: Timing }
   | { readonly kind: 'done' }
   | { readonly kind: 'counter', readonly value: { value: number, start: number, end: number } | null }
   | { readonly kind: 'risk', readonly reports: readonly RiskReport[] }

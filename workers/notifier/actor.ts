@@ -16,9 +16,11 @@ import { Lane, realClock } from './lane.js';
 import type { Clock, LaneEntry } from './lane.js';
 import { BATCH_MAX, Outbox } from './outbox.js';
 import { disk } from '../codec.js';
-import type { ChannelStats, DeadLetter, NotifierData, NotifierMsg, NotifierReply, NotifierStats } from './protocol.js';
+import type { ChannelStats, DeadLetter, DeliveryTrace, NotifierData, NotifierMsg, NotifierReply, NotifierStats } from './protocol.js';
 
 const RANK: Readonly<Record<Severity, number>> = { info: 0, warning: 1, critical: 2 };
+const MAX_DELIVERY_TRACES = 10_000;
+const MAX_TRACED_BATCHES = 10_000;
 
 export interface NotifierDeps {
   readonly clock: Clock;
@@ -44,6 +46,10 @@ export class NotifierActor {
   private readonly routes: NotifierData['routes'];
   private readonly clock: Clock;
   private readonly graceMs: number;
+  /** the trace context each recent outbox batch came with (memory only: a restart starts new traces) */
+  private readonly traces = new Map<number, string>();
+  /** finished delivery attempts not yet collected by the handle (bounded: the oldest go first) */
+  private deliveries: DeliveryTrace[] = [];
   /** `channel\0id` of entries being committed, so that a concurrent enqueue does not add them twice */
   private readonly staged = new Set<string>();
   private closed = false;
@@ -74,6 +80,21 @@ export class NotifierActor {
         delivered: (seqs) => { this.outbox.remove(spec.name, seqs); },
         dead: (entries, error) => { this.bury(spec.name, entries, error); },
         log: (event) => { deps.log(event); },
+        attempted: (a) => {
+          const traceparent = this.traces.get(Math.floor(a.first / BATCH_MAX));
+          if (this.deliveries.length >= MAX_DELIVERY_TRACES) this.deliveries.shift();
+          this.deliveries.push({
+            channel: spec.name,
+            type: channel.type,
+            alerts: a.alerts,
+            attempt: a.attempt,
+            start: a.start,
+            end: a.end,
+            result: a.error === undefined ? 'delivered' : 'failed',
+            ...(a.error === undefined ? {} : { error: a.error }),
+            ...(traceparent === undefined ? {} : { traceparent }),
+          });
+        },
       }));
     }
   }
@@ -102,7 +123,12 @@ export class NotifierActor {
   async receive (msg: NotifierMsg): Promise<NotifierReply> {
     try {
       switch (msg.kind) {
-        case 'enqueue': return { kind: 'enqueued', entries: await this.enqueue(msg.alerts) };
+        case 'enqueue': return { kind: 'enqueued', entries: await this.enqueue(msg.alerts, msg.trace) };
+        case 'deliveries': {
+          const deliveries = this.deliveries;
+          this.deliveries = [];
+          return { kind: 'deliveries', deliveries };
+        }
         case 'dead-letters': return { kind: 'dead-letters', letters: this.deadLetters() };
         case 'redrive': return { kind: 'redriven', count: await this.redrive(msg.id) };
         case 'stats': return { kind: 'stats', stats: this.stats() };
@@ -128,7 +154,7 @@ export class NotifierActor {
    * `packed`: the alerts as the handle sends them (an array packed with the shared codec),
    * stored as they are.
    */
-  async enqueue (packed: Uint8Array | readonly Alert[]): Promise<number> {
+  async enqueue (packed: Uint8Array | readonly Alert[], trace?: string): Promise<number> {
     const bytes = packed instanceof Uint8Array ? packed : disk.pack(packed);
     const alerts = packed instanceof Uint8Array ? disk.unpack(packed) as Alert[] : packed;
     if (alerts.length > BATCH_MAX) throw new EngineError('VIGIL_ENGINE_FAILED', `an enqueue holds at most ${BATCH_MAX} alerts, got ${alerts.length}`);
@@ -146,6 +172,10 @@ export class NotifierActor {
     }
     if (entries.length === 0) return 0;
     const batch = this.outbox.nextBatch();
+    if (trace !== undefined) {
+      this.traces.set(batch, trace);
+      if (this.traces.size > MAX_TRACED_BATCHES) this.traces.delete(this.traces.keys().next().value!);
+    }
     try {
       await this.outbox.append(batch, now, bytes, alerts, entries);
     } finally {

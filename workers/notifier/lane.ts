@@ -51,6 +51,8 @@ export interface LaneDeps {
   readonly delivered: (seqs: readonly number[]) => void;
   readonly dead: (entries: readonly LaneEntry[], error: string) => void;
   readonly log: (event: Record<string, unknown>) => void;
+  /** one finished delivery attempt (for spans); `first` is its first entry's seq */
+  readonly attempted?: (a: { first: number, alerts: number, attempt: number, start: number, end: number, error?: string }) => void;
 }
 
 /** Full jitter (AWS architecture blog, "Exponential Backoff And Jitter"): uniform in [0, min(cap, base * 2^(n-1))). */
@@ -168,8 +170,13 @@ export class Lane {
     this.inFlight++;
     if (this.channel.common.rate !== undefined) this.starts.push(now);
     if (digest || this.channel.common.digestMs !== undefined) this.lastDigestAt = now;
+    const started = performance.timeOrigin + performance.now();
+    const attempt = 1 + Math.max(...sent.map((e) => e.attempts));
+    const report = (error?: string): void => {
+      this.deps.attempted?.({ first: sent[0]!.seq, alerts: sent.length, attempt, start: started, end: performance.timeOrigin + performance.now(), ...(error === undefined ? {} : { error }) });
+    };
     const run = this.channel.sender.send(alerts, digest || this.channel.common.digestMs !== undefined)
-      .then(() => { this.succeeded(sent); }, (err: unknown) => { this.failed(sent, err); });
+      .then(() => { report(); this.succeeded(sent); }, (err: unknown) => { report(this.channel.redactor.redact(err instanceof Error ? err.message : String(err))); this.failed(sent, err); });
     this.running.add(run);
     run.finally(() => this.running.delete(run)).catch(() => {});
   }

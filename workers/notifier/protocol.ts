@@ -41,7 +41,9 @@ export interface NotifierTuning {
 
 export type NotifierMsg =
   /** alerts: an Alert[] packed with the shared codec (workers/codec.ts), cheaper to post than objects */
-  | { readonly kind: 'enqueue', readonly alerts: Uint8Array }
+  | { readonly kind: 'enqueue', readonly alerts: Uint8Array, readonly trace?: string }
+  /** the delivery attempts finished since the last call, for spans */
+  | { readonly kind: 'deliveries' }
   | { readonly kind: 'dead-letters' }
   | { readonly kind: 'redrive', readonly id?: string }
   | { readonly kind: 'stats' }
@@ -61,6 +63,24 @@ export interface DeadLetter {
   readonly attempts: number;
   /** the channel's last failure, redacted */
   readonly error: string;
+}
+
+/**
+ * One delivery attempt as the thread saw it, for the handle to record as a span (the thread
+ * has no telemetry SDK): its channel, how many alerts it carried, when it ran (ms since the
+ * epoch), how it ended, and the trace context of the intake batch its alerts came in with.
+ */
+export interface DeliveryTrace {
+  readonly channel: string;
+  readonly type: string;
+  readonly alerts: number;
+  /** the highest attempt number among its alerts (1: first try) */
+  readonly attempt: number;
+  readonly start: number;
+  readonly end: number;
+  readonly result: 'delivered' | 'failed';
+  readonly error?: string;
+  readonly traceparent?: string;
 }
 
 export interface ChannelStats {
@@ -96,4 +116,5 @@ export type NotifierReply =
   | { readonly kind: 'redriven', readonly count: number }
   | { readonly kind: 'stats', readonly stats: NotifierStats }
   | { readonly kind: 'closed' }
+  | { readonly kind: 'deliveries', readonly deliveries: readonly DeliveryTrace[] }
   | { readonly kind: 'error', readonly error: ErrorData };
