@@ -1,8 +1,11 @@
 /**
- * The node's counters for `GET /metrics`, written by hand in the Prometheus text exposition
- * format 0.0.4 (`# HELP`, `# TYPE`, then `name{label="value"} number` lines). Counted when an
- * epoch's output is written, so the figures are those of committed records; they start at 0
- * with the process, as Prometheus counters do. OpenTelemetry replaces this in a later issue.
+ * The node's metrics: the single source of both `GET /metrics` (the Prometheus text exposition
+ * format 0.0.4, written by hand: `# HELP`, `# TYPE`, then `name{label="value"} number` lines)
+ * and the OTLP export (telemetry.ts reads snapshot() on every collection and turns counters and
+ * gauges into observable instruments; histogram observations reach it through onObserve, so
+ * both sides count the same observations into the same buckets). Counted when an epoch's
+ * output is written, so the figures are those of committed records; they start at 0 with the
+ * process, as Prometheus counters do.
  */
 import type { Alert } from '../core/alert.js';
 import type { Reject } from '../core/usage-record.js';
@@ -10,15 +13,40 @@ import type { BlockChange } from '../core/blocklist.js';
 
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
-type Labels = Readonly<Record<string, string>>;
+export type Labels = Readonly<Record<string, string>>;
+
+/**
+ * Upper bounds, in seconds, of every histogram's buckets: 0.1 ms to 60 s in 1-2.5-5 steps (a
+ * `+Inf` bucket follows). Fixed, so that a histogram's buckets never change while a process runs
+ * and every node's buckets can be summed.
+ */
+export const HISTOGRAM_BUCKETS: readonly number[] = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+];
+
+/** One series of a counter or a gauge. */
+export interface ValueSample { readonly labels: Labels, readonly value: number }
+
+/** One series of a histogram; `counts` has one entry per HISTOGRAM_BUCKETS bound plus `+Inf`, each bucket's own (not cumulative). */
+export interface HistogramSample { readonly labels: Labels, readonly counts: readonly number[], readonly sum: number, readonly count: number }
+
+/** A family as snapshot() copies it. */
+export type MetricFamily =
+  | { readonly name: string, readonly help: string, readonly type: 'counter' | 'gauge', readonly samples: readonly ValueSample[] }
+  | { readonly name: string, readonly help: string, readonly type: 'histogram', readonly samples: readonly HistogramSample[] };
+
+/** Called after each histogram observation is counted (telemetry.ts feeds an OTel histogram with it). */
+export type ObserveListener = (name: string, help: string, seconds: number, labels: Labels) => void;
 
 interface Family {
   readonly help: string;
-  readonly type: 'counter' | 'gauge';
+  readonly type: MetricFamily['type'];
   /** has labels: shows nothing until a sample exists (a plain counter shows 0) */
   readonly labelled: boolean;
-  /** by the labels' text */
-  readonly samples: Map<string, { labels: Labels, value: number }>;
+  /** a counter's or gauge's series, by seriesId */
+  readonly values: Map<string, { labels: Labels, value: number }>;
+  /** a histogram's series, by seriesId */
+  readonly histograms: Map<string, { labels: Labels, counts: number[], sum: number, count: number }>;
 }
 
 /** A label value as the format wants it: backslash, double quote and line feed escaped. */
@@ -26,13 +54,34 @@ function escapeLabel (value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 
-function labelText (labels: Labels): string {
-  const entries = Object.entries(labels);
-  return entries.length === 0 ? '' : `{${entries.map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(',')}}`;
+/** HELP text: backslash and line feed escaped (a double quote is fine there). */
+function escapeHelp (text: string): string {
+  return text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+}
+
+function labelText (labels: Labels, extra = ''): string {
+  const parts = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`);
+  if (extra !== '') parts.push(extra);
+  return parts.length === 0 ? '' : `{${parts.join(',')}}`;
+}
+
+/** The series' identity: the same labels in any order are one series. */
+function seriesId (labels: Labels): string {
+  return JSON.stringify(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** A sample value as the format spells it (`+Inf`, `-Inf`, `NaN`). */
+function formatValue (value: number): string {
+  if (Number.isNaN(value)) return 'NaN';
+  if (value === Infinity) return '+Inf';
+  if (value === -Infinity) return '-Inf';
+  return String(value);
 }
 
 export class Metrics {
   private readonly families = new Map<string, Family>();
+  private readonly refreshers: Array<() => void> = [];
+  private readonly observers = new Set<ObserveListener>();
 
   constructor () {
     this.define('vigil_records_received_total', 'counter', 'Input records in committed epochs (accepted and rejected).');
@@ -47,19 +96,19 @@ export class Metrics {
   }
 
   private define (name: string, type: Family['type'], help: string, labelled = false): void {
-    this.families.set(name, { help, type, labelled, samples: new Map() });
+    this.families.set(name, { help, type, labelled, values: new Map(), histograms: new Map() });
   }
 
   private add (name: string, labels: Labels, by: number): void {
     const family = this.families.get(name)!;
-    const id = labelText(labels);
-    const sample = family.samples.get(id);
-    if (sample === undefined) family.samples.set(id, { labels, value: by });
+    const id = seriesId(labels);
+    const sample = family.values.get(id);
+    if (sample === undefined) family.values.set(id, { labels, value: by });
     else sample.value += by;
   }
 
   private set (name: string, labels: Labels, value: number): void {
-    this.families.get(name)!.samples.set(labelText(labels), { labels, value });
+    this.families.get(name)!.values.set(seriesId(labels), { labels, value });
   }
 
   /** One committed epoch: its input size, what the engine counted, its rejects and alerts. */
@@ -87,19 +136,93 @@ export class Metrics {
     this.add(name, labels, by);
   }
 
+  /**
+   * Counts one duration, in seconds, into a histogram defined by its first use (name it
+   * `…_seconds`; the exposition adds `_bucket`, `_sum` and `_count`). A value that is not a
+   * finite number is dropped: it would make `_sum` useless for good.
+   */
+  observe (name: string, help: string, seconds: number, labels: Labels = {}): void {
+    if (!Number.isFinite(seconds)) return;
+    if (!this.families.has(name)) this.define(name, 'histogram', help, Object.keys(labels).length > 0);
+    const family = this.families.get(name)!;
+    const id = seriesId(labels);
+    let sample = family.histograms.get(id);
+    if (sample === undefined) {
+      sample = { labels, counts: new Array<number>(HISTOGRAM_BUCKETS.length + 1).fill(0), sum: 0, count: 0 };
+      family.histograms.set(id, sample);
+    }
+    let bucket = 0;
+    while (bucket < HISTOGRAM_BUCKETS.length && seconds > (HISTOGRAM_BUCKETS[bucket] as number)) bucket++;
+    sample.counts[bucket] = (sample.counts[bucket] as number) + 1;
+    sample.sum += seconds;
+    sample.count += 1;
+    for (const listener of this.observers) listener(name, family.help, seconds, labels);
+  }
+
+  /** Calls `listener` after every histogram observation; returns the call that stops it. */
+  onObserve (listener: ObserveListener): () => void {
+    this.observers.add(listener);
+    return () => { this.observers.delete(listener); };
+  }
+
+  /**
+   * Runs `refresh` before every read (render, snapshot): the place to set gauges read from live
+   * state (blocklist size, readiness, lag), so `/metrics` and the OTLP export see the same value.
+   */
+  beforeRead (refresh: () => void): void {
+    this.refreshers.push(refresh);
+  }
+
   reloaded (): void {
     this.add('vigil_rules_reloads_total', {}, 1);
   }
 
-  /** The exposition, with the gauges read now. */
-  render (gauges: { blocks: number, ready: boolean }): string {
-    this.set('vigil_blocks', {}, gauges.blocks);
-    this.set('vigil_ready', {}, gauges.ready ? 1 : 0);
-    let out = '';
+  /**
+   * Every family with copies of its samples, after the beforeRead refreshes. An unlabelled
+   * counter or gauge that was never set shows one sample of 0, as in the exposition; a labelled
+   * one shows none until a series exists.
+   */
+  snapshot (): MetricFamily[] {
+    for (const refresh of this.refreshers) refresh();
+    const out: MetricFamily[] = [];
     for (const [name, f] of this.families) {
-      out += `# HELP ${name} ${f.help}\n# TYPE ${name} ${f.type}\n`;
-      if (f.samples.size === 0 && !f.labelled) out += `${name} 0\n`;
-      for (const s of f.samples.values()) out += `${name}${labelText(s.labels)} ${s.value}\n`;
+      if (f.type === 'histogram') {
+        out.push({ name, help: f.help, type: f.type, samples: [...f.histograms.values()].map((s) => ({ labels: s.labels, counts: [...s.counts], sum: s.sum, count: s.count })) });
+      } else {
+        const samples = [...f.values.values()].map((s) => ({ labels: s.labels, value: s.value }));
+        if (samples.length === 0 && !f.labelled) samples.push({ labels: {}, value: 0 });
+        out.push({ name, help: f.help, type: f.type, samples });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The exposition. `gauges` sets vigil_blocks and vigil_ready first (for callers that do not
+   * register a beforeRead refresh).
+   */
+  render (gauges?: { blocks: number, ready: boolean }): string {
+    if (gauges !== undefined) {
+      this.set('vigil_blocks', {}, gauges.blocks);
+      this.set('vigil_ready', {}, gauges.ready ? 1 : 0);
+    }
+    let out = '';
+    for (const f of this.snapshot()) {
+      out += `# HELP ${f.name} ${escapeHelp(f.help)}\n# TYPE ${f.name} ${f.type}\n`;
+      if (f.type !== 'histogram') {
+        for (const s of f.samples) out += `${f.name}${labelText(s.labels)} ${formatValue(s.value)}\n`;
+        continue;
+      }
+      for (const s of f.samples) {
+        let cumulative = 0;
+        for (let i = 0; i <= HISTOGRAM_BUCKETS.length; i++) {
+          cumulative += s.counts[i] as number;
+          const le = i < HISTOGRAM_BUCKETS.length ? String(HISTOGRAM_BUCKETS[i]) : '+Inf';
+          out += `${f.name}_bucket${labelText(s.labels, `le="${le}"`)} ${cumulative}\n`;
+        }
+        out += `${f.name}_sum${labelText(s.labels)} ${formatValue(s.sum)}\n`;
+        out += `${f.name}_count${labelText(s.labels)} ${s.count}\n`;
+      }
     }
     return out;
   }
