@@ -6,7 +6,8 @@
  * the config file's folder, so a config and its rules can move together. API tokens and NATS
  * passwords and tokens are secrets: no message ever shows one. Files the node needs to reach
  * NATS (an NKey seed, a creds file, TLS certificates) are read once at load, so a typo fails
- * `vigil serve` at start instead of at the first reconnect.
+ * `vigil serve` at start instead of at the first reconnect. `telemetry:` holds only what the
+ * file says: the OTEL_* environment variables fill the rest when the SDK starts (telemetry.ts).
  */
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -45,7 +46,32 @@ export interface ServeConfig {
   readonly nats: NatsSettings | undefined;
   /** the node's part in a cluster; meaningful only with `nats` */
   readonly cluster: ClusterSettings;
+  /** OpenTelemetry export (telemetry.ts); DEFAULT_TELEMETRY when the file has no `telemetry:` */
+  readonly telemetry: TelemetrySettings;
 }
+
+/**
+ * `config.telemetry` as the file gives it: undefined where the file says nothing, so that the
+ * OTEL_* environment variables (then the defaults) decide there; a key the file sets wins over
+ * the environment. See planTelemetry in telemetry.ts.
+ */
+export interface TelemetrySettings {
+  /** `service_name`: the `service.name` resource attribute (else OTEL_SERVICE_NAME, else "vigil") */
+  readonly serviceName: string | undefined;
+  /**
+   * `endpoint`: the base URL of an OTLP/HTTP receiver, without a trailing slash; spans go to
+   * `<endpoint>/v1/traces`, metrics to `<endpoint>/v1/metrics` (else OTEL_EXPORTER_OTLP_*ENDPOINT;
+   * with neither, nothing is installed)
+   */
+  readonly endpoint: string | undefined;
+  /** `sample_ratio`: the share of new traces kept, 0 to 1, parent-based (else OTEL_TRACES_SAMPLER, else all) */
+  readonly sampleRatio: number | undefined;
+  /** `metrics_interval`: ms between metric exports (else OTEL_METRIC_EXPORT_INTERVAL, else 60 s) */
+  readonly metricsIntervalMs: number | undefined;
+}
+
+/** No `telemetry:` in the file. */
+export const DEFAULT_TELEMETRY: TelemetrySettings = { serviceName: undefined, endpoint: undefined, sampleRatio: undefined, metricsIntervalMs: undefined };
 
 /** `config.nats`; the types live beside the connect logic (workers/nats-connect.ts). */
 export type { NatsAuth, NatsSettings, NatsTls } from '../workers/nats-connect.js';
@@ -83,7 +109,8 @@ export class InvalidConfigError extends UsageError {
 export const DEFAULT_LISTEN = { host: '127.0.0.1', port: 7800 } as const;
 const DEFAULT_MAX_RECORDS = 1000;
 const DEFAULT_MAX_WAIT_MS = 5;
-const TOP_KEYS = ['rules', 'data', 'listen', 'threads', 'alerts', 'rejects', 'batch', 'api', 'nats', 'cluster'] as const;
+const TOP_KEYS = ['rules', 'data', 'listen', 'threads', 'alerts', 'rejects', 'batch', 'api', 'nats', 'cluster', 'telemetry'] as const;
+const TELEMETRY_KEYS = ['service_name', 'endpoint', 'sample_ratio', 'metrics_interval'] as const;
 const NATS_KEYS = ['servers', 'prefix', 'user', 'password', 'token', 'nkey', 'creds', 'tls'] as const;
 const TLS_KEYS = ['ca', 'cert', 'key'] as const;
 const CLUSTER_KEYS = ['roles', 'node_id', 'shards', 'lease', 'replicas', 'retention'] as const;
@@ -182,8 +209,9 @@ export function parseConfig (text: string, file: string): ServeConfig {
     d.at(clusterEntry.keyNode, 'config.cluster needs config.nats.servers: the cluster roles talk to each other over NATS, got no nats:');
   }
   const cluster = readCluster(clusterEntry, r, defaultCluster(listen ?? DEFAULT_LISTEN));
+  const telemetry = readTelemetry(top.get('telemetry'), r);
 
-  if (d.count > 0 || rules === undefined || data === undefined || listen === undefined || threads === undefined || batch === undefined || alertsOut === undefined || api === undefined || cluster === undefined) {
+  if (d.count > 0 || rules === undefined || data === undefined || listen === undefined || threads === undefined || batch === undefined || alertsOut === undefined || api === undefined || cluster === undefined || telemetry === undefined) {
     throw new InvalidConfigError(d.sorted());
   }
   return {
@@ -199,7 +227,47 @@ export function parseConfig (text: string, file: string): ServeConfig {
     api,
     nats: nats ?? undefined,
     cluster,
+    telemetry,
   };
+}
+
+/** `telemetry: { service_name, endpoint, sample_ratio, metrics_interval }`, every key optional. */
+function readTelemetry (e: Entry | undefined, r: Reader): TelemetrySettings | undefined {
+  if (e === undefined) return DEFAULT_TELEMETRY;
+  const entries = r.knownMap(e.value, 'config.telemetry', 'config.telemetry', TELEMETRY_KEYS, 'a map with endpoint (an OTLP/HTTP URL) and optionally service_name, sample_ratio and metrics_interval');
+  if (entries === undefined) return undefined;
+  const of = new Map(entries.map((x) => [x.key, x.value]));
+  const serviceName = of.has('service_name') ? r.text(of.get('service_name'), 'config.telemetry.service_name', 'a service name such as vigil') : undefined;
+  const endpoint = of.has('endpoint') ? readEndpoint(of.get('endpoint'), r) : undefined;
+  const sampleRatio = of.has('sample_ratio')
+    ? r.number(of.get('sample_ratio'), 'config.telemetry.sample_ratio', 'a number from 0 to 1 (the share of new traces kept)', (n) => n >= 0 && n <= 1)
+    : undefined;
+  const metricsIntervalMs = of.has('metrics_interval')
+    ? duration(of.get('metrics_interval'), r, 'config.telemetry.metrics_interval', 'a duration from 1s to 1h such as 60s (the time between metric exports)', (ms) => ms >= 1_000 && ms <= 3_600_000)
+    : undefined;
+  const failed = (key: string, value: unknown): boolean => of.has(key) && value === undefined;
+  if (failed('service_name', serviceName) || failed('endpoint', endpoint) || failed('sample_ratio', sampleRatio) || failed('metrics_interval', metricsIntervalMs)) return undefined;
+  return { serviceName, endpoint, sampleRatio, metricsIntervalMs };
+}
+
+/**
+ * An OTLP/HTTP base URL: http or https, no credentials (they would be printed wherever the URL
+ * is; a collector's token goes in OTEL_EXPORTER_OTLP_HEADERS), no query; without its trailing slash.
+ */
+function readEndpoint (node: unknown, r: Reader): string | undefined {
+  const expect = 'the http:// or https:// base URL of an OTLP/HTTP receiver such as http://127.0.0.1:4318';
+  const text = r.text(node, 'config.telemetry.endpoint', expect);
+  if (text === undefined) return undefined;
+  const url = URL.canParse(text) ? new URL(text) : undefined;
+  if (url !== undefined && (url.username !== '' || url.password !== '')) {
+    r.d.at(node, `config.telemetry.endpoint must be a URL without credentials (give the receiver's token in OTEL_EXPORTER_OTLP_HEADERS), got ${show(text.replace(/\/\/[^@/]*@/, '//…@'))}`);
+    return undefined;
+  }
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '' || /[?#]/.test(text)) {
+    r.d.at(node, `config.telemetry.endpoint must be ${expect}, got ${got(node)}`);
+    return undefined;
+  }
+  return url.href.replace(/\/+$/, '');
 }
 
 export const DEFAULT_SHARDS = 64;

@@ -12,7 +12,7 @@ import { compileRules, type CompiledRules } from '../../core/compile.js';
 import { Ingest } from '../../core/ingest.js';
 import type { Reject } from '../../core/usage-record.js';
 import { loadRules } from '../../cluster/rules-file.js';
-import { parseConfig, InvalidConfigError, isLoopback, parseWait, defaultCluster } from '../../cluster/config.js';
+import { parseConfig, InvalidConfigError, isLoopback, parseWait, defaultCluster, DEFAULT_TELEMETRY } from '../../cluster/config.js';
 import { EpochCutter, EpochStream, type EpochEngine, type EpochSink } from '../../cluster/stream.js';
 import { parseBody } from '../../cluster/http-api.js';
 import type { EpochResult } from '../../cluster/embedded.js';
@@ -523,7 +523,7 @@ recover('are completed at start (their alerts written once) and new records are 
   const alerts = join(dir, 'alerts.jsonl');
   const events: Array<Record<string, unknown>> = [];
   const n = await within(WAIT_MS, 'start', ServeNode.start({
-    file: 'test', rules: RULES, data, listen: { host: '127.0.0.1', port: 0 }, threads: 2, alerts, alertRetentionMs: 86_400_000, rejects: undefined, batch: { maxRecords: 100, maxWaitMs: 2 }, api: { tokens: [] }, nats: undefined, cluster: defaultCluster({ host: '127.0.0.1', port: 0 }),
+    file: 'test', rules: RULES, data, listen: { host: '127.0.0.1', port: 0 }, threads: 2, alerts, alertRetentionMs: 86_400_000, rejects: undefined, batch: { maxRecords: 100, maxWaitMs: 2 }, api: { tokens: [] }, nats: undefined, cluster: defaultCluster({ host: '127.0.0.1', port: 0 }), telemetry: DEFAULT_TELEMETRY,
   }, { log: (e) => { events.push(e); } }));
   try {
     assert.equal(events.map((e) => Object.keys(e)[0]), ['listening', 'ready']);
