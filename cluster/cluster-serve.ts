@@ -37,6 +37,8 @@ import { connectNats } from './nats-connect.js';
 import type { ServeOptions } from './serve.js';
 
 const QUERY_WAIT_MS = 1_000;
+/** How long a starting node waits for JetStream to answer its set-up calls. */
+const JETSTREAM_WAIT_MS = 60_000;
 
 function stderrLog (event: Record<string, unknown>): void {
   process.stderr.write(JSON.stringify(event) + '\n');
@@ -145,7 +147,7 @@ export class ClusterServe {
     this.nc = nc;
     const jsm = await jetstreamManager(nc);
     const js = jetstream(nc);
-    const kv = await ensureCluster(nc, jsm, this.names, { replicas: cluster.replicas, retentionMs: cluster.retentionMs, leaseMs: cluster.leaseMs });
+    const kv = await this.untilJetStream(() => ensureCluster(nc, jsm, this.names, { replicas: cluster.replicas, retentionMs: cluster.retentionMs, leaseMs: cluster.leaseMs }));
     const roles = new Set(cluster.roles);
     if (roles.has('notifier')) {
       this.history = new AlertHistory(config.data, config.alertRetentionMs);
@@ -186,6 +188,25 @@ export class ClusterServe {
     if (roles.has('coordinator')) {
       this.coordinator = new Coordinator({ nc, js, names: this.names, compiled: this.compiled, shards: cluster.shards, id: cluster.nodeId, maxWaitMs: config.batch.maxWaitMs });
       this.coordinator.listen();
+    }
+  }
+
+  /**
+   * Runs a JetStream set-up call again while JetStream cannot answer yet (a cluster electing
+   * its leader, a server restarting): nodes may start before NATS is ready, in any order. Other
+   * errors, and a JetStream still silent after JETSTREAM_WAIT_MS, fail the start.
+   */
+  private async untilJetStream<T> (call: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + JETSTREAM_WAIT_MS;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await call();
+      } catch (err) {
+        const why = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+        if (!/timeout|no responders|503|not (yet )?(available|ready)|leader/i.test(why) || Date.now() > deadline) throw err;
+        this.log({ waiting_for_jetstream: why, attempt });
+        await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, 100 * attempt)));
+      }
     }
   }
 

@@ -51,7 +51,7 @@ export interface ShardNodeOptions {
 }
 
 /** Messages in one actor's thread at once, and queued in its pool behind them. */
-const ACTOR_DEPTH = 4;
+const ACTOR_DEPTH = 16;
 const ACTOR_QUEUE = 2 * ACTOR_DEPTH;
 
 /**

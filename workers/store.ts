@@ -42,6 +42,11 @@ export interface ShardStore {
   /** Every outbox entry keyed by `shard` that is not released yet, oldest epoch first. */
   outputs (shard: number): Array<{ epoch: number, output: EpochOutput }>;
   commit (c: Commit): Promise<void>;
+  /**
+   * Several commits in one transaction, applied in order (a group commit: one LMDB commit pays
+   * for all). Their rows are encoded when this is called.
+   */
+  commitMany (cs: readonly Commit[]): Promise<void>;
   /** Drops outbox entries up to and including `epoch`: their output was written durably downstream. */
   release (epoch: number, shards: readonly number[]): Promise<void>;
   /** Forgets everything of one shard (rows, epoch, meta, outbox) in one transaction: its state is rebuilt from elsewhere. */
@@ -118,19 +123,27 @@ export class LmdbStore implements ShardStore {
   }
 
   async commit (c: Commit): Promise<void> {
+    await this.commitMany([c]);
+  }
+
+  async commitMany (cs: readonly Commit[]): Promise<void> {
     // Encode now (see the constructor), write later in one transaction.
-    const puts: Array<[Key, Buffer]> = c.rows.map(({ shard, keyer, row }) => [['row', shard, keyer, row.key], disk.pack(row)]);
-    const first = c.shards[0];
-    // The outbox entry is keyed by the first shard: one per actor and epoch is enough.
-    if (first !== undefined && (c.output.alerts.length > 0 || c.output.failures.length > 0)) puts.push([['out', c.epoch, first], disk.pack(c.output)]);
-    const epoch = disk.pack(c.epoch);
-    const meta = disk.pack(c.meta);
-    for (const s of c.shards) puts.push([['epoch', s], epoch], [['meta', s], meta]);
-    const removed: Key[] = c.removed.map(({ shard, keyer, key }) => ['row', shard, keyer, key]);
+    const ops: Array<{ removed: Key[], puts: Array<[Key, Buffer]> }> = cs.map((c) => {
+      const puts: Array<[Key, Buffer]> = c.rows.map(({ shard, keyer, row }) => [['row', shard, keyer, row.key], disk.pack(row)]);
+      const first = c.shards[0];
+      // The outbox entry is keyed by the first shard: one per actor and epoch is enough.
+      if (first !== undefined && (c.output.alerts.length > 0 || c.output.failures.length > 0)) puts.push([['out', c.epoch, first], disk.pack(c.output)]);
+      const epoch = disk.pack(c.epoch);
+      const meta = disk.pack(c.meta);
+      for (const s of c.shards) puts.push([['epoch', s], epoch], [['meta', s], meta]);
+      return { removed: c.removed.map(({ shard, keyer, key }) => ['row', shard, keyer, key]), puts };
+    });
     // Inside a transaction, put and remove apply at once; their promises carry nothing more.
     await this.db.transaction(() => {
-      for (const key of removed) this.db.removeSync(key);
-      for (const [key, value] of puts) this.db.putSync(key, value);
+      for (const { removed, puts } of ops) {
+        for (const key of removed) this.db.removeSync(key);
+        for (const [key, value] of puts) this.db.putSync(key, value);
+      }
     });
   }
 
@@ -214,6 +227,10 @@ export class MemoryStore implements ShardStore {
       if (s === shard && e !== undefined) out.push({ epoch: e, output });
     }
     return out.sort((a, b) => a.epoch - b.epoch);
+  }
+
+  async commitMany (cs: readonly Commit[]): Promise<void> {
+    for (const c of cs) await this.commit(c);
   }
 
   async commit (c: Commit): Promise<void> {

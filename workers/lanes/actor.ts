@@ -15,7 +15,7 @@ import type { UsageRecord } from '../../core/usage-record.js';
 import { compileRules, type CompiledRules } from '../../core/compile.js';
 import { Engine, type ShardScope } from '../../core/engine.js';
 import { EngineError, assertNever, toErrorData } from '../../core/errors.js';
-import type { Failure, OutboxEntry, ShardStore } from '../store.js';
+import type { Commit, Failure, OutboxEntry, ShardStore } from '../store.js';
 import { wire } from '../codec.js';
 import type { LaneActorData, LaneMsg, LaneReply, ShardBatch, StreamMessage } from './protocol.js';
 
@@ -32,6 +32,9 @@ export class LaneActor {
   private readonly shards: number;
   private readonly clock: () => number;
   private readonly lanes = new Map<number, Lane>();
+  /** commits asked for while one is being written; they go together in the next transaction */
+  private waiting: Array<{ commit: Commit, done: (err?: unknown) => void }> = [];
+  private writing = false;
 
   private constructor (data: LaneActorData, store: ShardStore, clock: () => number) {
     this.compiled = compileRules(data.config);
@@ -130,7 +133,7 @@ export class LaneActor {
     const output = { alerts, failures };
     if (lane.position === from) return { kind: 'applied', shard, position: lane.position, output, applied: 0, records: 0, timing: { start, end: performance.timeOrigin + performance.now() } };
     const changes = lane.engine.takeChanges();
-    await this.store.commit({
+    await this.commit({
       epoch: lane.position,
       shards: [shard],
       meta: lane.engine.meta(),
@@ -139,6 +142,34 @@ export class LaneActor {
       output,
     });
     return { kind: 'applied', shard, position: lane.position, output, applied, records: count, timing: { start, end: performance.timeOrigin + performance.now() } };
+  }
+
+  /**
+   * Group commit: a lane's commit waits while another transaction is being written and then
+   * goes with every commit asked for meanwhile, in one transaction. Dozens of lanes on one
+   * actor would otherwise each pay a whole LMDB commit per apply, and the commit, not the
+   * engine, would set the pace. Each commit is still atomic with its own position; a group
+   * only makes several atomic together.
+   */
+  private async commit (c: Commit): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.waiting.push({ commit: c, done: (err) => { if (err === undefined) resolve(); else reject(err); } });
+      this.flush();
+    });
+  }
+
+  private flush (): void {
+    if (this.writing || this.waiting.length === 0) return;
+    const group = this.waiting;
+    this.waiting = [];
+    this.writing = true;
+    this.store.commitMany(group.map((g) => g.commit)).then(
+      () => { for (const g of group) g.done(); },
+      (err: unknown) => { for (const g of group) g.done(err ?? new Error('commit failed')); }
+    ).finally(() => {
+      this.writing = false;
+      this.flush();
+    });
   }
 
   async close (): Promise<void> {
