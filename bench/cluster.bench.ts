@@ -30,8 +30,8 @@
  *     ceiling (the stream should never be the bottleneck: the ceiling far above the cluster).
  *     CPU seconds per input record per component (this process, nats-server, the node
  *     processes and their main threads; from /proc) show where the time goes.
- *   - latency: cluster with 2 nodes, records offered open-loop (every ~1 ms, the records due
- *     by then, whether or not the cluster keeps up) at half the measured 2-node rate for
+ *   - latency: cluster with 2 nodes, then with 1, records offered open-loop (every ~1 ms, the records due
+ *     by then, whether or not the cluster keeps up) at half the measured rate of that many nodes for
  *     --latency-seconds, then at --floor-rate (2,000/s) for --floor-seconds. Per alert: from
  *     its record's scheduled offer to the alert arriving on a core NATS subscription to
  *     `<prefix>.alerts` (the alert's `record` is the record's id); per record: from its
@@ -629,9 +629,9 @@ function alertWindow (traffic: Traffic, n: number): { lines: string[], from: num
   return { lines: traffic.lines.slice(best, best + n), from: best };
 }
 
-/** Open-loop run of a 2-node cluster at `rate` records/s over `lines`. */
-async function measureLatency (ctx: Ctx, lines: readonly string[], from: number, rate: number): Promise<LatencyRun> {
-  return await withNodes(ctx, 2, async (nodes, names) => {
+/** Open-loop run of a cluster of `nodeCount` nodes at `rate` records/s over `lines`. */
+async function measureLatency (ctx: Ctx, lines: readonly string[], from: number, rate: number, nodeCount: number): Promise<LatencyRun> {
+  return await withNodes(ctx, nodeCount, async (nodes, names) => {
     const n = lines.length;
     const warm = Math.floor(n * LATENCY_WARM_SHARE);
     const scheduled = new Float64Array(n);
@@ -745,10 +745,15 @@ async function main (): Promise<void> {
     const days = Math.min(30, Math.max(DEFAULTS.days, Math.ceil(wanted / (traffic.lines.length / DEFAULTS.days))));
     const window = alertWindow(days === DEFAULTS.days ? traffic : generateTraffic({ ...DEFAULTS, days }), wanted);
     process.stderr.write(`cluster bench: latency at ${rate.toLocaleString('en-US')}/s for ${latencySeconds} s (records ${window.from}-${window.from + window.lines.length})\n`);
-    const latency = await measureLatency(ctx, window.lines, window.from, rate);
+    const latency = await measureLatency(ctx, window.lines, window.from, rate, 2);
+    const rate1 = intArg('rate', Math.max(1, Math.round(one.opsPerSec / 2)));
+    const window1 = alertWindow(days === DEFAULTS.days ? traffic : generateTraffic({ ...DEFAULTS, days }), Math.ceil(rate1 * latencySeconds));
+    process.stderr.write(`cluster bench: latency, 1 node, at ${rate1.toLocaleString('en-US')}/s for ${latencySeconds} s\n`);
+    const latency1 = await measureLatency(ctx, window1.lines, window1.from, rate1, 1);
     const floorWindow = alertWindow(traffic, floorRate * floorSeconds);
-    process.stderr.write(`cluster bench: latency at ${floorRate.toLocaleString('en-US')}/s for ${floorSeconds} s (records ${floorWindow.from}-${floorWindow.from + floorWindow.lines.length})\n`);
-    const floor = await measureLatency(ctx, floorWindow.lines, floorWindow.from, floorRate);
+    process.stderr.write(`cluster bench: latency at ${floorRate.toLocaleString('en-US')}/s for ${floorSeconds} s (records ${floorWindow.from}-${floorWindow.from + floorWindow.lines.length}), 2 nodes then 1\n`);
+    const floor = await measureLatency(ctx, floorWindow.lines, floorWindow.from, floorRate, 2);
+    const floor1 = await measureLatency(ctx, floorWindow.lines, floorWindow.from, floorRate, 1);
     const load1 = loadavg();
 
     const share = (c: CaseStats, of: CaseStats): number => Math.round(c.opsPerSec / of.opsPerSec * 1000) / 1000;
@@ -782,19 +787,21 @@ async function main (): Promise<void> {
       },
       latency: { ...latency, nodes: 2, latencyDays: days },
       floor,
+      latencyOneNode: latency1,
+      floorOneNode: floor1,
     }, replayed.name);
 
     console.log('\nCPU per input record (µs, median of the samples): bench = this process (the ceiling\'s publisher and reader, replay or the serve pipeline with their actor thread, the coordinator); node processes in all, and of that their main threads (NATS consumers, leases, HTTP, alert publishing; the rest is the lane actor thread and V8\'s GC helpers):');
     console.table(results.map((r) => ({ name: r.name, bench: r.cpuUsPerRecord.bench, 'nats-server': r.cpuUsPerRecord.nats, 'node processes': r.cpuUsPerRecord.nodes, '(main threads)': r.cpuUsPerRecord.nodesMain, total: r.cpuUsPerRecord.total, 'records per shard message': r.recordsPerMessage || '' })));
-    const rows = (run: LatencyRun): Array<Record<string, unknown>> => {
-      const at = `${run.rate.toLocaleString('en-US')}/s (achieved ${run.achieved.toLocaleString('en-US')}/s)`;
+    const rows = (run: LatencyRun, nodeCount = 2): Array<Record<string, unknown>> => {
+      const at = `${nodeCount} node${nodeCount > 1 ? 's' : ''}, ${run.rate.toLocaleString('en-US')}/s (achieved ${run.achieved.toLocaleString('en-US')}/s)`;
       return [
         { rate: at, from: `offer → alert on <prefix>.alerts (actual alerts${run.unmatched > 0 ? `; ${run.unmatched} more on records without an id, not timed` : ''})`, ...run.alerts },
         { rate: at, from: 'offer → held by JetStream (every record)', ...run.toStream },
       ];
     };
-    console.log(`\nlatency (ms), cluster with 2 nodes, offered open-loop at half the 2-node rate (records ${latency.from}-${latency.from + latency.offered} of the traffic) and at ${floorRate.toLocaleString('en-US')}/s (records ${floor.from}-${floor.from + floor.offered}); first ${LATENCY_WARM_SHARE * 100} % of each not counted; shard messages averaged ${latency.recordsPerMessage} and ${floor.recordsPerMessage} records:`);
-    console.table([...rows(latency), ...rows(floor)]);
+    console.log(`\nlatency (ms), cluster with 2 nodes (then 1), offered open-loop at half the measured rate (records ${latency.from}-${latency.from + latency.offered} of the traffic) and at ${floorRate.toLocaleString('en-US')}/s (records ${floor.from}-${floor.from + floor.offered}); first ${LATENCY_WARM_SHARE * 100} % of each not counted; shard messages averaged ${latency.recordsPerMessage} and ${floor.recordsPerMessage} records:`);
+    console.table([...rows(latency), ...rows(floor), ...rows(latency1, 1), ...rows(floor1, 1)]);
     const pct = (x: number): string => `${(x * 100).toFixed(1)} %`;
     const holds = (ok: boolean): string => ok ? 'holds' : 'does NOT hold';
     for (const c of [one, two]) {
