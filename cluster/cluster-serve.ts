@@ -12,7 +12,7 @@
  * node without that role has none). Rules are reloaded by restarting the nodes with the new
  * file, all of them: lanes refuse state written under other rules.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -37,8 +37,23 @@ import { connectNats } from './nats-connect.js';
 import type { ServeOptions } from './serve.js';
 
 const QUERY_WAIT_MS = 1_000;
+/** How often the outbox depth shown by /metrics is refreshed. */
+const OUTBOX_POLL_MS = 1_000;
 /** How long a starting node waits for JetStream to answer its set-up calls. */
 const JETSTREAM_WAIT_MS = 60_000;
+
+/** The LMDB stores under a data folder and the size of each one's data file. */
+function lmdbSizes (data: string): Array<[string, number]> {
+  const out: Array<[string, number]> = [];
+  for (const store of ['lanes', 'alerts', 'blocks', 'intake', 'notify']) {
+    try {
+      out.push([store, statSync(join(data, store, 'data.mdb')).size]);
+    } catch {
+      // not created: this node does not run the role that keeps it
+    }
+  }
+  return out;
+}
 
 function stderrLog (event: Record<string, unknown>): void {
   process.stderr.write(JSON.stringify(event) + '\n');
@@ -63,6 +78,9 @@ export class ClusterServe {
   private notifications: Notifications | undefined;
   private blockChecks: BlockCheckResponder | undefined;
   private stopping: Promise<void> | undefined;
+  private outboxPoll: NodeJS.Timeout | undefined;
+  private outboxDepth = 0;
+  private deadLetters = 0;
   private readonly failureListeners: Array<(err: unknown) => void> = [];
 
   private constructor (config: ServeConfig, opts: ServeOptions, compiled: CompiledRules, text: string) {
@@ -157,6 +175,13 @@ export class ClusterServe {
       }
       const history = this.history;
       const notifications = this.notifications;
+      if (notifications !== undefined) {
+        notifications.onDelivery = (d) => { this.metrics.count('vigil_deliveries_total', 'Delivery attempts by channel and result (delivered, failed).', 1, { channel: d.channel, result: d.result }); };
+        this.outboxPoll = setInterval(() => {
+          notifications.stats().then((st) => { this.outboxDepth = st.queued; this.deadLetters = st.deadLetters; }, () => undefined);
+        }, OUTBOX_POLL_MS);
+        this.outboxPoll.unref();
+      }
       const rules = this.compiled.config.rules;
       this.intake = await AlertIntake.open(config.data, async (batch, alerts, trace) => {
         const now = Date.now();
@@ -235,6 +260,14 @@ export class ClusterServe {
     if (this.coordinator !== undefined) {
       m.gauge('vigil_coordinator_records_published', 'Records this coordinator published to the shard stream since it started (a record feeding spanning counters counts once per shard).', this.coordinator.counts.published);
     }
+    if (this.notifications !== undefined) {
+      m.gauge('vigil_outbox_depth', 'Notification outbox entries (alert, channel) not delivered yet.', this.outboxDepth);
+      m.gauge('vigil_dead_letters', 'Notification dead letters.', this.deadLetters);
+    }
+    if (this.node !== undefined) {
+      this.node.mailboxDepths.forEach((depth, actor) => { m.gauge('vigil_actor_mailbox_depth', 'Messages sent to a lane actor and not answered yet (in its thread or waiting for room).', depth, { actor: String(actor) }); });
+    }
+    for (const [store, bytes] of lmdbSizes(this.config.data)) m.gauge('vigil_lmdb_bytes', 'Size of the LMDB files of this node\'s data folder, by store.', bytes, { store });
     if (this.intake !== undefined) {
       m.gauge('vigil_alert_duplicates_dropped', 'Alert copies the notifier intake dropped by id since it started.', this.intake.counts.duplicates);
     }
@@ -262,6 +295,7 @@ export class ClusterServe {
   }
 
   private async close (): Promise<void> {
+    if (this.outboxPoll !== undefined) clearInterval(this.outboxPoll);
     this.server.close();
     this.server.closeAllConnections();
     // Producers first, so what was taken reaches the stream; then the lanes hand their leases back.

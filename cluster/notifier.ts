@@ -19,7 +19,7 @@ import { wire } from '../workers/codec.js';
 import { SpanStatusCode } from '@opentelemetry/api';
 import { SpanKind, carrierOf, contextFrom, tracer, type Context } from './tracing.js';
 import type { NatsSettings } from '../workers/nats-connect.js';
-import type { DeadLetter, NotifierData, NotifierMsg, NotifierReply, NotifierStats, NotifierTuning } from '../workers/notifier/protocol.js';
+import type { DeadLetter, DeliveryTrace, NotifierData, NotifierMsg, NotifierReply, NotifierStats, NotifierTuning } from '../workers/notifier/protocol.js';
 
 export type { DeadLetter, NotifierStats, ChannelStats } from '../workers/notifier/protocol.js';
 
@@ -60,6 +60,8 @@ export class Notifications {
   private readonly pool: Piscina;
   private closed = false;
   private readonly collector: NodeJS.Timeout;
+  /** called for every finished delivery attempt (metrics) */
+  onDelivery: ((d: DeliveryTrace) => void) | undefined;
 
   private constructor (pool: Piscina) {
     this.pool = pool;
@@ -76,6 +78,7 @@ export class Notifications {
     const reply = await this.call({ kind: 'deliveries' });
     if (reply.kind !== 'deliveries') return 0;
     for (const d of reply.deliveries) {
+      this.onDelivery?.(d);
       const span = tracer.startSpan(`deliver ${d.channel}`, {
         kind: SpanKind.CLIENT,
         startTime: d.start,

@@ -68,12 +68,17 @@ class LaneMailbox {
     this.mailbox = new Mailbox<LaneMsg, LaneReply, LaneActorData>({ actor, depth: ACTOR_DEPTH, data, filename: LANE_WORKER });
   }
 
+  /** messages sent and not answered yet (in the thread or waiting for room) */
+  depth = 0;
+
   async send (msg: LaneMsg): Promise<LaneReply> {
+    this.depth++;
     await this.gate.acquire();
     try {
       return await this.mailbox.send(msg);
     } finally {
       this.gate.release();
+      this.depth--;
     }
   }
 
@@ -268,6 +273,9 @@ export class ShardNode {
     node.schedule();
     return node;
   }
+
+  /** Per lane actor: messages sent to it and not answered yet. */
+  get mailboxDepths (): number[] { return this.actors.map((a) => a.depth); }
 
   /** The shards this node holds a lease on. */
   get held (): number[] { return [...this.lanes.keys()].sort((a, b) => a - b); }
