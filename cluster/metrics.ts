@@ -168,6 +168,7 @@ export class Metrics {
   /**
    * Runs `refresh` before every read (render, snapshot): the place to set gauges read from live
    * state (blocklist size, readiness, lag), so `/metrics` and the OTLP export see the same value.
+   * A refresh that throws (a store closed while the node stops) leaves its gauges as they were.
    */
   beforeRead (refresh: () => void): void {
     this.refreshers.push(refresh);
@@ -183,7 +184,9 @@ export class Metrics {
    * one shows none until a series exists.
    */
   snapshot (): MetricFamily[] {
-    for (const refresh of this.refreshers) refresh();
+    for (const refresh of this.refreshers) {
+      try { refresh(); } catch { /* the gauges keep their last values */ }
+    }
     const out: MetricFamily[] = [];
     for (const [name, f] of this.families) {
       if (f.type === 'histogram') {

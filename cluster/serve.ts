@@ -3,9 +3,11 @@
  * (http-api.ts) to the streaming pipeline (stream.ts) over the embedded engine (shard actors
  * on worker threads, counters in LMDB under `data`), with alerts and rejects as JSON lines,
  * the alert history and the blocklist beside the counters, and rules reloaded in place.
- * Logs one JSON line per event to standard error: {"listening":"HOST:PORT"} once the port is
- * open (readyz says 503 until the engine is open), {"ready":…}, {"reloaded":…},
- * {"stopping":…}, {"stopped":…}.
+ * Logs one JSON line per event to standard error (log.ts: pino, with level, time and the active
+ * span's ids before the event's keys): {"listening":"HOST:PORT"} once the port is open (readyz
+ * says 503 until the engine is open), {"telemetry":…} when OpenTelemetry exports, {"ready":…},
+ * {"reloaded":…}, {"stopping":…}, {"stopped":…}. With `telemetry:` (or OTEL_* variables) naming
+ * an endpoint, its metrics also go there over OTLP (telemetry.ts), exported a last time on stop.
  *
  * Restarted on the same data folder, a node continues the epoch numbers and counters where
  * the last checkpoint left them (see EpochStream.start for epochs committed after it).
@@ -30,6 +32,8 @@ import { buildApi, type NodeState, type ReloadResult, type RulesInfo } from './h
 import { Blocklist } from './blocklist.js';
 import { AlertHistory } from './alert-history.js';
 import { Metrics } from './metrics.js';
+import { createLog } from './log.js';
+import { startTelemetry, telemetryEvent, type Telemetry } from './telemetry.js';
 import { Notifications } from './notifier.js';
 import { BlockCheckResponder } from './block-check.js';
 import { connectNats } from './nats-connect.js';
@@ -44,14 +48,10 @@ const DEFAULT_SHARDS = 64;
 const STOP_GRACE_MS = 10_000;
 
 export interface ServeOptions {
-  /** one JSON-able event per call (default: a JSON line on standard error) */
+  /** one JSON-able event per call (default: createLog(), a JSON line on standard error) */
   readonly log?: (event: Record<string, unknown>) => void;
   /** for tests: the shard actor thread module */
   readonly workerFile?: string;
-}
-
-function stderrLog (event: Record<string, unknown>): void {
-  process.stderr.write(JSON.stringify(event) + '\n');
 }
 
 /** The state a data folder holds besides the counters: where its actors and its checkpoint stand. */
@@ -148,6 +148,8 @@ export class ServeNode {
   private natsConnection: NatsConnection | undefined;
   private history: AlertHistory | undefined;
   private readonly metrics = new Metrics();
+  /** OpenTelemetry export; a no-op without an endpoint */
+  private telemetry: Telemetry | undefined;
   private writers: LineWriter[] = [];
   private stopping: Promise<void> | undefined;
   /** reloads one at a time; counter reads wait while the actors are swapped */
@@ -159,7 +161,12 @@ export class ServeNode {
   private constructor (config: ServeConfig, opts: ServeOptions, compiled: CompiledRules, text: string) {
     this.config = config;
     this.opts = opts;
-    this.log = opts.log ?? stderrLog;
+    this.log = opts.log ?? createLog();
+    // Read live at every /metrics request and every OTLP export alike.
+    this.metrics.beforeRead(() => {
+      this.metrics.gauge('vigil_blocks', '', this.blocklist?.count() ?? 0);
+      this.metrics.gauge('vigil_ready', '', this.state === 'ready' ? 1 : 0);
+    });
     this.compiled = compiled;
     this.rules = rulesInfo(config.rules, compiled, text);
     this.ingest = new Ingest(compiled);
@@ -195,7 +202,7 @@ export class ServeNode {
         redrive: async (id) => await this.notifications?.redrive(id) ?? 0,
       },
       rules: { current: () => this.rules, reload: (text) => this.reload(text) },
-      metrics: () => this.metrics.render({ blocks: this.blocklist?.count() ?? 0, ready: this.state === 'ready' }),
+      metrics: () => this.metrics.render(),
     });
     this.app = app;
     this.server = server;
@@ -209,6 +216,8 @@ export class ServeNode {
     await finishInterruptedReload(config);
     const compiled = compileRules(loadRules(config.rules));
     const node = new ServeNode(config, opts, compiled, readFileSync(config.rules, 'utf8'));
+    // Before the first span or count; a wrong OTEL_* variable fails here (a usage error).
+    node.telemetry = await startTelemetry(config.telemetry, node.metrics, { instanceId: config.cluster.nodeId, log: node.log });
     const { server } = node;
     // Requests are followed so that stopping can wait for answers still owed (bounded by STOP_GRACE_MS).
     const follow = (_req: unknown, res: ServerResponse): void => {
@@ -218,16 +227,23 @@ export class ServeNode {
     };
     server.prependListener('request', follow);
     server.prependListener('checkContinue', follow);
-    await node.app.ready();
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (err: NodeJS.ErrnoException) => {
-        const why = err.code === 'EADDRINUSE' ? 'the port is in use' : err.code === 'EADDRNOTAVAIL' ? 'no such local address' : err.message;
-        reject(new UsageError(`config.listen: cannot listen on ${config.listen.host}:${config.listen.port}: ${why}`));
+    try {
+      await node.app.ready();
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', (err: NodeJS.ErrnoException) => {
+          const why = err.code === 'EADDRINUSE' ? 'the port is in use' : err.code === 'EADDRNOTAVAIL' ? 'no such local address' : err.message;
+          reject(new UsageError(`config.listen: cannot listen on ${config.listen.host}:${config.listen.port}: ${why}`));
+        });
+        server.listen(config.listen.port, config.listen.host, () => { resolve(); });
       });
-      server.listen(config.listen.port, config.listen.host, () => { resolve(); });
-    });
+    } catch (err) {
+      await node.telemetry.shutdown();
+      throw err;
+    }
     const address = server.address() as AddressInfo;
     node.log({ listening: formatAddress(address) });
+    const exporting = telemetryEvent(node.telemetry);
+    if (exporting !== undefined) node.log(exporting);
 
     try {
       await node.open();
@@ -422,6 +438,9 @@ export class ServeNode {
   }
 
   private async close (): Promise<void> {
+    // First, while the stores it reads are open: what was taken is committed by now (stop
+    // drained the stream), so its last export carries the final counts.
+    await this.telemetry?.shutdown();
     this.stream?.close();
     this.server.close();
     this.server.closeAllConnections();

@@ -269,6 +269,22 @@ export async function startTelemetry (settings: TelemetrySettings, metrics?: Met
   };
 }
 
+/** `url` without user and password (a URL from the environment may carry them), or null. */
+function shownUrl (url: string | undefined): string | null {
+  if (url === undefined) return null;
+  const u = new URL(url);
+  return `${u.protocol}//${u.host}${u.pathname}`;
+}
+
+/**
+ * The log event that says where telemetry goes, `{"telemetry":SERVICE,"traces":URL|null,
+ * "metrics":URL|null}`; undefined when nothing is installed.
+ */
+export function telemetryEvent (t: Telemetry): Record<string, unknown> | undefined {
+  if (!t.installed) return undefined;
+  return { telemetry: t.plan.serviceName, traces: t.plan.disabled ? null : shownUrl(t.plan.tracesUrl), metrics: t.plan.disabled ? null : shownUrl(t.plan.metricsUrl) };
+}
+
 /**
  * Makes `source`'s counters and gauges observable instruments of `meter` (one per family, its
  * samples as attribute sets) and records its histogram observations into OTel histograms with

@@ -22,6 +22,7 @@ import { tempDir, removeDir } from '../helpers/tmp.js';
 import { runVigil } from '../helpers/cli.js';
 import { alertText, feed, startCore, type CoreRun } from '../fixtures/core-run.js';
 import { postAll, request as http, startServe as serve, stopServe as stop, type Reply } from '../helpers/node.js';
+import { parsePrometheus, sampleValue as metricValue } from '../helpers/prometheus.js';
 import { KEPT_RULES, REMOVED_RULES, RESTARTED_RULES, UNCHANGED_RULES, keysFor } from '../fixtures/reload-expect.js';
 
 const RULES_A = fileURLToPath(new URL('../../../test/fixtures/replay-rules.yaml', import.meta.url));
@@ -97,39 +98,6 @@ function writeNode (dir: string, name: string, rulesText: string): { config: str
 
 function readAlerts (file: string): Alert[] {
   return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Alert);
-}
-
-/**
- * A tiny parser of the Prometheus text format: `# HELP name text` and `# TYPE name kind`
- * before a family's samples, each sample `name{label="value",…} number`. Throws on anything else.
- */
-function parsePrometheus (text: string): { types: Map<string, string>, samples: Array<{ name: string, labels: Record<string, string>, value: number }> } {
-  const types = new Map<string, string>();
-  const helped = new Set<string>();
-  const samples: Array<{ name: string, labels: Record<string, string>, value: number }> = [];
-  assert.ok(text.endsWith('\n'), 'the exposition ends with a line feed');
-  for (const line of text.slice(0, -1).split('\n')) {
-    const help = /^# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) (.+)$/.exec(line);
-    if (help !== null) { helped.add(help[1]!); continue; }
-    const type = /^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$/.exec(line);
-    if (type !== null) {
-      assert.ok(helped.has(type[1]!), `HELP before TYPE for ${type[1]!}`);
-      types.set(type[1]!, type[2]!);
-      continue;
-    }
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{((?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*",?)*)\})? (-?[0-9.e+-]+|NaN|[+-]Inf)$/.exec(line);
-    assert.ok(m !== null, `not a sample line: ${line}`);
-    const name = m[1]!;
-    assert.ok(types.has(name), `sample of ${name} before its TYPE`);
-    const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!.replace(/\\n/g, '\n').replace(/\\(["\\])/g, '$1');
-    samples.push({ name, labels, value: Number(m[3]) });
-  }
-  return { types, samples };
-}
-
-function metricValue (m: ReturnType<typeof parsePrometheus>, name: string, labels: Record<string, string> = {}): number | undefined {
-  return m.samples.find((s) => s.name === name && JSON.stringify(s.labels) === JSON.stringify(labels))?.value;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -277,8 +245,8 @@ api('action: block puts keys on the blocklist; GET shows them, DELETE lifts with
     assert.is(metrics.status, 200);
     assert.is(metrics.headers['content-type'], 'text/plain; version=0.0.4; charset=utf-8');
     const m = parsePrometheus(metrics.text);
-    assert.is(m.types.get('vigil_records_received_total'), 'counter');
-    assert.is(m.types.get('vigil_blocks'), 'gauge');
+    assert.is(m.families.get('vigil_records_received_total')?.type, 'counter');
+    assert.is(m.families.get('vigil_blocks')?.type, 'gauge');
     assert.is(metricValue(m, 'vigil_records_received_total'), lines.length);
     assert.is(metricValue(m, 'vigil_records_accepted_total'), sent.accepted);
     const rejects = readFileSync(files.rejects, 'utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { code: string }).code);
@@ -398,7 +366,7 @@ api('PUT /v1/rules while records keep arriving: every POST acknowledged, kept co
   } finally {
     const r = await stop(n);
     assert.is(r.code, 0, r.stderr);
-    assert.match(r.stderr, /\{"reloaded":"[0-9a-f]+","restarted":true,"epoch":\d+,"kept_counters":11,"dropped_counters":2\}\n/);
+    assert.match(r.stderr, /"reloaded":"[0-9a-f]+","restarted":true,"epoch":\d+,"kept_counters":11,"dropped_counters":2\}\n/);
   }
   // The node starts again on the folder with the new rules.
   const again = await serve(files.config);

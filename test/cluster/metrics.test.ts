@@ -79,6 +79,9 @@ test('snapshot() copies the numbers after the beforeRead refreshes; onObserve se
   assert.equal(value(first, 'vigil_rules_reloads_total'), { labels: {}, value: 0 }, 'a copy, not a live view');
   assert.equal(value(m.snapshot(), 'vigil_blocks'), { labels: {}, value: 9 });
   assert.is(sampleValue(parsePrometheus(m.render()), 'vigil_blocks'), 9, 'render runs them too');
+  m.beforeRead(() => { throw new Error('the blocklist is closed'); });
+  blocks = 10;
+  assert.is(sampleValue(parsePrometheus(m.render()), 'vigil_blocks'), 10, 'a refresh that throws spoils no other');
 
   const seen: unknown[] = [];
   const stop = m.onObserve((name, help, seconds, labels) => { seen.push([name, help, seconds, labels]); });

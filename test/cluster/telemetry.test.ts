@@ -2,16 +2,18 @@
 // (test/fixtures/otlp-receiver.ts): spans made with trace.getTracer('vigil') arrive decoded with
 // their resource; Metrics arrive with the values /metrics shows; the OTEL_* variables work the
 // same as the file (in child processes: test/fixtures/telemetry-child.ts), OTEL_SDK_DISABLED
-// wins; without an endpoint nothing is installed; pino lines carry the active span's ids.
-// Needs only the build. This process's own OTEL_* variables are cleared first: a developer's
+// wins; without an endpoint nothing is installed; pino lines carry the active span's ids; a
+// real `vigil serve` exports the numbers its /metrics shows. Needs only the build. This process's own OTEL_* variables are cleared first: a developer's
 // shell must not send these tests' spans anywhere.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { context, isSpanContextValid, propagation, trace, SpanKind } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { DEFAULT_TELEMETRY } from '../../cluster/config.js';
+import { DEFAULT_TELEMETRY, defaultCluster } from '../../cluster/config.js';
 import { HISTOGRAM_BUCKETS, Metrics } from '../../cluster/metrics.js';
 import { startTelemetry, type Telemetry } from '../../cluster/telemetry.js';
 import { createLog } from '../../cluster/log.js';
@@ -19,11 +21,15 @@ import type { Alert } from '../../core/alert.js';
 import type { Reject } from '../../core/usage-record.js';
 import { startOtlpReceiver, type OtlpReceiver } from '../fixtures/otlp-receiver.js';
 import { freePort } from '../fixtures/receivers.js';
-import { within, WAIT_MS } from '../helpers/node.js';
+import { within, WAIT_MS, postAll, request, startServe, stopServe } from '../helpers/node.js';
+import { parsePrometheus, sampleValue } from '../helpers/prometheus.js';
+import { trafficLines } from '../helpers/traffic.js';
+import { tempDir, removeDir } from '../helpers/tmp.js';
 
 for (const key of Object.keys(process.env)) if (key.startsWith('OTEL_')) delete process.env[key];
 
 const CHILD = fileURLToPath(new URL('../fixtures/telemetry-child.js', import.meta.url));
+const RULES = fileURLToPath(new URL('../../../test/fixtures/replay-rules.yaml', import.meta.url));
 
 interface Ctx { receiver: OtlpReceiver }
 
@@ -249,6 +255,44 @@ env('the file\'s endpoint wins over OTEL_EXPORTER_OTLP_ENDPOINT; OTEL_SDK_DISABL
   assert.is(receiver.requests.length, before, 'the child exited without sending anything');
 });
 
+// ---------------------------------------------------------------------------------------------
+
+const serve = suite<Ctx & { dir: string }>('cluster/serve: a node with telemetry: exports what /metrics shows', {} as Ctx & { dir: string });
+serve.before(async (ctx) => { ctx.receiver = await startOtlpReceiver(); ctx.dir = tempDir(); });
+serve.after(async (ctx) => { await ctx.receiver.close(); removeDir(ctx.dir); });
+
+serve('the OTLP counters equal /metrics after a POST, and the stop exports the last figures', async ({ receiver, dir }) => {
+  const config = join(dir, 'node.yaml');
+  writeFileSync(config, `rules: ${RULES}\ndata: data\nlisten: 127.0.0.1:0\nthreads: 1\ntelemetry: { endpoint: "${receiver.url}", service_name: vigil-serve, metrics_interval: 1s }\n`);
+  const node = await startServe(config);
+  let stopped = false;
+  try {
+    assert.match(node.stderr(), `"telemetry":"vigil-serve","traces":"${receiver.url}/v1/traces","metrics":"${receiver.url}/v1/metrics"}`);
+    const lines = trafficLines({ seed: 3, records: 600, start: Date.UTC(2026, 2, 27, 20), badEvery: 101 });
+    const sent = await postAll(node.port, lines, 200);
+    const shown = parsePrometheus((await request(node.port, 'GET', '/metrics')).text);
+    assert.is(sampleValue(shown, 'vigil_records_received_total'), lines.length);
+    assert.is(sampleValue(shown, 'vigil_records_accepted_total'), sent.accepted);
+    const received = await receiver.waitForMetric('vigil_records_received_total', (p) => p.value === lines.length, WAIT_MS);
+    assert.is(received.resource['service.name'], 'vigil-serve');
+    assert.is(received.resource['service.instance.id'], defaultCluster({ host: '127.0.0.1', port: 0 }).nodeId, 'the node id');
+    await receiver.waitForMetric('vigil_ready', (p) => p.value === 1, WAIT_MS);
+    for (const s of shown.samples) {
+      if (s.name === 'vigil_ready' || s.name === 'vigil_blocks') continue;
+      const p = await receiver.waitForMetric(s.name, (x) => JSON.stringify(x.labels) === JSON.stringify(s.labels) && x.value === s.value, WAIT_MS);
+      assert.is(p.value, s.value, s.name);
+    }
+    const result = await stopServe(node);
+    stopped = true;
+    assert.is(result.code, 0, result.stderr);
+    assert.is(receiver.metricValue('vigil_ready'), 0, 'the last export, made while stopping, says not ready');
+    assert.not.match(result.stderr, '"level":"error"');
+  } finally {
+    if (!stopped) await stopServe(node);
+  }
+});
+
 otlp.run();
 local.run();
 env.run();
+serve.run();

@@ -48,7 +48,8 @@ export async function startServe (configFile: string): Promise<Running> {
   run.child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
   const port = await within(WAIT_MS, 'serve to be ready', new Promise<number>((resolve, reject) => {
     const check = (): void => {
-      const m = /\{"ready":"127\.0\.0\.1:(\d+)"/.exec(stderr);
+      // A pino line: level and time come first, the event's keys after them.
+      const m = /"ready":"127\.0\.0\.1:(\d+)"/.exec(stderr);
       if (m !== null) resolve(Number(m[1]));
     };
     run.child.stderr?.on('data', check);
