@@ -34,6 +34,8 @@ import { Coordinator } from './coordinator.js';
 import { ShardNode } from './shard-node.js';
 import { AlertIntake } from './alert-intake.js';
 import { connectNats } from './nats-connect.js';
+import { createLog } from './log.js';
+import { startTelemetry, telemetryEvent, type Telemetry } from './telemetry.js';
 import type { ServeOptions } from './serve.js';
 
 const QUERY_WAIT_MS = 1_000;
@@ -55,10 +57,6 @@ function lmdbSizes (data: string): Array<[string, number]> {
   return out;
 }
 
-function stderrLog (event: Record<string, unknown>): void {
-  process.stderr.write(JSON.stringify(event) + '\n');
-}
-
 export class ClusterServe {
   private state: NodeState = 'starting';
   private readonly config: ServeConfig;
@@ -78,6 +76,7 @@ export class ClusterServe {
   private notifications: Notifications | undefined;
   private blockChecks: BlockCheckResponder | undefined;
   private stopping: Promise<void> | undefined;
+  private telemetry: Telemetry | undefined;
   private outboxPoll: NodeJS.Timeout | undefined;
   private outboxDepth = 0;
   private deadLetters = 0;
@@ -86,7 +85,7 @@ export class ClusterServe {
   private constructor (config: ServeConfig, opts: ServeOptions, compiled: CompiledRules, text: string) {
     this.config = config;
     this.compiled = compiled;
-    this.log = opts.log ?? stderrLog;
+    this.log = opts.log ?? createLog();
     this.rules = { file: config.rules, fingerprint: rulesFingerprint(compiled.config), loaded: new Date().toISOString(), rules: compiled.config.rules.length, text };
     this.names = clusterNames(config.nats!.prefix);
     const noRole = (role: string): Error => new UsageError(`this node does not run the ${role} role (config.cluster.roles)`);
@@ -94,10 +93,12 @@ export class ClusterServe {
       state: () => this.state,
       offer: async (items) => {
         if (this.coordinator === undefined) return { committed: Promise.reject(noRole('coordinator')) };
+        const started = performance.now();
         const offered = await this.coordinator.offer(items);
         return {
           committed: offered.committed.then((receipt) => {
             this.metrics.epoch(items.length, receipt.accepted, receipt.rejects, []);
+            this.metrics.observe('vigil_ingest_seconds', 'From a batch of records offered to a coordinator to JetStream holding all of them.', (performance.now() - started) / 1000);
             return receipt;
           }),
         };
@@ -132,12 +133,15 @@ export class ClusterServe {
     });
     this.app = app;
     this.server = server;
+    this.metrics.beforeRead(() => { this.refreshGauges(); });
   }
 
   static async start (config: ServeConfig, opts: ServeOptions = {}): Promise<ClusterServe> {
     if (config.nats === undefined) throw new UsageError('a cluster node needs config.nats');
     const compiled = compileRules(loadRules(config.rules));
     const node = new ClusterServe(config, opts, compiled, readFileSync(config.rules, 'utf8'));
+    // Before the first span or count; a wrong OTEL_* variable fails here (a usage error).
+    node.telemetry = await startTelemetry(config.telemetry, node.metrics, { instanceId: config.cluster.nodeId, log: node.log });
     await node.app.ready();
     await new Promise<void>((resolve, reject) => {
       node.server.once('error', (err: NodeJS.ErrnoException) => {
@@ -146,6 +150,8 @@ export class ClusterServe {
       node.server.listen(config.listen.port, config.listen.host, () => { resolve(); });
     });
     node.log({ listening: `${node.address.address}:${node.address.port}` });
+    const exporting = telemetryEvent(node.telemetry);
+    if (exporting !== undefined) node.log(exporting);
     try {
       await node.open();
       node.state = 'ready';
@@ -208,6 +214,7 @@ export class ClusterServe {
         dataPath: join(config.data, 'lanes'),
         actors: config.threads,
         log: this.log,
+        metrics: this.metrics,
       });
     }
     if (roles.has('coordinator')) {
@@ -250,12 +257,14 @@ export class ClusterServe {
     return undefined;
   }
 
-  private renderMetrics (): string {
+  /** Gauges read from live state, refreshed before every read of the metrics (`/metrics` and OTLP alike). */
+  private refreshGauges (): void {
     const m = this.metrics;
     if (this.node !== undefined) {
       m.gauge('vigil_shards_held', 'Shards this node holds a lease on.', this.node.held.length);
       m.gauge('vigil_shard_lag_messages', 'Shard-stream messages published to the shards this node holds and not applied yet.', this.node.lag);
       m.gauge('vigil_node_records_applied', 'Records applied by this node\'s lanes since it started.', this.node.counts.records);
+      this.node.mailboxDepths.forEach((depth, actor) => { m.gauge('vigil_actor_mailbox_depth', 'Messages sent to a lane actor and not answered yet (in its thread or waiting for room).', depth, { actor: String(actor) }); });
     }
     if (this.coordinator !== undefined) {
       m.gauge('vigil_coordinator_records_published', 'Records this coordinator published to the shard stream since it started (a record feeding spanning counters counts once per shard).', this.coordinator.counts.published);
@@ -264,14 +273,14 @@ export class ClusterServe {
       m.gauge('vigil_outbox_depth', 'Notification outbox entries (alert, channel) not delivered yet.', this.outboxDepth);
       m.gauge('vigil_dead_letters', 'Notification dead letters.', this.deadLetters);
     }
-    if (this.node !== undefined) {
-      this.node.mailboxDepths.forEach((depth, actor) => { m.gauge('vigil_actor_mailbox_depth', 'Messages sent to a lane actor and not answered yet (in its thread or waiting for room).', depth, { actor: String(actor) }); });
-    }
     for (const [store, bytes] of lmdbSizes(this.config.data)) m.gauge('vigil_lmdb_bytes', 'Size of the LMDB files of this node\'s data folder, by store.', bytes, { store });
     if (this.intake !== undefined) {
       m.gauge('vigil_alert_duplicates_dropped', 'Alert copies the notifier intake dropped by id since it started.', this.intake.counts.duplicates);
     }
-    return m.render({ blocks: this.blocklist?.count() ?? 0, ready: this.state === 'ready' });
+  }
+
+  private renderMetrics (): string {
+    return this.metrics.render({ blocks: this.blocklist?.count() ?? 0, ready: this.state === 'ready' });
   }
 
   get address (): AddressInfo { return this.server.address() as AddressInfo; }
@@ -307,5 +316,7 @@ export class ClusterServe {
     await this.blocklist?.close();
     await this.history?.close();
     await this.nc?.drain().catch(() => undefined);
+    // Last: the spans of the shutdown itself and the final metrics go out before the process ends.
+    await this.telemetry?.shutdown();
   }
 }

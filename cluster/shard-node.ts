@@ -25,6 +25,7 @@ import type { LaneActorData, LaneMsg, LaneReply, StreamMessage } from '../worker
 import type { EpochOutput } from '../workers/store.js';
 import type { ClusterNames } from './jetstream.js';
 import { Gate } from './http-body.js';
+import type { Metrics } from './metrics.js';
 import { preferredNode } from './ownership.js';
 import { ROOT_CONTEXT, SpanKind, contextFrom, headersFor, messaging, startMerged, tracer, within, type Context } from './tracing.js';
 
@@ -48,6 +49,8 @@ export interface ShardNodeOptions {
   readonly dataPath: string;
   readonly actors: number;
   readonly log: (event: Record<string, unknown>) => void;
+  /** where the lanes' timings go (histograms) */
+  readonly metrics?: Metrics;
 }
 
 /** Messages in one actor's thread at once, and queued in its pool behind them. */
@@ -104,7 +107,8 @@ class Lane {
   private readonly node: ShardNode;
   private readonly actor: LaneMailbox;
   private messages: ConsumerMessages | undefined;
-  private readonly buffer: Array<StreamMessage & { readonly ctx: Context }> = [];
+  /** messages received, with their trace context and when JetStream stored them (ms) */
+  private readonly buffer: Array<StreamMessage & { readonly ctx: Context, readonly at: number }> = [];
   private stopped = false;
   private wake: (() => void) | undefined;
   private room: (() => void) | undefined;
@@ -151,7 +155,7 @@ class Lane {
     try {
       for await (const m of this.messages) {
         if (this.stopped) break;
-        this.buffer.push({ seq: m.seq, data: m.data, ctx: contextFrom(m.headers) });
+        this.buffer.push({ seq: m.seq, data: m.data, ctx: contextFrom(m.headers), at: m.info.timestampNanos / 1e6 });
         this.pending = m.info.pending;
         this.wake?.();
         while (this.buffer.length >= LANE_BUFFER && !this.stopped) await new Promise<void>((resolve) => { this.room = resolve; });
@@ -189,6 +193,11 @@ class Lane {
           attributes: { 'vigil.shard': this.shard, 'vigil.records': reply.records, 'vigil.position': reply.position, 'vigil.alerts': reply.output.alerts.length, 'vigil.failures': reply.output.failures.length, 'vigil.skipped_messages': messages.length - reply.applied },
         }, within(span));
         work.end(reply.timing.end);
+        const metrics = this.node.opts.metrics;
+        if (metrics !== undefined && reply.applied > 0) {
+          metrics.observe('vigil_apply_seconds', 'Time a lane actor took to apply and commit one batch of shard-stream messages.', (reply.timing.end - reply.timing.start) / 1000);
+          metrics.observe('vigil_stream_to_counted_seconds', 'From JetStream storing a shard message to its records being counted and committed, per apply (its oldest message).', Math.max(0, Date.now() - Math.min(...taken.map((m) => m.at))) / 1000);
+        }
         if (reply.output.alerts.length > 0 || reply.output.failures.length > 0) await this.publish(reply.position, reply.output, within(work));
       } finally {
         span.end();
