@@ -185,7 +185,7 @@ async function startNode (ctx: Ctx, dir: string, prefix: string, id: string): Pr
   child.stderr?.on('data', (d: Buffer) => {
     tail = (tail + d.toString()).slice(-8192);
     if (ready.port === 0) {
-      const m = /\{"ready":"127\.0\.0\.1:(\d+)"/.exec(tail);
+      const m = /"ready":"127\.0\.0\.1:(\d+)"/.exec(tail);
       if (m !== null) ready.port = Number(m[1]);
     }
   });

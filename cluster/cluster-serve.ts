@@ -169,7 +169,7 @@ export class ClusterServe {
     mkdirSync(config.data, { recursive: true });
     const nc = await connectNats(config.nats!, `vigil-${cluster.nodeId}`);
     this.nc = nc;
-    const jsm = await jetstreamManager(nc);
+    const jsm = await this.untilJetStream(() => jetstreamManager(nc));
     const js = jetstream(nc);
     const kv = await this.untilJetStream(() => ensureCluster(nc, jsm, this.names, { replicas: cluster.replicas, retentionMs: cluster.retentionMs, leaseMs: cluster.leaseMs }));
     const roles = new Set(cluster.roles);
@@ -313,10 +313,10 @@ export class ClusterServe {
     await this.intake?.close().catch(() => undefined);
     await this.blockChecks?.close().catch(() => undefined);
     await this.notifications?.close().catch(() => undefined);
+    // The last spans and metrics go out while the stores the gauges read are still open.
+    await this.telemetry?.shutdown();
     await this.blocklist?.close();
     await this.history?.close();
     await this.nc?.drain().catch(() => undefined);
-    // Last: the spans of the shutdown itself and the final metrics go out before the process ends.
-    await this.telemetry?.shutdown();
   }
 }
