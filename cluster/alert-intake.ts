@@ -15,7 +15,7 @@ import { open, type Database, type RootDatabase } from 'lmdb';
 import type { Alert } from '../core/alert.js';
 import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '../workers/nats-client.js';
 import { disk } from '../workers/codec.js';
-import type { ClusterNames } from './jetstream.js';
+import { watchConsumer, type ClusterNames } from './jetstream.js';
 import { SpanKind, contextFrom, messaging, startMerged, within, type Context, type Span } from './tracing.js';
 
 /** What the node does with a batch of new alerts; must be idempotent for the same batch number. */
@@ -25,6 +25,10 @@ const encoder = disk;
 const table = (root: RootDatabase, name: string): Database => root.openDB({ name, encoder, compression: false } as unknown as { name: string });
 const PRUNE_EVERY_MS = 60_000;
 const BATCH = 512;
+/** pause before a consumer is opened again, and before a batch that failed comes back */
+const REOPEN_MS = 500;
+/** see shard-node.ts: a lost consumer is noticed within seconds */
+const CONSUMER_EXPIRES_MS = 5_000;
 
 export class AlertIntake {
   private readonly root: RootDatabase;
@@ -34,12 +38,15 @@ export class AlertIntake {
   private readonly sink: AlertSink;
   private readonly retentionMs: number;
   private messages: ConsumerMessages | undefined;
+  private closed = false;
+  private readonly log: (event: Record<string, unknown>) => void;
   private running: Promise<void> | undefined;
   private lastPrune = 0;
   /** alerts handed downstream, copies dropped */
   readonly counts = { alerts: 0, duplicates: 0 };
 
-  private constructor (data: string, sink: AlertSink, retentionMs: number) {
+  private constructor (data: string, sink: AlertSink, retentionMs: number, log: (event: Record<string, unknown>) => void) {
+    this.log = log;
     this.root = open({ path: join(data, 'intake'), maxDbs: 4, compression: false, encoder });
     this.seen = table(this.root, 'seen');
     this.pending = table(this.root, 'pending');
@@ -49,13 +56,18 @@ export class AlertIntake {
   }
 
   /** Opens the intake and finishes the batches a crash left pending. */
-  static async open (data: string, sink: AlertSink, retentionMs: number): Promise<AlertIntake> {
-    const intake = new AlertIntake(data, sink, retentionMs);
-    for (const { key, value } of intake.pending.getRange({})) {
-      await sink(key as number, value as Alert[]);
-      await intake.pending.remove(key);
-    }
+  static async open (data: string, sink: AlertSink, retentionMs: number, log: (event: Record<string, unknown>) => void = () => undefined): Promise<AlertIntake> {
+    const intake = new AlertIntake(data, sink, retentionMs, log);
+    await intake.finishPending();
     return intake;
+  }
+
+  /** Hands downstream the batches written here but not finished (a crash, or a sink that failed). */
+  private async finishPending (): Promise<void> {
+    for (const { key, value } of this.pending.getRange({})) {
+      await this.sink(key as number, value as Alert[]);
+      await this.pending.remove(key);
+    }
   }
 
   /** Starts reading the alerts stream with the notifiers' durable consumer (created when missing). */
@@ -74,9 +86,32 @@ export class AlertIntake {
         await jsm.consumers.info(names.alertStream, names.notifierConsumer).catch(() => { throw err; });
       });
     }
-    const consumer = await js.consumers.get(names.alertStream, names.notifierConsumer);
-    this.messages = await consumer.consume({ max_messages: BATCH });
-    this.running = this.loop(this.messages);
+    this.running = this.supervise(js, names);
+  }
+
+  /**
+   * Reads for as long as the intake is open: a consumer that ends (NATS gave up on it, its
+   * stream was away) is opened again after a pause, and a batch that fails is not
+   * acknowledged, so JetStream delivers it again. The intake never stops reading silently.
+   */
+  private async supervise (js: JetStreamClient, names: ClusterNames): Promise<void> {
+    while (!this.closed) {
+      try {
+        const consumer = await js.consumers.get(names.alertStream, names.notifierConsumer);
+        if (this.closed) return;
+        this.messages = await consumer.consume({ max_messages: BATCH, expires: CONSUMER_EXPIRES_MS });
+        const unwatch = watchConsumer(this.messages);
+        try {
+          await this.loop(this.messages);
+        } finally {
+          unwatch();
+        }
+        if (!this.closed) this.log({ warning: 'the alerts consumer ended; opening it again' });
+      } catch (err) {
+        if (!this.closed) this.log({ error: `the alerts consumer failed, opening it again: ${err instanceof Error ? err.message : String(err)}` });
+      }
+      if (!this.closed) await new Promise((resolve) => setTimeout(resolve, REOPEN_MS));
+    }
   }
 
   private async loop (messages: ConsumerMessages): Promise<void> {
@@ -87,7 +122,15 @@ export class AlertIntake {
       scheduled = false;
       const msgs = batch;
       batch = [];
-      flushing = flushing.then(() => this.take(msgs));
+      flushing = flushing.then(async () => {
+        try {
+          await this.take(msgs);
+        } catch (err) {
+          // Not acknowledged: JetStream delivers them again.
+          this.log({ error: `alerts not taken, to be delivered again: ${err instanceof Error ? err.message : String(err)}` });
+          for (const m of msgs) m.nak(REOPEN_MS);
+        }
+      });
     };
     for await (const m of messages) {
       batch.push(m);
@@ -112,6 +155,8 @@ export class AlertIntake {
   }
 
   private async takeIn (msgs: readonly JsMsg[], span: Span): Promise<void> {
+    // A batch whose sink failed earlier is finished first: its ids are already marked as seen.
+    await this.finishPending();
     const fresh: Alert[] = [];
     const ids = new Set<string>();
     for (const m of msgs) {
@@ -153,6 +198,7 @@ export class AlertIntake {
   }
 
   async close (): Promise<void> {
+    this.closed = true;
     await this.messages?.close();
     await this.running;
     await this.root.close();

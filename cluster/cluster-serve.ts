@@ -196,7 +196,7 @@ export class ClusterServe {
         const notify = alerts.filter((a) => a.shadow !== true);
         if (notifications !== undefined && notify.length > 0) await notifications.enqueue(notify, trace);
         this.metrics.blockChanges(await blocklist.recordEpoch(batch, alerts, rules, now));
-      }, config.alertRetentionMs);
+      }, config.alertRetentionMs, this.log);
       await this.intake.start(js, jsm, this.names);
       this.blockChecks = await BlockCheckResponder.start(nc, this.names.subjects.blocksCheck, (key) => blocklist.get(key));
     }

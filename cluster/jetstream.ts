@@ -7,7 +7,7 @@
  * is an error that names it, never silently changed.
  */
 import { EngineError } from '../core/errors.js';
-import { JetStreamApiError, Kvm, RetentionPolicy, StorageType, type JetStreamManager, type KV, type NatsConnection, type StreamConfig } from '../workers/nats-client.js';
+import { JetStreamApiError, Kvm, RetentionPolicy, StorageType, type ConsumerMessages, type JetStreamManager, type KV, type NatsConnection, type StreamConfig } from '../workers/nats-client.js';
 import { subjects, type Subjects } from './subjects.js';
 
 export interface ClusterNames {
@@ -84,4 +84,27 @@ export async function ensureCluster (nc: NatsConnection, jsm: JetStreamManager, 
     duplicate_window: Math.min(ALERT_DEDUPE_MS, s.retentionMs) * NS_PER_MS,
   });
   return await new Kvm(nc).create(names.leaseBucket, { ttl: s.leaseMs, replicas, history: 1 });
+}
+
+/** How often a watched consumer is checked for a stall. */
+const CONSUMER_CHECK_MS = 5_000;
+
+/**
+ * Ends `messages` when the client reports its consumer gone (deleted, not found, heartbeats
+ * missed) or `stalled()` says it is stuck, so its owner opens it again from its committed
+ * position. Returns a function that stops watching.
+ */
+export function watchConsumer (messages: ConsumerMessages, stalled: () => boolean = () => false): () => void {
+  let watching = true;
+  const end = (): void => { if (watching) { watching = false; messages.close().catch(() => undefined); } };
+  (async () => {
+    for await (const s of await messages.status()) {
+      if (!watching) return;
+      if (s.type === 'consumer_deleted' || s.type === 'stream_not_found' ||
+        (s.type === 'heartbeats_missed' && s.count >= 2) || (s.type === 'consumer_not_found' && s.count >= 3)) end();
+    }
+  })().catch(() => undefined);
+  const timer = setInterval(() => { if (stalled()) end(); }, CONSUMER_CHECK_MS);
+  timer.unref();
+  return () => { watching = false; clearInterval(timer); };
 }

@@ -23,7 +23,7 @@ import { Mailbox } from '../workers/mailbox.js';
 import { DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type KV, type Msg, type NatsConnection, type Subscription } from '../workers/nats-client.js';
 import type { LaneActorData, LaneMsg, LaneReply, StreamMessage } from '../workers/lanes/protocol.js';
 import type { EpochOutput } from '../workers/store.js';
-import type { ClusterNames } from './jetstream.js';
+import { watchConsumer, type ClusterNames } from './jetstream.js';
 import { Gate } from './http-body.js';
 import type { Metrics } from './metrics.js';
 import { preferredNode } from './ownership.js';
@@ -32,6 +32,15 @@ import { ROOT_CONTEXT, SpanKind, contextFrom, headersFor, messaging, startMerged
 const LANE_WORKER = new URL('../workers/lanes/main.js', import.meta.url).href;
 /** stream messages per apply at most */
 const APPLY_MESSAGES = 64;
+/**
+ * How long a pull waits before the client asks again; the server's idle heartbeat is half of
+ * it, so a consumer lost with its server (an ephemeral consumer lives on one) is noticed within
+ * seconds, not the client's default 30 s.
+ */
+const CONSUMER_EXPIRES_MS = 5_000;
+/** A consumer that says more messages wait but delivers none for this long is stuck. */
+const STALL_MS = 10_000;
+
 /** stream messages a lane buffers ahead of its actor */
 const LANE_BUFFER = 256;
 
@@ -110,6 +119,10 @@ class Lane {
   /** messages received, with their trace context and when JetStream stored them (ms) */
   private readonly buffer: Array<StreamMessage & { readonly ctx: Context, readonly at: number }> = [];
   private stopped = false;
+  /** stop() was called: the end of the consumer is expected */
+  private asked = false;
+  /** when the consumer last delivered a message (ms) */
+  private lastMessageAt = Date.now();
   private wake: (() => void) | undefined;
   private room: (() => void) | undefined;
   private readonly done: Promise<void>;
@@ -143,7 +156,8 @@ class Lane {
     });
     if (this.stopped) return;
     this.node.opts.log({ lane: this.shard, opened: this.position });
-    this.messages = await consumer.consume({ max_messages: LANE_BUFFER });
+    const messages = this.messages = await consumer.consume({ max_messages: LANE_BUFFER, expires: CONSUMER_EXPIRES_MS });
+    const unwatch = watchConsumer(messages, () => this.pending > 0 && this.buffer.length === 0 && Date.now() - this.lastMessageAt > STALL_MS);
     let failure: { error: unknown } | undefined;
     // A failed apply ends the read loop (which may be waiting for room) and fails the lane.
     const applying = this.applyLoop().catch((error: unknown) => {
@@ -155,17 +169,23 @@ class Lane {
     try {
       for await (const m of this.messages) {
         if (this.stopped) break;
+        this.lastMessageAt = Date.now();
         this.buffer.push({ seq: m.seq, data: m.data, ctx: contextFrom(m.headers), at: m.info.timestampNanos / 1e6 });
         this.pending = m.info.pending;
         this.wake?.();
         while (this.buffer.length >= LANE_BUFFER && !this.stopped) await new Promise<void>((resolve) => { this.room = resolve; });
       }
     } finally {
+      unwatch();
       this.stopped = true;
       this.wake?.();
       await applying;
     }
     if (failure !== undefined) throw failure.error;
+    // The consumer ended without being asked to (its stream or consumer went away, NATS gave
+    // up): the lane fails, so the node lets the lease go and opens the shard again from its
+    // committed position, rather than holding a shard nobody reads.
+    if (!this.asked) throw new EngineError('VIGIL_ENGINE_FAILED', `the stream consumer of shard ${this.shard} ended`);
   }
 
   private async applyLoop (): Promise<void> {
@@ -235,6 +255,7 @@ class Lane {
 
   /** Stops reading; resolves once the apply under way and its alerts are done, and the actor forgot the lane. */
   async stop (): Promise<void> {
+    this.asked = true;
     this.stopped = true;
     this.wake?.();
     this.room?.();
