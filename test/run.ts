@@ -20,7 +20,7 @@ function listTests (dir: string): string[] {
   return out;
 }
 
-interface FileResult { file: string, passed: number, total: number, skipped: number, code: number | null, ms: number }
+interface FileResult { file: string, passed: number, total: number, skipped: number, code: number | null, signal: NodeJS.Signals | null, ms: number }
 
 function runFile (file: string): Promise<FileResult> {
   const started = Date.now();
@@ -31,12 +31,12 @@ function runFile (file: string): Promise<FileResult> {
     child.stderr.on('data', (d: Buffer) => { process.stderr.write(d); });
     // A hung suite (an open handle) must not hang CI: 10 minutes per file at most.
     const timer = setTimeout(() => { child.kill('SIGKILL'); }, 600_000);
-    child.on('close', (code) => {
+    child.on('close', (code, signal) => {
       clearTimeout(timer);
       const total = Number(/Total:\s+(\d+)/.exec(out)?.[1] ?? 0);
       const passed = Number(/Passed:\s+(\d+)/.exec(out)?.[1] ?? 0);
       const skipped = Number(/Skipped:\s+(\d+)/.exec(out)?.[1] ?? 0);
-      resolve({ file: relative(root, file), passed, total, skipped, code, ms: Date.now() - started });
+      resolve({ file: relative(root, file), passed, total, skipped, code, signal, ms: Date.now() - started });
     });
   });
 }
@@ -50,7 +50,7 @@ for (const file of files) {
   const missing = r.total - r.passed - r.skipped;
   if (r.code !== 0 || missing > 0 || r.total === 0) {
     failed += Math.max(missing, 1);
-    bad.push(`${r.file}: exit ${String(r.code)}, ${r.passed}/${r.total} passed`);
+    bad.push(`${r.file}: exit ${r.code === null ? `by ${String(r.signal)}` : String(r.code)}, ${r.passed}/${r.total} passed`);
   }
   process.stdout.write(`# ${r.file}: ${r.passed}/${r.total} in ${r.ms} ms\n`);
 }
