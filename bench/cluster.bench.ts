@@ -56,9 +56,8 @@
  * renew leases every second (lease 3 s instead of 10 s, so that two starting nodes settle in
  * about 2 s).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cleanUpOnExit, killServes, metric, ownCpuSeconds, procCpuSeconds, startServe, stopServe, type ServeProc } from './serve-procs.js';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -87,7 +86,6 @@ import { intArg, machine, report, sink } from './harness.js';
 import { loadRules } from './rules.js';
 
 const RULES = fileURLToPath(new URL('../../examples/rules.yaml', import.meta.url));
-const VIGIL = fileURLToPath(new URL('../../bin/vigil.js', import.meta.url));
 const GOAL_SHARE = 0.5;
 /** shards of the deployment: the config default (cluster.shards), or --shards */
 const SHARDS = intArg('shards', 64);
@@ -110,45 +108,13 @@ const LATENCY_WARM_SHARE = 0.1;
 const STARTUP_MS = 60_000;
 /** how long a run may wait for the nodes to apply the last record */
 const DRAIN_MS = 300_000;
-const CLK_TCK = 100;
 
 const gc = (globalThis as { gc?: () => void }).gc;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 /** Lets timers and I/O run: without it a closed loop of offers is all microtasks and routes every record before one publish. */
 const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-// ---- processes: every child and the nats-server are tracked and stopped, also on failure
-
-const children = new Set<ChildProcess>();
-let natsServer: NatsServer | undefined;
-let workDir: string | undefined;
-
-function killChildren (): void {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-}
-
-function killAllNow (): void {
-  killChildren();
-  const nats = natsServer?.process;
-  if (nats !== undefined && nats.exitCode === null && nats.signalCode === null) nats.kill('SIGKILL');
-}
-process.once('exit', killAllNow);
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    killAllNow();
-    if (workDir !== undefined) rmSync(workDir, { recursive: true, force: true });
-    process.exit(signal === 'SIGINT' ? 130 : 143);
-  });
-}
-
-interface NodeProc {
-  readonly id: string;
-  readonly child: ChildProcess;
-  readonly port: number;
-  readonly exited: Promise<void>;
-  /** the last lines the node logged */
-  readonly tail: () => string;
-}
+// ---- processes (bench/serve-procs.ts tracks them and stops them, also on failure)
 
 interface Ctx {
   readonly compiled: CompiledRules;
@@ -166,8 +132,8 @@ function freshPrefix (): string {
   return `bench${process.pid}s${++prefixes}`;
 }
 
-/** Starts `vigil serve --config` in the node role and resolves with its API port once it says it is ready. */
-async function startNode (ctx: Ctx, dir: string, prefix: string, id: string): Promise<NodeProc> {
+/** Starts `vigil serve --config` in the node role and resolves once it says it is ready. */
+async function startNode (ctx: Ctx, dir: string, prefix: string, id: string): Promise<ServeProc> {
   const file = join(dir, `${id}.yaml`);
   writeFileSync(file, [
     `rules: ${RULES}`,
@@ -177,73 +143,16 @@ async function startNode (ctx: Ctx, dir: string, prefix: string, id: string): Pr
     `nats: { servers: [${ctx.nats.url}], prefix: ${prefix} }`,
     `cluster: { roles: [node], node_id: ${id}, shards: ${SHARDS}, lease: ${LEASE_MS / 1000}s, replicas: 1 }`,
   ].join('\n') + '\n');
-  const child = spawn(process.execPath, [VIGIL, 'serve', '--config', file], { stdio: ['ignore', 'ignore', 'pipe'] });
-  children.add(child);
-  const exited = new Promise<void>((resolve) => { child.once('exit', () => { children.delete(child); resolve(); }); });
-  let tail = '';
-  const ready = { port: 0 };
-  child.stderr?.on('data', (d: Buffer) => {
-    tail = (tail + d.toString()).slice(-8192);
-    if (ready.port === 0) {
-      const m = /"ready":"127\.0\.0\.1:(\d+)"/.exec(tail);
-      if (m !== null) ready.port = Number(m[1]);
-    }
-  });
-  const deadline = Date.now() + STARTUP_MS;
-  while (ready.port === 0) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`node ${id} exited before it was ready (${child.exitCode ?? child.signalCode}): ${tail.trim().split('\n').slice(-3).join(' | ')}`);
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`node ${id} not ready within ${STARTUP_MS} ms: ${tail.trim().split('\n').slice(-3).join(' | ')}`);
-    }
-    await sleep(20);
-  }
-  return { id, child, port: ready.port, exited, tail: () => tail.trim().split('\n').slice(-40).join('\n') };
+  return await startServe(id, file);
 }
 
-/** SIGTERM (the node hands its leases back), SIGKILL after 15 s. */
-async function stopNode (node: NodeProc): Promise<void> {
-  if (node.child.exitCode !== null || node.child.signalCode !== null) return;
-  node.child.kill('SIGTERM');
-  const t = setTimeout(() => node.child.kill('SIGKILL'), 15_000);
-  await node.exited;
-  clearTimeout(t);
-}
-
-function getText (port: number, path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, method: 'GET', path, timeout: 10_000 }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => { text += d; });
-      res.on('end', () => { resolve(text); });
-    });
-    req.on('timeout', () => { req.destroy(new Error(`GET ${path} on port ${port} timed out`)); });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-async function metric (node: NodeProc, name: string): Promise<number> {
-  let text: string;
-  try {
-    text = await getText(node.port, '/metrics');
-  } catch (err) {
-    const state = node.child.exitCode !== null || node.child.signalCode !== null ? `exited (${node.child.exitCode ?? node.child.signalCode})` : 'running';
-    const log = node.tail();
-    throw new Error(`node ${node.id} (${state}) did not answer GET /metrics: ${err instanceof Error ? err.message : String(err)}; it logged:\n${log}`);
-  }
-  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
-  return m === null ? 0 : Number(m[1]);
-}
-
-async function appliedSum (nodes: readonly NodeProc[]): Promise<number> {
+async function appliedSum (nodes: readonly ServeProc[]): Promise<number> {
   const each = await Promise.all(nodes.map((n) => metric(n, 'vigil_node_records_applied')));
   return each.reduce((a, b) => a + b, 0);
 }
 
 /** Waits until every node holds exactly the shards rendezvous hashing gives it (every shard held, hand-overs done). */
-async function waitHeld (nodes: readonly NodeProc[]): Promise<void> {
+async function waitHeld (nodes: readonly ServeProc[]): Promise<void> {
   const ids = nodes.map((n) => n.id);
   const want = nodes.map((n) => shardsFor(n.id, ids, SHARDS).length);
   const deadline = Date.now() + STARTUP_MS;
@@ -256,7 +165,7 @@ async function waitHeld (nodes: readonly NodeProc[]): Promise<void> {
 }
 
 /** Waits until the nodes have applied `published` records (a record counts once per shard it went to). */
-async function waitApplied (nodes: readonly NodeProc[], published: number): Promise<void> {
+async function waitApplied (nodes: readonly ServeProc[], published: number): Promise<void> {
   const deadline = Date.now() + DRAIN_MS;
   let applied = 0;
   while ((applied = await appliedSum(nodes)) < published) {
@@ -268,28 +177,10 @@ async function waitApplied (nodes: readonly NodeProc[], published: number): Prom
 
 // ---- CPU time per component (Linux /proc; zeros elsewhere)
 
-/** utime + stime of a process (all threads), or of its main thread alone, in seconds. */
-function procCpuSeconds (pid: number | undefined, mainThread = false): number {
-  if (pid === undefined) return 0;
-  try {
-    const stat = readFileSync(mainThread ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // fields[0] is the state (field 3); utime and stime are fields 14 and 15
-    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-  } catch {
-    return 0;
-  }
-}
-
-function ownCpuSeconds (): number {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
-}
-
 /** CPU seconds: this process, nats-server, the node processes and, of those, their main threads. */
 interface Cpu { bench: number, nats: number, nodes: number, nodesMain: number }
 
-function cpuNow (ctx: Ctx, nodes: readonly NodeProc[]): Cpu {
+function cpuNow (ctx: Ctx, nodes: readonly ServeProc[]): Cpu {
   return {
     bench: ownCpuSeconds(),
     nats: procCpuSeconds(ctx.nats.process.pid),
@@ -298,7 +189,7 @@ function cpuNow (ctx: Ctx, nodes: readonly NodeProc[]): Cpu {
   };
 }
 
-function cpuSince (ctx: Ctx, nodes: readonly NodeProc[], from: Cpu): Cpu {
+function cpuSince (ctx: Ctx, nodes: readonly ServeProc[], from: Cpu): Cpu {
   const now = cpuNow(ctx, nodes);
   return { bench: now.bench - from.bench, nats: now.nats - from.nats, nodes: now.nodes - from.nodes, nodesMain: now.nodesMain - from.nodesMain };
 }
@@ -380,7 +271,7 @@ async function withStreams<T> (ctx: Ctx, body: (prefix: string, names: ClusterNa
 }
 
 /** Starts `count` node processes on a fresh prefix and folder, waits until they hold every shard, runs `body`, stops them. */
-async function withNodes<T> (ctx: Ctx, count: number, body: (nodes: NodeProc[], names: ClusterNames) => Promise<T>): Promise<T> {
+async function withNodes<T> (ctx: Ctx, count: number, body: (nodes: ServeProc[], names: ClusterNames) => Promise<T>): Promise<T> {
   return await withStreams(ctx, async (prefix, names) => {
     const dir = mkdtempSync(join(ctx.dir, 'nodes-'));
     const started = await Promise.allSettled(Array.from({ length: count }, (_, i) => startNode(ctx, dir, prefix, `n${i + 1}`)));
@@ -391,7 +282,7 @@ async function withNodes<T> (ctx: Ctx, count: number, body: (nodes: NodeProc[], 
       await waitHeld(nodes);
       return await body(nodes, names);
     } finally {
-      await Promise.all(nodes.map(stopNode));
+      await Promise.all(nodes.map(stopServe));
       rmSync(dir, { recursive: true, force: true });
     }
   });
@@ -722,10 +613,13 @@ async function main (): Promise<void> {
   const m = machine();
   process.stderr.write(`cluster bench: ${m.cpu}, ${m.cores} cores, node ${m.node}; load average ${load0.map((x) => x.toFixed(2)).join(' ')}\n`);
 
-  const dir = workDir = mkdtempSync(join(tmpdir(), 'vigil-bench-cluster-'));
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-cluster-'));
+  cleanUpOnExit(undefined, dir);
   let nc: NatsConnection | undefined;
+  let natsServer: NatsServer | undefined;
   try {
     natsServer = await startNatsServer({ jetstream: true });
+    cleanUpOnExit(natsServer.process);
     const nats = natsServer;
     nc = await connect({ servers: nats.url, name: 'vigil-bench' });
     const ctx: Ctx = { compiled, nats, nc, js: jetstream(nc), jsm: await jetstreamManager(nc), dir };
@@ -812,11 +706,9 @@ async function main (): Promise<void> {
     console.log(`load average before ${load0.map((x) => x.toFixed(2)).join(' ')}, after ${load1.map((x) => x.toFixed(2)).join(' ')}`);
   } finally {
     await nc?.close().catch(() => undefined);
-    killChildren();
+    killServes();
     await natsServer?.stop().catch(() => undefined);
-    natsServer = undefined;
     rmSync(dir, { recursive: true, force: true });
-    workDir = undefined;
   }
 }
 

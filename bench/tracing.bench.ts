@@ -45,9 +45,9 @@
  * is stopped at the end, also on failure. Traffic: examples/dataset.ts, seed 42; rules:
  * examples/rules.yaml; leases of 3 s as in cluster.bench.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, request as httpRequest, type Server } from 'node:http';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { cleanUpOnExit, killServes, metric, ownCpuSeconds, procCpuSeconds, startServe as startProc, stopServe, type ServeProc } from './serve-procs.js';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -61,7 +61,6 @@ import { intArg, machine, report, sink } from './harness.js';
 import { loadRules } from './rules.js';
 
 const RULES = fileURLToPath(new URL('../../examples/rules.yaml', import.meta.url));
-const VIGIL = fileURLToPath(new URL('../../bin/vigil.js', import.meta.url));
 /** the goal: |1 - on / off| below this */
 const GOAL = 0.05;
 const SHARDS = intArg('shards', 64);
@@ -74,47 +73,15 @@ const POLL_MS = 50;
 const STARTUP_MS = 60_000;
 const DRAIN_MS = 300_000;
 const REQUEST_MS = 120_000;
-const CLK_TCK = 100;
 
 const gc = (globalThis as { gc?: () => void }).gc;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-// ---- processes: every child and the nats-server are tracked and stopped, also on failure
-
-const children = new Set<ChildProcess>();
-let natsServer: NatsServer | undefined;
-let workDir: string | undefined;
-
-function killChildren (): void {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-}
-
-function killAllNow (): void {
-  killChildren();
-  const nats = natsServer?.process;
-  if (nats !== undefined && nats.exitCode === null && nats.signalCode === null) nats.kill('SIGKILL');
-}
-process.once('exit', killAllNow);
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    killAllNow();
-    if (workDir !== undefined) rmSync(workDir, { recursive: true, force: true });
-    process.exit(signal === 'SIGINT' ? 130 : 143);
-  });
-}
+// ---- processes (bench/serve-procs.ts tracks them and stops them, also on failure)
 
 /** The environment of the children: this one without any OTEL_* variable (the config decides alone). */
 function childEnv (): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.toUpperCase().startsWith('OTEL_')));
-}
-
-interface Proc {
-  readonly id: string;
-  readonly child: ChildProcess;
-  readonly port: number;
-  readonly exited: Promise<void>;
-  /** everything the process logged so far (the last 64 KiB) */
-  readonly log: () => string;
 }
 
 interface Ctx {
@@ -131,7 +98,7 @@ function freshPrefix (): string {
 }
 
 /** Starts `vigil serve --config` in `role` and resolves with its API port once it says it is ready. */
-async function startServe (ctx: Ctx, dir: string, prefix: string, id: string, role: 'coordinator' | 'node', endpoint: string | undefined): Promise<Proc> {
+async function startRole (ctx: Ctx, dir: string, prefix: string, id: string, role: 'coordinator' | 'node', endpoint: string | undefined): Promise<ServeProc> {
   const file = join(dir, `${id}.yaml`);
   writeFileSync(file, [
     `rules: ${RULES}`,
@@ -142,67 +109,10 @@ async function startServe (ctx: Ctx, dir: string, prefix: string, id: string, ro
     `cluster: { roles: [${role}], node_id: ${id}, shards: ${SHARDS}, lease: ${LEASE_MS / 1000}s, replicas: 1 }`,
     ...(endpoint === undefined ? [] : [`telemetry: { endpoint: ${endpoint} }`]),
   ].join('\n') + '\n');
-  const child = spawn(process.execPath, [VIGIL, 'serve', '--config', file], { stdio: ['ignore', 'ignore', 'pipe'], env: childEnv() });
-  children.add(child);
-  const exited = new Promise<void>((resolve) => { child.once('exit', () => { children.delete(child); resolve(); }); });
-  let text = '';
-  const ready = { port: 0 };
-  child.stderr?.on('data', (d: Buffer) => {
-    text = (text + d.toString()).slice(-65_536);
-    if (ready.port === 0) {
-      const m = /"ready":"127\.0\.0\.1:(\d+)"/.exec(text);
-      if (m !== null) ready.port = Number(m[1]);
-    }
-  });
-  const last = (): string => text.trim().split('\n').slice(-3).join(' | ');
-  const deadline = Date.now() + STARTUP_MS;
-  while (ready.port === 0) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${role} ${id} exited before it was ready (${child.exitCode ?? child.signalCode}): ${last()}`);
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`${role} ${id} not ready within ${STARTUP_MS} ms: ${last()}`);
-    }
-    await sleep(20);
-  }
-  return { id, child, port: ready.port, exited, log: () => text };
+  return await startProc(`${role} ${id}`, file, childEnv());
 }
 
-/** SIGTERM (a node hands its leases back, telemetry exports what is left), SIGKILL after 15 s. */
-async function stopProc (p: Proc): Promise<void> {
-  if (p.child.exitCode !== null || p.child.signalCode !== null) return;
-  p.child.kill('SIGTERM');
-  const t = setTimeout(() => p.child.kill('SIGKILL'), 15_000);
-  await p.exited;
-  clearTimeout(t);
-}
-
-function getText (port: number, path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, method: 'GET', path, timeout: 10_000 }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => { text += d; });
-      res.on('end', () => { resolve(text); });
-    });
-    req.on('timeout', () => { req.destroy(new Error(`GET ${path} on port ${port} timed out`)); });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-async function metric (p: Proc, name: string): Promise<number> {
-  let text: string;
-  try {
-    text = await getText(p.port, '/metrics');
-  } catch (err) {
-    const state = p.child.exitCode !== null || p.child.signalCode !== null ? `exited (${p.child.exitCode ?? p.child.signalCode})` : 'running';
-    throw new Error(`${p.id} (${state}) did not answer GET /metrics: ${err instanceof Error ? err.message : String(err)}; it logged:\n${p.log().trim().split('\n').slice(-40).join('\n')}`);
-  }
-  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
-  return m === null ? 0 : Number(m[1]);
-}
-
-async function waitHeld (node: Proc): Promise<void> {
+async function waitHeld (node: ServeProc): Promise<void> {
   const deadline = Date.now() + STARTUP_MS;
   for (;;) {
     const held = await metric(node, 'vigil_shards_held');
@@ -212,7 +122,7 @@ async function waitHeld (node: Proc): Promise<void> {
   }
 }
 
-async function waitApplied (node: Proc, coordinator: Proc, published: number): Promise<void> {
+async function waitApplied (node: ServeProc, coordinator: ServeProc, published: number): Promise<void> {
   const deadline = Date.now() + DRAIN_MS;
   let applied = 0;
   while ((applied = await metric(node, 'vigil_node_records_applied')) < published) {
@@ -310,25 +220,9 @@ async function startReceiver (): Promise<Receiver> {
 
 // ---- CPU time per process (Linux /proc; zeros elsewhere)
 
-function procCpuSeconds (pid: number | undefined, mainThread = false): number {
-  if (pid === undefined) return 0;
-  try {
-    const stat = readFileSync(mainThread ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-  } catch {
-    return 0;
-  }
-}
-
-function ownCpuSeconds (): number {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
-}
-
 interface Cpu { bench: number, nats: number, coordinator: number, node: number, nodeMain: number }
 
-function cpuNow (ctx: Ctx, coordinator: Proc, node: Proc): Cpu {
+function cpuNow (ctx: Ctx, coordinator: ServeProc, node: ServeProc): Cpu {
   return {
     bench: ownCpuSeconds(),
     nats: procCpuSeconds(ctx.nats.process.pid),
@@ -403,15 +297,15 @@ async function runSample (ctx: Ctx, c: Case, lines: readonly string[], bodies: r
     const endpoint = c.tracing ? ctx.receiver.url : undefined;
     const spans0 = { ...ctx.receiver.counts };
     const started = await Promise.allSettled([
-      startServe(ctx, dir, prefix, 'c1', 'coordinator', endpoint),
-      startServe(ctx, dir, prefix, 'n1', 'node', endpoint),
+      startRole(ctx, dir, prefix, 'c1', 'coordinator', endpoint),
+      startRole(ctx, dir, prefix, 'n1', 'node', endpoint),
     ]);
     const procs = started.flatMap((s) => s.status === 'fulfilled' ? [s.value] : []);
     let measured: Omit<Sample, 'spans' | 'messages'>;
     try {
       const failed = started.find((s) => s.status === 'rejected');
       if (failed !== undefined) throw failed.reason;
-      const [coordinator, node] = procs as [Proc, Proc];
+      const [coordinator, node] = procs as [ServeProc, ServeProc];
       for (const p of procs) {
         const says = TELEMETRY_LINE.test(p.log());
         if (says !== c.tracing) throw new Error(`${p.id} ${says ? 'exports telemetry' : 'does not say it exports telemetry'} in the "${c.name}" case; it logged:\n${p.log().trim().split('\n').slice(-10).join('\n')}`);
@@ -443,7 +337,7 @@ async function runSample (ctx: Ctx, c: Case, lines: readonly string[], bodies: r
       measured = { round, records: lines.length, ns, cpu, accepted, rejected, published, requests: bodies.length, applies };
     } finally {
       // Coordinator first (producers first, as a deployment stops), then the node; each exports its last spans as it stops.
-      for (const p of procs) await stopProc(p);
+      for (const p of procs) await stopServe(p);
       rmSync(dir, { recursive: true, force: true });
     }
     const messages = (await ctx.jsm.streams.info(names.shardStream)).state.messages;
@@ -508,11 +402,14 @@ async function main (): Promise<void> {
   const m = machine();
   process.stderr.write(`tracing bench: ${m.cpu}, ${m.cores} cores, node ${m.node}; load average ${load0.map((x) => x.toFixed(2)).join(' ')}\n`);
 
-  const dir = workDir = mkdtempSync(join(tmpdir(), 'vigil-bench-tracing-'));
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-tracing-'));
+  cleanUpOnExit(undefined, dir);
   let nc: NatsConnection | undefined;
   let receiver: Receiver | undefined;
+  let natsServer: NatsServer | undefined;
   try {
     natsServer = await startNatsServer({ jetstream: true });
+    cleanUpOnExit(natsServer.process);
     receiver = await startReceiver();
     nc = await connect({ servers: natsServer.url, name: 'vigil-bench-tracing' });
     const ctx: Ctx = { nats: natsServer, nc, jsm: await jetstreamManager(nc), dir, receiver };
@@ -598,12 +495,10 @@ async function main (): Promise<void> {
     console.log(`load average before ${load0.map((x) => x.toFixed(2)).join(' ')}, after ${load1.map((x) => x.toFixed(2)).join(' ')}`);
   } finally {
     await nc?.close().catch(() => undefined);
-    killChildren();
+    killServes();
     await receiver?.close().catch(() => undefined);
     await natsServer?.stop().catch(() => undefined);
-    natsServer = undefined;
     rmSync(dir, { recursive: true, force: true });
-    workDir = undefined;
   }
 }
 
