@@ -82,7 +82,7 @@ import type { ShardBatch } from '../workers/lanes/protocol.js';
 import { connect, DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type NatsConnection } from '../workers/nats-client.js';
 import { startNatsServer, type NatsServer } from '../test/helpers/nats-server.js';
 import type { CaseResult } from './harness.js';
-import { intArg, machine, report, sink } from './harness.js';
+import { intArg, machine, percentile, report, sink } from './harness.js';
 import { loadRules } from './rules.js';
 
 const RULES = fileURLToPath(new URL('../../examples/rules.yaml', import.meta.url));
@@ -432,12 +432,6 @@ interface CaseStats extends CaseResult {
   readonly cpuUsPerRecord: { bench: number, nats: number, nodes: number, nodesMain: number, total: number };
   readonly recordsPerMessage: number;
   readonly shardsPerRecord: number;
-}
-
-function percentile (sorted: ArrayLike<number>, p: number): number {
-  if (sorted.length === 0) return NaN;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1));
-  return sorted[i] as number;
 }
 
 const median = (values: readonly number[]): number => percentile([...values].sort((a, b) => a - b), 0.5);

@@ -52,8 +52,9 @@ export const sink = { value: 0 };
 
 const gc = (globalThis as { gc?: () => void }).gc;
 
-/** Nearest-rank percentile of ascending values. */
-function percentile (sorted: readonly number[], p: number): number {
+/** Nearest-rank percentile of ascending values; NaN for none. */
+export function percentile (sorted: ArrayLike<number>, p: number): number {
+  if (sorted.length === 0) return NaN;
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1));
   return sorted[i] as number;
 }

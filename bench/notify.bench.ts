@@ -38,7 +38,7 @@ import { Ingest } from '../core/ingest.js';
 import { Notifications } from '../cluster/notifier.js';
 import { DEFAULTS, generateTraffic } from '../examples/dataset.js';
 import type { CaseResult } from './harness.js';
-import { intArg, report, sink } from './harness.js';
+import { intArg, percentile, report, sink } from './harness.js';
 import { loadRules } from './rules.js';
 
 const RULES = fileURLToPath(new URL('../../examples/rules.yaml', import.meta.url));
@@ -142,10 +142,6 @@ function deadWebhookCase (name: string, alerts: readonly Alert[], port: number, 
       rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-function percentile (sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] as number;
 }
 
 async function main (): Promise<void> {

@@ -28,7 +28,7 @@ import type { CompiledRules } from '../core/compile.js';
 import { DEFAULTS, generateTraffic } from '../examples/dataset.js';
 import { replay } from '../cluster/replay.js';
 import type { CaseResult } from './harness.js';
-import { intArg, report, sink } from './harness.js';
+import { intArg, percentile, report, sink } from './harness.js';
 import { loadRules } from './rules.js';
 import { runOpenLoop } from './open-loop.js';
 
@@ -41,13 +41,6 @@ const BATCH = { maxRecords: 1000, maxWaitMs: 5 };
 const LATENCY_WARM_SHARE = 0.1;
 
 const gc = (globalThis as { gc?: () => void }).gc;
-
-/** Nearest-rank percentile of ascending values (as the harness computes it). */
-function percentile (sorted: ArrayLike<number>, p: number): number {
-  if (sorted.length === 0) return NaN;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1));
-  return sorted[i] as number;
-}
 
 interface AsyncCase {
   readonly name: string;

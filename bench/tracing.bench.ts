@@ -57,7 +57,7 @@ import { clusterNames, ensureCluster, type ClusterNames } from '../cluster/jetst
 import { connect, jetstreamManager, type JetStreamManager, type NatsConnection } from '../workers/nats-client.js';
 import { startNatsServer, type NatsServer } from '../test/helpers/nats-server.js';
 import type { CaseResult } from './harness.js';
-import { intArg, machine, report, sink } from './harness.js';
+import { intArg, machine, percentile, report, sink } from './harness.js';
 import { loadRules } from './rules.js';
 
 const RULES = fileURLToPath(new URL('../../examples/rules.yaml', import.meta.url));
@@ -351,11 +351,6 @@ async function runSample (ctx: Ctx, c: Case, lines: readonly string[], bodies: r
 
 // ---- rounds
 
-function percentile (sorted: ArrayLike<number>, p: number): number {
-  if (sorted.length === 0) return NaN;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1));
-  return sorted[i] as number;
-}
 const median = (values: readonly number[]): number => percentile([...values].sort((a, b) => a - b), 0.5);
 const r2 = (v: number): number => Math.round(v * 100) / 100;
 const rate = (s: Sample): number => s.records / (s.ns / 1e9);
