@@ -22,7 +22,7 @@ import { UsageError } from '../core/errors.js';
 import type { RiskReport } from '../core/engine.js';
 import { jetstream, jetstreamManager, type NatsConnection } from '../workers/nats-client.js';
 import { loadRules } from './rules-file.js';
-import { buildApi, type NodeState, type RulesInfo } from './http-api.js';
+import { buildApi, formatAddress, listenOn, type NodeState, type RulesInfo } from './http-api.js';
 import { Blocklist } from './blocklist.js';
 import { AlertHistory } from './alert-history.js';
 import { Metrics } from './metrics.js';
@@ -142,20 +142,20 @@ export class ClusterServe {
     const node = new ClusterServe(config, opts, compiled, readFileSync(config.rules, 'utf8'));
     // Before the first span or count; a wrong OTEL_* variable fails here (a usage error).
     node.telemetry = await startTelemetry(config.telemetry, node.metrics, { instanceId: config.cluster.nodeId, log: node.log });
-    await node.app.ready();
-    await new Promise<void>((resolve, reject) => {
-      node.server.once('error', (err: NodeJS.ErrnoException) => {
-        reject(new UsageError(`config.listen: cannot listen on ${config.listen.host}:${config.listen.port}: ${err.code === 'EADDRINUSE' ? 'the port is in use' : err.message}`));
-      });
-      node.server.listen(config.listen.port, config.listen.host, () => { resolve(); });
-    });
-    node.log({ listening: `${node.address.address}:${node.address.port}` });
+    try {
+      await node.app.ready();
+      await listenOn(node.server, config.listen);
+    } catch (err) {
+      await node.telemetry.shutdown();
+      throw err;
+    }
+    node.log({ listening: formatAddress(node.address) });
     const exporting = telemetryEvent(node.telemetry);
     if (exporting !== undefined) node.log(exporting);
     try {
       await node.open();
       node.state = 'ready';
-      node.log({ ready: `${node.address.address}:${node.address.port}`, node: config.cluster.nodeId, roles: config.cluster.roles, shards: config.cluster.shards, held: node.node?.held.length ?? 0 });
+      node.log({ ready: formatAddress(node.address), node: config.cluster.nodeId, roles: config.cluster.roles, shards: config.cluster.shards, held: node.node?.held.length ?? 0 });
     } catch (err) {
       await node.close();
       throw err;

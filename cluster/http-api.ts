@@ -11,14 +11,15 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type HTTPMethods } from 'fastify';
-import { InvalidRulesError } from '../core/errors.js';
+import { InvalidRulesError, UsageError } from '../core/errors.js';
 import { roundValue } from '../core/alert.js';
 import { actor, type Block, type BlockChange } from '../core/blocklist.js';
 import type { Zone } from '../core/zone.js';
 import type { RawRecord } from './record-source.js';
 import type { Receipt } from './stream.js';
-import type { ApiToken } from './config.js';
+import type { ApiToken, ServeConfig } from './config.js';
 import type { AlertPage, AlertQuery } from './alert-history.js';
 import type { DeadLetter } from './notifier.js';
 import type { RiskReport } from '../core/engine.js';
@@ -406,4 +407,20 @@ class Handlers {
       });
     }
   }
+}
+
+/** Opens the node's port; a port in use or an address the host lacks is a UsageError naming config.listen. */
+export async function listenOn (server: Server, listen: ServeConfig['listen']): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      const why = err.code === 'EADDRINUSE' ? 'the port is in use' : err.code === 'EADDRNOTAVAIL' ? 'no such local address' : err.message;
+      reject(new UsageError(`config.listen: cannot listen on ${listen.host}:${listen.port}: ${why}`));
+    });
+    server.listen(listen.port, listen.host, () => { resolve(); });
+  });
+}
+
+/** HOST:PORT, with brackets around an IPv6 host. */
+export function formatAddress (a: AddressInfo): string {
+  return a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
 }

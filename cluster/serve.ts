@@ -28,7 +28,7 @@ import { EmbeddedEngine, type EpochResult } from './embedded.js';
 import { LineWriter } from './output.js';
 import { EpochStream, LineSink, type EpochSink, type OutputMark } from './stream.js';
 import type { Epoch } from './replay.js';
-import { buildApi, type NodeState, type ReloadResult, type RulesInfo } from './http-api.js';
+import { buildApi, formatAddress, listenOn, type NodeState, type ReloadResult, type RulesInfo } from './http-api.js';
 import { Blocklist } from './blocklist.js';
 import { AlertHistory } from './alert-history.js';
 import { Metrics } from './metrics.js';
@@ -229,13 +229,7 @@ export class ServeNode {
     server.prependListener('checkContinue', follow);
     try {
       await node.app.ready();
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', (err: NodeJS.ErrnoException) => {
-          const why = err.code === 'EADDRINUSE' ? 'the port is in use' : err.code === 'EADDRNOTAVAIL' ? 'no such local address' : err.message;
-          reject(new UsageError(`config.listen: cannot listen on ${config.listen.host}:${config.listen.port}: ${why}`));
-        });
-        server.listen(config.listen.port, config.listen.host, () => { resolve(); });
-      });
+      await listenOn(server, config.listen);
     } catch (err) {
       await node.telemetry.shutdown();
       throw err;
@@ -458,8 +452,4 @@ export class ServeNode {
 
 function rulesInfo (file: string, compiled: CompiledRules, text: string): RulesInfo {
   return { file, fingerprint: rulesFingerprint(compiled.config), loaded: new Date().toISOString(), rules: compiled.config.rules.length, text };
-}
-
-function formatAddress (a: AddressInfo): string {
-  return a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
 }
