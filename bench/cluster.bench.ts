@@ -57,7 +57,7 @@
  * about 2 s).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cleanUpOnExit, killServes, metric, ownCpuSeconds, procCpuSeconds, startServe, stopServe, type ServeProc } from './serve-procs.js';
+import { cleanUpOnExit, killServes, metric, ownCpuSeconds, procCpuSeconds, startClusterProc, stopServe, type ServeProc } from './serve-procs.js';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -134,16 +134,7 @@ function freshPrefix (): string {
 
 /** Starts `vigil serve --config` in the node role and resolves once it says it is ready. */
 async function startNode (ctx: Ctx, dir: string, prefix: string, id: string): Promise<ServeProc> {
-  const file = join(dir, `${id}.yaml`);
-  writeFileSync(file, [
-    `rules: ${RULES}`,
-    `data: ${join(dir, id)}`,
-    'listen: 127.0.0.1:0',
-    'threads: 1',
-    `nats: { servers: [${ctx.nats.url}], prefix: ${prefix} }`,
-    `cluster: { roles: [node], node_id: ${id}, shards: ${SHARDS}, lease: ${LEASE_MS / 1000}s, replicas: 1 }`,
-  ].join('\n') + '\n');
-  return await startServe(id, file);
+  return await startClusterProc({ id, dir, rules: RULES, natsUrl: ctx.nats.url, prefix, roles: ['node'], shards: SHARDS, leaseMs: LEASE_MS });
 }
 
 async function appliedSum (nodes: readonly ServeProc[]): Promise<number> {

@@ -5,8 +5,9 @@
  * bench ends, also on a failure or a signal.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const VIGIL = fileURLToPath(new URL('../../bin/vigil.js', import.meta.url));
@@ -49,6 +50,36 @@ export interface ServeProc {
   readonly exited: Promise<void>;
   /** what the process logged so far (the last 64 KiB) */
   readonly log: () => string;
+}
+
+export interface ClusterProc {
+  readonly id: string;
+  /** the folder that gets the config file and the data folder, both named after `id` */
+  readonly dir: string;
+  readonly rules: string;
+  readonly natsUrl: string;
+  readonly prefix: string;
+  readonly roles: readonly string[];
+  readonly shards: number;
+  readonly leaseMs: number;
+  /** an OTLP/HTTP endpoint: telemetry on */
+  readonly telemetry?: string;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/** Writes a cluster node's config (one shard thread, API on a free loopback port) and starts it. */
+export async function startClusterProc (o: ClusterProc): Promise<ServeProc> {
+  const file = join(o.dir, `${o.id}.yaml`);
+  writeFileSync(file, [
+    `rules: ${o.rules}`,
+    `data: ${join(o.dir, o.id)}`,
+    'listen: 127.0.0.1:0',
+    'threads: 1',
+    `nats: { servers: [${o.natsUrl}], prefix: ${o.prefix} }`,
+    `cluster: { roles: [${o.roles.join(', ')}], node_id: ${o.id}, shards: ${o.shards}, lease: ${o.leaseMs / 1000}s, replicas: 1 }`,
+    ...(o.telemetry === undefined ? [] : [`telemetry: { endpoint: ${o.telemetry} }`]),
+  ].join('\n') + '\n');
+  return await startServe(o.id, file, o.env);
 }
 
 /** Starts `vigil serve --config FILE` and resolves with its API port once it says it is ready. */

@@ -45,9 +45,9 @@
  * is stopped at the end, also on failure. Traffic: examples/dataset.ts, seed 42; rules:
  * examples/rules.yaml; leases of 3 s as in cluster.bench.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { cleanUpOnExit, killServes, metric, ownCpuSeconds, procCpuSeconds, startServe as startProc, stopServe, type ServeProc } from './serve-procs.js';
+import { cleanUpOnExit, killServes, metric, ownCpuSeconds, procCpuSeconds, startClusterProc, stopServe, type ServeProc } from './serve-procs.js';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -99,17 +99,7 @@ function freshPrefix (): string {
 
 /** Starts `vigil serve --config` in `role` and resolves with its API port once it says it is ready. */
 async function startRole (ctx: Ctx, dir: string, prefix: string, id: string, role: 'coordinator' | 'node', endpoint: string | undefined): Promise<ServeProc> {
-  const file = join(dir, `${id}.yaml`);
-  writeFileSync(file, [
-    `rules: ${RULES}`,
-    `data: ${join(dir, id)}`,
-    'listen: 127.0.0.1:0',
-    'threads: 1',
-    `nats: { servers: [${ctx.nats.url}], prefix: ${prefix} }`,
-    `cluster: { roles: [${role}], node_id: ${id}, shards: ${SHARDS}, lease: ${LEASE_MS / 1000}s, replicas: 1 }`,
-    ...(endpoint === undefined ? [] : [`telemetry: { endpoint: ${endpoint} }`]),
-  ].join('\n') + '\n');
-  return await startProc(`${role} ${id}`, file, childEnv());
+  return await startClusterProc({ id, dir, rules: RULES, natsUrl: ctx.nats.url, prefix, roles: [role], shards: SHARDS, leaseMs: LEASE_MS, env: childEnv(), ...(endpoint === undefined ? {} : { telemetry: endpoint }) });
 }
 
 async function waitHeld (node: ServeProc): Promise<void> {
