@@ -3,10 +3,17 @@
  * record contributes to. Single-threaded and synchronous by design; a shard actor owns one
  * Engine, so no counter ever needs a lock.
  *
- * One record: for each keyer (distinct `by`), extract the key(s), find the key's row with one
- * Map lookup, and for each counter of that row whose filter passes, add the record's
- * contribution to the window it falls in and check that counter's rules. A row is created only
+ * One record: for each keyer (distinct `by`), extract the key(s), find the key's id with one
+ * Map lookup, and for each counter of that key whose filter passes, add the record's
+ * contribution to the window it falls in and check that counter's rules. A key is created only
  * when some counter takes a contribution, so filtered-out keys cost nothing.
+ *
+ * Layout (see key-table.ts): the common counters — count, sum, avg, max and ratio over a
+ * calendar window — keep their newest window as numbers in the keyer's arena (start, end, n,
+ * aggregate, fired bits and limits per rule), so the usual record touches no object and
+ * allocates nothing. Older windows still open (a record late across a window's end), adaptive
+ * history and every other measure live in plain objects beside the key. takeChanges() and
+ * restore() speak the object form (Row) that stores persist, so the layout is the engine's own.
  *
  * Memory stays bounded on an endless stream: a window is discarded once the watermark (the
  * newest event time accepted upstream) passes its end plus `lateness`, and rows with nothing
@@ -22,6 +29,7 @@ import { type Alert, alertId, roundValue } from './alert.js';
 import { type CalendarWindow, type SlidingState, addToSliding, addToWindow, openSliding, openWindow, slideTo, windowValue } from './measure.js';
 import { shardOf } from './hash.js';
 import { RuleFailedError } from './errors.js';
+import { KeyTable, UNSCHEDULED } from './key-table.js';
 import { type SeenSet, novel, seenExpiresAt, sweepSeen } from './novelty.js';
 import { type RiskCell, addScore, decayedScore, openRisk, riskExpiresAt } from './risk.js';
 
@@ -56,6 +64,23 @@ export interface ShardScope { readonly shards: number, owns (shard: number): boo
 const EXPIRY_BUCKET_MS = 60_000;
 const WARNING = 1;
 const MAIN = 2;
+/** Expiry entries are `id * KEYER_SPAN + keyer`: one number, no object per scheduled key. */
+const KEYER_SPAN = 4096;
+// A simple calendar counter's numbers in the arena, from its offset: the newest open window.
+const START = 0; // NaN while the key has no window open for the counter
+const END = 1;
+const N = 2;
+const AGG = 3;
+/** then per rule slot: fired bits, and (varying limits only) the limit before shape */
+const FIRED = 4;
+const NO_CELL: CalendarCell = Object.freeze({ windows: Object.freeze([]) as unknown as CalendarWindow[] }) as CalendarCell;
+
+/** Counters whose newest window fits in the arena: fixed-size state, no sets or event lists. */
+function isSimple (counter: CompiledCounter): boolean {
+  if (!counter.calendar || counter.novelty > 0 || counter.risk) return false;
+  const kind = counter.measure.kind;
+  return kind === 'count' || kind === 'sum' || kind === 'avg' || kind === 'max' || kind === 'ratio';
+}
 
 export interface EngineStats { keys: number, windows: number }
 
@@ -83,9 +108,11 @@ export interface EngineMeta { readonly watermark: number }
 export class Engine {
   readonly compiled: CompiledRules;
   private readonly clock: () => number;
-  private readonly tables: Array<Map<string, Row>>;
-  /** rows to look at again, by the minute of event time at which something in them can expire */
-  private readonly expiry = new Map<number, Array<{ keyer: number, row: Row }>>();
+  private readonly tables: KeyTable[];
+  /** per counter (by index): its offset in its keyer's arena row, or -1 when it keeps objects */
+  private readonly offsets: Int32Array;
+  /** keys to look at again, by the minute of event time at which something in them can expire */
+  private readonly expiry = new Map<number, number[]>();
   /** the last expiry bucket processed */
   private expiryCursor = -Infinity;
   private readonly filterStamp: Uint32Array;
@@ -100,22 +127,33 @@ export class Engine {
   private current: CompiledCounter | undefined;
   private readonly previousStarts = new Map<string, number[]>();
   // Change tracking for a durable store; off for the in-memory core.
-  private readonly dirty: Array<Set<Row>> | undefined;
+  private readonly track: boolean;
   private removed: Array<{ keyer: number, key: string, shard: number }> = [];
 
   /** `clock` gives wall-clock ms for `detectedAt`; core never reads the clock itself. */
   constructor (compiled: CompiledRules, clock: () => number, options: { trackChanges?: boolean } = {}) {
     this.compiled = compiled;
     this.clock = clock;
-    this.dirty = options.trackChanges === true ? compiled.keyers.map(() => new Set()) : undefined;
-    this.tables = compiled.keyers.map(() => new Map());
+    this.track = options.trackChanges === true;
+    if (compiled.keyers.length >= KEYER_SPAN) throw new RangeError(`at most ${KEYER_SPAN - 1} distinct "by" are supported, got ${compiled.keyers.length}`);
+    this.offsets = new Int32Array(compiled.counters.length).fill(-1);
+    this.tables = compiled.keyers.map((keyer) => {
+      const blank: number[] = [];
+      for (const counter of keyer.counters) {
+        if (!isSimple(counter)) continue;
+        this.offsets[counter.index] = blank.length;
+        const rules = counter.rules.length;
+        blank.push(NaN, 0, 0, 0, ...new Array<number>(rules * (counter.varyingLimits ? 2 : 1)).fill(0));
+      }
+      return new KeyTable(Float64Array.from(blank), keyer.counters.length);
+    });
     this.filterStamp = new Uint32Array(compiled.filters.length);
     this.filterPass = new Uint8Array(compiled.filters.length);
   }
 
   /**
    * The newest event time accepted upstream; windows behind it by more than `lateness` are
-   * discarded, and rows scheduled to expire by then are swept.
+   * discarded, and keys scheduled to expire by then are swept.
    */
   advance (watermark: number): void {
     if (watermark <= this.watermark) return;
@@ -137,29 +175,54 @@ export class Engine {
     const entries = this.expiry.get(bucket);
     if (entries === undefined) return;
     this.expiry.delete(bucket);
-    for (const { keyer, row } of entries) {
-      // Stale entries (the row was removed, or rescheduled and swept already) cost one lookup.
-      if (this.tables[keyer]!.get(row.key) !== row) continue;
-      if (this.sweepRow(keyer, row)) this.schedule(keyer, row);
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!;
+      const k = e % KEYER_SPAN;
+      const id = (e - k) / KEYER_SPAN;
+      const table = this.tables[k]!;
+      // Stale entries (the key was removed, or rescheduled) cost two array reads.
+      if (table.scheduled[id] !== bucket || table.keys[id] === undefined) continue;
+      table.scheduled[id] = UNSCHEDULED;
+      if (this.sweepRow(k, id)) this.schedule(k, id);
     }
   }
 
-  /** Puts a row in the bucket of the earliest event time at which a sweep could change it. */
-  private schedule (keyer: number, row: Row): void {
-    const at = this.nextChange(keyer, row);
+  /**
+   * Puts a key in the bucket of the earliest event time at which a sweep could change it,
+   * unless it already waits in a bucket no later than that (that sweep schedules it again).
+   */
+  private schedule (k: number, id: number): void {
+    const at = this.nextChange(k, id);
     if (at === Infinity) return;
     const bucket = Math.max(Math.floor(at / EXPIRY_BUCKET_MS), this.expiryCursor + 1);
+    const table = this.tables[k]!;
+    const waiting = table.scheduled[id]!;
+    if (waiting !== UNSCHEDULED && waiting > this.expiryCursor && waiting <= bucket) return;
+    table.scheduled[id] = bucket;
     const entries = this.expiry.get(bucket);
-    if (entries === undefined) this.expiry.set(bucket, [{ keyer, row }]);
-    else entries.push({ keyer, row });
+    const e = id * KEYER_SPAN + k;
+    if (entries === undefined) this.expiry.set(bucket, [e]);
+    else entries.push(e);
   }
 
-  /** The earliest watermark at which sweepRow() would change the row (the conditions it tests). */
-  private nextChange (k: number, row: Row): number {
+  /** The earliest watermark at which sweepRow() would change the key (the conditions it tests). */
+  private nextChange (k: number, id: number): number {
     const { lateness, horizon } = this.compiled;
+    const table = this.tables[k]!;
+    const cells = table.cells[id];
     let at = Infinity;
     for (const counter of this.compiled.keyers[k]!.counters) {
-      const cell = row.cells[counter.slot];
+      const off = this.offsets[counter.index]!;
+      const cell = cells?.[counter.slot];
+      if (off >= 0) {
+        const side = cell as CalendarCell | undefined;
+        const o = id * table.stride + off;
+        const open = table.arena[o + START]!;
+        if (side !== undefined && side.windows.length > 0) at = Math.min(at, side.windows[0]!.end + lateness);
+        else if (open === open) at = Math.min(at, table.arena[o + END]! + lateness);
+        else if (side?.hist !== undefined && side.hist.length > 0) at = Math.min(at, side.hist[side.hist.length - 2]! + (counter.history + 1) * UNIT_MAX_MS[(counter.window as { unit: CalendarUnit }).unit] + lateness);
+        continue;
+      }
       if (cell === undefined) continue;
       if (counter.risk) {
         at = Math.min(at, riskExpiresAt(cell as RiskCell, this.compiled.halfLife) + horizon + lateness);
@@ -205,6 +268,7 @@ export class Engine {
     const home = scope === undefined || scope.owns(homeShard);
     const keyers = this.compiled.keyers;
     const keys = this.keyBuf;
+    const offsets = this.offsets;
     for (let k = 0; k < keyers.length; k++) {
       const keyer = keyers[k]!;
       if (keyer.local && !home) continue;
@@ -212,6 +276,8 @@ export class Engine {
       if (gate !== undefined && !this.passesAny(gate, record)) continue;
       keys.length = 0;
       const n = keyer.extract(record, keys);
+      const table = this.tables[k]!;
+      const fed = keyer.fed;
       for (let i = 0; i < n; i++) {
         const key = keys[i]!;
         let shard = homeShard;
@@ -219,23 +285,27 @@ export class Engine {
           shard = shardOf(key, scope.shards);
           if (!scope.owns(shard)) continue;
         }
-        const table = this.tables[k]!;
-        let row = table.get(key);
+        let id = table.id(key);
         let opened = false;
-        for (const counter of keyer.fed) {
+        for (let c = 0; c < fed.length; c++) {
+          const counter = fed[c]!;
           this.current = counter;
           if (counter.filter >= 0 && !this.passes(counter.filter, record)) continue;
           const x = counter.contribute(record);
           if (x === undefined) continue;
-          if (row === undefined) {
-            row = { key, shard, cells: new Array<Cell | undefined>(keyer.counters.length) };
-            table.set(key, row);
+          if (id === undefined) id = table.create(key, shard);
+          if (this.track) table.markDirty(id);
+          const off = offsets[counter.index]!;
+          if (off >= 0) {
+            if (this.addSimple(table, id, off, counter, x as number, record, out)) opened = true;
+          } else if (counter.calendar) {
+            if (this.addCalendar(table.cellsOf(id), key, counter, x, record, out)) opened = true;
+          } else if (this.addSliding(table.cellsOf(id), key, counter, x, record, out)) {
+            opened = true;
           }
-          this.dirty?.[k]!.add(row);
-          if (counter.calendar ? this.addCalendar(row, counter, x, record, out) : this.addSliding(row, counter, x, record, out)) opened = true;
         }
-        // A new window or cell can expire: the row goes in that minute's expiry bucket.
-        if (opened) this.schedule(k, row!);
+        // A new window or cell can expire: the key goes in that minute's expiry bucket.
+        if (opened) this.schedule(k, id!);
       }
     }
     if (this.compiled.riskBy.size > 0 && out.length > first) this.feedRisk(record, homeShard, first, out);
@@ -250,7 +320,7 @@ export class Engine {
   private feedRisk (record: UsageRecord, shard: number, first: number, out: Alert[]): void {
     const end = out.length;
     const halfLife = this.compiled.halfLife;
-    const touched: Array<{ counter: CompiledCounter, row: Row, cell: RiskCell, opened: boolean }> = [];
+    const touched: Array<{ counter: CompiledCounter, id: number, key: string, cell: RiskCell, opened: boolean }> = [];
     for (let i = first; i < end; i++) {
       const alert = out[i]!;
       const source = this.compiled.ruleById.get(alert.rule);
@@ -262,35 +332,32 @@ export class Engine {
         this.current = counter;
         const k = counter.keyer;
         const table = this.tables[k]!;
-        let row = table.get(alert.key);
-        if (row === undefined) {
-          row = { key: alert.key, shard, cells: new Array<Cell | undefined>(this.compiled.keyers[k]!.counters.length) };
-          table.set(alert.key, row);
-        }
-        let cell = row.cells[counter.slot] as RiskCell | undefined;
+        const id = table.id(alert.key) ?? table.create(alert.key, shard);
+        const cells = table.cellsOf(id);
+        let cell = cells[counter.slot] as RiskCell | undefined;
         const opened = cell === undefined;
         if (cell === undefined) {
           cell = openRisk(counter.rules.length);
           if (counter.varyingLimits) cell.limits = counter.rules.map((r) => this.baseLimit(r, alert.key, undefined, counter, 0));
-          row.cells[counter.slot] = cell;
+          cells[counter.slot] = cell;
         }
         if (!touched.some((t) => t.cell === cell)) {
-          touched.push({ counter, row, cell, opened });
-          this.dirty?.[k]!.add(row);
+          touched.push({ counter, id, key: alert.key, cell, opened });
+          if (this.track) table.markDirty(id);
           this.rearmRisk(counter, cell, record);
         }
         addScore(cell, alert.id, alert.rule, score, record.ts, halfLife);
       }
     }
-    for (const { counter, row, cell, opened } of touched) {
+    for (const { counter, id, key, cell, opened } of touched) {
       this.current = counter;
-      // A new score cell can expire: the row goes in that minute's expiry bucket.
-      if (opened) this.schedule(counter.keyer, row);
+      // A new score cell can expire: the key goes in that minute's expiry bucket.
+      if (opened) this.schedule(counter.keyer, id);
       for (const rule of counter.rules) {
         if (cell.n < rule.minCount) continue;
         const limit = rule.constantLimit ?? this.shaped(rule, cell.limits![rule.slot]!, record);
-        if (rule.warning !== undefined) this.fireRisk(cell, rule, WARNING, 'warning', this.warningOf(rule, limit), row.key, record, out);
-        this.fireRisk(cell, rule, MAIN, rule.severity, limit, row.key, record, out);
+        if (rule.warning !== undefined) this.fireRisk(cell, rule, WARNING, 'warning', this.warningOf(rule, limit), key, record, out);
+        this.fireRisk(cell, rule, MAIN, rule.severity, limit, key, record, out);
       }
     }
   }
@@ -335,17 +402,119 @@ export class Engine {
     return ok;
   }
 
-  /** Adds to the record's calendar window and checks the counter's rules; true when it opened a window. */
-  private addCalendar (row: Row, counter: CompiledCounter, x: number | string, record: UsageRecord, out: Alert[]): boolean {
-    const window = counter.window as { kind: 'calendar', unit: CalendarUnit };
-    let bounds = this.unitBounds[counter.unit]!;
+  /** The calendar window of the record for the counter's unit, computed once per record and unit. */
+  private boundsOf (counter: CompiledCounter, ts: number): WindowBounds {
     if (this.unitStamp[counter.unit] !== this.stamp) {
-      bounds = this.compiled.zone.window(window.unit, record.ts);
-      this.unitBounds[counter.unit] = bounds;
+      this.unitBounds[counter.unit] = this.compiled.zone.window((counter.window as { unit: CalendarUnit }).unit, ts);
       this.unitStamp[counter.unit] = this.stamp;
     }
-    let cell = row.cells[counter.slot] as CalendarCell | undefined;
-    if (cell === undefined) { cell = { windows: [] }; row.cells[counter.slot] = cell; }
+    return this.unitBounds[counter.unit]!;
+  }
+
+  /**
+   * Adds to a simple counter (arena layout) and checks its rules; true when it opened a
+   * window. A record for an older window than the newest (late across a window's end) goes
+   * to the object form of that window beside the key.
+   */
+  private addSimple (table: KeyTable, id: number, off: number, counter: CompiledCounter, x: number, record: UsageRecord, out: Alert[]): boolean {
+    const bounds = this.boundsOf(counter, record.ts);
+    const o = id * table.stride + off;
+    const a = table.arena;
+    const start = a[o + START]!;
+    let opened = false;
+    if (start !== bounds.start) {
+      if (start === start && bounds.start < start) return this.addCalendar(table.cellsOf(id), table.keys[id]!, counter, x, record, out);
+      this.openNewest(table, id, o, counter, bounds);
+      opened = true;
+    }
+    const n = ++a[o + N]!;
+    let agg = a[o + AGG]!;
+    switch (counter.measure.kind) {
+      case 'count': agg = n; break;
+      case 'max': if (x > agg) agg = x; break;
+      default: agg += x;
+    }
+    a[o + AGG] = agg;
+    const kind = counter.measure.kind;
+    const value = kind === 'avg' || kind === 'ratio' ? agg / n : agg;
+    const rules = counter.rules;
+    const count = rules.length;
+    for (let j = 0; j < count; j++) {
+      const rule = rules[j]!;
+      if (n < rule.minCount) continue;
+      let fired = a[o + FIRED + j]!;
+      if ((fired & MAIN) !== 0 && (rule.warning === undefined || (fired & WARNING) !== 0)) continue;
+      const limit = rule.constantLimit ?? this.shaped(rule, a[o + FIRED + count + j]!, record);
+      if (rule.warning !== undefined && (fired & WARNING) === 0) {
+        const warn = this.warningOf(rule, limit);
+        if (value > warn) {
+          a[o + FIRED + j] = fired | WARNING;
+          out.push(this.makeAlert(rule, 'warning', table.keys[id]!, a[o + START]!, a[o + END]!, a[o + START]!, value, warn, record));
+        }
+      }
+      if ((fired & MAIN) === 0 && value > limit) {
+        fired = a[o + FIRED + j]! | MAIN;
+        a[o + FIRED + j] = fired;
+        out.push(this.makeAlert(rule, rule.severity, table.keys[id]!, a[o + START]!, a[o + END]!, a[o + START]!, value, limit, record));
+      }
+    }
+    return opened;
+  }
+
+  /** Opens `bounds` as the newest window of a simple counter; the one it replaces joins the older windows. */
+  private openNewest (table: KeyTable, id: number, o: number, counter: CompiledCounter, bounds: WindowBounds): void {
+    const a = table.arena;
+    let side = table.cells[id]?.[counter.slot] as CalendarCell | undefined;
+    if (a[o + START] === a[o + START]) {
+      if (side === undefined) { side = { windows: [] }; table.cellsOf(id)[counter.slot] = side; }
+      side.windows.push(this.windowAt(a, o, counter));
+    }
+    if (side !== undefined) this.dropExpired(side, counter);
+    a[o + START] = bounds.start;
+    a[o + END] = bounds.end;
+    a[o + N] = 0;
+    a[o + AGG] = counter.measure.kind === 'max' ? -Infinity : 0;
+    const count = counter.rules.length;
+    for (let j = 0; j < count; j++) a[o + FIRED + j] = 0;
+    if (counter.varyingLimits) {
+      const key = table.keys[id]!;
+      for (let j = 0; j < count; j++) a[o + FIRED + count + j] = this.baseLimit(counter.rules[j]!, key, side ?? NO_CELL, counter, bounds.start);
+    }
+  }
+
+  /** The object form of a simple counter's newest window. */
+  private windowAt (a: Float64Array, o: number, counter: CompiledCounter): CalendarWindow {
+    const count = counter.rules.length;
+    const fired = new Array<number>(count);
+    for (let j = 0; j < count; j++) fired[j] = a[o + FIRED + j]!;
+    let limits: number[] | undefined;
+    if (counter.varyingLimits) {
+      limits = new Array<number>(count);
+      for (let j = 0; j < count; j++) limits[j] = a[o + FIRED + count + j]!;
+    }
+    return { start: a[o + START]!, end: a[o + END]!, n: a[o + N]!, a: a[o + AGG]!, distinct: undefined, ends: undefined, starts: undefined, newestStart: -Infinity, limits, fired };
+  }
+
+  /** Puts a window in object form into the arena as a simple counter's newest window. */
+  private loadNewest (table: KeyTable, id: number, o: number, counter: CompiledCounter, w: CalendarWindow, side: CalendarCell | undefined): void {
+    const a = table.arena;
+    a[o + START] = w.start;
+    a[o + END] = w.end;
+    a[o + N] = w.n;
+    a[o + AGG] = w.a;
+    const count = counter.rules.length;
+    for (let j = 0; j < count; j++) a[o + FIRED + j] = w.fired[j] ?? 0;
+    if (counter.varyingLimits) {
+      const key = table.keys[id]!;
+      for (let j = 0; j < count; j++) a[o + FIRED + count + j] = w.limits?.[j] ?? this.baseLimit(counter.rules[j]!, key, side ?? NO_CELL, counter, w.start);
+    }
+  }
+
+  /** Adds to the record's calendar window (object form) and checks the counter's rules; true when it opened a window. */
+  private addCalendar (cells: Array<Cell | undefined>, key: string, counter: CompiledCounter, x: number | string, record: UsageRecord, out: Alert[]): boolean {
+    const bounds = this.boundsOf(counter, record.ts);
+    let cell = cells[counter.slot] as CalendarCell | undefined;
+    if (cell === undefined) { cell = { windows: [] }; cells[counter.slot] = cell; }
     if (counter.novelty > 0) x = novel(cell, x as string, record.ts, counter.novelty);
     const windows = cell.windows;
     let w: CalendarWindow | undefined;
@@ -356,7 +525,7 @@ export class Engine {
     if (w === undefined) {
       this.dropExpired(cell, counter);
       w = openWindow(counter.measure, bounds.start, bounds.end, counter.rules.length);
-      if (counter.varyingLimits) w.limits = counter.rules.map((r) => this.baseLimit(r, row.key, cell, counter, bounds.start));
+      if (counter.varyingLimits) w.limits = counter.rules.map((r) => this.baseLimit(r, key, cell, counter, bounds.start));
       let at = windows.length;
       while (at > 0 && windows[at - 1]!.start > w.start) at--;
       windows.splice(at, 0, w);
@@ -372,27 +541,27 @@ export class Engine {
         const warn = this.warningOf(rule, limit);
         if (value > warn) {
           w.fired[rule.slot]! |= WARNING;
-          out.push(this.makeAlert(rule, 'warning', row.key, w.start, w.end, w.start, value, warn, record));
+          out.push(this.makeAlert(rule, 'warning', key, w.start, w.end, w.start, value, warn, record));
         }
       }
       if ((fired & MAIN) === 0 && value > limit) {
         w.fired[rule.slot]! |= MAIN;
-        out.push(this.makeAlert(rule, rule.severity, row.key, w.start, w.end, w.start, value, limit, record));
+        out.push(this.makeAlert(rule, rule.severity, key, w.start, w.end, w.start, value, limit, record));
       }
     }
     return opened;
   }
 
   /** Adds to the key's sliding window and checks the counter's rules; true when it opened the window's state. */
-  private addSliding (row: Row, counter: CompiledCounter, x: number | string, record: UsageRecord, out: Alert[]): boolean {
+  private addSliding (cells: Array<Cell | undefined>, key: string, counter: CompiledCounter, x: number | string, record: UsageRecord, out: Alert[]): boolean {
     const size = (counter.window as { kind: 'sliding', ms: number }).ms;
     const kind = counter.measure.kind;
-    let s = row.cells[counter.slot] as SlidingState | undefined;
+    let s = cells[counter.slot] as SlidingState | undefined;
     const opened = s === undefined;
     if (s === undefined) {
       s = openSliding(counter.measure, counter.rules.length);
-      if (counter.varyingLimits) s.limits = counter.rules.map((r) => this.baseLimit(r, row.key, undefined, counter, 0));
-      row.cells[counter.slot] = s;
+      if (counter.varyingLimits) s.limits = counter.rules.map((r) => this.baseLimit(r, key, undefined, counter, 0));
+      cells[counter.slot] = s;
     }
     // The seen-set learns the value even from a record older than the span.
     if (counter.novelty > 0) x = novel(s, x as string, record.ts, counter.novelty);
@@ -412,8 +581,8 @@ export class Engine {
     for (const rule of counter.rules) {
       if (s.n < rule.minCount) continue;
       const limit = rule.constantLimit ?? this.shaped(rule, s.limits![rule.slot]!, record);
-      if (rule.warning !== undefined) this.fireSliding(s, rule, WARNING, 'warning', value, this.warningOf(rule, limit), row.key, size, record, out);
-      this.fireSliding(s, rule, MAIN, rule.severity, value, limit, row.key, size, record, out);
+      if (rule.warning !== undefined) this.fireSliding(s, rule, WARNING, 'warning', value, this.warningOf(rule, limit), key, size, record, out);
+      this.fireSliding(s, rule, MAIN, rule.severity, value, limit, key, size, record, out);
     }
     return opened;
   }
@@ -500,27 +669,62 @@ export class Engine {
     return true;
   }
 
-  /** Discards expired windows of every key and deletes rows with nothing left to keep (normally the expiry buckets do this as event time passes). */
+  /** Discards expired windows of every key and deletes keys with nothing left to keep (normally the expiry buckets do this as event time passes). */
   sweep (): void {
     for (let k = 0; k < this.tables.length; k++) {
-      for (const row of [...this.tables[k]!.values()]) this.sweepRow(k, row);
+      for (const id of [...this.tables[k]!.live()]) this.sweepRow(k, id);
     }
   }
 
-  /** Sweeps one row; false when it removed the row. */
-  private sweepRow (k: number, row: Row): boolean {
+  /** Sweeps one key; false when it removed the key. */
+  private sweepRow (k: number, id: number): boolean {
     const keyer = this.compiled.keyers[k]!;
+    const table = this.tables[k]!;
     const lateness = this.compiled.lateness;
+    const cells = table.cells[id];
     let live = false;
     let changed = false;
     const horizon = this.compiled.horizon;
     for (const counter of keyer.counters) {
-      const cell = row.cells[counter.slot];
+      const off = this.offsets[counter.index]!;
+      if (off >= 0) {
+        const o = id * table.stride + off;
+        const a = table.arena;
+        const side = cells?.[counter.slot] as CalendarCell | undefined;
+        const open = a[o + START]! === a[o + START]!;
+        if (!open && side === undefined) continue;
+        if (side !== undefined && this.dropExpired(side, counter)) changed = true;
+        let newest = open;
+        if (open && a[o + END]! <= this.watermark - lateness) {
+          // The newest window is over too: the object form's rule (dropExpired) for it.
+          if (counter.history > 0) {
+            const holder = side ?? (table.cellsOf(id)[counter.slot] = { windows: [] }) as CalendarCell;
+            const hist = holder.hist ?? (holder.hist = []);
+            hist.push(a[o + START]!, windowValue(counter.measure.kind, this.windowAt(a, o, counter)));
+            if (hist.length > 2 * counter.history) hist.splice(0, hist.length - 2 * counter.history);
+          }
+          a[o + START] = NaN;
+          newest = false;
+          changed = true;
+        }
+        const holder = table.cells[id]?.[counter.slot] as CalendarCell | undefined;
+        const hist = holder?.hist;
+        const keepHistory = hist !== undefined && hist.length > 0 &&
+          this.watermark - hist[hist.length - 2]! < (counter.history + 1) * UNIT_MAX_MS[(counter.window as { unit: CalendarUnit }).unit] + lateness;
+        if (newest || (holder !== undefined && holder.windows.length > 0) || keepHistory) {
+          live = true;
+        } else if (holder !== undefined) {
+          table.cells[id]![counter.slot] = undefined;
+          changed = true;
+        }
+        continue;
+      }
+      const cell = cells?.[counter.slot];
       if (cell === undefined) continue;
       if (counter.risk) {
         // The score has decayed to nothing (2^-40 of what it was) for every record still accepted.
         if (riskExpiresAt(cell as RiskCell, this.compiled.halfLife) + horizon + lateness <= this.watermark) {
-          row.cells[counter.slot] = undefined;
+          cells![counter.slot] = undefined;
           changed = true;
         } else {
           live = true;
@@ -543,11 +747,11 @@ export class Engine {
               const fresh = openSliding(counter.measure, counter.rules.length);
               fresh.limits = old.limits;
               fresh.seen = seen as SeenSet;
-              row.cells[counter.slot] = fresh;
+              cells![counter.slot] = fresh;
             }
             live = true;
           } else {
-            row.cells[counter.slot] = undefined;
+            cells![counter.slot] = undefined;
           }
           changed = true;
         } else {
@@ -563,30 +767,56 @@ export class Engine {
       if (c.windows.length > 0 || keepHistory || knows) {
         live = true;
       } else {
-        row.cells[counter.slot] = undefined;
+        cells![counter.slot] = undefined;
         changed = true;
       }
     }
     if (!live) {
-      this.tables[k]!.delete(row.key);
-      if (this.dirty !== undefined) { this.dirty[k]!.delete(row); this.removed.push({ keyer: k, key: row.key, shard: row.shard }); }
+      const key = table.keys[id]!;
+      const shard = table.shards[id]!;
+      table.remove(id);
+      if (this.track) this.removed.push({ keyer: k, key, shard });
       return false;
     }
-    if (changed) this.dirty?.[k]!.add(row);
+    if (changed && this.track) table.markDirty(id);
     return true;
   }
 
+  /** A key's state in object form, as stores persist it. */
+  private rowOf (k: number, id: number): Row {
+    const table = this.tables[k]!;
+    const cells = new Array<Cell | undefined>(table.width);
+    const own = table.cells[id];
+    for (const counter of this.compiled.keyers[k]!.counters) {
+      const off = this.offsets[counter.index]!;
+      const cell = own?.[counter.slot];
+      if (off < 0) { cells[counter.slot] = cell; continue; }
+      const side = cell as CalendarCell | undefined;
+      const o = id * table.stride + off;
+      const windows = side === undefined ? [] : side.windows.slice();
+      if (table.arena[o + START] === table.arena[o + START]) windows.push(this.windowAt(table.arena, o, counter));
+      if (windows.length === 0 && side === undefined) continue;
+      cells[counter.slot] = side?.hist === undefined ? { windows } : { windows, hist: side.hist.slice() };
+    }
+    return { key: table.keys[id]!, shard: table.shards[id]!, cells };
+  }
+
   /**
-   * Rows changed and keys removed since the last call; requires `trackChanges`. A key removed
-   * and then created again in between is reported only as changed.
+   * Keys changed and keys removed since the last call; requires `trackChanges`. A key removed
+   * and then created again in between is reported only as changed. Rows are snapshots: the
+   * engine may change the same keys right after without touching them.
    */
   takeChanges (): EngineChanges {
     const rows: Array<{ keyer: number, row: Row }> = [];
-    this.dirty?.forEach((set, keyer) => {
-      for (const row of set) rows.push({ keyer, row });
-      set.clear();
+    this.tables.forEach((table, keyer) => {
+      for (const id of table.dirtyList) {
+        if (table.dirty[id] !== 1) continue;
+        table.dirty[id] = 0;
+        rows.push({ keyer, row: this.rowOf(keyer, id) });
+      }
+      table.dirtyList.length = 0;
     });
-    const removed = this.removed.filter(({ keyer, key }) => this.tables[keyer]!.get(key) === undefined);
+    const removed = this.removed.filter(({ keyer, key }) => this.tables[keyer]!.id(key) === undefined);
     this.removed = [];
     return { rows, removed };
   }
@@ -599,21 +829,55 @@ export class Engine {
   restore (meta: EngineMeta, rows: Iterable<{ keyer: number, row: Row }>): void {
     this.watermark = meta.watermark;
     for (const { keyer, row } of rows) {
-      this.tables[keyer]?.set(row.key, row);
-      this.schedule(keyer, row);
+      const table = this.tables[keyer];
+      if (table === undefined) continue;
+      const existing = table.id(row.key);
+      if (existing !== undefined) table.remove(existing);
+      const id = table.create(row.key, row.shard);
+      for (const counter of this.compiled.keyers[keyer]!.counters) {
+        const cell = row.cells[counter.slot];
+        if (cell === undefined || cell === null) continue;
+        const off = this.offsets[counter.index]!;
+        if (off < 0) { table.cellsOf(id)[counter.slot] = cell; continue; }
+        const c = cell as CalendarCell;
+        const older = c.windows.slice(0, -1);
+        const side: CalendarCell | undefined = older.length > 0 || c.hist !== undefined ? (c.hist === undefined ? { windows: older } : { windows: older, hist: c.hist }) : undefined;
+        if (side !== undefined) table.cellsOf(id)[counter.slot] = side;
+        const newest = c.windows[c.windows.length - 1];
+        if (newest !== undefined) this.loadNewest(table, id, id * table.stride + off, counter, newest, side);
+      }
+      this.schedule(keyer, id);
     }
   }
 
   stats (): EngineStats {
     let keys = 0;
     let windows = 0;
-    for (const table of this.tables) {
+    this.tables.forEach((table, k) => {
       keys += table.size;
-      for (const row of table.values()) {
-        for (const cell of row.cells) if (cell !== undefined) windows += 'windows' in cell ? cell.windows.length : 1;
+      const counters = this.compiled.keyers[k]!.counters;
+      for (const id of table.live()) {
+        const cells = table.cells[id];
+        for (const counter of counters) {
+          const cell = cells?.[counter.slot];
+          const off = this.offsets[counter.index]!;
+          if (off >= 0) {
+            const o = id * table.stride + off;
+            if (table.arena[o + START] === table.arena[o + START]) windows++;
+            windows += (cell as CalendarCell | undefined)?.windows.length ?? 0;
+          } else if (cell !== undefined) {
+            windows += 'windows' in cell ? cell.windows.length : 1;
+          }
+        }
       }
-    }
+    });
     return { keys, windows };
+  }
+
+  private cellOf (counter: CompiledCounter, key: string): Cell | undefined {
+    const table = this.tables[counter.keyer]!;
+    const id = table.id(key);
+    return id === undefined ? undefined : table.cells[id]?.[counter.slot];
   }
 
   /**
@@ -624,7 +888,7 @@ export class Engine {
     const out: RiskReport[] = [];
     for (const counters of this.compiled.riskBy.values()) {
       for (const counter of counters) {
-        const cell = this.tables[counter.keyer]!.get(key)?.cells[counter.slot] as RiskCell | undefined;
+        const cell = this.cellOf(counter, key) as RiskCell | undefined;
         if (cell === undefined) continue;
         const score = roundValue(decayedScore(cell, ts, this.compiled.halfLife));
         for (const rule of counter.rules) {
@@ -647,7 +911,19 @@ export class Engine {
   counterValue (ruleId: string, key: string, ts: number): { value: number, start: number, end: number } | undefined {
     const counter = this.compiled.counters.find((c) => c.rules.some((r) => r.id === ruleId));
     if (counter === undefined) return undefined;
-    const cell = this.tables[counter.keyer]!.get(key)?.cells[counter.slot];
+    const off = this.offsets[counter.index]!;
+    if (off >= 0) {
+      const table = this.tables[counter.keyer]!;
+      const id = table.id(key);
+      if (id === undefined) return undefined;
+      const bounds = this.compiled.zone.window((counter.window as { unit: CalendarUnit }).unit, ts);
+      const o = id * table.stride + off;
+      const w = table.arena[o + START] === bounds.start
+        ? this.windowAt(table.arena, o, counter)
+        : (table.cells[id]?.[counter.slot] as CalendarCell | undefined)?.windows.find((x) => x.start === bounds.start);
+      return w === undefined ? undefined : { value: windowValue(counter.measure.kind, w), start: w.start, end: w.end };
+    }
+    const cell = this.cellOf(counter, key);
     if (cell === undefined) return undefined;
     if (counter.risk) {
       const r = cell as RiskCell;
