@@ -26,7 +26,7 @@ import type { CalendarUnit, Severity } from './rules-config.js';
 import { CALENDAR_UNITS } from './rules-config.js';
 import type { WindowBounds } from './zone.js';
 import { type Alert, alertId, roundValue } from './alert.js';
-import { type CalendarWindow, type SlidingState, addToSliding, addToWindow, openSliding, openWindow, slideTo, windowValue } from './measure.js';
+import { type CalendarWindow, type HeldEvents, type SlidingState, addConcurrent, addToSliding, addToWindow, openSliding, openWindow, slideTo, windowValue } from './measure.js';
 import { shardOf } from './hash.js';
 import { RuleFailedError } from './errors.js';
 import { KeyTable, UNSCHEDULED } from './key-table.js';
@@ -67,7 +67,8 @@ const MAIN = 2;
 /** Expiry entries are `id * KEYER_SPAN + keyer`: one number, no object per scheduled key. */
 const KEYER_SPAN = 4096;
 // A simple calendar counter's numbers in the arena, from its offset: the newest open window.
-const START = 0; // NaN while the key has no window open for the counter
+const START = 0; // NO_WINDOW while the key has no window open for the counter
+const NO_WINDOW = -Infinity;
 const END = 1;
 const N = 2;
 const AGG = 3;
@@ -75,11 +76,12 @@ const AGG = 3;
 const FIRED = 4;
 const NO_CELL: CalendarCell = Object.freeze({ windows: Object.freeze([]) as unknown as CalendarWindow[] }) as CalendarCell;
 
-/** Counters whose newest window fits in the arena: fixed-size state, no sets or event lists. */
+/**
+ * Calendar counters whose newest window lives in the arena: every measure but new(F) and
+ * risk. A distinct set or the held events of `concurrent` sit in the table's aux slot.
+ */
 function isSimple (counter: CompiledCounter): boolean {
-  if (!counter.calendar || counter.novelty > 0 || counter.risk) return false;
-  const kind = counter.measure.kind;
-  return kind === 'count' || kind === 'sum' || kind === 'avg' || kind === 'max' || kind === 'ratio';
+  return counter.calendar && counter.novelty === 0 && !counter.risk;
 }
 
 export interface EngineStats { keys: number, windows: number }
@@ -143,7 +145,7 @@ export class Engine {
         if (!isSimple(counter)) continue;
         this.offsets[counter.index] = blank.length;
         const rules = counter.rules.length;
-        blank.push(NaN, 0, 0, 0, ...new Array<number>(rules * (counter.varyingLimits ? 2 : 1)).fill(0));
+        blank.push(NO_WINDOW, 0, 0, 0, ...new Array<number>(rules * (counter.varyingLimits ? 2 : 1)).fill(0));
       }
       return new KeyTable(Float64Array.from(blank), keyer.counters.length);
     });
@@ -192,6 +194,8 @@ export class Engine {
    * unless it already waits in a bucket no later than that (that sweep schedules it again).
    */
   private schedule (k: number, id: number): void {
+    // Due at the next bucket already: nothing can be earlier.
+    if (this.tables[k]!.scheduled[id] === this.expiryCursor + 1) return;
     const at = this.nextChange(k, id);
     if (at === Infinity) return;
     const bucket = Math.max(Math.floor(at / EXPIRY_BUCKET_MS), this.expiryCursor + 1);
@@ -219,7 +223,7 @@ export class Engine {
         const o = id * table.stride + off;
         const open = table.arena[o + START]!;
         if (side !== undefined && side.windows.length > 0) at = Math.min(at, side.windows[0]!.end + lateness);
-        else if (open === open) at = Math.min(at, table.arena[o + END]! + lateness);
+        else if (open !== NO_WINDOW) at = Math.min(at, table.arena[o + END]! + lateness);
         else if (side?.hist !== undefined && side.hist.length > 0) at = Math.min(at, side.hist[side.hist.length - 2]! + (counter.history + 1) * UNIT_MAX_MS[(counter.window as { unit: CalendarUnit }).unit] + lateness);
         continue;
       }
@@ -297,7 +301,7 @@ export class Engine {
           if (this.track) table.markDirty(id);
           const off = offsets[counter.index]!;
           if (off >= 0) {
-            if (this.addSimple(table, id, off, counter, x as number, record, out)) opened = true;
+            if (this.addSimple(table, id, off, counter, x, record, out)) opened = true;
           } else if (counter.calendar) {
             if (this.addCalendar(table.cellsOf(id), key, counter, x, record, out)) opened = true;
           } else if (this.addSliding(table.cellsOf(id), key, counter, x, record, out)) {
@@ -416,14 +420,14 @@ export class Engine {
    * window. A record for an older window than the newest (late across a window's end) goes
    * to the object form of that window beside the key.
    */
-  private addSimple (table: KeyTable, id: number, off: number, counter: CompiledCounter, x: number, record: UsageRecord, out: Alert[]): boolean {
+  private addSimple (table: KeyTable, id: number, off: number, counter: CompiledCounter, x: number | string, record: UsageRecord, out: Alert[]): boolean {
     const bounds = this.boundsOf(counter, record.ts);
     const o = id * table.stride + off;
     const a = table.arena;
     const start = a[o + START]!;
     let opened = false;
     if (start !== bounds.start) {
-      if (start === start && bounds.start < start) return this.addCalendar(table.cellsOf(id), table.keys[id]!, counter, x, record, out);
+      if (start !== NO_WINDOW && bounds.start < start) return this.addCalendar(table.cellsOf(id), table.keys[id]!, counter, x, record, out);
       this.openNewest(table, id, o, counter, bounds);
       opened = true;
     }
@@ -431,8 +435,20 @@ export class Engine {
     let agg = a[o + AGG]!;
     switch (counter.measure.kind) {
       case 'count': agg = n; break;
-      case 'max': if (x > agg) agg = x; break;
-      default: agg += x;
+      case 'max': if ((x as number) > agg) agg = x as number; break;
+      case 'distinct': {
+        const set = table.aux[id * table.width + counter.slot] as Set<string>;
+        set.add(x as string);
+        agg = set.size;
+        break;
+      }
+      case 'concurrent': {
+        const held = table.aux[id * table.width + counter.slot] as HeldEvents;
+        const inProgress = addConcurrent(held, record.ts, record.ts + (x as number) * 1000, this.compiled.lateness);
+        if (inProgress > agg) agg = inProgress;
+        break;
+      }
+      default: agg += x as number;
     }
     a[o + AGG] = agg;
     const kind = counter.measure.kind;
@@ -465,15 +481,18 @@ export class Engine {
   private openNewest (table: KeyTable, id: number, o: number, counter: CompiledCounter, bounds: WindowBounds): void {
     const a = table.arena;
     let side = table.cells[id]?.[counter.slot] as CalendarCell | undefined;
-    if (a[o + START] === a[o + START]) {
+    if (a[o + START] !== NO_WINDOW) {
       if (side === undefined) { side = { windows: [] }; table.cellsOf(id)[counter.slot] = side; }
-      side.windows.push(this.windowAt(a, o, counter));
+      side.windows.push(this.windowAt(table, id, o, counter));
     }
     if (side !== undefined) this.dropExpired(side, counter);
     a[o + START] = bounds.start;
     a[o + END] = bounds.end;
     a[o + N] = 0;
     a[o + AGG] = counter.measure.kind === 'max' ? -Infinity : 0;
+    const kind = counter.measure.kind;
+    if (kind === 'distinct') table.aux[id * table.width + counter.slot] = new Set<string>();
+    else if (kind === 'concurrent') table.aux[id * table.width + counter.slot] = { ends: [], starts: [], newestStart: -Infinity } satisfies HeldEvents;
     const count = counter.rules.length;
     for (let j = 0; j < count; j++) a[o + FIRED + j] = 0;
     if (counter.varyingLimits) {
@@ -482,8 +501,11 @@ export class Engine {
     }
   }
 
-  /** The object form of a simple counter's newest window. */
-  private windowAt (a: Float64Array, o: number, counter: CompiledCounter): CalendarWindow {
+  /** The object form of a simple counter's newest window (sharing its set or events, not copying them). */
+  private windowAt (table: KeyTable, id: number, o: number, counter: CompiledCounter): CalendarWindow {
+    const a = table.arena;
+    const kind = counter.measure.kind;
+    const aux = table.aux[id * table.width + counter.slot];
     const count = counter.rules.length;
     const fired = new Array<number>(count);
     for (let j = 0; j < count; j++) fired[j] = a[o + FIRED + j]!;
@@ -492,7 +514,20 @@ export class Engine {
       limits = new Array<number>(count);
       for (let j = 0; j < count; j++) limits[j] = a[o + FIRED + count + j]!;
     }
-    return { start: a[o + START]!, end: a[o + END]!, n: a[o + N]!, a: a[o + AGG]!, distinct: undefined, ends: undefined, starts: undefined, newestStart: -Infinity, limits, fired };
+    const held = kind === 'concurrent' ? aux as HeldEvents : undefined;
+    return {
+      start: a[o + START]!,
+      end: a[o + END]!,
+      n: a[o + N]!,
+      // (the object form of distinct keeps the set's size in the set only)
+      a: kind === 'distinct' ? 0 : a[o + AGG]!,
+      distinct: kind === 'distinct' ? aux as Set<string> : undefined,
+      ends: held?.ends,
+      starts: held?.starts,
+      newestStart: held?.newestStart ?? -Infinity,
+      limits,
+      fired,
+    };
   }
 
   /** Puts a window in object form into the arena as a simple counter's newest window. */
@@ -502,6 +537,14 @@ export class Engine {
     a[o + END] = w.end;
     a[o + N] = w.n;
     a[o + AGG] = w.a;
+    const kind = counter.measure.kind;
+    if (kind === 'distinct') {
+      const set = w.distinct instanceof Set ? w.distinct : new Set<string>(w.distinct ?? []);
+      table.aux[id * table.width + counter.slot] = set;
+      a[o + AGG] = set.size;
+    } else if (kind === 'concurrent') {
+      table.aux[id * table.width + counter.slot] = { ends: w.ends ?? [], starts: w.starts ?? [], newestStart: w.newestStart } satisfies HeldEvents;
+    }
     const count = counter.rules.length;
     for (let j = 0; j < count; j++) a[o + FIRED + j] = w.fired[j] ?? 0;
     if (counter.varyingLimits) {
@@ -691,7 +734,7 @@ export class Engine {
         const o = id * table.stride + off;
         const a = table.arena;
         const side = cells?.[counter.slot] as CalendarCell | undefined;
-        const open = a[o + START]! === a[o + START]!;
+        const open = a[o + START] !== NO_WINDOW;
         if (!open && side === undefined) continue;
         if (side !== undefined && this.dropExpired(side, counter)) changed = true;
         let newest = open;
@@ -700,10 +743,11 @@ export class Engine {
           if (counter.history > 0) {
             const holder = side ?? (table.cellsOf(id)[counter.slot] = { windows: [] }) as CalendarCell;
             const hist = holder.hist ?? (holder.hist = []);
-            hist.push(a[o + START]!, windowValue(counter.measure.kind, this.windowAt(a, o, counter)));
+            hist.push(a[o + START]!, windowValue(counter.measure.kind, this.windowAt(table, id, o, counter)));
             if (hist.length > 2 * counter.history) hist.splice(0, hist.length - 2 * counter.history);
           }
-          a[o + START] = NaN;
+          a[o + START] = NO_WINDOW;
+          table.aux[id * table.width + counter.slot] = undefined;
           newest = false;
           changed = true;
         }
@@ -794,7 +838,7 @@ export class Engine {
       const side = cell as CalendarCell | undefined;
       const o = id * table.stride + off;
       const windows = side === undefined ? [] : side.windows.slice();
-      if (table.arena[o + START] === table.arena[o + START]) windows.push(this.windowAt(table.arena, o, counter));
+      if (table.arena[o + START] !== NO_WINDOW) windows.push(this.windowAt(table, id, o, counter));
       if (windows.length === 0 && side === undefined) continue;
       cells[counter.slot] = side?.hist === undefined ? { windows } : { windows, hist: side.hist.slice() };
     }
@@ -863,7 +907,7 @@ export class Engine {
           const off = this.offsets[counter.index]!;
           if (off >= 0) {
             const o = id * table.stride + off;
-            if (table.arena[o + START] === table.arena[o + START]) windows++;
+            if (table.arena[o + START] !== NO_WINDOW) windows++;
             windows += (cell as CalendarCell | undefined)?.windows.length ?? 0;
           } else if (cell !== undefined) {
             windows += 'windows' in cell ? cell.windows.length : 1;
@@ -919,7 +963,7 @@ export class Engine {
       const bounds = this.compiled.zone.window((counter.window as { unit: CalendarUnit }).unit, ts);
       const o = id * table.stride + off;
       const w = table.arena[o + START] === bounds.start
-        ? this.windowAt(table.arena, o, counter)
+        ? this.windowAt(table, id, o, counter)
         : (table.cells[id]?.[counter.slot] as CalendarCell | undefined)?.windows.find((x) => x.start === bounds.start);
       return w === undefined ? undefined : { value: windowValue(counter.measure.kind, w), start: w.start, end: w.end };
     }

@@ -28,6 +28,8 @@ export class KeyTable {
   arena: Float64Array;
   /** id → the key's objects, one per counter slot; undefined until a counter needs one */
   readonly cells: Array<Array<Cell | undefined> | undefined> = [];
+  /** id * width + slot → what the newest window of an arena counter holds besides numbers (a distinct set, held events) */
+  readonly aux: unknown[] = [];
   /** id → the expiry bucket the key waits in, or UNSCHEDULED */
   scheduled = new Float64Array(64).fill(UNSCHEDULED);
   /** id → 1 while the key has changes not yet taken (trackChanges) */
@@ -76,6 +78,7 @@ export class KeyTable {
     this.ids.delete(key);
     this.keys[id] = undefined;
     this.cells[id] = undefined;
+    for (let s = id * this.width; s < (id + 1) * this.width; s++) this.aux[s] = undefined;
     this.scheduled[id] = UNSCHEDULED;
     this.dirty[id] = 0;
     this.free.push(id);

@@ -166,7 +166,10 @@ function upperBound (a: readonly number[], v: number): number {
  * included. Events that ended `hold` before the newest start are forgotten. A record in start
  * order (the usual case) counts with a binary search, since every held event started before it.
  */
-function addConcurrent (w: CalendarWindow, start: number, end: number, hold: number): number {
+/** The events a `concurrent` window holds (a CalendarWindow, or the engine's state of its newest window). */
+export interface HeldEvents { ends: number[] | undefined, starts: number[] | undefined, newestStart: number }
+
+export function addConcurrent (w: HeldEvents, start: number, end: number, hold: number): number {
   const ends = w.ends as number[];
   const starts = w.starts as number[];
   const inOrder = start >= w.newestStart;
