@@ -206,12 +206,15 @@ export function windowValue (kind: Measure['kind'], w: { n: number, a: number, d
   }
 }
 
+/** The `keys` or `ends` of a sliding state whose measure never fills them: one shared empty array. */
+const UNUSED: number[] & string[] = Object.freeze([]) as unknown as number[] & string[];
+
 export function openSliding (measure: Measure, rules: number): SlidingState {
   return {
     ts: [],
     xs: [],
-    keys: [],
-    ends: [],
+    keys: measure.kind === 'distinct' ? [] : UNUSED,
+    ends: measure.kind === 'concurrent' ? [] : UNUSED,
     head: 0,
     n: 0,
     a: measure.kind === 'max' || measure.kind === 'concurrent' ? -Infinity : 0,
@@ -317,14 +320,20 @@ function evict (kind: Measure['kind'], s: SlidingState, size: number): void {
     s.head++;
   }
   if (s.head > 64 && s.head * 2 > s.ts.length) {
-    s.ts = s.ts.slice(s.head);
-    s.xs = s.xs.slice(s.head);
-    s.keys = s.keys.slice(s.head);
-    s.ends = s.ends.slice(s.head);
+    // In place: a busy key's window moves every few records, and new arrays each time are garbage.
+    dropFront(s.ts, s.head);
+    dropFront(s.xs, s.head);
+    if (kind === 'distinct') dropFront(s.keys, s.head);
+    if (kind === 'concurrent') dropFront(s.ends, s.head);
     s.head = 0;
   }
   if (s.n === 0) s.a = kind === 'max' || kind === 'concurrent' ? -Infinity : 0;
   else if (rescan) rebuild(kind, s);
+}
+
+function dropFront (a: unknown[], n: number): void {
+  a.copyWithin(0, n);
+  a.length -= n;
 }
 
 function rebuild (kind: Measure['kind'], s: SlidingState): void {
