@@ -215,7 +215,10 @@ export class Engine {
     const table = this.tables[k]!;
     const cells = table.cells[id];
     let at = Infinity;
-    for (const counter of this.compiled.keyers[k]!.counters) {
+    const counters = this.compiled.keyers[k]!.counters;
+    // Indexed loops here and in sweepRow: these run for cold keys, where V8 keeps for…of's iterators.
+    for (let slot = 0; slot < counters.length; slot++) {
+      const counter = counters[slot]!;
       const off = this.offsets[counter.index]!;
       const cell = cells?.[counter.slot];
       if (off >= 0) {
@@ -278,7 +281,6 @@ export class Engine {
       if (keyer.local && !home) continue;
       const gate = keyer.gate;
       if (gate !== undefined && !this.passesAny(gate, record)) continue;
-      keys.length = 0;
       const n = keyer.extract(record, keys);
       const table = this.tables[k]!;
       const fed = keyer.fed;
@@ -728,7 +730,9 @@ export class Engine {
     let live = false;
     let changed = false;
     const horizon = this.compiled.horizon;
-    for (const counter of keyer.counters) {
+    const counters = keyer.counters;
+    for (let slot = 0; slot < counters.length; slot++) {
+      const counter = counters[slot]!;
       const off = this.offsets[counter.index]!;
       if (off >= 0) {
         const o = id * table.stride + off;

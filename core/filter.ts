@@ -82,11 +82,18 @@ export function compileFilter (filter: Filter): Predicate {
         const [a, b] = parts as [Predicate, Predicate];
         return (r) => a(r) && b(r);
       }
-      return (r) => parts.every((p) => p(r));
+      // Loops, not every()/some(): those take a closure over the record, one allocation per call.
+      return (r) => {
+        for (let i = 0; i < parts.length; i++) if (!parts[i]!(r)) return false;
+        return true;
+      };
     }
     case 'any': {
       const parts = filter.of.map(compileFilter);
-      return (r) => parts.some((p) => p(r));
+      return (r) => {
+        for (let i = 0; i < parts.length; i++) if (parts[i]!(r)) return true;
+        return false;
+      };
     }
     case 'not': {
       const inner = compileFilter(filter.of);

@@ -3,12 +3,14 @@
  * by `|` in the order `by` lists them (rules.md, "Alerts"). A record that lacks a part does
  * not contribute. `group` may hold several groups, so a record can feed several keys of one
  * counter: extractors write into a caller-owned array to keep the hot path allocation-free.
+ * They write by index and never truncate it: `out.length = 0` would free the array's storage,
+ * and the next push would allocate it again, once per keyer per record.
  */
 import type { KeyPart } from './rules-config.js';
 import type { UsageRecord } from './usage-record.js';
 import { fieldGetter, fieldType } from './fields.js';
 
-/** Appends the record's keys to `out` and returns how many it appended (0: no contribution). */
+/** Writes the record's keys to out[0], out[1], … and returns how many (0: no contribution); what lies beyond is stale. */
 export type KeyExtractor = (record: UsageRecord, out: string[]) => number;
 
 type PartValue = (record: UsageRecord) => string | undefined;
@@ -49,7 +51,7 @@ export function compileKey (by: readonly KeyPart[]): KeyExtractor {
     return (r, out) => {
       const k = one(r);
       if (k === undefined) return 0;
-      out.push(k);
+      out[0] = k;
       return 1;
     };
   }
@@ -61,7 +63,7 @@ export function compileKey (by: readonly KeyPart[]): KeyExtractor {
       if (v === undefined) return 0;
       key = i === 0 ? v : `${key}|${v}`;
     }
-    out.push(key);
+    out[0] = key;
     return 1;
   };
 }
@@ -87,7 +89,7 @@ function multiKey (by: readonly KeyPart[], groupAt: number): KeyExtractor {
         if (v === undefined) { ok = false; break; }
         key = i === 0 ? v : `${key}|${v}`;
       }
-      if (ok) { out.push(key); n++; }
+      if (ok) out[n++] = key;
     }
     return n;
   };

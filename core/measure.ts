@@ -177,7 +177,7 @@ export function addConcurrent (w: HeldEvents, start: number, end: number, hold: 
   const horizon = w.newestStart - hold;
   let drop = 0;
   while (drop < ends.length && (ends[drop] as number) <= horizon) drop++;
-  if (drop > 0) { ends.splice(0, drop); starts.splice(0, drop); }
+  if (drop > 0) { dropFront(ends, drop); dropFront(starts, drop); }
   // An event lasting 0 s (an SMS) is in progress at no moment, not even its own start.
   let inProgress = end > start ? 1 : 0;
   if (inOrder) {
@@ -186,8 +186,8 @@ export function addConcurrent (w: HeldEvents, start: number, end: number, hold: 
     for (let i = 0; i < ends.length; i++) if ((starts[i] as number) <= start && start < (ends[i] as number)) inProgress++;
   }
   const at = upperBound(ends, end);
-  ends.splice(at, 0, end);
-  starts.splice(at, 0, start);
+  insertAt(ends, at, end);
+  insertAt(starts, at, start);
   return inProgress;
 }
 
@@ -331,9 +331,17 @@ function evict (kind: Measure['kind'], s: SlidingState, size: number): void {
   else if (rescan) rebuild(kind, s);
 }
 
-function dropFront (a: unknown[], n: number): void {
-  a.copyWithin(0, n);
-  a.length -= n;
+// Plain loops instead of splice(), which returns a new array (of what it removed) on every call.
+function dropFront<T> (a: T[], n: number): void {
+  const keep = a.length - n;
+  for (let i = 0; i < keep; i++) a[i] = a[i + n]!;
+  a.length = keep;
+}
+
+function insertAt<T> (a: T[], at: number, v: T): void {
+  a.push(v);
+  for (let i = a.length - 1; i > at; i--) a[i] = a[i - 1]!;
+  a[at] = v;
 }
 
 function rebuild (kind: Measure['kind'], s: SlidingState): void {

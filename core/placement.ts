@@ -48,7 +48,6 @@ export class Placement {
       const fed = keyer.counters.filter((c) => c.filter < 0 || this.compiled.filters[c.filter]!(record))
         .flatMap((c) => c.rules.map((r) => r.id));
       if (fed.length === 0) continue;
-      keys.length = 0;
       const n = keyer.extract(record, keys);
       if (n === 0) continue;
       if (keyer.local) { add(home, fed); continue; }
@@ -62,18 +61,29 @@ export class Placement {
    * returns how many.
    */
   route (record: UsageRecord, out: number[]): number {
-    out.length = 0;
-    out.push(this.home(record));
+    // By index, as the key extractors do: truncating `out` would free its storage every record.
+    out[0] = this.home(record);
+    let count = 1;
     for (const s of this.spanning) {
-      if (!s.filters.some((f) => f < 0 || this.compiled.filters[f]!(record))) continue;
+      if (!this.feedsAny(s.filters, record)) continue;
       const keys = this.keys;
-      keys.length = 0;
       const n = this.compiled.keyers[s.index]!.extract(record, keys);
       for (let i = 0; i < n; i++) {
         const shard = shardOf(keys[i]!, this.shards);
-        if (!out.includes(shard)) out.push(shard);
+        let seen = false;
+        for (let j = 0; j < count; j++) if (out[j] === shard) { seen = true; break; }
+        if (!seen) out[count++] = shard;
       }
     }
-    return out.length;
+    out.length = count;
+    return count;
+  }
+
+  private feedsAny (filters: readonly number[], record: UsageRecord): boolean {
+    for (let i = 0; i < filters.length; i++) {
+      const f = filters[i]!;
+      if (f < 0 || this.compiled.filters[f]!(record)) return true;
+    }
+    return false;
   }
 }
