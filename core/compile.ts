@@ -264,12 +264,22 @@ export function compileRules (config: RulesConfig): CompiledRules {
   const units = [...new Set(enabled.flatMap((r) => r.window.kind === 'calendar' ? [r.window.unit] : []))] as CalendarUnit[];
   const slidingMin = Math.min(...enabled.flatMap((r) => r.window.kind === 'sliding' ? [r.window.ms] : []));
   const lengths = [...units.map((u) => UNIT_MAX_MS[u]), ...(Number.isFinite(slidingMin) ? [slidingMin] : [])];
+  // The intersection of the calendar windows of the last miss, [calStart, calEnd): every
+  // instant in it lies in the same window of each unit, so the earliest calendar end is calEnd.
+  let calStart = 0;
+  let calEnd = 0;
   const earliestWindowEnd = (ts: number): number => {
-    let end = Number.isFinite(slidingMin) ? ts + slidingMin : Infinity;
-    for (const u of units) {
-      const e = zone.window(u, ts).end;
-      if (e < end) end = e;
+    if (!(ts >= calStart && ts < calEnd)) {
+      calStart = -Infinity;
+      calEnd = Infinity;
+      for (const u of units) {
+        const w = zone.window(u, ts);
+        if (w.start > calStart) calStart = w.start;
+        if (w.end < calEnd) calEnd = w.end;
+      }
     }
+    let end = Number.isFinite(slidingMin) ? ts + slidingMin : Infinity;
+    if (calEnd < end) end = calEnd;
     return end === Infinity ? ts + MINUTE_MS : end;
   };
 

@@ -89,8 +89,6 @@ const KNOWN_FIELDS: ReadonlySet<string> = new Set([
   'called_raw', 'country', 'hour', 'weekday', 'minuteOfDay', 'group',
 ]);
 const SERVICE_SET: ReadonlySet<string> = new Set(SERVICES);
-const CURRENCY = /^[A-Z]{3}$/;
-const ALPHA2 = /^[A-Z]{2}$/;
 const SCALAR = 'a string, number or boolean';
 const ATTRS = 'an object of string, number or boolean values';
 
@@ -100,25 +98,35 @@ type Input = Record<string, unknown>;
  * A string field. A finite number is accepted and converted (`"4930…"` and `4930…` are the same
  * caller; JSON producers and spreadsheets drop the quotes), as is null or "" for "absent".
  */
-function optionalString (o: Input, field: string): string | undefined {
-  const v = o[field];
+function optionalString (v: unknown, field: string): string | undefined {
   if (v === undefined || v === null || v === '') return undefined;
   if (typeof v === 'string') return v;
   if (typeof v === 'number' && Number.isFinite(v)) return String(v);
   throw new InvalidRecordError(field, 'a string', v);
 }
 
-function optionalNumber (o: Input, field: string): number | undefined {
-  const v = o[field];
+function optionalNumber (v: unknown, field: string): number | undefined {
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new InvalidRecordError(field, 'a finite number >= 0', v);
   return v;
 }
 
-function optionalCode (o: Input, field: string, pattern: RegExp, expected: string): string | undefined {
-  const v = o[field];
+/** Three uppercase ASCII letters, by hand: a regex test costs more than the record's other checks. */
+function isCurrency (v: string): boolean {
+  if (v.length !== 3) return false;
+  const a = v.charCodeAt(0); const b = v.charCodeAt(1); const c = v.charCodeAt(2);
+  return a >= 65 && a <= 90 && b >= 65 && b <= 90 && c >= 65 && c <= 90;
+}
+
+function isAlpha2 (v: string): boolean {
+  if (v.length !== 2) return false;
+  const a = v.charCodeAt(0); const b = v.charCodeAt(1);
+  return a >= 65 && a <= 90 && b >= 65 && b <= 90;
+}
+
+function optionalCode (v: unknown, field: string, test: (v: string) => boolean, expected: string): string | undefined {
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'string' || !pattern.test(v)) throw new InvalidRecordError(field, expected, v);
+  if (typeof v !== 'string' || !test(v)) throw new InvalidRecordError(field, expected, v);
   return v;
 }
 
@@ -126,8 +134,8 @@ function isScalar (v: unknown): v is AttrValue {
   return typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v));
 }
 
-function parseAttrs (o: Input): Record<string, AttrValue> | undefined {
-  const given = o.attrs;
+/** `given` is the record's `attrs`; `unknown` says whether the record has fields outside KNOWN_FIELDS. */
+function parseAttrs (o: Input, given: unknown, unknown: boolean): Record<string, AttrValue> | undefined {
   let attrs: Record<string, AttrValue> | undefined;
   if (given !== undefined && given !== null) {
     if (typeof given !== 'object' || Array.isArray(given)) throw new InvalidRecordError('attrs', ATTRS, given);
@@ -139,6 +147,7 @@ function parseAttrs (o: Input): Record<string, AttrValue> | undefined {
       (attrs ??= {})[name] = v;
     }
   }
+  if (!unknown) return attrs;
   // for…in, not Object.keys: no array per record. JSON.parse and msgpack give plain objects.
   for (const name in o) {
     if (KNOWN_FIELDS.has(name)) continue;
@@ -175,45 +184,75 @@ export function parseUsageRecord (input: unknown, ctx: RecordContext): UsageReco
   if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new InvalidRecordError('record', 'an object', input);
   const o = input as Input;
 
-  const givenId = optionalString(o, 'id');
-  if (o.ts === undefined || o.ts === null) throw new InvalidRecordError('ts', TS_EXPECTED, undefined);
-  const ts = parseTimestamp(o.ts);
-  const givenAccount = o.account;
+  // One pass over the fields the record has, instead of a property read per known field: the
+  // records' shapes vary (producers omit fields, order them differently), so each named read
+  // would be a megamorphic lookup. Validation below still runs in records.md's order.
+  let givenId: unknown; let givenTs: unknown; let givenAccount: unknown; let givenSubscription: unknown;
+  let givenCaller: unknown; let givenCalled: unknown; let givenService: unknown; let givenDuration: unknown;
+  let givenAnswered: unknown; let givenCost: unknown; let givenCurrency: unknown; let givenTrunk: unknown;
+  let givenProvider: unknown; let givenDirection: unknown; let givenOrigin: unknown; let givenDevice: unknown;
+  let givenAttrs: unknown;
+  let unknown = false;
+  for (const name in o) {
+    const v = o[name];
+    switch (name) {
+      case 'ts': givenTs = v; break;
+      case 'account': givenAccount = v; break;
+      case 'called': givenCalled = v; break;
+      case 'service': givenService = v; break;
+      case 'duration': givenDuration = v; break;
+      case 'caller': givenCaller = v; break;
+      case 'subscription': givenSubscription = v; break;
+      case 'id': givenId = v; break;
+      case 'cost': givenCost = v; break;
+      case 'currency': givenCurrency = v; break;
+      case 'answered': givenAnswered = v; break;
+      case 'trunk': givenTrunk = v; break;
+      case 'device': givenDevice = v; break;
+      case 'origin': givenOrigin = v; break;
+      case 'direction': givenDirection = v; break;
+      case 'provider': givenProvider = v; break;
+      case 'attrs': givenAttrs = v; break;
+      case 'called_raw': case 'country': case 'hour': case 'weekday': case 'minuteOfDay': case 'group': break;
+      default: unknown = true;
+    }
+  }
+
+  const givenIdText = optionalString(givenId, 'id');
+  if (givenTs === undefined || givenTs === null) throw new InvalidRecordError('ts', TS_EXPECTED, undefined);
+  const ts = parseTimestamp(givenTs);
   const account = typeof givenAccount === 'string' ? givenAccount : typeof givenAccount === 'number' && Number.isFinite(givenAccount) ? String(givenAccount) : '';
   if (account.trim() === '') throw new InvalidRecordError('account', 'a non-empty string', givenAccount);
-  const subscription = optionalString(o, 'subscription');
-  const caller = optionalString(o, 'caller');
+  const subscription = optionalString(givenSubscription, 'subscription');
+  const caller = optionalString(givenCaller, 'caller');
 
-  const givenService = o.service;
   let service: Service = 'voice';
   if (givenService !== undefined && givenService !== null) {
     if (typeof givenService !== 'string' || !SERVICE_SET.has(givenService)) throw new InvalidRecordError('service', `one of ${SERVICES.join(', ')}`, givenService);
     service = givenService as Service;
   }
-  const calledRaw = optionalString(o, 'called');
-  if (calledRaw === undefined && service !== 'data') throw new InvalidRecordError('called', `a string (required for ${service})`, o.called);
+  const calledRaw = optionalString(givenCalled, 'called');
+  if (calledRaw === undefined && service !== 'data') throw new InvalidRecordError('called', `a string (required for ${service})`, givenCalled);
 
-  const duration = optionalNumber(o, 'duration') ?? 0;
-  const givenAnswered = o.answered;
+  const duration = optionalNumber(givenDuration, 'duration') ?? 0;
   let answered = duration > 0;
   if (givenAnswered !== undefined && givenAnswered !== null) {
     if (givenAnswered === true || givenAnswered === 'true') answered = true;
     else if (givenAnswered === false || givenAnswered === 'false') answered = false;
     else throw new InvalidRecordError('answered', 'a boolean', givenAnswered);
   }
-  const cost = optionalNumber(o, 'cost');
-  const currency = optionalCode(o, 'currency', CURRENCY, 'an ISO 4217 code (3 uppercase letters)');
-  const trunk = optionalString(o, 'trunk');
-  const provider = optionalString(o, 'provider');
-  const givenDirection = o.direction;
+  const cost = optionalNumber(givenCost, 'cost');
+  const currency = optionalCode(givenCurrency, 'currency', isCurrency, 'an ISO 4217 code (3 uppercase letters)');
+  const trunk = optionalString(givenTrunk, 'trunk');
+  const provider = optionalString(givenProvider, 'provider');
   let direction: Direction = 'out';
   if (givenDirection !== undefined && givenDirection !== null) {
     if (givenDirection !== 'out' && givenDirection !== 'in') throw new InvalidRecordError('direction', `one of ${DIRECTIONS.join(', ')}`, givenDirection);
     direction = givenDirection;
   }
-  const origin = optionalCode(o, 'origin', ALPHA2, 'an ISO 3166-1 alpha-2 code (2 uppercase letters)');
-  const device = optionalString(o, 'device');
-  const attrs = parseAttrs(o);
+  const origin = optionalCode(givenOrigin, 'origin', isAlpha2, 'an ISO 3166-1 alpha-2 code (2 uppercase letters)');
+  const device = optionalString(givenDevice, 'device');
+  const attrs = givenAttrs === undefined && !unknown ? undefined : parseAttrs(o, givenAttrs, unknown);
 
   const local = ctx.zone.local(ts);
   const record: UsageRecord = {
@@ -244,6 +283,6 @@ export function parseUsageRecord (input: unknown, ctx: RecordContext): UsageReco
   if (origin !== undefined) record.origin = origin;
   if (device !== undefined) record.device = device;
   if (attrs !== undefined) record.attrs = attrs;
-  record.id = givenId ?? stableId(canonicalText(record));
+  record.id = givenIdText ?? stableId(canonicalText(record));
   return record;
 }

@@ -12,6 +12,8 @@ export const MINUTE_MS = 60_000;
 export const HOUR_MS = 3_600_000;
 export const DAY_MS = 86_400_000;
 const SLICE_MS = 15 * MINUTE_MS;
+/** |wall| below 2^51 ms (year ~73,000): wall / DAY_MS never rounds across a whole day. */
+const EXACT_MS = 2 ** 51;
 
 export interface WindowBounds { readonly start: number, readonly end: number }
 
@@ -69,6 +71,18 @@ export class Zone {
   private readonly offsets = new Map<number, number>();
   // One remembered window per unit: consecutive records nearly always share it.
   private readonly lastWindow: Partial<Record<CalendarUnit, WindowBounds>> = {};
+  /**
+   * The run of adjacent slices around the last offset looked up that all have that offset,
+   * [runStart, runEnd) in UTC: records arrive roughly in time order, so most fall in it and
+   * skip the Map. It only ever joins slices whose offsets were looked up (no new assumption
+   * beyond the slices'), and is empty until the first lookup.
+   */
+  private runStart = 0;
+  private runEnd = 0;
+  private runOffset = 0;
+  /** The weekday of the local day (days since 1970-01-01) `weekdayOf`: it changes once a day. */
+  private weekdayOf = Number.NaN;
+  private weekday = 0;
 
   constructor (name: string) {
     this.name = name;
@@ -89,13 +103,20 @@ export class Zone {
   /** Milliseconds to add to a UTC instant to get the wall clock of this zone at that instant. */
   offsetAt (utc: number): number {
     if (this.format === undefined) return 0;
+    if (utc >= this.runStart && utc < this.runEnd) return this.runOffset;
     const slice = Math.floor(utc / SLICE_MS);
-    const cached = this.offsets.get(slice);
-    if (cached !== undefined) return cached;
-    const offset = this.computeOffset(slice * SLICE_MS);
-    // Bounded: a long replay touches at most a few thousand slices at once.
-    if (this.offsets.size > 50_000) this.offsets.clear();
-    this.offsets.set(slice, offset);
+    let offset = this.offsets.get(slice);
+    if (offset === undefined) {
+      offset = this.computeOffset(slice * SLICE_MS);
+      // Bounded: a long replay touches at most a few thousand slices at once.
+      if (this.offsets.size > 50_000) this.offsets.clear();
+      this.offsets.set(slice, offset);
+    }
+    const start = slice * SLICE_MS;
+    const end = start + SLICE_MS;
+    if (offset === this.runOffset && start === this.runEnd) this.runEnd = end;
+    else if (offset === this.runOffset && end === this.runStart) this.runStart = start;
+    else { this.runStart = start; this.runEnd = end; this.runOffset = offset; }
     return offset;
   }
 
@@ -109,9 +130,16 @@ export class Zone {
 
   local (utc: number): LocalFields {
     const wall = utc + this.offsetAt(utc);
-    const minuteOfDay = Math.floor(mod(wall, DAY_MS) / MINUTE_MS);
     const day = Math.floor(wall / DAY_MS);
-    return { hour: Math.floor(minuteOfDay / 60), minuteOfDay, weekday: mod(day + 3, 7) };
+    // `%` of a double is a C call (fmod); for an integer well inside 2^53, subtracting whole
+    // days is exact and gives the same remainder. Anything else keeps the general formula.
+    const inDay = Number.isInteger(wall) && wall > -EXACT_MS && wall < EXACT_MS ? wall - day * DAY_MS : mod(wall, DAY_MS);
+    const minuteOfDay = Math.floor(inDay / MINUTE_MS);
+    if (day !== this.weekdayOf) {
+      this.weekdayOf = day;
+      this.weekday = mod(day + 3, 7);
+    }
+    return { hour: Math.floor(minuteOfDay / 60), minuteOfDay, weekday: this.weekday };
   }
 
   /**

@@ -315,6 +315,32 @@ called('gives the same answer from its memo as on first sight', () => {
   }
 });
 
+called('reads a national number in every home plan as libphonenumber-js parsePhoneNumberFromString does', () => {
+  // normalizeCalled reads a national number itself for a home country that has its calling
+  // code to itself; this holds it to the library for random numbers that start with a
+  // national prefix, the home calling code, 00 or anything, in every plan.
+  const rnd = mulberry32(20261203);
+  const plans = metadata.countries as unknown as Record<string, [string, string, ...unknown[]]>;
+  let n = 0;
+  for (const [home, plan] of Object.entries(plans)) {
+    const [code, idd] = plan;
+    const international = new RegExp(`^(?:${idd})`);
+    for (let k = 0; k < 120; k++) {
+      const r = rnd();
+      const lead = r < 0.3 ? '0' : r < 0.5 ? code : r < 0.6 ? '00' : r < 0.65 ? `0${code}` : '';
+      const d = lead + digits(rnd, Math.floor(rnd() * 16));
+      const m = international.exec(d);
+      // An international prefix and a calling code: E.164 as written, not the library's reading.
+      if (d === '' || (m !== null && d.length > m[0].length && d[m[0].length] !== '0')) continue;
+      const parsed = parsePhoneNumberFromString(d, home as Parameters<typeof parsePhoneNumberFromString>[1]);
+      const want = parsed === undefined ? { called: d, country: undefined } : { called: parsed.number, country: parsed.country };
+      assert.equal(normalizeCalled(d, home), want, `${home} ${d}`);
+      n++;
+    }
+  }
+  assert.ok(n > 15_000);
+});
+
 called('refuses a home country without a numbering plan', () => {
   assert.throws(() => normalizeCalled('030 1234567', 'XX'), /home country must be a country with a numbering plan, got "XX"/);
 });

@@ -272,6 +272,49 @@ local('hour, minute of day and weekday flip exactly at the window edges', () => 
   }
 });
 
+const WEEKDAY_INDEX: Readonly<Record<string, number>> = { Mon: 0, Tue: 1, Wed: 2, Thu: 3, Fri: 4, Sat: 5, Sun: 6 };
+
+/** Local fields and date straight from Intl, with no cache of the code under test. */
+function intlLocal (format: Intl.DateTimeFormat, t: number): { fields: { hour: number, minuteOfDay: number, weekday: number }, date: string } {
+  const p: Record<string, string> = {};
+  for (const part of format.formatToParts(new Date(t))) p[part.type] = part.value;
+  const hour = Number(p.hour);
+  return { fields: { hour, minuteOfDay: hour * 60 + Number(p.minute), weekday: WEEKDAY_INDEX[p.weekday ?? '']! }, date: `${p.year}-${p.month}-${p.day}` };
+}
+
+local('one Zone walked over DST days forwards, backwards and shuffled agrees with Intl at every minute', () => {
+  // local() answers from the run of slices around the last offset it looked up; these walks
+  // move that run across offset changes in every direction. Adelaide (+09:30/+10:30) and Lord
+  // Howe (+10:30/+11:00, a half-hour change) put offset changes off the hour.
+  const days: ReadonlyArray<{ zone: string, date: string, hours: number }> = [
+    { zone: 'Europe/Berlin', date: '2024-03-31', hours: 23 },
+    { zone: 'Europe/Berlin', date: '2024-10-27', hours: 25 },
+    { zone: 'Australia/Adelaide', date: '2024-04-07', hours: 25 },
+    { zone: 'Australia/Adelaide', date: '2024-10-06', hours: 23 },
+    { zone: 'Australia/Lord_Howe', date: '2024-04-07', hours: 24.5 },
+    { zone: 'Asia/Kolkata', date: '2024-06-02', hours: 24 },
+  ];
+  const rnd = mulberry32(20261203);
+  for (const { zone, date, hours } of days) {
+    const format = new Intl.DateTimeFormat('en-US', { timeZone: zone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: 'numeric', minute: 'numeric', weekday: 'short' });
+    const from = at(`${date}T00:00:00Z`) - 16 * HOUR_MS;
+    const instants: number[] = [];
+    for (let t = from; t < from + 56 * HOUR_MS; t += MINUTE_MS) instants.push(t, t + 59_999);
+    const want = new Map(instants.map((t) => [t, intlLocal(format, t)]));
+    const inDay = instants.filter((t) => want.get(t)!.date === date).length / 2;
+    assert.is(inDay, hours * 60, `${zone} ${date} lasts ${hours} hours`);
+    const shuffled = [...instants];
+    for (let i = shuffled.length - 1; i > 0; i--) {
+      const j = Math.floor(rnd() * (i + 1));
+      [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
+    }
+    for (const [order, list] of [['forwards', instants], ['backwards', [...instants].reverse()], ['shuffled', shuffled]] as const) {
+      const z = new Zone(zone);
+      for (const t of list) assert.equal(z.local(t), want.get(t)!.fields, `${zone} ${order} at ${iso(t)}`);
+    }
+  }
+});
+
 const toIso = suite('core/zone: toIso');
 
 toIso('prints the wall time with the offset in force, and milliseconds only when present', () => {
