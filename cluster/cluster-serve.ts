@@ -220,6 +220,8 @@ export class ClusterServe {
     if (roles.has('coordinator')) {
       this.coordinator = new Coordinator({ nc, js, names: this.names, compiled: this.compiled, shards: cluster.shards, id: cluster.nodeId, maxWaitMs: config.batch.maxWaitMs });
       this.coordinator.listen();
+      // The server has the queue subscription once a round trip is back: a started node takes its share.
+      await nc.flush();
     }
   }
 
