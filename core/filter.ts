@@ -54,64 +54,85 @@ function valueTest (field: string, cond: Exclude<Condition, { op: 'exists' }>): 
   }
 }
 
-function fieldPredicate (field: string, cond: Condition): Predicate {
-  const get = fieldGetter(field);
-  const many = fieldType(field) === 'strings';
-  if (cond.op === 'exists') {
-    const want = cond.value;
-    return many
-      ? (r) => ((get(r) as readonly string[]).length > 0) === want
-      : (r) => (get(r) !== undefined) === want;
-  }
-  const test = valueTest(field, cond);
-  const negated = cond.op === 'not_in' || cond.op === 'not_prefix';
-  if (many) {
-    return negated
-      ? (r) => !(get(r) as readonly string[]).some(test)
-      : (r) => (get(r) as readonly string[]).some(test);
-  }
-  return negated ? (r) => !test(get(r)) : (r) => test(get(r));
+/** Fields read as `r.<name>` in generated code: the record's own keys (see fields.ts). */
+const INLINE_FIELDS: ReadonlySet<string> = new Set([
+  'id', 'account', 'subscription', 'caller', 'called', 'called_raw', 'service', 'duration', 'answered', 'cost',
+  'currency', 'trunk', 'provider', 'direction', 'origin', 'device', 'country', 'hour', 'weekday', 'group', 'ts',
+]);
+
+/**
+ * What generated code refers to: values it cannot spell as a literal (sets, prefix tries,
+ * getters, value tests) go in `refs` and are read as `$[i]`; each numeric comparison gets a
+ * local `vN` so that the field is read once.
+ */
+interface Source { readonly refs: unknown[], vars: number }
+
+function ref (src: Source, value: unknown): string {
+  src.refs.push(value);
+  return `$[${src.refs.length - 1}]`;
 }
 
-export function compileFilter (filter: Filter): Predicate {
+function fieldSource (src: Source, field: string, cond: Condition): string {
+  const access = INLINE_FIELDS.has(field) ? `r.${field}` : `${ref(src, fieldGetter(field))}(r)`;
+  const many = fieldType(field) === 'strings';
+  if (cond.op === 'exists') {
+    return many ? `((${access}).length > 0) === ${String(cond.value)}` : `((${access}) !== undefined) === ${String(cond.value)}`;
+  }
+  const negated = cond.op === 'not_in' || cond.op === 'not_prefix';
+  if (many) return `${negated ? '!' : ''}(${access}).some(${ref(src, valueTest(field, cond))})`;
+  const typed = fieldType(field) !== 'any';
+  const compare = (op: string, n: number): string => {
+    const v = `v${src.vars++}`;
+    return `(typeof (${v} = ${access}) === 'number' && ${v} ${op} ${JSON.stringify(n)})`;
+  };
+  switch (cond.op) {
+    case 'eq': if (typed) return `(${access} === ${JSON.stringify(normalizeLiteral(field, cond.value))})`; break;
+    case 'in':
+    case 'not_in': if (typed) return `${negated ? '!' : ''}${ref(src, new Set<unknown>(cond.values.map((x) => normalizeLiteral(field, x))))}.has(${access})`; break;
+    case 'lt': return compare('<', cond.value);
+    case 'lte': return compare('<=', cond.value);
+    case 'gt': return compare('>', cond.value);
+    case 'gte': return compare('>=', cond.value);
+    case 'between': {
+      const v = `v${src.vars++}`;
+      return `(typeof (${v} = ${access}) === 'number' && ${v} >= ${JSON.stringify(cond.low)} && ${v} <= ${JSON.stringify(cond.high)})`;
+    }
+    default: break;
+  }
+  // Loose comparisons (attrs.*), prefixes: the value test as a function.
+  return `${negated ? '!' : ''}${ref(src, valueTest(field, cond))}(${access})`;
+}
+
+function filterSource (src: Source, filter: Filter): string {
   switch (filter.kind) {
-    case 'all': {
-      const parts = filter.of.map(compileFilter);
-      if (parts.length === 1) return parts[0] as Predicate;
-      if (parts.length === 2) {
-        const [a, b] = parts as [Predicate, Predicate];
-        return (r) => a(r) && b(r);
-      }
-      // Loops, not every()/some(): those take a closure over the record, one allocation per call.
-      return (r) => {
-        for (let i = 0; i < parts.length; i++) if (!parts[i]!(r)) return false;
-        return true;
-      };
-    }
-    case 'any': {
-      const parts = filter.of.map(compileFilter);
-      return (r) => {
-        for (let i = 0; i < parts.length; i++) if (parts[i]!(r)) return true;
-        return false;
-      };
-    }
-    case 'not': {
-      const inner = compileFilter(filter.of);
-      return (r) => !inner(r);
-    }
-    case 'field': return fieldPredicate(filter.field, filter.cond);
+    case 'all': return filter.of.length === 0 ? 'true' : `(${filter.of.map((f) => filterSource(src, f)).join(' && ')})`;
+    case 'any': return filter.of.length === 0 ? 'false' : `(${filter.of.map((f) => filterSource(src, f)).join(' || ')})`;
+    case 'not': return `!(${filterSource(src, filter.of)})`;
+    case 'field': return fieldSource(src, filter.field, filter.cond);
     case 'hours': {
       const { from, to } = filter;
       return from <= to
-        ? (r) => r.minuteOfDay >= from && r.minuteOfDay < to
-        : (r) => r.minuteOfDay >= from || r.minuteOfDay < to;
+        ? `(r.minuteOfDay >= ${from} && r.minuteOfDay < ${to})`
+        : `(r.minuteOfDay >= ${from} || r.minuteOfDay < ${to})`;
     }
-    case 'weekday': {
-      const days = new Set(filter.days);
-      return (r) => days.has(r.weekday);
-    }
+    case 'weekday': return `${ref(src, new Set(filter.days))}.has(r.weekday)`;
     default: return assertNever(filter, 'filter');
   }
+}
+
+/**
+ * Compiles a `where` into one function whose body is the whole condition (`r.service ===
+ * "voice" && …`): a tree of small closures cost a call per node per record, and each shared
+ * call site saw every rule's closures (megamorphic, never inlined). Literals are spelled with
+ * JSON.stringify and field names come from the validated rules, never from records.
+ */
+export function compileFilter (filter: Filter): Predicate {
+  const src: Source = { refs: [], vars: 0 };
+  const body = filterSource(src, filter);
+  const locals = src.vars === 0 ? '' : `let ${Array.from({ length: src.vars }, (_, i) => `v${i}`).join(', ')}; `;
+  // eslint-disable-next-line no-new-func -- generated from validated rules only, see above
+  const make = new Function('$', `return function where (r) { ${locals}return ${body}; };`) as (refs: unknown[]) => Predicate;
+  return make(src.refs);
 }
 
 /** The weekday index (0 = Monday) of a weekday name. */
