@@ -1,7 +1,8 @@
 /**
  * What one counter key costs, measured with a million keys (README, "Memory and disk").
  * One rule (`count` by caller over a day) is fed one record for each of N distinct callers;
- * the heap growth over the empty engine, divided by N, is the memory per key. The rows are then
+ * the heap growth over the empty engine, divided by N, is the memory per key (the engine's own
+ * state: key, id, the counter's numbers; not the row snapshots a commit packs). The rows are then
  * committed to a fresh LMDB folder through the shard store, and the used pages divided by N are
  * the disk per key.
  *
@@ -70,9 +71,10 @@ for (let i = 0; i < N; i++) {
   };
   engine.process(record, { shards: 1, owns: () => true }, out);
 }
-const changes = engine.takeChanges();
+// Measured before takeChanges(): the engine's own state, not the snapshots of the rows a commit packs.
 const after = heap();
 const memoryPerKey = (after - before) / N;
+const changes = engine.takeChanges();
 
 const dir = mkdtempSync(join(tmpdir(), 'vigil-keycost-'));
 const store = new LmdbStore(join(dir, 'data'));
