@@ -240,7 +240,9 @@ export async function runLoad (o: LoadOptions): Promise<LoadResult> {
   let retainedHeap: number | undefined;
   if (o.gc !== undefined) {
     o.gc();
-    retainedHeap = process.memoryUsage().heapUsed;
+    // The engine's arenas are typed arrays whose storage lies outside the JS heap.
+    const m = process.memoryUsage();
+    retainedHeap = m.heapUsed + m.arrayBuffers;
   }
   const result: LoadResult = {
     name,

@@ -56,9 +56,11 @@ function mib (bytes: number): number {
   return Math.round(bytes / 1048576);
 }
 
+/** The JS heap plus typed-array storage (the engine's arenas live there, outside the heap). */
 function heapUsed (): number {
   gc();
-  return process.memoryUsage().heapUsed;
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
 }
 
 export async function scaleRules (counts: readonly number[], lines: readonly string[], p?: Progress): Promise<ScalePoint[]> {
