@@ -188,8 +188,9 @@ async function riskCommand (args: string[]): Promise<number> {
   if (values.data === undefined) fail('risk needs --data DIR (a data folder written by vigil replay --data or vigil serve)');
   if (!existsSync(values.data)) fail(`cannot read --data "${values.data}": no such folder`);
   if (positionals.length !== 1) fail('risk needs exactly one KEY');
-  const shards = values.shards === undefined ? 64 : Number(values.shards);
-  if (!Number.isInteger(shards) || shards < 1) fail(`--shards must be a positive whole number, got "${values.shards ?? ''}"`);
+  // Without --shards, the folder's checkpoint says how many it was written with.
+  const shards = values.shards === undefined ? undefined : Number(values.shards);
+  if (shards !== undefined && (!Number.isInteger(shards) || shards < 1)) fail(`--shards must be a positive whole number, got "${values.shards ?? ''}"`);
   const at = values.at === undefined ? undefined : Date.parse(values.at);
   if (at !== undefined && Number.isNaN(at)) fail(`--at must be a time such as 2026-11-21T14:00:00+01:00, got "${values.at ?? ''}"`);
   const key = positionals[0]!;

@@ -10,20 +10,35 @@ import { Engine, type RiskReport } from '../core/engine.js';
 import { shardOf } from '../core/hash.js';
 import { UsageError } from '../core/errors.js';
 import { LmdbStore, type StoredRow } from '../workers/store.js';
+import { CheckpointStore } from './checkpoint.js';
+
+/** A folder with no checkpoint (a cluster node's) was written with the cluster's default. */
+const DEFAULT_SHARDS = 64;
 
 export interface RiskViewOptions {
   readonly compiled: CompiledRules;
   readonly dataPath: string;
   readonly key: string;
-  /** the shard count the folder was written with */
-  readonly shards: number;
+  /** the shard count the folder was written with; default: what its checkpoint says */
+  readonly shards?: number | undefined;
   /** event time (ms) to decay the score to; default the folder's watermark */
   readonly at?: number | undefined;
+}
+
+/** The shard count a `vigil replay --data` or `vigil serve` folder was written with (its checkpoint keeps it). */
+async function shardsOf (dataPath: string): Promise<number> {
+  const checkpoints = new CheckpointStore(dataPath);
+  try {
+    return checkpoints.read()?.shards ?? DEFAULT_SHARDS;
+  } finally {
+    await checkpoints.close();
+  }
 }
 
 export async function readRisk (opts: RiskViewOptions): Promise<RiskReport[]> {
   const { compiled } = opts;
   if (compiled.riskBy.size === 0) throw new UsageError('these rules have no rule with measure: risk');
+  const shards = opts.shards ?? await shardsOf(opts.dataPath);
   const store = new LmdbStore(opts.dataPath);
   try {
     const written = store.fingerprint();
@@ -31,13 +46,13 @@ export async function readRisk (opts: RiskViewOptions): Promise<RiskReport[]> {
     if (written !== rulesFingerprint(compiled.config)) {
       throw new UsageError(`the data folder "${opts.dataPath}" holds counters of other rules; give the --rules it was written with`);
     }
-    const all = Array.from({ length: opts.shards }, (_v, i) => i);
+    const all = Array.from({ length: shards }, (_v, i) => i);
     const riskCounters = [...compiled.riskBy.values()].flat();
     const riskKeyers = new Set(riskCounters.map((c) => c.keyer));
     // A score by account lives on that account's shard: read one shard, not the whole folder.
     const byAccount = riskCounters.every((c) => JSON.stringify(compiled.keyers[c.keyer]!.by) === '[{"kind":"field","field":"account"}]');
     const rows: StoredRow[] = [];
-    for (const r of store.rows(byAccount ? [shardOf(opts.key, opts.shards)] : all)) {
+    for (const r of store.rows(byAccount ? [shardOf(opts.key, shards)] : all)) {
       if (riskKeyers.has(r.keyer) && r.row.key === opts.key) rows.push(r);
     }
     const meta = store.meta(all) ?? { watermark: -Infinity };

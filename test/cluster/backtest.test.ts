@@ -101,7 +101,8 @@ rules:
 `);
   const data = join(dir, 'data');
   const alerts = join(dir, 'risk-alerts.jsonl');
-  await replay({ compiled: compileRules(loadRules(rules)), inputs: [input], alerts, threads: 1, dataPath: data, epochSize: 3 });
+  // 5 shards, not the default 64 (A and B would land on shards 12 and 5 of 64): vigil risk finds the count in the checkpoint.
+  await replay({ compiled: compileRules(loadRules(rules)), inputs: [input], alerts, threads: 1, dataPath: data, epochSize: 3, shards: 5 });
   const r = await runVigil(['risk', '--rules', rules, '--data', data, '--json', 'A']);
   assert.is(r.code, 0, r.stderr);
   const [report] = JSON.parse(r.stdout) as Array<{ rule: string, score: number, at: string, contributions: Array<{ rule: string, ts: string }> }>;
