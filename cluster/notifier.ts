@@ -104,6 +104,7 @@ export class Notifications {
       baseDir: opts.baseDir ?? (opts.config.file === '' ? process.cwd() : dirname(resolve(opts.config.file))),
       log: opts.log ?? true,
       closeGraceMs: opts.closeGraceMs ?? 2_000,
+      nice: opts.nice ?? 10,
       ...(opts.concurrency === undefined ? {} : { concurrency: opts.concurrency }),
     };
     const data: NotifierData = { dataPath: opts.dataPath, channels: opts.config.channels, routes, options };

@@ -3,7 +3,8 @@
 // (smtp-server) and a nats-server. Every wait is bounded; every socket and thread is closed.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { getPriority } from 'node:os';
 import { join } from 'node:path';
 import { open as openLmdb } from 'lmdb';
 import { connect } from '@nats-io/transport-node';
@@ -242,6 +243,26 @@ webhook('the same alert enqueued twice is queued once per channel', async ({ dir
   await Promise.all([n.enqueue(alerts(4)), n.enqueue(alerts(4))]);
   await n.enqueue(alerts(4));
   assert.is(channel(await n.stats(), 'noc').queued, 4);
+});
+
+/** The nice value of each thread of this process (Linux: /proc/self/task/<tid>/stat, field 19). */
+function threadNices (): number[] {
+  return readdirSync('/proc/self/task').map((tid) => {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+  });
+}
+
+webhook('on Linux the notification thread runs at a lower CPU priority than the thread that feeds it', async ({ dir }) => {
+  if (process.platform !== 'linux') return;
+  const niced = (): number => threadNices().filter((n) => n === 7).length;
+  const before = niced();
+  const r = await receiver();
+  const n = await notifier(options(dir, { noc: { type: 'webhook', settings: { url: r.url } } }, { nice: 7 }));
+  await n.enqueue(alerts(2));
+  await waitFor(() => r.requests.length >= 2, 5_000, '2 deliveries');
+  assert.is(niced(), before + 1, 'one thread more at nice 7');
+  assert.is(getPriority(), 0, 'the calling thread keeps its priority');
 });
 
 webhook.run();

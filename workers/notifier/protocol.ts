@@ -37,6 +37,8 @@ export interface NotifierTuning {
   readonly log: boolean;
   /** how long close() waits for deliveries under way, ms */
   readonly closeGraceMs: number;
+  /** the thread's nice value on Linux (per thread; 0: the process's priority), default 10 */
+  readonly nice: number;
 }
 
 export type NotifierMsg =
