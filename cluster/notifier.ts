@@ -12,7 +12,7 @@ import { Piscina } from 'piscina';
 import type { Alert } from '../core/alert.js';
 import { EngineError } from '../core/errors.js';
 import type { ErrorCode, ErrorData } from '../core/errors.js';
-import type { RulesConfig } from '../core/rules-config.js';
+import type { RulesConfig, Severity } from '../core/rules-config.js';
 import { InvalidChannelError } from '../workers/channels/errors.js';
 import { parseChannelSpecs } from '../workers/channels/settings.js';
 import { wire } from '../workers/codec.js';
@@ -161,12 +161,25 @@ export class Notifications {
     const traceparent = trace === undefined ? undefined : carrierOf(trace)?.traceparent;
     // Packed here, and the thread stores the bytes as they are. The packer answers with a view
     // into its own shared buffer, about twice the size, which a post would clone whole; an
-    // exact copy is moved to the thread instead, so this thread's cost is the packing alone.
+    // exact copy is moved to the thread instead. The fields the thread routes and dedupes on
+    // travel beside it as plain arrays: cloning 3 short strings per alert costs this thread
+    // little, and the thread reads them natively instead of unpacking every alert (which, on
+    // a thread not yet warmed up, cost it more than everything else it does with a burst).
     for (let from = 0; from < alerts.length; from += CHUNK) {
       const part = alerts.length <= CHUNK ? alerts : alerts.slice(from, from + CHUNK);
+      const ids = new Array<string>(part.length);
+      const rules = new Array<string>(part.length);
+      const severities = new Array<Severity>(part.length);
+      for (let i = 0; i < part.length; i++) {
+        const a = part[i]!;
+        ids[i] = a.id;
+        rules[i] = a.rule;
+        severities[i] = a.severity;
+      }
       await this.call(() => {
         const packed = new Uint8Array(wire.pack(part));
-        return { msg: traceparent === undefined ? { kind: 'enqueue', alerts: packed } : { kind: 'enqueue', alerts: packed, trace: traceparent }, transferList: [packed.buffer] };
+        const msg: NotifierMsg = { kind: 'enqueue', alerts: packed, ids, rules, severities, ...(traceparent === undefined ? {} : { trace: traceparent }) };
+        return { msg, transferList: [packed.buffer] };
       });
     }
   }

@@ -18,6 +18,8 @@ import { BATCH_MAX, Outbox, bitmapBytes, countBits, hasBit, setBit } from './out
 import { disk } from '../codec.js';
 import type { ChannelStats, DeadLetter, DeliveryTrace, NotifierData, NotifierMsg, NotifierReply, NotifierStats } from './protocol.js';
 
+type EnqueueMsg = Extract<NotifierMsg, { kind: 'enqueue' }>;
+
 const RANK: Readonly<Record<Severity, number>> = { info: 0, warning: 1, critical: 2 };
 const MAX_DELIVERY_TRACES = 10_000;
 const MAX_TRACED_BATCHES = 10_000;
@@ -117,7 +119,7 @@ export class NotifierActor {
   async receive (msg: NotifierMsg): Promise<NotifierReply> {
     try {
       switch (msg.kind) {
-        case 'enqueue': return { kind: 'enqueued', entries: await this.enqueue(msg.alerts, msg.trace) };
+        case 'enqueue': return { kind: 'enqueued', entries: await this.enqueue(msg, msg.trace) };
         case 'deliveries': {
           const deliveries = this.deliveries;
           this.deliveries = [];
@@ -158,48 +160,45 @@ export class NotifierActor {
 
   /**
    * Writes the alerts' entries to the outbox: the batch once, and per channel a bitmap of the
-   * alerts it takes; resolves with how many entries once they are committed. `packed`: the
-   * alerts as the handle sends them (an array packed with the shared codec), stored as they are.
+   * alerts it takes; resolves with how many entries once they are committed. `batch`: the
+   * alerts as the handle sends them (packed with the shared codec, stored as they are, with
+   * their ids, rules and severities beside them), or in-process, the alerts themselves.
    */
-  async enqueue (packed: Uint8Array | readonly Alert[], trace?: string): Promise<number> {
-    const bytes = packed instanceof Uint8Array ? packed : disk.pack(packed);
-    const alerts = packed instanceof Uint8Array ? disk.unpack(packed) as Alert[] : packed;
-    if (alerts.length > BATCH_MAX) throw new EngineError('VIGIL_ENGINE_FAILED', `an enqueue holds at most ${BATCH_MAX} alerts, got ${alerts.length}`);
+  async enqueue (batch: Pick<EnqueueMsg, 'alerts' | 'ids' | 'rules' | 'severities'> | readonly Alert[], trace?: string): Promise<number> {
+    const given = Array.isArray(batch) ? batch as readonly Alert[] : undefined;
+    const { alerts: bytes, ids, rules, severities } = given === undefined
+      ? batch as Pick<EnqueueMsg, 'alerts' | 'ids' | 'rules' | 'severities'>
+      : { alerts: disk.pack(given), ids: given.map((a) => a.id), rules: given.map((a) => a.rule), severities: given.map((a) => a.severity) };
+    const count = ids.length;
+    if (count > BATCH_MAX) throw new EngineError('VIGIL_ENGINE_FAILED', `an enqueue holds at most ${BATCH_MAX} alerts, got ${count}`);
+    if (rules.length !== count || severities.length !== count) throw new EngineError('VIGIL_ENGINE_FAILED', `an enqueue names ${count} ids, ${rules.length} rules and ${severities.length} severities`);
     const now = this.clock.now();
     const rows = new Map<Lane, Uint8Array>();
     let entries = 0;
-    for (let index = 0; index < alerts.length; index++) {
-      const alert = alerts[index]!;
-      for (const lane of this.lanesFor(alert.rule, alert.severity)) {
-        if (!lane.reserve(alert.id)) continue;
+    for (let index = 0; index < count; index++) {
+      for (const lane of this.lanesFor(rules[index]!, severities[index]!)) {
+        if (!lane.reserve(ids[index]!)) continue;
         let bits = rows.get(lane);
-        if (bits === undefined) rows.set(lane, bits = new Uint8Array(bitmapBytes(alerts.length)));
+        if (bits === undefined) rows.set(lane, bits = new Uint8Array(bitmapBytes(count)));
         setBit(bits, index);
         entries++;
       }
     }
     if (entries === 0) return 0;
-    const batch = this.outbox.nextBatch();
+    const id = this.outbox.nextBatch();
     if (trace !== undefined) {
-      this.traces.set(batch, trace);
+      this.traces.set(id, trace);
       if (this.traces.size > MAX_TRACED_BATCHES) this.traces.delete(this.traces.keys().next().value!);
     }
     const byName = new Map<string, Uint8Array>();
-    let sending = false;
-    for (const [lane, bits] of rows) {
-      byName.set(lane.channel.name, bits);
-      if (lane.consecutiveFailures === 0) sending = true;
-    }
+    for (const [lane, bits] of rows) byName.set(lane.channel.name, bits);
     try {
-      // The unpacked alerts are kept for sending only when a channel of theirs is delivering:
-      // one that backs off sends a probe per pause, and alerts held that long would only
-      // burden the thread's old generation; they are unpacked again when their turn comes.
-      await this.outbox.append(batch, now, bytes, byName, sending ? alerts : undefined);
+      await this.outbox.append(id, now, bytes, byName, given);
     } catch (err) {
-      for (const [lane, bits] of rows) for (let i = 0; i < alerts.length; i++) if (hasBit(bits, i)) lane.unreserve(alerts[i]!.id);
+      for (const [lane, bits] of rows) for (let i = 0; i < count; i++) if (hasBit(bits, i)) lane.unreserve(ids[i]!);
       throw err;
     }
-    for (const [lane, bits] of rows) lane.add(batch, bits, now, true);
+    for (const [lane, bits] of rows) lane.add(id, bits, now, true);
     return entries;
   }
 

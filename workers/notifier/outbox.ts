@@ -154,8 +154,8 @@ export class Outbox {
 
   /**
    * Commits a batch and its pending bitmaps (one per channel) in one transaction. `bytes` are
-   * the alerts as msgpackr bytes; `alerts` the same unpacked, to keep for sending (undefined:
-   * unpacked again when first sent).
+   * the alerts as msgpackr bytes; `alerts` the same unpacked, if at hand, to keep for sending
+   * (otherwise they are unpacked when first sent).
    */
   async append (id: number, enqueuedAt: number, bytes: Uint8Array, rows: ReadonlyMap<string, Uint8Array>, alerts?: readonly Alert[]): Promise<void> {
     if (rows.size === 0) return;
