@@ -123,7 +123,7 @@ function data (dir: string, channels: Record<string, { type: string, settings: R
     dataPath: join(dir, 'notify'),
     channels: new Map(Object.entries(channels)),
     routes: new Map(),
-    options: { backoffBaseMs: 20, backoffCapMs: 200, maxDigest: 1_000, timeoutMs: 2_000, nats, baseDir: dir, log: true, closeGraceMs: 500 },
+    options: { backoffBaseMs: 20, backoffCapMs: 200, maxDigest: 1_000, timeoutMs: 2_000, nats, baseDir: dir, log: true, closeGraceMs: 500, nice: 0 },
   };
 }
 

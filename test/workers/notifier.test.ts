@@ -3,8 +3,10 @@
 // (smtp-server) and a nats-server. Every wait is bounded; every socket and thread is closed.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { getPriority } from 'node:os';
 import { join } from 'node:path';
+import { open as openLmdb } from 'lmdb';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Alert } from '../../core/alert.js';
@@ -12,6 +14,7 @@ import type { RuleConfig } from '../../core/rules-config.js';
 import { Notifications } from '../../cluster/notifier.js';
 import type { NotificationsOptions, NotifierStats } from '../../cluster/notifier.js';
 import { signature } from '../../workers/channels/webhook.js';
+import { disk } from '../../workers/codec.js';
 import { rule, rules } from '../helpers/config.js';
 import { startNatsServer } from '../helpers/nats-server.js';
 import type { NatsServer } from '../helpers/nats-server.js';
@@ -157,6 +160,22 @@ webhook('rate: at most N messages per interval, the excess folded into a digest 
   assert.ok(r.requests.some((q) => Array.isArray(JSON.parse(q.body))), 'the excess went out as a digest');
 });
 
+webhook('an alert the receiver keeps refusing backs off on its own and holds up none of the others', async ({ dir }) => {
+  const r = await receiver();
+  const poison = alert(0).id;
+  r.refuse = (body) => (JSON.parse(body) as Alert).id === poison;
+  const n = await notifier(options(dir, { noc: { type: 'webhook', settings: { url: r.url } } }));
+  await n.enqueue(alerts(8));
+  await waitFor(() => uniq(idsOf(r)).length === 7, 10_000, 'the 7 others');
+  assert.not.ok(idsOf(r).includes(poison));
+  await waitFor(async () => channel(await n.stats(), 'noc').failedAttempts >= 2, 10_000, 'the refused one tried again');
+  assert.is(channel(await n.stats(), 'noc').queued, 1);
+  r.refuse = undefined;
+  await waitFor(() => uniq(idsOf(r)).length === 8, 10_000, 'the refused one, once accepted');
+  await n.enqueue(alerts(2, 8));
+  await waitFor(() => uniq(idsOf(r)).length === 10, 5_000, 'later alerts at full speed');
+});
+
 webhook('undelivered after retry.max: dead letters, which redrive puts back in the queue', async ({ dir }) => {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}/hook`;
@@ -226,6 +245,26 @@ webhook('the same alert enqueued twice is queued once per channel', async ({ dir
   assert.is(channel(await n.stats(), 'noc').queued, 4);
 });
 
+/** The nice value of each thread of this process (Linux: /proc/self/task/<tid>/stat, field 19). */
+function threadNices (): number[] {
+  return readdirSync('/proc/self/task').map((tid) => {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+  });
+}
+
+webhook('on Linux the notification thread runs at a lower CPU priority than the thread that feeds it', async ({ dir }) => {
+  if (process.platform !== 'linux') return;
+  const niced = (): number => threadNices().filter((n) => n === 7).length;
+  const before = niced();
+  const r = await receiver();
+  const n = await notifier(options(dir, { noc: { type: 'webhook', settings: { url: r.url } } }, { nice: 7 }));
+  await n.enqueue(alerts(2));
+  await waitFor(() => r.requests.length >= 2, 5_000, '2 deliveries');
+  assert.is(niced(), before + 1, 'one thread more at nice 7');
+  assert.is(getPriority(), 0, 'the calling thread keeps its priority');
+});
+
 webhook.run();
 
 const crash = suite<Ctx>('workers/notifier: restarts and a killed thread lose nothing', ctx);
@@ -283,6 +322,28 @@ crash('a graceful close keeps the outbox; dead letters survive a reopen too', as
   await waitFor(() => r.requests.filter((q) => q.path === '/other').length === 4, 10_000, 'the other channel');
   assert.is(await second.redrive(), 4);
   await waitFor(() => r.requests.filter((q) => q.path === '/hook').length === 4, 10_000, 'the redriven alerts');
+});
+
+crash('an outbox of the first layout (a key per entry) is converted when opened and delivered', async ({ dir }) => {
+  const db = openLmdb({ path: join(dir, 'notify'), compression: false, encoding: 'binary' });
+  const sent = alerts(3);
+  const value = Buffer.alloc(8);
+  value.writeDoubleLE(Date.now(), 0);
+  await db.transaction(() => {
+    db.putSync(['b', 1], Buffer.concat([value, disk.pack(sent)]));
+    for (const i of [0, 2]) db.putSync(['q', 'noc', 2 ** 20 + i], Buffer.alloc(0));
+  });
+  await db.close();
+  const r = await receiver();
+  const n = await notifier(options(dir, { noc: { type: 'webhook', settings: { url: r.url } } }));
+  await waitFor(() => r.requests.length >= 2, 5_000, '2 deliveries');
+  assert.equal(uniq(idsOf(r)), [sent[0]!.id, sent[2]!.id]);
+  await waitFor(async () => channel(await n.stats(), 'noc').queued === 0, 5_000, 'an empty queue');
+  await n.close();
+  const after = openLmdb({ path: join(dir, 'notify'), compression: false, encoding: 'binary' });
+  const keys = [...after.getKeys()].map((k) => JSON.stringify(k));
+  await after.close();
+  assert.equal(keys, [], 'nothing left once delivered, of either layout');
 });
 
 crash.run();

@@ -14,9 +14,11 @@ import type { ChannelSpec } from '../channels/settings.js';
 import type { Channel, ChannelContext } from '../channels/types.js';
 import { Lane, realClock } from './lane.js';
 import type { Clock, LaneEntry } from './lane.js';
-import { BATCH_MAX, Outbox } from './outbox.js';
+import { BATCH_MAX, Outbox, bitmapBytes, countBits, hasBit, setBit } from './outbox.js';
 import { disk } from '../codec.js';
 import type { ChannelStats, DeadLetter, DeliveryTrace, NotifierData, NotifierMsg, NotifierReply, NotifierStats } from './protocol.js';
+
+type EnqueueMsg = Extract<NotifierMsg, { kind: 'enqueue' }>;
 
 const RANK: Readonly<Record<Severity, number>> = { info: 0, warning: 1, critical: 2 };
 const MAX_DELIVERY_TRACES = 10_000;
@@ -50,8 +52,8 @@ export class NotifierActor {
   private readonly traces = new Map<number, string>();
   /** finished delivery attempts not yet collected by the handle (bounded: the oldest go first) */
   private deliveries: DeliveryTrace[] = [];
-  /** `channel\0id` of entries being committed, so that a concurrent enqueue does not add them twice */
-  private readonly staged = new Set<string>();
+  /** rule -> severity rank -> the lanes its alerts go to */
+  private readonly routed = new Map<string, Array<readonly Lane[] | undefined>>();
   private closed = false;
 
   private constructor (data: NotifierData, outbox: Outbox, deps: NotifierDeps) {
@@ -109,21 +111,15 @@ export class NotifierActor {
       outbox.close().catch(() => {});
       throw err;
     }
-    const byChannel = new Map<string, Array<{ seq: number, id: string, enqueuedAt: number }>>();
-    for (const e of outbox.queued()) {
-      let list = byChannel.get(e.channel);
-      if (list === undefined) byChannel.set(e.channel, list = []);
-      list.push(e);
-    }
     // Entries of a channel no longer configured stay in the outbox until it comes back.
-    for (const [name, list] of byChannel) actor.lanes.get(name)?.add(list);
+    for (const row of outbox.queued()) actor.lanes.get(row.channel)?.add(row.batch, row.bits, row.enqueuedAt, false);
     return actor;
   }
 
   async receive (msg: NotifierMsg): Promise<NotifierReply> {
     try {
       switch (msg.kind) {
-        case 'enqueue': return { kind: 'enqueued', entries: await this.enqueue(msg.alerts, msg.trace) };
+        case 'enqueue': return { kind: 'enqueued', entries: await this.enqueue(msg, msg.trace) };
         case 'deliveries': {
           const deliveries = this.deliveries;
           this.deliveries = [];
@@ -149,46 +145,61 @@ export class NotifierActor {
     });
   }
 
+  /** The lanes of an alert of this rule and severity (channelsFor, remembered). */
+  private lanesFor (rule: string, severity: Severity): readonly Lane[] {
+    const rank = RANK[severity] as number | undefined;
+    let bySeverity = this.routed.get(rule);
+    let lanes = rank === undefined ? undefined : bySeverity?.[rank];
+    if (lanes !== undefined) return lanes;
+    lanes = this.channelsFor({ rule, severity } as Alert).map((name) => this.lanes.get(name)!);
+    if (rank === undefined) return lanes;
+    if (bySeverity === undefined) this.routed.set(rule, bySeverity = []);
+    bySeverity[rank] = lanes;
+    return lanes;
+  }
+
   /**
-   * Writes the alerts' entries to the outbox; resolves with how many once they are committed.
-   * `packed`: the alerts as the handle sends them (an array packed with the shared codec),
-   * stored as they are.
+   * Writes the alerts' entries to the outbox: the batch once, and per channel a bitmap of the
+   * alerts it takes; resolves with how many entries once they are committed. `batch`: the
+   * alerts as the handle sends them (packed with the shared codec, stored as they are, with
+   * their ids, rules and severities beside them), or in-process, the alerts themselves.
    */
-  async enqueue (packed: Uint8Array | readonly Alert[], trace?: string): Promise<number> {
-    const bytes = packed instanceof Uint8Array ? packed : disk.pack(packed);
-    const alerts = packed instanceof Uint8Array ? disk.unpack(packed) as Alert[] : packed;
-    if (alerts.length > BATCH_MAX) throw new EngineError('VIGIL_ENGINE_FAILED', `an enqueue holds at most ${BATCH_MAX} alerts, got ${alerts.length}`);
+  async enqueue (batch: Pick<EnqueueMsg, 'alerts' | 'ids' | 'rules' | 'severities'> | readonly Alert[], trace?: string): Promise<number> {
+    const given = Array.isArray(batch) ? batch as readonly Alert[] : undefined;
+    const { alerts: bytes, ids, rules, severities } = given === undefined
+      ? batch as Pick<EnqueueMsg, 'alerts' | 'ids' | 'rules' | 'severities'>
+      : { alerts: disk.pack(given), ids: given.map((a) => a.id), rules: given.map((a) => a.rule), severities: given.map((a) => a.severity) };
+    const count = ids.length;
+    if (count > BATCH_MAX) throw new EngineError('VIGIL_ENGINE_FAILED', `an enqueue holds at most ${BATCH_MAX} alerts, got ${count}`);
+    if (rules.length !== count || severities.length !== count) throw new EngineError('VIGIL_ENGINE_FAILED', `an enqueue names ${count} ids, ${rules.length} rules and ${severities.length} severities`);
     const now = this.clock.now();
-    const entries: Array<{ channel: string, index: number, key: string }> = [];
-    const all = [...this.lanes.keys()];
-    for (let index = 0; index < alerts.length; index++) {
-      const alert = alerts[index]!;
-      for (const channel of this.channelsFor(alert, all)) {
-        const key = `${channel}\u0000${alert.id}`;
-        if (this.lanes.get(channel)!.has(alert.id) || this.staged.has(key)) continue;
-        this.staged.add(key);
-        entries.push({ channel, index, key });
+    const rows = new Map<Lane, Uint8Array>();
+    let entries = 0;
+    for (let index = 0; index < count; index++) {
+      for (const lane of this.lanesFor(rules[index]!, severities[index]!)) {
+        if (!lane.reserve(ids[index]!)) continue;
+        let bits = rows.get(lane);
+        if (bits === undefined) rows.set(lane, bits = new Uint8Array(bitmapBytes(count)));
+        setBit(bits, index);
+        entries++;
       }
     }
-    if (entries.length === 0) return 0;
-    const batch = this.outbox.nextBatch();
+    if (entries === 0) return 0;
+    const id = this.outbox.nextBatch();
     if (trace !== undefined) {
-      this.traces.set(batch, trace);
+      this.traces.set(id, trace);
       if (this.traces.size > MAX_TRACED_BATCHES) this.traces.delete(this.traces.keys().next().value!);
     }
+    const byName = new Map<string, Uint8Array>();
+    for (const [lane, bits] of rows) byName.set(lane.channel.name, bits);
     try {
-      await this.outbox.append(batch, now, bytes, alerts, entries);
-    } finally {
-      for (const e of entries) this.staged.delete(e.key);
+      await this.outbox.append(id, now, bytes, byName, given);
+    } catch (err) {
+      for (const [lane, bits] of rows) for (let i = 0; i < count; i++) if (hasBit(bits, i)) lane.unreserve(ids[i]!);
+      throw err;
     }
-    const byChannel = new Map<string, Array<{ seq: number, id: string, enqueuedAt: number }>>();
-    for (const e of entries) {
-      let list = byChannel.get(e.channel);
-      if (list === undefined) byChannel.set(e.channel, list = []);
-      list.push({ seq: batch * BATCH_MAX + e.index, id: alerts[e.index]!.id, enqueuedAt: now });
-    }
-    for (const [name, list] of byChannel) this.lanes.get(name)?.add(list);
-    return entries.length;
+    for (const [lane, bits] of rows) lane.add(id, bits, now, true);
+    return entries;
   }
 
   private bury (channel: string, entries: readonly LaneEntry[], error: string): void {
@@ -216,8 +227,12 @@ export class NotifierActor {
       (r) => this.lanes.has(r.channel) && (id === undefined || id === r.alert.id || id === `${r.channel}/${r.alert.id}`),
       this.clock.now()
     );
-    for (const e of back) this.lanes.get(e.channel)?.add([e]);
-    return back.length;
+    let count = 0;
+    for (const row of back) {
+      count += countBits(row.bits);
+      this.lanes.get(row.channel)?.add(row.batch, row.bits, row.enqueuedAt, false);
+    }
+    return count;
   }
 
   stats (): NotifierStats {

@@ -13,10 +13,14 @@
  *   one slot is left, they go out together as one digest: folded, never dropped.
  * - `digest: D`: one message at a time, D after the oldest waiting alert arrived and at least D
  *   after the previous digest, folding everything waiting (up to `maxDigest`).
- * Lanes never wait on each other: a slow channel slows only its own queue.
+ * Lanes never wait on each other: a slow channel slows only its own queue. Entries never tried
+ * stay in their batch's bitmap, so a queue of 10,000 alerts on a dead channel is a few bitmaps
+ * and a set of ids, not 10,000 objects; only entries taken for a message, and those that
+ * failed (a few: one per pause while the channel is down), are objects.
  */
 import type { Alert } from '../../core/alert.js';
 import type { Channel } from '../channels/types.js';
+import { BATCH_MAX } from './outbox.js';
 
 export interface Clock {
   now (): number;
@@ -30,14 +34,23 @@ export const realClock: Clock = {
   clearTimer: (h) => { clearTimeout(h as NodeJS.Timeout); },
 };
 
+/** An entry taken out of its batch's bitmap: in flight, or failed and waiting for its own retry. */
 export interface LaneEntry {
   readonly seq: number;
-  readonly id: string;
   readonly enqueuedAt: number;
   attempts: number;
   /** not tried again before this time (its own back-off) */
   nextAt: number;
   inFlight: boolean;
+}
+
+/** One batch's entries not tried yet: bit i set = alert i of the batch waits; bits below `next` are taken. */
+interface Waiting {
+  readonly batch: number;
+  readonly bits: Uint8Array;
+  readonly enqueuedAt: number;
+  next: number;
+  left: number;
 }
 
 export interface LaneDeps {
@@ -48,12 +61,24 @@ export interface LaneDeps {
   readonly maxDigest: number;
   /** the alert of a queued entry, from the outbox */
   readonly load: (seq: number) => Alert | undefined;
+  /** entries the channel accepted, or that turned out to be already queued: out of the outbox */
   readonly delivered: (seqs: readonly number[]) => void;
   readonly dead: (entries: readonly LaneEntry[], error: string) => void;
   readonly log: (event: Record<string, unknown>) => void;
   /** one finished delivery attempt (for spans); `first` is its first entry's seq */
   readonly attempted?: (a: { first: number, alerts: number, attempt: number, start: number, end: number, error?: string }) => void;
 }
+
+const nextBit = (bits: Uint8Array, from: number): number => {
+  const end = bits.length * 8;
+  for (let i = from; i < end;) {
+    const byte = bits[i >> 3]!;
+    if (byte === 0) { i = (i | 7) + 1; continue; }
+    if ((byte & (1 << (i & 7))) !== 0) return i;
+    i++;
+  }
+  return -1;
+};
 
 /** Full jitter (AWS architecture blog, "Exponential Backoff And Jitter"): uniform in [0, min(cap, base * 2^(n-1))). */
 export function backoffMs (n: number, baseMs: number, capMs: number, random: () => number): number {
@@ -63,8 +88,13 @@ export function backoffMs (n: number, baseMs: number, capMs: number, random: () 
 export class Lane {
   readonly channel: Channel;
   private readonly deps: LaneDeps;
-  /** by alert id, in enqueue order (a Map keeps insertion order) */
-  private readonly entries = new Map<string, LaneEntry>();
+  /** batches' entries never tried, in enqueue order */
+  private readonly waiting: Waiting[] = [];
+  /** entries that failed at least once, by seq, in the order they first failed */
+  private readonly retrying = new Map<number, LaneEntry>();
+  /** ids queued here or being committed for here: an alert is queued once per channel */
+  private readonly ids = new Set<string>();
+  private count = 0;
   private inFlight = 0;
   private failures = 0;
   private pausedUntil = 0;
@@ -86,20 +116,51 @@ export class Lane {
     this.deps = deps;
   }
 
-  get queued (): number { return this.entries.size; }
+  /** entries in the queue: waiting, in flight or retrying */
+  get queued (): number { return this.count; }
   get busy (): number { return this.inFlight; }
   get consecutiveFailures (): number { return this.failures; }
   get state (): 'idle' | 'delivering' | 'backing-off' {
     if (this.failures > 0) return 'backing-off';
-    return this.entries.size > 0 ? 'delivering' : 'idle';
+    return this.count > 0 ? 'delivering' : 'idle';
   }
 
-  has (id: string): boolean { return this.entries.has(id); }
+  has (id: string): boolean { return this.ids.has(id); }
 
-  add (entries: ReadonlyArray<{ seq: number, id: string, enqueuedAt: number }>): void {
-    for (const e of entries) {
-      if (!this.entries.has(e.id)) this.entries.set(e.id, { seq: e.seq, id: e.id, enqueuedAt: e.enqueuedAt, attempts: 0, nextAt: 0, inFlight: false });
+  /** Claims an alert id before its entry is committed; false if it is queued here already. */
+  reserve (id: string): boolean {
+    if (this.ids.has(id)) return false;
+    this.ids.add(id);
+    return true;
+  }
+
+  /** Gives up a claim whose commit failed. */
+  unreserve (id: string): void { this.ids.delete(id); }
+
+  /**
+   * Queues a batch's entries (bit i: the batch's alert i). `reserved`: their ids were claimed
+   * with reserve(); otherwise (a restart, a redrive) an id already queued here is dropped from
+   * the outbox instead of being queued twice.
+   */
+  add (batch: number, bits: Uint8Array, enqueuedAt: number, reserved: boolean): void {
+    let left = 0;
+    const dropped: number[] = [];
+    for (let i = nextBit(bits, 0); i >= 0; i = nextBit(bits, i + 1)) {
+      if (!reserved) {
+        const id = this.deps.load(batch * BATCH_MAX + i)?.id;
+        if (id === undefined || this.ids.has(id)) {
+          bits[i >> 3]! &= ~(1 << (i & 7));
+          if (id !== undefined) dropped.push(batch * BATCH_MAX + i);
+          continue;
+        }
+        this.ids.add(id);
+      }
+      left++;
     }
+    if (dropped.length > 0) this.deps.delivered(dropped);
+    if (left === 0) return;
+    this.waiting.push({ batch, bits, enqueuedAt, next: 0, left });
+    this.count += left;
     this.pump();
   }
 
@@ -115,6 +176,37 @@ export class Lane {
     }
   }
 
+  /** The enqueue time of the oldest entry not in flight (Infinity: none). */
+  private oldest (): number {
+    let at = Infinity;
+    for (const e of this.retrying.values()) if (!e.inFlight) { at = e.enqueuedAt; break; }
+    const w = this.waiting[0];
+    return w === undefined ? at : Math.min(at, w.enqueuedAt);
+  }
+
+  /** Up to `want` entries not in flight, oldest first; `due`: only those past their own back-off. Sets `nextDue`. */
+  private take (want: number, now: number, due: boolean): LaneEntry[] {
+    const out: LaneEntry[] = [];
+    this.nextDue = Infinity;
+    for (const e of this.retrying.values()) {
+      if (e.inFlight) continue;
+      if (due && e.nextAt > now) { if (e.nextAt < this.nextDue) this.nextDue = e.nextAt; continue; }
+      out.push(e);
+      if (out.length >= want) return out;
+    }
+    while (out.length < want && this.waiting.length > 0) {
+      const w = this.waiting[0]!;
+      const i = w.left === 0 ? -1 : nextBit(w.bits, w.next);
+      if (i < 0) { this.waiting.shift(); continue; }
+      w.next = i + 1;
+      w.left--;
+      out.push({ seq: w.batch * BATCH_MAX + i, enqueuedAt: w.enqueuedAt, attempts: 0, nextAt: 0, inFlight: false });
+    }
+    return out;
+  }
+
+  private nextDue = Infinity;
+
   /** Starts one message and returns 0, or returns when to look again (Infinity: nothing to send). */
   private startNext (now: number): number {
     const { rate, digestMs } = this.channel.common;
@@ -122,68 +214,70 @@ export class Lane {
     if (rate !== undefined) {
       while (this.starts.length > 0 && this.starts[0]! <= now - rate.perMs) this.starts.shift();
       slots = rate.count - this.starts.length;
-      if (slots <= 0) return this.entries.size > 0 ? this.starts[0]! + rate.perMs : Infinity;
+      if (slots <= 0) return this.count > this.inFlightEntries ? this.starts[0]! + rate.perMs : Infinity;
     }
     const max = this.deps.maxDigest;
     if (digestMs !== undefined) {
-      const batch: LaneEntry[] = [];
-      for (const e of this.entries.values()) {
-        if (e.inFlight) continue;
-        batch.push(e);
-        if (batch.length >= max) break;
-      }
-      if (batch.length === 0) return Infinity;
-      const dueAt = Math.max(batch[0]!.enqueuedAt, this.lastDigestAt) + digestMs;
+      const oldest = this.oldest();
+      if (oldest === Infinity) return Infinity;
+      const dueAt = Math.max(oldest, this.lastDigestAt) + digestMs;
       // After a failure the pause above governs, not the interval.
       if (this.failures === 0 && now < dueAt) return dueAt;
+      const batch = this.take(max, now, false);
+      if (batch.length === 0) return Infinity;
       this.start(batch, true, now);
       return 0;
     }
     // Without a digest: one alert per message, except that the last free slot of a rate
     // carries everything waiting.
-    const want = slots === 1 ? max : 1;
-    const due: LaneEntry[] = [];
-    let nextDue = Infinity;
-    for (const e of this.entries.values()) {
-      if (e.inFlight) continue;
-      if (e.nextAt > now) { if (e.nextAt < nextDue) nextDue = e.nextAt; continue; }
-      due.push(e);
-      if (due.length >= want) break;
-    }
-    if (due.length === 0) return nextDue;
+    const due = this.take(slots === 1 ? max : 1, now, true);
+    if (due.length === 0) return this.nextDue;
     this.start(due, due.length > 1, now);
     return 0;
   }
 
+  /** entries in flight (a digest carries several) */
+  private inFlightEntries = 0;
+
+  /** Forgets entries (delivered, buried or gone from the outbox). */
+  private drop (entries: readonly LaneEntry[], ids: ReadonlyArray<string | undefined>): void {
+    for (const e of entries) this.retrying.delete(e.seq);
+    for (const id of ids) if (id !== undefined) this.ids.delete(id);
+    this.count -= entries.length;
+  }
+
   private start (batch: LaneEntry[], digest: boolean, now: number): void {
     const alerts: Alert[] = [];
+    const sent: LaneEntry[] = [];
     const missing: LaneEntry[] = [];
     for (const e of batch) {
       const a = this.deps.load(e.seq);
-      if (a === undefined) missing.push(e); else alerts.push(a);
+      if (a === undefined) missing.push(e); else { alerts.push(a); sent.push(e); }
     }
     // An entry gone from the outbox was delivered or buried by an earlier run; forget it.
-    for (const e of missing) this.entries.delete(e.id);
-    const sent = batch.filter((e) => !missing.includes(e));
+    if (missing.length > 0) this.drop(missing, []);
     if (sent.length === 0) return;
     for (const e of sent) e.inFlight = true;
     this.inFlight++;
+    this.inFlightEntries += sent.length;
     if (this.channel.common.rate !== undefined) this.starts.push(now);
     if (digest || this.channel.common.digestMs !== undefined) this.lastDigestAt = now;
     const started = performance.timeOrigin + performance.now();
-    const attempt = 1 + Math.max(...sent.map((e) => e.attempts));
+    let attempt = 1;
+    for (const e of sent) if (e.attempts + 1 > attempt) attempt = e.attempts + 1;
     const report = (error?: string): void => {
       this.deps.attempted?.({ first: sent[0]!.seq, alerts: sent.length, attempt, start: started, end: performance.timeOrigin + performance.now(), ...(error === undefined ? {} : { error }) });
     };
     const run = this.channel.sender.send(alerts, digest || this.channel.common.digestMs !== undefined)
-      .then(() => { report(); this.succeeded(sent); }, (err: unknown) => { report(this.channel.redactor.redact(err instanceof Error ? err.message : String(err))); this.failed(sent, err); });
+      .then(() => { report(); this.succeeded(sent, alerts); }, (err: unknown) => { report(this.channel.redactor.redact(err instanceof Error ? err.message : String(err))); this.failed(sent, err); });
     this.running.add(run);
     run.finally(() => this.running.delete(run)).catch(() => {});
   }
 
-  private succeeded (batch: readonly LaneEntry[]): void {
+  private succeeded (batch: readonly LaneEntry[], alerts: readonly Alert[]): void {
     this.inFlight--;
-    for (const e of batch) this.entries.delete(e.id);
+    this.inFlightEntries -= batch.length;
+    this.drop(batch, alerts.map((a) => a.id));
     this.deps.delivered(batch.map((e) => e.seq));
     this.delivered += batch.length;
     this.messages++;
@@ -197,6 +291,7 @@ export class Lane {
     const { clock, random, backoffBaseMs: base, backoffCapMs: cap } = this.deps;
     const now = clock.now();
     this.inFlight--;
+    this.inFlightEntries -= batch.length;
     this.failedAttempts++;
     const message = this.channel.redactor.redact(err instanceof Error ? err.message : String(err));
     this.lastError = message;
@@ -205,19 +300,34 @@ export class Lane {
       e.inFlight = false;
       e.attempts++;
       e.nextAt = now + backoffMs(e.attempts, base, cap, random);
+      this.retrying.set(e.seq, e);
     }
     if (this.failures === 0) this.deps.log({ level: 'warn', msg: 'channel failing, backing off', channel: this.channel.name, target: this.channel.target, error: message });
     this.failures++;
     this.pausedUntil = now + backoffMs(this.failures, base, cap, random);
-    const expired: LaneEntry[] = [];
-    const maxMs = this.channel.common.retryMaxMs;
-    for (const e of this.entries.values()) if (!e.inFlight && now - e.enqueuedAt >= maxMs) expired.push(e);
+    const expired = this.expire(now);
     if (expired.length > 0) {
-      for (const e of expired) this.entries.delete(e.id);
       this.deps.dead(expired, message);
       this.deps.log({ level: 'error', msg: 'alerts moved to the dead letters', channel: this.channel.name, count: expired.length, error: message });
     }
     this.pump();
+  }
+
+  /** Takes out every entry not in flight that entered the outbox `retry.max` ago or earlier. */
+  private expire (now: number): LaneEntry[] {
+    const maxMs = this.channel.common.retryMaxMs;
+    const expired: LaneEntry[] = [];
+    for (const e of this.retrying.values()) if (!e.inFlight && now - e.enqueuedAt >= maxMs) expired.push(e);
+    for (let k = 0; k < this.waiting.length; k++) {
+      const w = this.waiting[k]!;
+      if (now - w.enqueuedAt < maxMs) continue;
+      for (let i = w.left === 0 ? -1 : nextBit(w.bits, w.next); i >= 0; i = nextBit(w.bits, i + 1)) {
+        expired.push({ seq: w.batch * BATCH_MAX + i, enqueuedAt: w.enqueuedAt, attempts: 0, nextAt: 0, inFlight: false });
+      }
+      this.waiting.splice(k--, 1);
+    }
+    if (expired.length > 0) this.drop(expired, expired.map((e) => this.deps.load(e.seq)?.id));
+    return expired;
   }
 
   private arm (at: number, now: number): void {

@@ -1,15 +1,18 @@
 /**
  * The notifier's durable outbox, an LMDB environment of its own (`<data>/notify`):
- *   ['b', batch]                 -> enqueuedAt (float64) + the batch's alerts as received
+ *   ['batch', batch]             -> enqueuedAt (float64) + the batch's alerts as received
  *                                   (msgpackr bytes, stored as they came: never re-encoded)
- *   ['q', channel, seq]          -> (empty) one entry per (alert, channel); seq = batch * 2^20
- *                                   + the alert's index in its batch
+ *   ['pending', channel, batch]  -> a bitmap over the batch's alerts: bit i set = alert i is
+ *                                   still to be delivered on that channel (seq = batch * 2^20 + i)
  *   ['dead', channel, alert id]  -> { alert, enqueuedAt, deadAt, attempts, error }
- * An entry is written before any delivery is tried and removed only once its channel accepted
- * it, so a crash or restart loses nothing (and may deliver an alert twice). A batch goes when
- * its last entry goes. Keeping alerts once per batch, as bytes, makes an enqueue one put per
- * batch plus an empty put per entry: the thread stays cheap under a burst. Delivery state
- * (attempts, back-off) lives in memory only: `retry.max` counts from the durable enqueuedAt.
+ * An entry (a set bit) is written before any delivery is tried and cleared only once its
+ * channel accepted it, so a crash or restart loses nothing (and may deliver an alert twice). A
+ * batch goes when its last bit goes. So an enqueue is one put per batch plus one per channel it
+ * reaches, whatever its size, and delivered entries are cleared in memory and written back
+ * together, once per turn of the event loop: a burst costs the thread a few puts, not one per
+ * (alert, channel). Delivery state (attempts, back-off) lives in memory only: `retry.max` counts
+ * from the durable enqueuedAt. An outbox of the first layout (one ['q', channel, seq] key per
+ * entry, ['b', batch] values) is converted when it is opened.
  */
 import { open, type RootDatabase } from 'lmdb';
 import type { Alert } from '../../core/alert.js';
@@ -18,11 +21,11 @@ import { disk } from '../codec.js';
 
 /** Alerts per batch at most: seq keeps the index in its low 20 bits. */
 export const BATCH_MAX = 1 << 20;
-const EMPTY = Buffer.alloc(0);
 /** Alerts of unpacked batches kept for sending; deliveries walk the queue in order, so a few batches do. */
 const CACHE_ALERTS = 100_000;
 
-export interface QueuedEntry { readonly channel: string, readonly seq: number, readonly id: string, readonly enqueuedAt: number }
+/** One channel's entries of one batch: bit i of `bits` set = alert i waits on `channel`. */
+export interface PendingRow { readonly channel: string, readonly batch: number, readonly enqueuedAt: number, readonly bits: Uint8Array }
 export interface DeadRow {
   readonly channel: string;
   readonly alert: Alert;
@@ -31,20 +34,39 @@ export interface DeadRow {
   readonly attempts: number;
   readonly error: string;
 }
-export interface Batch { readonly id: number, readonly enqueuedAt: number, readonly alerts: readonly Alert[] }
 
 type Key = Array<string | number>;
 
 export const batchOf = (seq: number): number => Math.floor(seq / BATCH_MAX);
+export const seqOf = (batch: number, index: number): number => batch * BATCH_MAX + index;
+export const bitmapBytes = (n: number): number => (n + 7) >> 3;
+export const hasBit = (bits: Uint8Array, i: number): boolean => ((bits[i >> 3] ?? 0) & (1 << (i & 7))) !== 0;
+export function setBit (bits: Uint8Array, i: number): void { bits[i >> 3] = (bits[i >> 3] ?? 0) | (1 << (i & 7)); }
+export function clearBit (bits: Uint8Array, i: number): void { bits[i >> 3] = (bits[i >> 3] ?? 0) & ~(1 << (i & 7)); }
+export function countBits (bits: Uint8Array): number {
+  let n = 0;
+  for (let v of bits) for (; v !== 0; v &= v - 1) n++;
+  return n;
+}
+
+/** A batch with entries left: its pending bitmaps per channel, as committed or about to be. */
+interface Live {
+  readonly enqueuedAt: number;
+  readonly rows: Map<string, Uint8Array>;
+  /** set bits over all rows */
+  left: number;
+}
 
 export class Outbox {
   private readonly db: RootDatabase;
   private closed = false;
   /** writes not awaited by their callers; close() waits for them */
   private readonly pending = new Set<Promise<unknown>>();
-  /** entries left per batch, over all channels */
-  private readonly refs = new Map<number, number>();
-  private readonly cache = new Map<number, Batch>();
+  private readonly live = new Map<number, Live>();
+  /** rows changed in memory since their last write, by batch */
+  private readonly dirty = new Map<number, Set<string>>();
+  private flushing: NodeJS.Immediate | undefined;
+  private readonly cache = new Map<number, readonly Alert[]>();
   private cached = 0;
   private lastBatch = 0;
 
@@ -55,9 +77,28 @@ export class Outbox {
     // killed-thread tests under load; none in 12 without it). Each commit here waits for its
     // flush instead: enqueues and removals are batched, so that is a few commits per second.
     this.db = open({ path, compression: false, encoding: 'binary', overlappingSync: false });
-    for (const key of this.db.getKeys({ start: ['b'], end: ['b', Number.MAX_SAFE_INTEGER] })) {
-      this.lastBatch = Math.max(this.lastBatch, (key as Key)[1] as number);
+    this.convertFirstLayout();
+    const orphans: number[] = [];
+    for (const key of this.db.getKeys({ start: ['batch'], end: ['batch', Number.MAX_SAFE_INTEGER] })) {
+      const id = (key as Key)[1] as number;
+      this.lastBatch = Math.max(this.lastBatch, id);
+      orphans.push(id);
     }
+    for (const { key, value } of this.db.getRange({ start: ['pending'], end: ['pending', '\uffff'] })) {
+      const [, channel, id] = key as [string, string, number];
+      let b = this.live.get(id);
+      if (b === undefined) {
+        const bytes = this.db.getBinary(['batch', id]);
+        if (bytes === undefined) continue;
+        this.live.set(id, b = { enqueuedAt: bytes.readDoubleLE(0), rows: new Map(), left: 0 });
+      }
+      const bits = Uint8Array.from(value as Buffer);
+      b.rows.set(channel, bits);
+      b.left += countBits(bits);
+    }
+    // A batch without rows (its removal was cut off) is garbage.
+    const gone = orphans.filter((id) => !this.live.has(id));
+    if (gone.length > 0) this.db.transactionSync(() => { for (const id of gone) this.db.removeSync(['batch', id]); });
   }
 
   /** A new batch id, above every batch in the outbox. */
@@ -65,94 +106,134 @@ export class Outbox {
     return ++this.lastBatch;
   }
 
-  /** The batch, from the cache or LMDB; undefined when it is gone (all its entries delivered). */
-  batch (id: number): Batch | undefined {
-    let b = this.cache.get(id);
-    if (b !== undefined) return b;
-    const bytes = this.db.getBinary(['b', id]);
-    if (bytes === undefined) return undefined;
-    try {
-      const enqueuedAt = bytes.readDoubleLE(0);
-      b = { id, enqueuedAt, alerts: disk.unpack(bytes.subarray(8)) as Alert[] };
-    } catch (err) {
-      throw new EngineError('VIGIL_STORE_CORRUPT', `outbox batch ${id} cannot be read; move the notify folder away to start fresh`, { cause: err });
-    }
-    this.remember(b);
-    return b;
-  }
-
-  private remember (b: Batch): void {
-    this.cache.set(b.id, b);
-    this.cached += b.alerts.length;
-    for (const [id, old] of this.cache) {
-      if (this.cached <= CACHE_ALERTS || id === b.id) break;
-      this.forget(id, old);
-    }
-  }
-
-  private forget (id: number, b: Batch | undefined = this.cache.get(id)): void {
-    if (b === undefined) return;
-    this.cache.delete(id);
-    this.cached -= b.alerts.length;
-  }
-
-  /** Every queued entry, per channel in the order it was enqueued; counts the entries of each batch. */
-  queued (): QueuedEntry[] {
-    const out: QueuedEntry[] = [];
-    for (const key of this.db.getKeys({ start: ['q'], end: ['q', '\uffff'] })) {
-      const k = key as Key;
-      const seq = k[2] as number;
-      const b = this.batch(batchOf(seq));
-      const alert = b?.alerts[seq % BATCH_MAX];
-      if (b === undefined || alert === undefined) continue;
-      this.refs.set(b.id, (this.refs.get(b.id) ?? 0) + 1);
-      out.push({ channel: k[1] as string, seq, id: alert.id, enqueuedAt: b.enqueuedAt });
+  /** Every channel's pending entries, batch by batch in the order they were enqueued. */
+  queued (): PendingRow[] {
+    const out: PendingRow[] = [];
+    for (const [batch, b] of [...this.live].sort((x, y) => x[0] - y[0])) {
+      for (const [channel, bits] of b.rows) out.push({ channel, batch, enqueuedAt: b.enqueuedAt, bits: bits.slice() });
     }
     return out;
   }
 
+  /** The alerts of a batch, from the cache or LMDB; undefined when it is gone (all its entries delivered). */
+  private alerts (id: number): readonly Alert[] | undefined {
+    const hit = this.cache.get(id);
+    if (hit !== undefined) return hit;
+    const bytes = this.db.getBinary(['batch', id]);
+    if (bytes === undefined) return undefined;
+    let alerts: Alert[];
+    try {
+      alerts = disk.unpack(bytes.subarray(8)) as Alert[];
+    } catch (err) {
+      throw new EngineError('VIGIL_STORE_CORRUPT', `outbox batch ${id} cannot be read; move the notify folder away to start fresh`, { cause: err });
+    }
+    this.remember(id, alerts);
+    return alerts;
+  }
+
+  private remember (id: number, alerts: readonly Alert[]): void {
+    this.cache.set(id, alerts);
+    this.cached += alerts.length;
+    for (const [old, a] of this.cache) {
+      if (this.cached <= CACHE_ALERTS || old === id) break;
+      this.cache.delete(old);
+      this.cached -= a.length;
+    }
+  }
+
+  private forget (id: number): void {
+    const a = this.cache.get(id);
+    if (a === undefined) return;
+    this.cache.delete(id);
+    this.cached -= a.length;
+  }
+
   alert (seq: number): Alert | undefined {
-    return this.batch(batchOf(seq))?.alerts[seq % BATCH_MAX];
+    return this.alerts(batchOf(seq))?.[seq % BATCH_MAX];
   }
 
   /**
-   * Commits a batch and its entries (channel, index in the batch) in one transaction. `bytes`
-   * are the alerts as msgpackr bytes; `alerts` the same, unpacked.
+   * Commits a batch and its pending bitmaps (one per channel) in one transaction. `bytes` are
+   * the alerts as msgpackr bytes; `alerts` the same unpacked, if at hand, to keep for sending
+   * (otherwise they are unpacked when first sent).
    */
-  async append (id: number, enqueuedAt: number, bytes: Uint8Array, alerts: readonly Alert[], entries: ReadonlyArray<{ channel: string, index: number }>): Promise<void> {
-    if (entries.length === 0) return;
+  async append (id: number, enqueuedAt: number, bytes: Uint8Array, rows: ReadonlyMap<string, Uint8Array>, alerts?: readonly Alert[]): Promise<void> {
+    if (rows.size === 0) return;
+    const write = this.stage(id, enqueuedAt, bytes, rows, alerts);
+    try {
+      await this.db.transaction(write);
+    } catch (err) {
+      this.live.delete(id);
+      this.forget(id);
+      throw err;
+    }
+  }
+
+  /** Takes a new batch into memory; returns its writes, to run inside a transaction. */
+  private stage (id: number, enqueuedAt: number, bytes: Uint8Array, rows: ReadonlyMap<string, Uint8Array>, alerts: readonly Alert[] | undefined): () => void {
     const value = Buffer.allocUnsafe(8 + bytes.length);
     value.writeDoubleLE(enqueuedAt, 0);
     value.set(bytes, 8);
-    const base = id * BATCH_MAX;
-    this.refs.set(id, entries.length);
-    this.remember({ id, enqueuedAt, alerts });
-    await this.db.transaction(() => {
-      this.db.putSync(['b', id], value);
-      for (const e of entries) this.db.putSync(['q', e.channel, base + e.index], EMPTY);
-    });
-  }
-
-  /** Keys to remove with these entries: theirs, and each batch they leave empty. */
-  private release (channel: string, seqs: readonly number[]): Key[] {
-    const keys: Key[] = [];
-    for (const seq of seqs) {
-      keys.push(['q', channel, seq]);
-      const b = batchOf(seq);
-      const left = (this.refs.get(b) ?? 1) - 1;
-      if (left > 0) { this.refs.set(b, left); continue; }
-      this.refs.delete(b);
-      this.forget(b);
-      keys.push(['b', b]);
+    const live: Live = { enqueuedAt, rows: new Map(), left: 0 };
+    for (const [channel, bits] of rows) {
+      live.rows.set(channel, bits.slice());
+      live.left += countBits(bits);
     }
-    return keys;
+    this.live.set(id, live);
+    if (alerts !== undefined) this.remember(id, alerts);
+    return () => {
+      this.db.putSync(['batch', id], value);
+      for (const [channel, bits] of live.rows) this.db.putSync(['pending', channel, id], bits);
+    };
   }
 
-  /** Drops delivered entries. Not awaited by deliveries: a crash before it commits means a repeat, which receivers drop by id. */
+  /** Clears entries in memory; true for each that was set. Their rows are written by the next flush. */
+  private release (channel: string, seqs: readonly number[]): void {
+    for (const seq of seqs) {
+      const id = batchOf(seq);
+      const b = this.live.get(id);
+      const bits = b?.rows.get(channel);
+      if (b === undefined || bits === undefined || !hasBit(bits, seq % BATCH_MAX)) continue;
+      clearBit(bits, seq % BATCH_MAX);
+      b.left--;
+      let d = this.dirty.get(id);
+      if (d === undefined) this.dirty.set(id, d = new Set());
+      d.add(channel);
+    }
+  }
+
+  /** Writes every dirty row (or removes it, and its batch when that was the last); call inside a transaction. */
+  private writeDirty (): void {
+    for (const [id, channels] of this.dirty) {
+      const b = this.live.get(id);
+      if (b === undefined) continue;
+      for (const channel of channels) {
+        const bits = b.rows.get(channel);
+        if (bits === undefined) continue;
+        if (countBits(bits) > 0) { this.db.putSync(['pending', channel, id], bits); continue; }
+        b.rows.delete(channel);
+        this.db.removeSync(['pending', channel, id]);
+      }
+      if (b.left === 0) {
+        this.live.delete(id);
+        this.forget(id);
+        this.db.removeSync(['batch', id]);
+      }
+    }
+    this.dirty.clear();
+  }
+
+  /**
+   * Drops delivered entries, written with the others of this turn of the event loop. Not
+   * awaited by deliveries: a crash before it commits means a repeat, which receivers drop by id.
+   */
   remove (channel: string, seqs: readonly number[]): void {
     if (this.closed) return;
-    const keys = this.release(channel, seqs);
-    this.track(this.db.transaction(() => { for (const k of keys) this.db.removeSync(k); }));
+    this.release(channel, seqs);
+    this.flushing ??= setImmediate(() => {
+      this.flushing = undefined;
+      if (this.dirty.size > 0) this.track(this.db.transaction(() => { this.writeDirty(); }));
+    });
   }
 
   private track (done: Promise<unknown>): void {
@@ -165,15 +246,15 @@ export class Outbox {
     if (this.closed) return;
     const puts: Array<[Key, Buffer]> = [];
     for (const e of entries) {
-      const b = this.batch(batchOf(e.seq));
-      const alert = b?.alerts[e.seq % BATCH_MAX];
-      if (b === undefined || alert === undefined) continue;
+      const b = this.live.get(batchOf(e.seq));
+      const alert = this.alert(e.seq);
+      if (b === undefined || alert === undefined || !hasBit(b.rows.get(channel) ?? new Uint8Array(0), e.seq % BATCH_MAX)) continue;
       const row: DeadRow = { channel, alert, enqueuedAt: b.enqueuedAt, deadAt, attempts: e.attempts, error };
       puts.push([['dead', channel, alert.id], disk.pack(row)]);
     }
-    const removed = this.release(channel, entries.map((e) => e.seq));
+    this.release(channel, entries.map((e) => e.seq));
     const done = this.db.transaction(() => {
-      for (const k of removed) this.db.removeSync(k);
+      this.writeDirty();
       for (const [k, v] of puts) this.db.putSync(k, v);
     });
     this.track(done);
@@ -186,34 +267,68 @@ export class Outbox {
     return out;
   }
 
-  /** Moves the dead letters that `match` back into the queue, as a new batch enqueued `now`. */
-  async unbury (match: (row: DeadRow) => boolean, now: number): Promise<QueuedEntry[]> {
+  /** Moves the dead letters that `match` back into the queue, as new batches enqueued `now`. */
+  async unbury (match: (row: DeadRow) => boolean, now: number): Promise<PendingRow[]> {
     const rows = this.deadLetters().filter(match);
-    const out: QueuedEntry[] = [];
+    const out: PendingRow[] = [];
     for (let from = 0; from < rows.length; from += BATCH_MAX) {
       const part = rows.slice(from, from + BATCH_MAX);
       const id = this.nextBatch();
       const alerts = part.map((r) => r.alert);
-      const bytes = disk.pack(alerts);
-      const value = Buffer.allocUnsafe(8 + bytes.length);
-      value.writeDoubleLE(now, 0);
-      value.set(bytes, 8);
-      this.refs.set(id, part.length);
-      this.remember({ id, enqueuedAt: now, alerts });
-      await this.db.transaction(() => {
-        this.db.putSync(['b', id], value);
-        part.forEach((r, i) => {
-          this.db.removeSync(['dead', r.channel, r.alert.id]);
-          this.db.putSync(['q', r.channel, id * BATCH_MAX + i], EMPTY);
-        });
+      const bits = new Map<string, Uint8Array>();
+      part.forEach((r, i) => {
+        let b = bits.get(r.channel);
+        if (b === undefined) bits.set(r.channel, b = new Uint8Array(bitmapBytes(part.length)));
+        setBit(b, i);
       });
-      part.forEach((r, i) => out.push({ channel: r.channel, seq: id * BATCH_MAX + i, id: r.alert.id, enqueuedAt: now }));
+      const write = this.stage(id, now, disk.pack(alerts), bits, alerts);
+      await this.db.transaction(() => {
+        write();
+        for (const r of part) this.db.removeSync(['dead', r.channel, r.alert.id]);
+      });
+      for (const [channel, b] of bits) out.push({ channel, batch: id, enqueuedAt: now, bits: b });
     }
     return out;
   }
 
+  /** Converts an outbox of the first layout (['b', batch], one ['q', channel, seq] per entry) in one transaction. */
+  private convertFirstLayout (): void {
+    const rows = new Map<number, Map<string, number[]>>();
+    for (const key of this.db.getKeys({ start: ['q'], end: ['q', '\uffff'] })) {
+      const [, channel, seq] = key as [string, string, number];
+      let b = rows.get(batchOf(seq));
+      if (b === undefined) rows.set(batchOf(seq), b = new Map());
+      let list = b.get(channel);
+      if (list === undefined) b.set(channel, list = []);
+      list.push(seq % BATCH_MAX);
+    }
+    const batches = [...this.db.getKeys({ start: ['b'], end: ['b', Number.MAX_SAFE_INTEGER] })].map((k) => (k as Key)[1] as number);
+    if (rows.size === 0 && batches.length === 0) return;
+    this.db.transactionSync(() => {
+      for (const id of batches) {
+        const value = this.db.getBinary(['b', id]);
+        const channels = rows.get(id);
+        this.db.removeSync(['b', id]);
+        if (value === undefined || channels === undefined) continue;
+        const n = (disk.unpack(value.subarray(8)) as unknown[]).length;
+        this.db.putSync(['batch', id], Buffer.from(value));
+        for (const [channel, indexes] of channels) {
+          const bits = new Uint8Array(bitmapBytes(n));
+          for (const i of indexes) if (i < n) setBit(bits, i);
+          this.db.putSync(['pending', channel, id], bits);
+        }
+      }
+      for (const [id, channels] of rows) for (const [channel, indexes] of channels) for (const i of indexes) this.db.removeSync(['q', channel, seqOf(id, i)]);
+    });
+  }
+
   async close (): Promise<void> {
     this.closed = true;
+    if (this.flushing !== undefined) {
+      clearImmediate(this.flushing);
+      this.flushing = undefined;
+      if (this.dirty.size > 0) this.track(this.db.transaction(() => { this.writeDirty(); }));
+    }
     await Promise.allSettled([...this.pending]);
     await this.db.close();
   }

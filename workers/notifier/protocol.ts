@@ -37,11 +37,17 @@ export interface NotifierTuning {
   readonly log: boolean;
   /** how long close() waits for deliveries under way, ms */
   readonly closeGraceMs: number;
+  /** the thread's nice value on Linux (per thread; 0: the process's priority), default 10 */
+  readonly nice: number;
 }
 
 export type NotifierMsg =
-  /** alerts: an Alert[] packed with the shared codec (workers/codec.ts), cheaper to post than objects */
-  | { readonly kind: 'enqueue', readonly alerts: Uint8Array, readonly trace?: string }
+  /**
+   * alerts: an Alert[] packed with the shared codec (workers/codec.ts), stored as they are;
+   * ids, rules, severities: the same alerts' fields of those names, in order, which the thread
+   * routes and dedupes on without unpacking the alerts (it unpacks them to send them)
+   */
+  | { readonly kind: 'enqueue', readonly alerts: Uint8Array, readonly ids: readonly string[], readonly rules: readonly string[], readonly severities: readonly Severity[], readonly trace?: string }
   /** the delivery attempts finished since the last call, for spans */
   | { readonly kind: 'deliveries' }
   | { readonly kind: 'dead-letters' }
