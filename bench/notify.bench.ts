@@ -4,11 +4,16 @@
  * examples/rules.yaml, as in core.bench.ts) replaying the demo traffic, in three cases whose
  * samples are interleaved (A B C A B C …) in one run:
  *   - core: no notifier.
- *   - core + dead webhook: a notification thread (cluster/notifier.ts) is open on a fresh
- *     outbox with one webhook channel pointing at a closed port; during the replay the main
- *     thread enqueues 10,000 alerts in 20 batches of 500 (spread over the first half of the
- *     replay, not awaited), so the thread commits them to LMDB and retries them with the
- *     production back-off (base 1 s, cap 5 min) while the core runs.
+ *   - core + dead webhook: a notification thread (cluster/notifier.ts) is open with one
+ *     webhook channel pointing at a closed port; during the replay the main thread enqueues
+ *     10,000 new alerts in 20 batches of 500 (spread over the first half of the replay, not
+ *     awaited), so the thread commits them to LMDB and retries them with the production
+ *     back-off (base 1 s, cap 5 min) while the core runs. The thread is opened once, before the
+ *     samples, as a node's runs from its start: every sample is another burst to the same dead
+ *     webhook (its queue grows by 10,000 a sample). With --fresh-thread each sample opens a new
+ *     thread on a fresh outbox just before its replay instead, which also times the new
+ *     thread's start-up tail (first GCs of its heap, first compiles): a worst case no running
+ *     node meets.
  *   - core + dead webhook, 10 ms back-off: the same with back-off base 10 ms, cap 100 ms, so
  *     the thread retries all the time.
  * The replay runs in slices of 2,048 records with a setImmediate between slices in every case,
@@ -24,10 +29,10 @@
  *
  * Run: npx tsc -p tsconfig.json && node dist/bench/index.js notify
  *      (or: node --expose-gc dist/bench/notify.bench.js [--samples 7] [--warmup 1]
- *       [--records 60000] [--alerts 10000] [--budget 60]: no new round after SECONDS, but
- *       at least 3 rounds)
- * Needs: the build and a little temporary disk (one outbox per "with" sample, removed).
- * Traffic: examples/dataset.ts, seed 42; alerts are synthetic with fixed ids.
+ *       [--records 60000] [--alerts 10000] [--budget 60] [--fresh-thread]: no new round after
+ *       SECONDS, but at least 3 rounds)
+ * Needs: the build and a little temporary disk (one outbox per "with" case, removed).
+ * Traffic: examples/dataset.ts, seed 42; alerts are synthetic, with ids unique per sample.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -80,8 +85,10 @@ interface Case {
   readonly setup?: () => Promise<void>;
   /** called between slices with the slice number; may start (not await) work */
   readonly onSlice?: (slice: number, slices: number) => void;
-  /** untimed: checks and closes */
+  /** untimed: checks (and, with a thread per sample, closes) */
   readonly teardown?: () => Promise<void>;
+  /** untimed, after the last sample: closes */
+  readonly finish?: () => Promise<void>;
 }
 
 /** One replay from a fresh engine, in slices: ns per record, and ns spent in onSlice (the enqueue calls). */
@@ -120,14 +127,26 @@ async function replay (compiled: CompiledRules, lines: readonly string[], c: Cas
   return { perRecord: ns / lines.length, handoff, cpuMs: (cpu.user + cpu.system) / 1000 };
 }
 
-function deadWebhookCase (name: string, alerts: readonly Alert[], port: number, backoff: { base: number, cap: number }, checks: string[]): Case {
+function deadWebhookCase (name: string, alerts: readonly Alert[], port: number, backoff: { base: number, cap: number }, checks: string[], freshThread: boolean): Case {
   let dir = '';
   let n: Notifications | undefined;
+  let sample = 0;
+  let burst: Alert[] = [];
   const pending: Array<Promise<void>> = [];
   const per = Math.ceil(alerts.length / BATCHES);
+  const close = async (): Promise<void> => {
+    if (n === undefined) return;
+    await n.terminate();
+    n = undefined;
+    rmSync(dir, { recursive: true, force: true });
+  };
   return {
     name,
     setup: async () => {
+      // New ids every sample: the same ids again would be dropped as already queued.
+      const tag = `s${sample++}-`;
+      burst = alerts.map((a) => ({ ...a, id: tag + a.id }));
+      if (n !== undefined) return;
       dir = mkdtempSync(join(tmpdir(), 'vigil-bench-notify-'));
       n = await Notifications.open({
         config: { file: '', rules: [], channels: new Map([['noc', { type: 'webhook', settings: { url: `http://127.0.0.1:${port}/alerts`, secret: 'bench' } }]]) },
@@ -142,16 +161,16 @@ function deadWebhookCase (name: string, alerts: readonly Alert[], port: number, 
       const every = Math.max(1, Math.floor(slices / 2 / BATCHES));
       if (s % every !== 0) return;
       const b = s / every;
-      if (b < BATCHES) pending.push(n!.enqueue(alerts.slice(b * per, (b + 1) * per)));
+      if (b < BATCHES) pending.push(n!.enqueue(burst.slice(b * per, (b + 1) * per)));
     },
     teardown: async () => {
-      for (let b = pending.length; b < BATCHES; b++) pending.push(n!.enqueue(alerts.slice(b * per, (b + 1) * per)));
+      for (let b = pending.length; b < BATCHES; b++) pending.push(n!.enqueue(burst.slice(b * per, (b + 1) * per)));
       await Promise.all(pending.splice(0));
       const s = (await n!.stats()).channels[0]!;
       checks.push(`${name}: queued ${s.queued}, failed attempts ${s.failedAttempts}, delivered ${s.delivered}`);
-      await n!.terminate();
-      rmSync(dir, { recursive: true, force: true });
+      if (freshThread) await close();
     },
+    finish: close,
   };
 }
 
@@ -164,12 +183,13 @@ async function main (): Promise<void> {
   const traffic = generateTraffic(DEFAULTS);
   const lines = traffic.lines.slice(0, intArg('records', 60_000));
   const alerts = makeAlerts(nAlerts);
+  const freshThread = process.argv.includes('--fresh-thread');
   const port = await closedPort();
   const checks: string[] = [];
   const cases: Case[] = [
     { name: 'core' },
-    deadWebhookCase('core + dead webhook', alerts, port, { base: 1_000, cap: 300_000 }, checks),
-    deadWebhookCase('core + dead webhook, 10 ms back-off', alerts, port, { base: 10, cap: 100 }, checks),
+    deadWebhookCase('core + dead webhook', alerts, port, { base: 1_000, cap: 300_000 }, checks, freshThread),
+    deadWebhookCase('core + dead webhook, 10 ms back-off', alerts, port, { base: 10, cap: 100 }, checks, freshThread),
   ];
   const times = cases.map(() => [] as number[]);
   const handoffs = cases.map(() => [] as number[]);
@@ -199,12 +219,13 @@ async function main (): Promise<void> {
     }
     loads.push(loadavg()[0]!);
   }
+  for (const c of cases) await c.finish?.();
   const results: CaseResult[] = cases.map((c, i) => {
     const sorted = [...times[i]!].sort((a, b) => a - b);
     const median = percentile(sorted, 0.5);
     return { name: c.name, opsPerSec: Math.round(1e9 / median), medianNs: Math.round(median * 10) / 10, p95Ns: Math.round(percentile(sorted, 0.95) * 10) / 10, samples: sorted.length };
   });
-  report('notify', results, { records: lines.length, alerts: nAlerts, batches: BATCHES, slice: SLICE, rules: compiled.rules.length, seed: DEFAULTS.seed, loadavg1m: loads.map((l) => Math.round(l * 10) / 10) }, 'core');
+  report('notify', results, { thread: freshThread ? 'fresh per sample' : 'opened once', records: lines.length, alerts: nAlerts, batches: BATCHES, slice: SLICE, rules: compiled.rules.length, seed: DEFAULTS.seed, loadavg1m: loads.map((l) => Math.round(l * 10) / 10) }, 'core');
   for (const line of checks.slice(-2)) console.log(`last sample, ${line}`);
   const cpuMedian = (i: number): number => percentile([...cpus[i]!].sort((a, b) => a - b), 0.5);
   console.log(`process CPU per replay (median): ${cases.map((c, i) => `${c.name} ${cpuMedian(i).toFixed(0)} ms`).join(', ')}`);
