@@ -236,7 +236,6 @@ export async function runLoad (o: LoadOptions): Promise<LoadResult> {
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   sampleMemory();
-  const stats = engine.stats();
   let retainedHeap: number | undefined;
   if (o.gc !== undefined) {
     o.gc();
@@ -244,6 +243,8 @@ export async function runLoad (o: LoadOptions): Promise<LoadResult> {
     const m = process.memoryUsage();
     retainedHeap = m.heapUsed + m.arrayBuffers;
   }
+  // Read after the measurement: an engine no longer used may be collected by that gc().
+  const stats = engine.stats();
   const result: LoadResult = {
     name,
     rate,

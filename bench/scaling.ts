@@ -94,11 +94,13 @@ const KEY_RULES = `  - { id: calls-per-caller, by: caller, measure: count, windo
 /** Heap a key-scaling point needs per key, bytes: a conservative reading of the 1M-key runs (~1.1 KB). */
 const BYTES_PER_KEY_POINT = 1600;
 
+const held: { lines?: readonly string[] | undefined, check?: number } = {};
+
 export async function scaleKeys (sizes: readonly number[], p?: Progress): Promise<ScalePoint[]> {
   const compiled = compileRules(parseRules(HEAD + KEY_RULES, 'keys.yaml', { readFile: () => '' }));
   const out: ScalePoint[] = [];
   for (const keys of sizes) {
-    // Two engine keys per record (~500 B each), the record's line, and room for the Maps to
+    // Two engine keys per record (~150 B each), the record's line, and room for the Maps to
     // double: past the heap limit the run would abort the process (it did at 3M keys with
     // the default 4 GiB), so a point that may not fit is skipped and says so.
     const need = keys * BYTES_PER_KEY_POINT;
@@ -109,11 +111,20 @@ export async function scaleKeys (sizes: readonly number[], p?: Progress): Promis
       continue;
     }
     const lines = keyTraffic(keys);
+    // Held in a module variable: a local no longer used could be collected by the gc inside
+    // runLoad, and its lines would then cancel out the engine's growth.
+    held.lines = lines;
+    // Flattened now (V8 flattens a concatenated string on first character access): JSON.parse
+    // would flatten them during the run, and the freed pieces would cancel out the engine's growth.
+    let sum = 0;
+    for (const line of lines) sum += line.charCodeAt(0);
+    held.check = sum;
     const before = heapUsed();
     const r = await runLoad({ name: `keys ${keys}`, compiled, lines, rate: 0, gc, ...(p === undefined ? {} : { progress: p }) });
     // The lines are alive before and after: the growth is what the engine keeps for the keys.
     const grown = Math.max(0, (r.retainedHeap ?? before) - before);
     out.push({ x: keys, records: r.records, recordsPerSec: r.recordsPerSec, heapMiB: mib(grown), rssMiB: r.rssMiB, keys: r.keys, bytesPerKey: Math.round(grown / Math.max(1, r.keys)) });
+    held.lines = undefined;
     gc();
   }
   return out;
