@@ -66,7 +66,7 @@ const WARNING = 1;
 const MAIN = 2;
 /** Expiry entries are `id * KEYER_SPAN + keyer`: one number, no object per scheduled key. */
 const KEYER_SPAN = 4096;
-// A simple calendar counter's numbers in the arena, from its offset: the newest open window.
+// An arena counter's numbers, from its offset: the newest open window.
 const START = 0; // NO_WINDOW while the key has no window open for the counter
 const NO_WINDOW = -Infinity;
 const END = 1;
@@ -80,7 +80,7 @@ const NO_CELL: CalendarCell = Object.freeze({ windows: Object.freeze([]) as unkn
  * Calendar counters whose newest window lives in the arena: every measure but new(F) and
  * risk. A distinct set or the held events of `concurrent` sit in the table's aux slot.
  */
-function isSimple (counter: CompiledCounter): boolean {
+function inArena (counter: CompiledCounter): boolean {
   return counter.calendar && counter.novelty === 0 && !counter.risk;
 }
 
@@ -142,7 +142,7 @@ export class Engine {
     this.tables = compiled.keyers.map((keyer) => {
       const blank: number[] = [];
       for (const counter of keyer.counters) {
-        if (!isSimple(counter)) continue;
+        if (!inArena(counter)) continue;
         this.offsets[counter.index] = blank.length;
         const rules = counter.rules.length;
         blank.push(NO_WINDOW, 0, 0, 0, ...new Array<number>(rules * (counter.varyingLimits ? 2 : 1)).fill(0));
@@ -217,8 +217,8 @@ export class Engine {
     let at = Infinity;
     const counters = this.compiled.keyers[k]!.counters;
     // Indexed loops here and in sweepRow: these run for cold keys, where V8 keeps for…of's iterators.
-    for (let slot = 0; slot < counters.length; slot++) {
-      const counter = counters[slot]!;
+    for (let i = 0; i < counters.length; i++) {
+      const counter = counters[i]!;
       const off = this.offsets[counter.index]!;
       const cell = cells?.[counter.slot];
       if (off >= 0) {
@@ -227,7 +227,7 @@ export class Engine {
         const open = table.arena[o + START]!;
         if (side !== undefined && side.windows.length > 0) at = Math.min(at, side.windows[0]!.end + lateness);
         else if (open !== NO_WINDOW) at = Math.min(at, table.arena[o + END]! + lateness);
-        else if (side?.hist !== undefined && side.hist.length > 0) at = Math.min(at, side.hist[side.hist.length - 2]! + (counter.history + 1) * UNIT_MAX_MS[(counter.window as { unit: CalendarUnit }).unit] + lateness);
+        else if (side?.hist !== undefined && side.hist.length > 0) at = Math.min(at, this.historyEnd(counter, side.hist));
         continue;
       }
       if (cell === undefined) continue;
@@ -245,7 +245,7 @@ export class Engine {
       }
       const c = cell as CalendarCell;
       if (c.windows.length > 0) at = Math.min(at, c.windows[0]!.end + lateness);
-      else if (c.hist !== undefined && c.hist.length > 0) at = Math.min(at, c.hist[c.hist.length - 2]! + (counter.history + 1) * UNIT_MAX_MS[counter.window.unit] + lateness);
+      else if (c.hist !== undefined && c.hist.length > 0) at = Math.min(at, this.historyEnd(counter, c.hist));
     }
     return at;
   }
@@ -303,7 +303,7 @@ export class Engine {
           if (this.track) table.markDirty(id);
           const off = offsets[counter.index]!;
           if (off >= 0) {
-            if (this.addSimple(table, id, off, counter, x, record, out)) opened = true;
+            if (this.addToArena(table, id, off, counter, x, record, out)) opened = true;
           } else if (counter.calendar) {
             if (this.addCalendar(table.cellsOf(id), key, counter, x, record, out)) opened = true;
           } else if (this.addSliding(table.cellsOf(id), key, counter, x, record, out)) {
@@ -418,11 +418,11 @@ export class Engine {
   }
 
   /**
-   * Adds to a simple counter (arena layout) and checks its rules; true when it opened a
+   * Adds to an arena counter and checks its rules; true when it opened a
    * window. A record for an older window than the newest (late across a window's end) goes
    * to the object form of that window beside the key.
    */
-  private addSimple (table: KeyTable, id: number, off: number, counter: CompiledCounter, x: number | string, record: UsageRecord, out: Alert[]): boolean {
+  private addToArena (table: KeyTable, id: number, off: number, counter: CompiledCounter, x: number | string, record: UsageRecord, out: Alert[]): boolean {
     const bounds = this.boundsOf(counter, record.ts);
     const o = id * table.stride + off;
     const a = table.arena;
@@ -479,7 +479,7 @@ export class Engine {
     return opened;
   }
 
-  /** Opens `bounds` as the newest window of a simple counter; the one it replaces joins the older windows. */
+  /** Opens `bounds` as the newest window of an arena counter; the one it replaces joins the older windows. */
   private openNewest (table: KeyTable, id: number, o: number, counter: CompiledCounter, bounds: WindowBounds): void {
     const a = table.arena;
     let side = table.cells[id]?.[counter.slot] as CalendarCell | undefined;
@@ -503,7 +503,15 @@ export class Engine {
     }
   }
 
-  /** The object form of a simple counter's newest window (sharing its set or events, not copying them). */
+  /** The measure of an arena counter's newest window (distinct keeps its set's size in AGG). */
+  private newestValue (a: Float64Array, o: number, counter: CompiledCounter): number {
+    const kind = counter.measure.kind;
+    const n = a[o + N]!;
+    if (kind === 'avg' || kind === 'ratio') return n === 0 ? 0 : a[o + AGG]! / n;
+    return a[o + AGG]!;
+  }
+
+  /** The object form of an arena counter's newest window (sharing its set or events, not copying them). */
   private windowAt (table: KeyTable, id: number, o: number, counter: CompiledCounter): CalendarWindow {
     const a = table.arena;
     const kind = counter.measure.kind;
@@ -532,7 +540,7 @@ export class Engine {
     };
   }
 
-  /** Puts a window in object form into the arena as a simple counter's newest window. */
+  /** Puts a window in object form into the arena as an arena counter's newest window. */
   private loadNewest (table: KeyTable, id: number, o: number, counter: CompiledCounter, w: CalendarWindow, side: CalendarCell | undefined): void {
     const a = table.arena;
     a[o + START] = w.start;
@@ -699,6 +707,19 @@ export class Engine {
     return 0;
   }
 
+  /** Keeps a discarded window's value for `adaptive`: the counter's `history` newest, as [start, value] pairs. */
+  private remember (cell: CalendarCell, counter: CompiledCounter, start: number, value: number): void {
+    const hist = cell.hist ?? (cell.hist = []);
+    hist.push(start, value);
+    if (hist.length > 2 * counter.history) hist.splice(0, hist.length - 2 * counter.history);
+  }
+
+  /** The watermark from which a key's (non-empty) adaptive history can no longer matter. */
+  private historyEnd (counter: CompiledCounter, hist: readonly number[]): number {
+    const unit = (counter.window as { unit: CalendarUnit }).unit;
+    return hist[hist.length - 2]! + (counter.history + 1) * UNIT_MAX_MS[unit] + this.compiled.lateness;
+  }
+
   private dropExpired (cell: CalendarCell, counter: CompiledCounter): boolean {
     const windows = cell.windows;
     const limit = this.watermark - this.compiled.lateness;
@@ -706,9 +727,7 @@ export class Engine {
     while (drop < windows.length && windows[drop]!.end <= limit) drop++;
     if (drop === 0) return false;
     if (counter.history > 0) {
-      const hist = cell.hist ?? (cell.hist = []);
-      for (let i = 0; i < drop; i++) hist.push(windows[i]!.start, windowValue(counter.measure.kind, windows[i]!));
-      if (hist.length > 2 * counter.history) hist.splice(0, hist.length - 2 * counter.history);
+      for (let i = 0; i < drop; i++) this.remember(cell, counter, windows[i]!.start, windowValue(counter.measure.kind, windows[i]!));
     }
     windows.splice(0, drop);
     return true;
@@ -731,8 +750,8 @@ export class Engine {
     let changed = false;
     const horizon = this.compiled.horizon;
     const counters = keyer.counters;
-    for (let slot = 0; slot < counters.length; slot++) {
-      const counter = counters[slot]!;
+    for (let i = 0; i < counters.length; i++) {
+      const counter = counters[i]!;
       const off = this.offsets[counter.index]!;
       if (off >= 0) {
         const o = id * table.stride + off;
@@ -746,9 +765,7 @@ export class Engine {
           // The newest window is over too: the object form's rule (dropExpired) for it.
           if (counter.history > 0) {
             const holder = side ?? (table.cellsOf(id)[counter.slot] = { windows: [] }) as CalendarCell;
-            const hist = holder.hist ?? (holder.hist = []);
-            hist.push(a[o + START]!, windowValue(counter.measure.kind, this.windowAt(table, id, o, counter)));
-            if (hist.length > 2 * counter.history) hist.splice(0, hist.length - 2 * counter.history);
+            this.remember(holder, counter, a[o + START]!, this.newestValue(a, o, counter));
           }
           a[o + START] = NO_WINDOW;
           table.aux[id * table.width + counter.slot] = undefined;
@@ -756,9 +773,7 @@ export class Engine {
           changed = true;
         }
         const holder = table.cells[id]?.[counter.slot] as CalendarCell | undefined;
-        const hist = holder?.hist;
-        const keepHistory = hist !== undefined && hist.length > 0 &&
-          this.watermark - hist[hist.length - 2]! < (counter.history + 1) * UNIT_MAX_MS[(counter.window as { unit: CalendarUnit }).unit] + lateness;
+        const keepHistory = holder?.hist !== undefined && holder.hist.length > 0 && this.watermark < this.historyEnd(counter, holder.hist);
         if (newest || (holder !== undefined && holder.windows.length > 0) || keepHistory) {
           live = true;
         } else if (holder !== undefined) {
@@ -809,9 +824,7 @@ export class Engine {
       }
       const c = cell as CalendarCell;
       if (this.dropExpired(c, counter)) changed = true;
-      const hist = c.hist;
-      const keepHistory = hist !== undefined && hist.length > 0 &&
-        this.watermark - hist[hist.length - 2]! < (counter.history + 1) * UNIT_MAX_MS[counter.window.unit] + lateness;
+      const keepHistory = c.hist !== undefined && c.hist.length > 0 && this.watermark < this.historyEnd(counter, c.hist);
       if (c.windows.length > 0 || keepHistory || knows) {
         live = true;
       } else {

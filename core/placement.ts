@@ -61,7 +61,8 @@ export class Placement {
    * returns how many.
    */
   route (record: UsageRecord, out: number[]): number {
-    // By index, as the key extractors do: truncating `out` would free its storage every record.
+    // By index, then the length once: `out.length = 0` and pushes would free and allocate its
+    // storage every record (a shorter length keeps it).
     out[0] = this.home(record);
     let count = 1;
     for (const s of this.spanning) {
