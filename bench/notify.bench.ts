@@ -34,10 +34,11 @@
  * Needs: the build and a little temporary disk (one outbox per "with" case, removed).
  * Traffic: examples/dataset.ts, seed 42; alerts are synthetic, with ids unique per sample.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { Alert } from '../core/alert.js';
@@ -91,8 +92,27 @@ interface Case {
   readonly finish?: () => Promise<void>;
 }
 
+/**
+ * The detecting (main) thread's time on a CPU and waiting for one, in ns, from Linux's
+ * schedstat; undefined elsewhere. Tells a slower replay's two causes apart: more work on the
+ * detecting thread (enqueue calls, GC) or the thread kept off the CPU by others (the notifier's
+ * threads, LMDB's writer, other processes).
+ */
+function schedstat (): { run: number, wait: number } | undefined {
+  try {
+    const [run, wait] = readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ');
+    return { run: Number(run), wait: Number(wait) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Garbage collection pauses of this (the detecting) thread so far, ms. */
+let gcMs = 0;
+new PerformanceObserver((list) => { for (const e of list.getEntries()) gcMs += e.duration; }).observe({ entryTypes: ['gc'] });
+
 /** One replay from a fresh engine, in slices: ns per record, and ns spent in onSlice (the enqueue calls). */
-async function replay (compiled: CompiledRules, lines: readonly string[], c: Case): Promise<{ perRecord: number, handoff: number, cpuMs: number }> {
+async function replay (compiled: CompiledRules, lines: readonly string[], c: Case): Promise<{ perRecord: number, handoff: number, cpuMs: number, runMs: number, waitMs: number, gcMs: number }> {
   const ingest = new Ingest(compiled);
   const engine = new Engine(compiled, () => 0);
   const out: Alert[] = [];
@@ -100,6 +120,8 @@ async function replay (compiled: CompiledRules, lines: readonly string[], c: Cas
   const gc = (globalThis as { gc?: () => void }).gc;
   gc?.();
   const cpu0 = process.cpuUsage();
+  const sched0 = schedstat();
+  const gc0 = gcMs;
   const t0 = process.hrtime.bigint();
   let accepted = 0;
   let handoff = 0;
@@ -123,8 +145,14 @@ async function replay (compiled: CompiledRules, lines: readonly string[], c: Cas
   }
   const ns = Number(process.hrtime.bigint() - t0);
   const cpu = process.cpuUsage(cpu0);
+  const sched = schedstat();
+  // The observer hears of the last pauses a turn of the event loop later.
+  await yieldToLoop();
+  const gcPaused = gcMs - gc0;
   sink.value += accepted + out.length;
-  return { perRecord: ns / lines.length, handoff, cpuMs: (cpu.user + cpu.system) / 1000 };
+  const runMs = sched === undefined || sched0 === undefined ? NaN : (sched.run - sched0.run) / 1e6;
+  const waitMs = sched === undefined || sched0 === undefined ? NaN : (sched.wait - sched0.wait) / 1e6;
+  return { perRecord: ns / lines.length, handoff, cpuMs: (cpu.user + cpu.system) / 1000, runMs, waitMs, gcMs: gcPaused };
 }
 
 function deadWebhookCase (name: string, alerts: readonly Alert[], port: number, backoff: { base: number, cap: number }, checks: string[], freshThread: boolean): Case {
@@ -194,6 +222,9 @@ async function main (): Promise<void> {
   const times = cases.map(() => [] as number[]);
   const handoffs = cases.map(() => [] as number[]);
   const cpus = cases.map(() => [] as number[]);
+  const runs = cases.map(() => [] as number[]);
+  const waits = cases.map(() => [] as number[]);
+  const gcs = cases.map(() => [] as number[]);
   for (let w = 0; w < warmup; w++) {
     for (const c of cases) {
       await c.setup?.();
@@ -215,6 +246,9 @@ async function main (): Promise<void> {
       times[i]!.push(r.perRecord);
       handoffs[i]!.push(r.handoff);
       cpus[i]!.push(r.cpuMs);
+      runs[i]!.push(r.runMs);
+      waits[i]!.push(r.waitMs);
+      gcs[i]!.push(r.gcMs);
       await c.teardown?.();
     }
     loads.push(loadavg()[0]!);
@@ -229,6 +263,9 @@ async function main (): Promise<void> {
   for (const line of checks.slice(-2)) console.log(`last sample, ${line}`);
   const cpuMedian = (i: number): number => percentile([...cpus[i]!].sort((a, b) => a - b), 0.5);
   console.log(`process CPU per replay (median): ${cases.map((c, i) => `${c.name} ${cpuMedian(i).toFixed(0)} ms`).join(', ')}`);
+  const medianOf = (xs: readonly number[]): number => percentile([...xs].sort((a, b) => a - b), 0.5);
+  if (!Number.isNaN(runs[0]![0])) console.log(`detecting thread per replay (median), on a CPU / waiting for one: ${cases.map((c, i) => `${c.name} ${medianOf(runs[i]!).toFixed(0)} / ${medianOf(waits[i]!).toFixed(0)} ms`).join(', ')}`);
+  console.log(`detecting thread's GC pauses per replay (median): ${cases.map((c, i) => `${c.name} ${medianOf(gcs[i]!).toFixed(0)} ms`).join(', ')}`);
   // Paired: each round's time against core's in the same round, so a busy spell of the
   // machine, which slows every case of a round, cancels out; the median of those ratios.
   for (let i = 1; i < cases.length; i++) {
