@@ -129,9 +129,10 @@ export class Lane {
 
   /** Claims an alert id before its entry is committed; false if it is queued here already. */
   reserve (id: string): boolean {
-    if (this.ids.has(id)) return false;
-    this.ids.add(id);
-    return true;
+    // One hash lookup instead of has() then add(): a burst claims 10,000 ids in a set that
+    // holds every queued one (the notifier's largest cost per alert in bench/notify).
+    const before = this.ids.size;
+    return this.ids.add(id).size !== before;
   }
 
   /** Gives up a claim whose commit failed. */
