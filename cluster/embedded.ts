@@ -109,7 +109,14 @@ export class EmbeddedEngine {
     }
     const replies = parts.map((part, actor) => {
       const payload: BatchPayload = part;
-      const msg: ShardMsg = { kind: 'batch', epoch, records: wire.pack(payload), release: this.released };
+      // The packer answers with a view into its own buffer, 1.4 to 3 times the size (measured on
+      // the demo traffic), which a post would clone whole; an exact copy is kept instead, and
+      // each delivery moves a copy of that to the thread (a clone of 110 KB costs ~0.3 ms, a
+      // move nothing).
+      const view = wire.pack(payload);
+      const records = new Uint8Array(view.length);
+      records.set(view);
+      const msg: ShardMsg = { kind: 'batch', epoch, records, release: this.released };
       const previous = this.lanes[actor]!;
       const delivery = this.deliver(actor, msg, previous);
       this.lanes[actor] = delivery.catch(() => undefined);
@@ -134,7 +141,12 @@ export class EmbeddedEngine {
     for (let attempt = 0; ; attempt++) {
       let reply: ShardReply;
       try {
-        reply = await mailbox.send(msg);
+        if (msg.kind === 'batch') {
+          const records = msg.records.slice();
+          reply = await mailbox.send({ ...msg, records }, [records.buffer as ArrayBuffer]);
+        } else {
+          reply = await mailbox.send(msg);
+        }
       } catch (err) {
         if (!(err instanceof ActorCrashedError) || attempt >= MAX_REDELIVERIES) throw err;
         // The new thread resumes at its last commit: earlier epochs go again first.

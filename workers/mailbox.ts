@@ -56,9 +56,10 @@ export class Mailbox<M = ShardMsg, R = ShardReply, D = ShardActorData> {
     });
   }
 
-  async send (msg: M): Promise<R> {
+  /** `transferList`: buffers of `msg` moved to the thread instead of copied (gone here after). */
+  async send (msg: M, transferList?: ArrayBuffer[]): Promise<R> {
     try {
-      return await this.pool.run(msg) as R;
+      return await this.pool.run(msg, transferList === undefined ? undefined : { transferList }) as R;
     } catch (err) {
       if (err instanceof Error && err.message === 'Task queue is at limit') throw new MailboxFullError(this.actor, { cause: err });
       throw new ActorCrashedError(this.actor, { cause: err });
