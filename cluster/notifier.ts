@@ -2,19 +2,19 @@
  * The main thread's handle on the notification actor (workers/notifier), which runs on a thread
  * of its own (a piscina pool of one thread). `enqueue` resolves once the alerts are committed to
  * the durable outbox and never waits for delivery, so detection is never slowed by a dead
- * receiver. Channel settings are checked here, before the thread starts, so a bad rules file
- * fails with an InvalidChannelError naming the setting. If the thread dies, piscina starts a
+ * receiver. Channel settings are checked again here, before the thread starts (the rules
+ * parser already refused a file the notifier cannot use, but a config may be built in code), so
+ * bad settings fail with an InvalidChannelError naming the setting. If the thread dies, piscina starts a
  * new one, which reopens the outbox and resumes delivery; a call that was under way is sent
  * again (enqueue is idempotent: an alert already queued for a channel is not queued twice).
  */
 import { dirname, resolve } from 'node:path';
 import { Piscina } from 'piscina';
 import type { Alert } from '../core/alert.js';
-import { EngineError } from '../core/errors.js';
+import { EngineError, InvalidChannelError } from '../core/errors.js';
 import type { ErrorCode, ErrorData } from '../core/errors.js';
 import type { RulesConfig, Severity } from '../core/rules-config.js';
-import { InvalidChannelError } from '../workers/channels/errors.js';
-import { parseChannelSpecs } from '../workers/channels/settings.js';
+import { parseChannelSpecs } from '../core/channel-settings.js';
 import { wire } from '../workers/codec.js';
 import { SpanStatusCode } from '@opentelemetry/api';
 import { SpanKind, carrierOf, contextFrom, tracer, type Context } from './tracing.js';

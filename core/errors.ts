@@ -87,6 +87,31 @@ export class ReloadFailedError extends EngineError {
   }
 }
 
+/**
+ * A channel's settings cannot be used (notifications.md, "Channels"). `path` names the setting
+ * (`channels.noc.retry.max`), so the rules parser can point at it; it is absent on an error
+ * that crossed a thread boundary.
+ */
+export class InvalidChannelError extends EngineError {
+  readonly path: string | undefined;
+  constructor (message: string, path?: string) {
+    super('VIGIL_INVALID_CHANNEL', message);
+    this.path = path;
+  }
+
+  /** `channels.noc.timeout must be a duration such as 90s, got 5`; `secret` says only what it got, never the value. */
+  static of (path: string, expected: string, got: unknown, secret = false): InvalidChannelError {
+    return new InvalidChannelError(`${path} must be ${expected}, got ${secret ? kindOf(got) : show(got)}`, path);
+  }
+}
+
+function kindOf (value: unknown): string {
+  if (value === undefined || value === null) return 'nothing';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'string') return value === '' ? 'an empty text' : 'a text that is not one (not shown: it may hold a secret)';
+  return `a ${typeof value}`;
+}
+
 /** Evaluating a rule threw on a record; the record is rejected with this reason, the engine goes on. */
 export class RuleFailedError extends EngineError {
   readonly rule: string;

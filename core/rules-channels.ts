@@ -1,10 +1,14 @@
 /**
  * `channels:` (notifications.md, "Channels"): each channel's type and the settings that type
- * needs. Settings are kept as written for the notifier. Messages about URLs never echo the
- * value, since SMTP URLs and gateway URLs may carry passwords or tokens.
+ * needs. Settings are kept as written for the notifier, and each is also read here the way the
+ * notifier reads it (channel-settings.ts), so a file that passes has channels the notifier can
+ * start. Messages about URLs and secrets never echo the value, since SMTP URLs and gateway
+ * URLs may carry passwords or tokens.
  */
 import type { ChannelConfig, Severity } from './rules-config.js';
 import { SEVERITIES } from './rules-config.js';
+import { readChannelSetting } from './channel-settings.js';
+import { InvalidChannelError } from './errors.js';
 import type { Node } from 'yaml';
 import { isMap, isScalar, isSeq } from 'yaml';
 import type { Reader } from './rules-yaml.js';
@@ -55,7 +59,10 @@ export function parseChannels (node: unknown, r: Reader): Map<string, ChannelCon
       const known = ['type', ...required, ...optional, ...COMMON];
       for (const e of r.onlyKnown(entries, `channel "${name}"`, known)) {
         if (e.key === 'type') continue;
-        if (checkSetting(e.key, e.value, `${path}.${e.key}`, r)) settings[e.key] = toPlain(e.value, AS_TEXT.has(e.key));
+        const at = `${path}.${e.key}`;
+        if (!checkSetting(e.key, e.value, at, r)) continue;
+        const value = toPlain(e.value, AS_TEXT.has(e.key));
+        if (usable(e.key, value, e.value, at, r)) settings[e.key] = value;
       }
       for (const key of required) {
         if (!entries.some((e) => e.key === key)) r.d.at(value, `${path}.${key} is required for a ${type} channel`);
@@ -83,4 +90,24 @@ function checkSetting (key: string, node: unknown, path: string, r: Reader): boo
   if (key === 'min_severity') return r.oneOf<Severity>(node, path, SEVERITIES) !== undefined;
   if (key === 'subject' || key === 'path' || key === 'from') return r.text(node, path) !== undefined;
   return true;
+}
+
+/** Whether the notifier can use the setting; if not, reports its message at the setting (or at the part of it named). */
+function usable (key: string, value: unknown, node: unknown, path: string, r: Reader): boolean {
+  try {
+    readChannelSetting(path, key, value);
+    return true;
+  } catch (err) {
+    if (!(err instanceof InvalidChannelError)) throw err;
+    r.d.at(partAt(node, path, err.path), err.message);
+    return false;
+  }
+}
+
+/** The node of `part` (`channels.c.retry.max`) inside the setting `node` at `path` (`channels.c.retry`); the setting itself otherwise. */
+function partAt (node: unknown, path: string, part: string | undefined): unknown {
+  if (part === undefined || !part.startsWith(`${path}.`) || !isMap(node)) return node;
+  const key = part.slice(path.length + 1);
+  const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === key);
+  return pair?.value ?? node;
 }

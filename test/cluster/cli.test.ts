@@ -50,6 +50,56 @@ cli('check of a missing file exits 2 naming it', async ({ dir }) => {
   assert.is(r.stderr, `${join(dir, 'nope.yaml')}:1:1 cannot read the rules file: no such file\n`);
 });
 
+/** A rules file with one channel, written as `channel` (a line under `channels:`, i.e. line 3). */
+function withChannel (channel: string): string {
+  return `version: 1\nchannels:\n${channel}\nrules:\n  - { id: calls-day, by: account, measure: count, window: day, limit: 2 }\n`;
+}
+
+/** [what is wrong, the channel's line, LINE:COL message that check prints after the file name] */
+const BAD_CHANNELS: Array<[string, string, string]> = [
+  ['a webhook without url', '  noc: { type: webhook, secret: s3cret }', '3:8 channels.noc.url is required for a webhook channel'],
+  ['a webhook URL that does not parse (not echoed)', '  noc: { type: webhook, url: "https://[hunter2" }', '3:30 channels.noc.url must be a URL starting with http:// or https://, got a text that is not one (not shown: it may hold a secret)'],
+  ['a webhook timeout as a number', '  noc: { type: webhook, url: "https://hooks.example.net/x", timeout: 5 }', '3:70 channels.noc.timeout must be a duration such as 90s, 30m, 1h or 2d, got 5'],
+  ['an email address that is blank', '  desk: { type: email, to: [fraud@example.net, " "], smtp: "smtps://mail.example.net" }', '3:28 channels.desk.to must be an address or a non-empty list of addresses, got ["fraud@example.net"," "]'],
+  ['an smtp URL without a host (not echoed)', '  desk: { type: email, to: fraud@example.net, smtp: "smtp://vigil:hunter2@:587" }', '3:53 channels.desk.smtp must be a URL such as smtp://user:password@host:587 or smtps://host, got a text that is not one (not shown: it may hold a secret)'],
+  ['an empty sms auth', '  gw: { type: sms, url: "https://sms.example.net/send", to: +4917012345678, auth: "" }', '3:83 channels.gw.auth must be a non-empty text, got an empty text'],
+  ['a rate without an interval', '  log: { type: log, rate: 10 }', '3:27 channels.log.rate must be N/DURATION such as 10/1m (at most N messages per DURATION), got 10'],
+  ['a retry.max that is not a duration', '  log: { type: log, retry: { max: forever } }', '3:35 channels.log.retry.max must be a duration such as 90s, 30m, 1h or 2d, got "forever"'],
+];
+
+cli('check refuses channel settings the notifier could not use, at the setting, and exits 2', async ({ dir }) => {
+  for (const [i, [what, channel, expected]] of BAD_CHANNELS.entries()) {
+    const file = join(dir, `channel-${i}.yaml`);
+    writeFileSync(file, withChannel(channel));
+    const r = await runVigil(['check', '--rules', file]);
+    assert.equal([r.code, r.stdout, r.stderr], [2, '', `${file}:${expected}\n`], what);
+  }
+});
+
+cli('serve refuses such a file as check does, before it opens anything', async ({ dir }) => {
+  const file = join(dir, 'channel-serve.yaml');
+  writeFileSync(file, withChannel(BAD_CHANNELS[2]![1]));
+  const config = join(dir, 'channel-serve-node.yaml');
+  writeFileSync(config, `rules: ${file}\ndata: ${join(dir, 'channel-serve-data')}\nlisten: 127.0.0.1:0\n`);
+  const r = await runVigil(['serve', '--config', config]);
+  assert.equal([r.code, r.stderr], [2, `${file}:${BAD_CHANNELS[2]![2]}\n`]);
+});
+
+cli('check passes channels of every type that the notifier can use', async ({ dir }) => {
+  const file = join(dir, 'channels-ok.yaml');
+  writeFileSync(file, withChannel([
+    '  noc: { type: webhook, url: "https://hooks.example.net/x", secret: s3cret, headers: { X-Team: fraud }, timeout: 5s, rate: 10/1m, retry: { max: 2h } }',
+    '  desk: { type: email, to: [fraud@example.net], smtp: "smtps://vigil:pw@mail.example.net", from: vigil@example.net, digest: 1m, min_severity: warning }',
+    '  gw: { type: sms, url: "https://sms.example.net/send", to: +4917012345678, auth: "vigil:pw" }',
+    '  bus: { type: nats, subject: vigil.alerts }',
+    '  out: { type: file, path: alerts-out.jsonl }',
+    '  log: { type: log }',
+  ].join('\n')));
+  const r = await runVigil(['check', '--rules', file]);
+  assert.is(r.code, 0, r.stderr);
+  assert.is(r.stdout, `${file}: ok, 1 rules (1 enabled), 1 counters at 1 levels\n`);
+});
+
 cli('replay writes alerts as JSON lines on stdout and a summary on stderr', async ({ dir, rules }) => {
   const input = join(dir, 'in.jsonl');
   const t = Date.parse('2026-11-21T10:00:00+01:00');

@@ -164,6 +164,14 @@ api('tokens: writes need one (401 without or with a wrong one), reads do not; er
     assert.equal(diagnostics.map((d) => [d.line, d.col]), [[20, 45], [26, 77]]);
     assert.match(diagnostics[0]!.message, /^rules\[4\]\.measure must be count, sum\(FIELD\).*got "cont"; did you mean "count"\?$/);
     assert.match(diagnostics[1]!.message, /^rules\[10\]\.limit must be /);
+
+    // A channel the notifier could not start with is refused the same way, before any counter moves.
+    const current = readFileSync(RULES_A, 'utf8');
+    const channelLine = current.trimEnd().split('\n').length + 2;
+    const badChannel = `${current.trimEnd()}\nchannels:\n  noc: { type: webhook, url: "https://hooks.example.net/x", retry: { max: soon } }\n`;
+    const refusedChannel = await http(n.port, 'PUT', '/v1/rules', { body: badChannel, token: TOKEN });
+    assert.is(refusedChannel.status, 400, refusedChannel.text);
+    assert.equal(refusedChannel.json.diagnostics, [{ line: channelLine, col: 75, message: 'channels.noc.retry.max must be a duration such as 90s, 30m, 1h or 2d, got "soon"' }]);
     assert.is((await http(n.port, 'GET', '/v1/rules')).json.fingerprint, rulesFingerprint(loadRules(RULES_A)));
     assert.is(readFileSync(files.rules, 'utf8'), readFileSync(RULES_A, 'utf8'));
     assert.not.ok(existsSync(pendingRulesPath(files.rules)));

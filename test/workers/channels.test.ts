@@ -7,8 +7,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import { parseRules } from '../../core/rules-parse.js';
-import { InvalidChannelError } from '../../workers/channels/errors.js';
-import { parseChannelSpec, parseChannelSpecs } from '../../workers/channels/settings.js';
+import { InvalidChannelError } from '../../core/errors.js';
+import { parseChannelSpec, parseChannelSpecs } from '../../core/channel-settings.js';
 import { smsDigestText, smsText } from '../../workers/channels/format.js';
 import { Redactor, safeUrl } from '../../workers/channels/redact.js';
 import { authorization } from '../../workers/channels/sms.js';
@@ -23,7 +23,7 @@ import { removeDir, tempDir } from '../helpers/tmp.js';
 import { freePort, waitFor } from '../fixtures/receivers.js';
 import { alert } from '../fixtures/alerts.js';
 
-const settings = suite('workers/channels/settings: what the notifier reads from channels:');
+const settings = suite('core/channel-settings: what the notifier reads from channels:');
 
 const BAD: Array<[string, string, Record<string, unknown>, string]> = [
   ['webhook timeout as a number', 'webhook', { url: 'http://h/x', timeout: 5 }, 'channels.c.timeout must be a duration such as 90s, 30m, 1h or 2d, got 5'],

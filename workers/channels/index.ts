@@ -8,7 +8,7 @@ import { FileSender } from './file.js';
 import { LogSender } from './log.js';
 import { NatsSender } from './nats.js';
 import { Redactor, safeUrl, urlSecrets } from './redact.js';
-import type { ChannelSpec } from './settings.js';
+import type { ChannelSpec } from '../../core/channel-settings.js';
 import { SmsSender } from './sms.js';
 import type { Channel, ChannelContext, ChannelSender } from './types.js';
 import { WebhookSender } from './webhook.js';

@@ -6,7 +6,7 @@
 import type { Alert } from '../../core/alert.js';
 import type { NatsSettings } from '../nats-connect.js';
 import type { Redactor } from './redact.js';
-import type { CommonSettings } from './settings.js';
+import type { CommonSettings } from '../../core/channel-settings.js';
 
 export interface ChannelSender {
   /** Resolves once the receiver accepted the message; rejects (a DeliveryError, redacted) otherwise. */

@@ -1,14 +1,14 @@
 /**
- * A channel's settings as the notifier uses them. The rules parser (core/rules-channels.ts)
- * checks which settings a channel type may have and the shape of URLs, addresses and
- * `min_severity`; it keeps the values as written. This module reads the rest (`rate`,
- * `digest`, `retry`, `timeout`, `headers`, `secret`, `auth`) and refuses what it cannot use,
- * without echoing values that may be secret. Pure: no I/O, so the main thread validates before
- * it starts the notifier's thread.
+ * A channel's settings as the notifier uses them. The rules parser (rules-channels.ts) checks
+ * which settings a channel type may have and the shape of URLs, addresses and `min_severity`,
+ * keeps the values as written, and reads each one through readChannelSetting here as well, so
+ * that `vigil check` and a rules reload refuse what the notifier could not use. This module
+ * reads the rest (`rate`, `digest`, `retry`, `timeout`, `headers`, `secret`, `auth`, whether a
+ * URL parses) and refuses what it cannot use, without echoing values that may be secret.
  */
-import type { ChannelConfig, Severity } from '../../core/rules-config.js';
-import { SEVERITIES } from '../../core/rules-config.js';
-import { DURATION_TEXT, parseDuration } from '../../core/rules-text.js';
+import type { ChannelConfig, Severity } from './rules-config.js';
+import { SEVERITIES } from './rules-config.js';
+import { DURATION_TEXT, parseDuration } from './rules-text.js';
 import { InvalidChannelError } from './errors.js';
 
 export const DAY_MS = 86_400_000;
@@ -52,20 +52,37 @@ export function parseChannelSpec (name: string, config: ChannelConfig): ChannelS
   return { name, common: parseCommon(path, s), settings: parseTyped(path, config.type, s) };
 }
 
+/**
+ * Reads one setting, `value` as the rules parser keeps it, the way parseChannelSpec does;
+ * throws InvalidChannelError naming it (`path`, or a part of it such as `path.max`). Settings
+ * without a reader here (`type`) are taken as they are.
+ */
+export function readChannelSetting (path: string, key: string, value: unknown): void {
+  READERS[key]?.(path, value);
+}
+
+const READERS: Readonly<Record<string, (path: string, value: unknown) => unknown>> = {
+  min_severity: severity,
+  rate: parseRate,
+  digest: duration,
+  retry: retryMax,
+  timeout: duration,
+  url: httpUrl,
+  smtp: smtpUrl,
+  to: addresses,
+  from: text,
+  secret: secretText,
+  auth: secretText,
+  headers,
+  subject: text,
+  path: text,
+};
+
 function parseCommon (path: string, s: Readonly<Record<string, unknown>>): CommonSettings {
-  const min = s.min_severity;
-  if (min !== undefined && !SEVERITIES.includes(min as Severity)) throw InvalidChannelError.of(`${path}.min_severity`, SEVERITIES.join(', '), min);
-  let retryMaxMs = DAY_MS;
-  if (s.retry !== undefined) {
-    const retry = s.retry;
-    if (typeof retry !== 'object' || retry === null || Array.isArray(retry) || Object.keys(retry).some((k) => k !== 'max')) {
-      throw InvalidChannelError.of(`${path}.retry`, '{ max: DURATION }', retry);
-    }
-    const max = (retry as { max?: unknown }).max;
-    if (max !== undefined) retryMaxMs = duration(`${path}.retry.max`, max);
-  }
+  const min = s.min_severity === undefined ? 'info' : severity(`${path}.min_severity`, s.min_severity);
+  const retryMaxMs = s.retry === undefined ? DAY_MS : retryMax(`${path}.retry`, s.retry);
   return {
-    minSeverity: (min as Severity | undefined) ?? 'info',
+    minSeverity: min,
     retryMaxMs,
     ...(s.rate === undefined ? {} : { rate: parseRate(`${path}.rate`, s.rate) }),
     ...(s.digest === undefined ? {} : { digestMs: duration(`${path}.digest`, s.digest) }),
@@ -81,12 +98,7 @@ function parseTyped (path: string, type: string, s: Readonly<Record<string, unkn
       return { type, url, raw, headers: headers(`${path}.headers`, s.headers), timeoutMs, ...(secret === undefined ? {} : { secret }) };
     }
     case 'email': {
-      const raw = typeof s.smtp === 'string' ? s.smtp : '';
-      let smtp: URL | undefined;
-      try { smtp = new URL(raw); } catch { smtp = undefined; }
-      if (smtp === undefined || (smtp.protocol !== 'smtp:' && smtp.protocol !== 'smtps:') || smtp.hostname === '') {
-        throw InvalidChannelError.of(`${path}.smtp`, 'a URL such as smtp://user:password@host:587 or smtps://host', s.smtp, true);
-      }
+      const { smtp, raw } = smtpUrl(`${path}.smtp`, s.smtp);
       const from = s.from === undefined ? undefined : text(`${path}.from`, s.from);
       return { type, to: addresses(`${path}.to`, s.to), smtp, raw, ...(from === undefined ? {} : { from }) };
     }
@@ -100,6 +112,20 @@ function parseTyped (path: string, type: string, s: Readonly<Record<string, unkn
     case 'log': return { type };
     default: throw InvalidChannelError.of(`${path}.type`, 'one of webhook, email, sms, nats, file, log', type);
   }
+}
+
+function severity (path: string, value: unknown): Severity {
+  if (SEVERITIES.includes(value as Severity)) return value as Severity;
+  throw InvalidChannelError.of(path, SEVERITIES.join(', '), value);
+}
+
+/** `retry: { max: DURATION }`: the time an alert may stay undelivered, default a day. */
+function retryMax (path: string, retry: unknown): number {
+  if (typeof retry !== 'object' || retry === null || Array.isArray(retry) || Object.keys(retry).some((k) => k !== 'max')) {
+    throw InvalidChannelError.of(path, '{ max: DURATION }', retry);
+  }
+  const max = (retry as { max?: unknown }).max;
+  return max === undefined ? DAY_MS : duration(`${path}.max`, max);
 }
 
 function duration (path: string, value: unknown): number {
@@ -143,6 +169,16 @@ function httpUrl (path: string, value: unknown): { url: URL, raw: string } {
     throw InvalidChannelError.of(path, 'a URL starting with http:// or https://', value, true);
   }
   return { url, raw };
+}
+
+function smtpUrl (path: string, value: unknown): { smtp: URL, raw: string } {
+  const raw = typeof value === 'string' ? value : '';
+  let smtp: URL | undefined;
+  try { smtp = new URL(raw); } catch { smtp = undefined; }
+  if (smtp === undefined || (smtp.protocol !== 'smtp:' && smtp.protocol !== 'smtps:') || smtp.hostname === '') {
+    throw InvalidChannelError.of(path, 'a URL such as smtp://user:password@host:587 or smtps://host', value, true);
+  }
+  return { smtp, raw };
 }
 
 function headers (path: string, value: unknown): Record<string, string> {
