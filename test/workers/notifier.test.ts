@@ -324,6 +324,58 @@ crash('a graceful close keeps the outbox; dead letters survive a reopen too', as
   await waitFor(() => r.requests.filter((q) => q.path === '/hook').length === 4, 10_000, 'the redriven alerts');
 });
 
+crash('stats count the dead letters per channel across bury, redrive, a letter buried again and a reopen', async ({ dir }) => {
+  const port = await freePort();
+  const both = options(dir, {
+    noc: { type: 'webhook', settings: { url: `http://127.0.0.1:${port}/noc`, retry: { max: '1s' } } },
+    desk: { type: 'webhook', settings: { url: `http://127.0.0.1:${port}/desk`, retry: { max: '1s' } } },
+  });
+  /** [noc, desk, total] as stats() says, and the letters as deadLetters() lists them */
+  const counts = async (n: Notifications): Promise<number[]> => {
+    const s = await n.stats();
+    return [channel(s, 'noc').deadLetters, channel(s, 'desk').deadLetters, s.deadLetters];
+  };
+  const listed = async (n: Notifications): Promise<number[]> => {
+    const dead = await n.deadLetters();
+    return [dead.filter((d) => d.channel === 'noc').length, dead.filter((d) => d.channel === 'desk').length, dead.length];
+  };
+  const sent = alerts(5);
+  const first = await notifier(both);
+  await first.enqueue(sent);
+  await waitFor(async () => (await first.deadLetters()).length === 10, 10_000, '10 dead letters');
+  assert.equal(await counts(first), [5, 5, 10]);
+
+  // Redriven: out of the count at once; refused again for retry.max: back in it, once.
+  assert.is(await first.redrive(`noc/${sent[0]!.id}`), 1);
+  assert.equal(await counts(first), [4, 5, 9]);
+  await waitFor(async () => (await counts(first))[0] === 5, 10_000, 'the redriven letter dead again');
+  assert.is(await first.redrive(sent[1]!.id), 2);
+  assert.equal(await counts(first), [4, 4, 8]);
+  await waitFor(async () => (await counts(first))[2] === 10, 10_000, 'both letters dead again');
+  assert.equal(await listed(first), [5, 5, 10]);
+
+  // An alert enqueued again while it is a dead letter dies again: its letter is replaced, not added.
+  const before = (await first.deadLetters()).filter((d) => d.alert.id === sent[2]!.id).map((d) => d.deadAt);
+  await first.enqueue([sent[2]!]);
+  await waitFor(async () => (await first.deadLetters()).filter((d) => d.alert.id === sent[2]!.id).every((d, i) => d.deadAt > before[i]!), 10_000, 'the letters replaced');
+  assert.equal(await counts(first), [5, 5, 10]);
+  assert.equal(await listed(first), [5, 5, 10]);
+  await first.close();
+
+  // A reopened outbox counts what is in LMDB.
+  const second = await notifier(both);
+  assert.equal(await counts(second), [5, 5, 10]);
+  const r = await receiver({ port });
+  assert.is(await second.redrive(), 10);
+  assert.equal(await counts(second), [0, 0, 0]);
+  await waitFor(() => uniq(idsOf(r)).length === 5 && r.requests.length >= 10, 10_000, 'every redriven letter delivered');
+  assert.equal(await counts(second), [0, 0, 0]);
+  await second.close();
+  const third = await notifier(both);
+  assert.equal(await counts(third), [0, 0, 0]);
+  assert.equal(await listed(third), [0, 0, 0]);
+});
+
 crash('an outbox of the first layout (a key per entry) is converted when opened and delivered', async ({ dir }) => {
   const db = openLmdb({ path: join(dir, 'notify'), compression: false, encoding: 'binary' });
   const sent = alerts(3);

@@ -236,8 +236,6 @@ export class NotifierActor {
   }
 
   stats (): NotifierStats {
-    const dead = new Map<string, number>();
-    for (const r of this.outbox.deadLetters()) dead.set(r.channel, (dead.get(r.channel) ?? 0) + 1);
     const channels: ChannelStats[] = [...this.lanes.values()].map((lane) => ({
       channel: lane.channel.name,
       type: lane.channel.type,
@@ -249,7 +247,7 @@ export class NotifierActor {
       messages: lane.messages,
       failedAttempts: lane.failedAttempts,
       failures: lane.consecutiveFailures,
-      deadLetters: dead.get(lane.channel.name) ?? 0,
+      deadLetters: this.outbox.deadCount(lane.channel.name),
       state: lane.state,
       ...(lane.lastError === undefined ? {} : { lastError: lane.lastError }),
       ...(lane.lastErrorAt === undefined ? {} : { lastErrorAt: new Date(lane.lastErrorAt).toISOString() }),

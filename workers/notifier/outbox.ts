@@ -5,6 +5,8 @@
  *   ['pending', channel, batch]  -> a bitmap over the batch's alerts: bit i set = alert i is
  *                                   still to be delivered on that channel (seq = batch * 2^20 + i)
  *   ['dead', channel, alert id]  -> { alert, enqueuedAt, deadAt, attempts, error }
+ *                                   (counted per channel in memory: stats read the count,
+ *                                   never the rows)
  * An entry (a set bit) is written before any delivery is tried and cleared only once its
  * channel accepted it, so a crash or restart loses nothing (and may deliver an alert twice). A
  * batch goes when its last bit goes. So an enqueue is one put per batch plus one per channel it
@@ -69,6 +71,8 @@ export class Outbox {
   private readonly cache = new Map<number, readonly Alert[]>();
   private cached = 0;
   private lastBatch = 0;
+  /** dead letters per channel: counted from their keys at open, then moved with every bury and unbury that commits */
+  private readonly dead = new Map<string, number>();
 
   constructor (path: string) {
     // No overlappingSync here: with it, LMDB flushes a commit to disk after the commit and calls
@@ -96,6 +100,8 @@ export class Outbox {
       b.rows.set(channel, bits);
       b.left += countBits(bits);
     }
+    // Keys only: a count must not decode every letter (there may be 100,000 after an outage).
+    for (const key of this.db.getKeys({ start: ['dead'], end: ['dead', '\uffff'] })) this.countDead((key as Key)[1] as string, 1);
     // A batch without rows (its removal was cut off) is garbage.
     const gone = orphans.filter((id) => !this.live.has(id));
     if (gone.length > 0) this.db.transactionSync(() => { for (const id of gone) this.db.removeSync(['batch', id]); });
@@ -253,14 +259,32 @@ export class Outbox {
       puts.push([['dead', channel, alert.id], disk.pack(row)]);
     }
     this.release(channel, entries.map((e) => e.seq));
+    // An alert already dead on this channel (enqueued again, dead again) is overwritten, not counted twice.
+    let added = 0;
     const done = this.db.transaction(() => {
       this.writeDirty();
-      for (const [k, v] of puts) this.db.putSync(k, v);
+      for (const [k, v] of puts) {
+        if (!this.db.doesExist(k)) added++;
+        this.db.putSync(k, v);
+      }
     });
     this.track(done);
     await done;
+    this.countDead(channel, added);
   }
 
+  /** The dead letters of `channel`, without reading them. */
+  deadCount (channel: string): number {
+    return this.dead.get(channel) ?? 0;
+  }
+
+  private countDead (channel: string, delta: number): void {
+    const n = (this.dead.get(channel) ?? 0) + delta;
+    if (n > 0) this.dead.set(channel, n);
+    else this.dead.delete(channel);
+  }
+
+  /** Every dead letter, read and decoded: for listing and redrive, not for counting (deadCount). */
   deadLetters (): DeadRow[] {
     const out: DeadRow[] = [];
     for (const { value } of this.db.getRange({ start: ['dead'], end: ['dead', '\uffff'] })) out.push(disk.unpack(value as Buffer) as DeadRow);
@@ -282,10 +306,12 @@ export class Outbox {
         setBit(b, i);
       });
       const write = this.stage(id, now, disk.pack(alerts), bits, alerts);
+      const removed = new Map<string, number>();
       await this.db.transaction(() => {
         write();
-        for (const r of part) this.db.removeSync(['dead', r.channel, r.alert.id]);
+        for (const r of part) if (this.db.removeSync(['dead', r.channel, r.alert.id])) removed.set(r.channel, (removed.get(r.channel) ?? 0) + 1);
       });
+      for (const [channel, n] of removed) this.countDead(channel, -n);
       for (const [channel, b] of bits) out.push({ channel, batch: id, enqueuedAt: now, bits: b });
     }
     return out;
