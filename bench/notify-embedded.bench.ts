@@ -26,11 +26,9 @@
  * removed). Traffic: examples/dataset.ts, seed 42; the alerts are synthetic.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Alert } from '../core/alert.js';
 import type { CompiledRules } from '../core/compile.js';
 import { Ingest } from '../core/ingest.js';
 import type { UsageRecord } from '../core/usage-record.js';
@@ -39,37 +37,13 @@ import { Notifications } from '../cluster/notifier.js';
 import { DEFAULTS, generateTraffic } from '../examples/dataset.js';
 import type { CaseResult } from './harness.js';
 import { intArg, percentile, report, sink } from './harness.js';
+import { closedPort, makeAlerts } from './dead-webhook.js';
 import { loadRules } from './rules.js';
 
 const RULES = fileURLToPath(new URL('../../examples/rules.yaml', import.meta.url));
 const EPOCH = 16_384;
 const DEPTH = 4;
 const BATCHES = 20;
-
-async function closedPort (): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => { resolve(); }));
-  return port;
-}
-
-function makeAlerts (n: number, tag: string): Alert[] {
-  return Array.from({ length: n }, (_, i) => ({
-    id: `${tag}bench-${i}`,
-    rule: 'spend-day',
-    severity: 'critical',
-    by: ['account'],
-    key: `acct-${i % 2000}`,
-    window: { start: '2026-11-21T00:00:00+01:00', end: '2026-11-22T00:00:00+01:00' },
-    value: 500 + i,
-    limit: 500,
-    record: `cdr-${i}`,
-    ts: '2026-11-21T14:02:11+01:00',
-    detectedAt: '2026-11-21T14:02:11.532+01:00',
-    description: 'every account: EUR 500 a day',
-  }));
-}
 
 interface Sample { readonly perRecord: number, readonly cpuMs: number }
 

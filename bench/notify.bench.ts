@@ -35,7 +35,6 @@
  * Traffic: examples/dataset.ts, seed 42; alerts are synthetic, with ids unique per sample.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
@@ -49,36 +48,12 @@ import { Notifications } from '../cluster/notifier.js';
 import { DEFAULTS, generateTraffic } from '../examples/dataset.js';
 import type { CaseResult } from './harness.js';
 import { intArg, percentile, report, sink } from './harness.js';
+import { closedPort, makeAlerts } from './dead-webhook.js';
 import { loadRules } from './rules.js';
 
 const RULES = fileURLToPath(new URL('../../examples/rules.yaml', import.meta.url));
 const SLICE = 2_048;
 const BATCHES = 20;
-
-async function closedPort (): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => { resolve(); }));
-  return port;
-}
-
-function makeAlerts (n: number): Alert[] {
-  return Array.from({ length: n }, (_, i) => ({
-    id: `bench-${i}`,
-    rule: 'spend-day',
-    severity: 'critical',
-    by: ['account'],
-    key: `acct-${i % 2000}`,
-    window: { start: '2026-11-21T00:00:00+01:00', end: '2026-11-22T00:00:00+01:00' },
-    value: 500 + i,
-    limit: 500,
-    record: `cdr-${i}`,
-    ts: '2026-11-21T14:02:11+01:00',
-    detectedAt: '2026-11-21T14:02:11.532+01:00',
-    description: 'every account: EUR 500 a day',
-  }));
-}
 
 interface Case {
   readonly name: string;
