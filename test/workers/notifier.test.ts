@@ -147,15 +147,21 @@ webhook('a digest folds a burst into one signed POST of a JSON array', async ({ 
 webhook('rate: at most N messages per interval, the excess folded into a digest and nothing dropped', async ({ dir }) => {
   const r = await receiver();
   const n = await notifier(options(dir, { noc: { type: 'webhook', settings: { url: r.url, rate: '2/1s' } } }));
+  const starts: number[] = [];
+  n.onDelivery = (d) => { starts.push(d.start); };
   await n.enqueue(alerts(10));
   await waitFor(() => uniq(idsOf(r)).length === 10, 5_000, 'the first burst');
   await n.enqueue(alerts(5, 10));
   await n.enqueue(alerts(3, 15));
   await waitFor(() => uniq(idsOf(r)).length === 18, 10_000, 'the second burst');
   assert.equal(uniq(idsOf(r)), uniq(alerts(18).map((a) => a.id)));
-  // No more than 2 messages started in any 1 s (answered within a few ms of starting).
-  const at = r.requests.map((q) => q.at);
-  for (let i = 2; i < at.length; i++) assert.ok(at[i]! - at[i - 2]! >= 950, `message ${i} came ${at[i]! - at[i - 2]!} ms after message ${i - 2}`);
+  // No more than 2 messages started in any 1 s: the start times the thread reports for its
+  // attempts (the receiver's arrival times also carry the loopback's and the test process's
+  // delays, which on a loaded machine moved one message by more than the slack).
+  await n.collectDeliveries();
+  const at = starts.sort((a, b) => a - b);
+  assert.is(at.length, r.requests.length, 'every message reported');
+  for (let i = 2; i < at.length; i++) assert.ok(at[i]! - at[i - 2]! >= 950, `message ${i} started ${at[i]! - at[i - 2]!} ms after message ${i - 2}`);
   assert.ok(r.requests.length <= 4, `${r.requests.length} messages for 18 alerts`);
   assert.ok(r.requests.some((q) => Array.isArray(JSON.parse(q.body))), 'the excess went out as a digest');
 });

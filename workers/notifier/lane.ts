@@ -261,7 +261,10 @@ export class Lane {
     for (const e of sent) e.inFlight = true;
     this.inFlight++;
     this.inFlightEntries += sent.length;
-    if (this.channel.common.rate !== undefined) this.starts.push(now);
+    // The rate counts from when the message really starts: loading its alerts (a batch read
+    // and unpacked from LMDB) can take a while on a busy machine, and counting from before it
+    // let two starts come closer than the rate allows.
+    if (this.channel.common.rate !== undefined) this.starts.push(Math.max(now, this.deps.clock.now()));
     if (digest || this.channel.common.digestMs !== undefined) this.lastDigestAt = now;
     const started = performance.timeOrigin + performance.now();
     let attempt = 1;
