@@ -13,7 +13,8 @@ import { compileRules, type CompiledRules } from '../../core/compile.js';
 import { loadRules } from '../../cluster/rules-file.js';
 import { replay } from '../../cluster/replay.js';
 import { disk } from '../../workers/codec.js';
-import type { Row, CalendarCell } from '../../core/engine.js';
+import { decodeRow } from '../../workers/row-codec.js';
+import type { CalendarCell } from '../../core/engine.js';
 import type { SlidingState } from '../../core/measure.js';
 import { trafficLines } from '../helpers/traffic.js';
 import { mulberry32 } from '../helpers/prng.js';
@@ -94,7 +95,7 @@ function liveCounters (dataPath: string, compiled: CompiledRules): Map<string, s
     const live = new Map<string, string>();
     for (const { key, value } of db.getRange({ start: ['row'], end: ['row', '\uffff'] })) {
       const keyer = compiled.keyers[(key as unknown[])[2] as number]!;
-      const row = disk.unpack(value as Buffer) as Row;
+      const row = decodeRow(value as Buffer);
       const cells = row.cells.map((cell, slot) => {
         const window = keyer.counters[slot]!.window;
         if (cell === undefined || cell === null) return null;
@@ -175,7 +176,7 @@ killed('a corrupt counter row in the data folder stops the run with exit 1 and s
   writeFileSync(more, trafficLines({ seed: 12, records: 100, start: START + 86_400_000 }).join('\n') + '\n');
   const second = await runVigil(['replay', '--rules', RULES, '--threads', '1', '--data', data, '--alerts', join(dir, 'c.jsonl'), input, more]);
   assert.is(second.code, 1);
-  assert.match(second.stderr, 'counter row ["row",0,0,"zz-corrupt"] in the data folder is not a counter row; move the data folder away to start fresh or restore it from a backup');
+  assert.match(second.stderr, 'counter row ["row",0,0,"zz-corrupt"] in the data folder is not a counter row (not MessagePack); move the data folder away to start fresh or restore it from a backup');
 });
 
 killed.run();
