@@ -221,7 +221,14 @@ export class Engine {
       if (i < entries.length) break;
       this.dueHead++;
     }
-    if (this.dueHead === due.length) { due.length = 0; this.dueHead = 0; }
+    if (this.dueHead === due.length) {
+      due.length = 0;
+      this.dueHead = 0;
+    } else if (this.dueHead > 1024 && this.dueHead * 2 > due.length) {
+      // A backlog that never quite empties must not keep the buckets already swept.
+      due.splice(0, this.dueHead);
+      this.dueHead = 0;
+    }
   }
 
   /**

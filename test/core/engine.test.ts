@@ -9,6 +9,9 @@ import type { RuleConfig, RulesConfig } from '../../core/rules-config.js';
 import type { UsageRecord } from '../../core/usage-record.js';
 import { Zone, DAY_MS, HOUR_MS, MINUTE_MS } from '../../core/zone.js';
 import { Oracle } from '../helpers/oracle.js';
+import { Engine } from '../../core/engine.js';
+import { compileRules } from '../../core/compile.js';
+import type { Alert } from '../../core/alert.js';
 import { type Comparable, type RecordInput, comparable, config, rule, runCore, sortAlerts, usage } from '../helpers/random-rules.js';
 
 /** One alert as a line: `record rule severity key value>limit [start..end]`. */
@@ -279,6 +282,33 @@ engine.run();
  * Cases the differential test (differential.test.ts) found the core getting wrong, each as the
  * smallest record sequence that showed it; kept so that they stay fixed.
  */
+const expiry = suite('core/engine: expired keys leave a few per record');
+
+expiry('a day of keys expiring together is swept over the next records, not in one call, and none is left', () => {
+  const cfg = config([rule({ id: 'calls-day', limit: 1000 })]);
+  const zone = new Zone(cfg.timezone);
+  const core = new Engine(compileRules(cfg), () => 0);
+  const day = Date.parse('2026-11-02T00:00:00Z');
+  const out: Alert[] = [];
+  for (let i = 0; i < 5000; i++) {
+    core.advance(day + i * 1000);
+    core.process(usage(zone, { id: `a${i}`, ts: day + i * 1000, account: `acct-${i}` }), undefined, out);
+  }
+  assert.is(core.stats().keys, 5000);
+  // Past the day's end plus lateness: every key is due at once.
+  const next = day + DAY_MS + cfg.lateness + 2 * MINUTE_MS;
+  core.advance(next);
+  const left = core.stats().keys;
+  assert.ok(left > 4900 && left < 5000, `one call swept a few keys, not all: ${left} left`);
+  let calls = 1;
+  while (core.stats().keys > 0 && calls < 1000) { core.advance(next); calls++; }
+  assert.is(core.stats().keys, 0, 'every expired key is gone');
+  assert.ok(calls > 100, `spread over ${calls} calls`);
+  assert.equal(out, []);
+});
+
+expiry.run();
+
 const bugs = suite('core/engine: cases the differential test found');
 
 bugs('concurrent: an SMS (0 seconds) alone is not 1 call in progress', () => {
