@@ -87,6 +87,14 @@ function inArena (counter: CompiledCounter): boolean {
   return counter.calendar && counter.novelty === 0 && !counter.risk;
 }
 
+/** What is left of a sliding state whose span is over: no events, its limits and seen-set kept. */
+function freshSpan (counter: CompiledCounter, old: SlidingState): SlidingState {
+  const fresh = openSliding(counter.measure, counter.rules.length);
+  fresh.limits = old.limits;
+  if (old.seen !== undefined) fresh.seen = old.seen;
+  return fresh;
+}
+
 export interface EngineStats { keys: number, windows: number }
 
 /** What changed since the last takeChanges(): rows to write and keys to delete, per keyer. */
@@ -194,8 +202,8 @@ export class Engine {
 
   /**
    * Sweeps up to `budget` due keys. At a day's end every key's daily windows expire at once:
-   * sweeping them in one call stalled the records behind it (130 ms for 60k keys, the p99 of
-   * the streaming pipeline; seconds with millions of keys). A little per record spreads that
+   * sweeping them in one call stalled the records behind it (103-145 ms with 20k accounts on
+   * the demo rules; seconds with millions of keys). A little per record spreads that
    * over a few thousand records, and the share of the backlog in the budget keeps the backlog
    * bounded whatever the churn. Only memory waits: a key touched meanwhile drops its expired
    * windows itself, and nothing a sweep removes can change a later record's outcome.
@@ -274,13 +282,13 @@ export class Engine {
       }
       if (cell === undefined) continue;
       if (counter.risk) {
-        at = Math.min(at, riskExpiresAt(cell as RiskCell, this.compiled.halfLife) + horizon + lateness);
+        at = Math.min(at, this.riskGoneAt(cell as RiskCell));
         continue;
       }
       const seen = (cell as CalendarCell | SlidingState).seen;
       if (seen !== undefined && seen.size > 0) at = Math.min(at, seenExpiresAt(seen, counter.novelty) + horizon + lateness);
       if (counter.window.kind === 'sliding') {
-        const end = (cell as SlidingState).newest + counter.window.ms + horizon + lateness;
+        const end = this.spanOverAt(counter, cell as SlidingState);
         // A span already over is kept only for its seen-set, whose own expiry counts then.
         if (end > this.watermark || seen === undefined || seen.size === 0) at = Math.min(at, end);
         continue;
@@ -384,7 +392,7 @@ export class Engine {
         const cells = table.cellsOf(id);
         let cell = cells[counter.slot] as RiskCell | undefined;
         // Past its expiry but not swept yet (sweeps trail event time, see sweepDue): gone, as after the sweep.
-        if (cell !== undefined && riskExpiresAt(cell, halfLife) + this.compiled.horizon + this.compiled.lateness <= this.watermark) cell = undefined;
+        if (cell !== undefined && this.riskGoneAt(cell) <= this.watermark) cell = undefined;
         const opened = cell === undefined;
         if (cell === undefined) {
           cell = openRisk(counter.rules.length);
@@ -655,12 +663,9 @@ export class Engine {
     const kind = counter.measure.kind;
     let s = cells[counter.slot] as SlidingState | undefined;
     let opened = s === undefined;
-    if (s !== undefined && s.newest !== -Infinity && s.newest + size + this.compiled.horizon + this.compiled.lateness <= this.watermark) {
+    if (s !== undefined && s.newest !== -Infinity && this.spanOverAt(counter, s) <= this.watermark) {
       // Over but not swept yet (sweeps trail event time, see sweepDue): what the sweep would leave.
-      const fresh = openSliding(counter.measure, counter.rules.length);
-      fresh.limits = s.limits;
-      if (s.seen !== undefined) fresh.seen = s.seen;
-      s = fresh;
+      s = freshSpan(counter, s);
       cells[counter.slot] = s;
       opened = true;
     }
@@ -691,6 +696,16 @@ export class Engine {
       this.fireSliding(s, rule, MAIN, rule.severity, value, limit, key, size, record, out);
     }
     return opened;
+  }
+
+  /** The watermark from which a risk cell is gone: its score has decayed to nothing for every record still accepted. */
+  private riskGoneAt (cell: RiskCell): number {
+    return riskExpiresAt(cell, this.compiled.halfLife) + this.compiled.horizon + this.compiled.lateness;
+  }
+
+  /** The watermark from which no record still accepted reaches back into a sliding state's span. */
+  private spanOverAt (counter: CompiledCounter, s: SlidingState): number {
+    return s.newest + (counter.window as { kind: 'sliding', ms: number }).ms + this.compiled.horizon + this.compiled.lateness;
   }
 
   private warningOf (rule: CompiledRule, limit: number): number {
@@ -839,7 +854,7 @@ export class Engine {
       if (cell === undefined) continue;
       if (counter.risk) {
         // The score has decayed to nothing (2^-40 of what it was) for every record still accepted.
-        if (riskExpiresAt(cell as RiskCell, this.compiled.halfLife) + horizon + lateness <= this.watermark) {
+        if (this.riskGoneAt(cell as RiskCell) <= this.watermark) {
           cells![counter.slot] = undefined;
           changed = true;
         } else {
@@ -855,16 +870,11 @@ export class Engine {
       }
       if (counter.window.kind === 'sliding') {
         // No record that can still be accepted reaches back into this window's span.
-        if ((cell as SlidingState).newest + counter.window.ms + horizon + lateness <= this.watermark) {
+        if (this.spanOverAt(counter, cell as SlidingState) <= this.watermark) {
           if (knows) {
             // Only the seen-set is still needed: a fresh span keeps it, without the old events.
             const old = cell as SlidingState;
-            if (old.newest !== -Infinity) {
-              const fresh = openSliding(counter.measure, counter.rules.length);
-              fresh.limits = old.limits;
-              fresh.seen = seen as SeenSet;
-              cells![counter.slot] = fresh;
-            }
+            if (old.newest !== -Infinity) cells![counter.slot] = freshSpan(counter, old);
             live = true;
           } else {
             cells![counter.slot] = undefined;
