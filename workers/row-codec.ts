@@ -2,9 +2,10 @@
  * How a counter row is written to LMDB: as nested arrays in a fixed field order, packed with
  * msgpackr. The object form (core's Row) packed as it is cost 3.6-8 us and 322 bytes per row
  * on the demo traffic, more than the engine spent applying the records that changed it (with
- * no shared structures, every value re-describes its objects' fields); as tuples the same rows
- * take about a third of the time and of the bytes. The field order below is the format: add
- * fields at the end of a tuple, never reorder.
+ * no shared structures, every value re-describes its objects' fields); as tuples the shard's
+ * commit path packs the same rows in about 60 % of the time, and LMDB holds half the bytes per
+ * key (bench/RESULTS.md). The field order below is the format: add fields at the end of a
+ * tuple, never reorder.
  *
  * Rows written as objects by earlier versions still read (decodeRow takes both forms).
  */
@@ -68,8 +69,8 @@ function cellOf (t: unknown): Cell {
     case CALENDAR: {
       if (!Array.isArray(t[1])) throw new BadRowError('a calendar cell without windows');
       const cell: CalendarCell = { windows: (t[1] as unknown[]).map(windowOf) };
-      if (t[2] !== null) cell.hist = t[2] as number[];
-      if (t[3] !== null) cell.seen = t[3] as Map<string, number>;
+      if (present(t[2])) cell.hist = t[2] as number[];
+      if (present(t[3])) cell.seen = t[3] as Map<string, number>;
       return cell;
     }
     case SLIDING: {
@@ -86,7 +87,7 @@ function cellOf (t: unknown): Cell {
         limits: (t[10] ?? undefined) as number[] | undefined,
         fired: t[11] as number[],
       };
-      if (t[12] !== null && t[12] !== undefined) s.seen = t[12] as Map<string, number>;
+      if (present(t[12])) s.seen = t[12] as Map<string, number>;
       if (!Array.isArray(s.ts) || !Array.isArray(s.fired)) throw new BadRowError('a sliding cell without events');
       return s;
     }
@@ -104,6 +105,11 @@ function cellOf (t: unknown): Cell {
     }
     default: throw new BadRowError(`a cell of unknown kind ${String(t[0])}`);
   }
+}
+
+/** An optional field written (null and a missing tail both mean absent). */
+function present (v: unknown): boolean {
+  return v !== null && v !== undefined;
 }
 
 function windowOf (t: unknown): CalendarWindow {
