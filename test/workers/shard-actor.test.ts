@@ -3,7 +3,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import { ShardActor } from '../../workers/shard/actor.js';
-import { MemoryStore } from '../../workers/store.js';
+import { MemoryStore, type Commit } from '../../workers/store.js';
 import { Mailbox, MailboxFullError } from '../../workers/mailbox.js';
 import { wire } from '../../workers/codec.js';
 import type { ShardActorData, ShardReply, BatchPayload } from '../../workers/protocol.js';
@@ -79,6 +79,32 @@ inProcess('a store written with other rules is refused', async () => {
     assert.is((err as { code: string }).code, 'VIGIL_STORE_CORRUPT');
     assert.is((err as Error).message, 'the data folder holds counters of other rules (fingerprint f1, these rules f2); use another --data folder, or the rules it was written with');
   }
+});
+
+/** The in-memory store, noting what each transaction held. */
+class NotingStore extends MemoryStore {
+  readonly transactions: Array<{ epochs: number[], rows: number }> = [];
+  override async commitMany (cs: readonly Commit[]): Promise<void> {
+    this.transactions.push({ epochs: cs.map((c) => c.epoch), rows: cs.reduce((n, c) => n + c.rows.length, 0) });
+    await super.commitMany(cs);
+  }
+}
+
+inProcess('epochs applied while a commit is written go together in the next, their rows taken once', async () => {
+  const store = new NotingStore();
+  const actor = await ShardActor.open(data(), store, () => 0);
+  const replies = await Promise.all([1, 2, 3, 4].map((e) => actor.receive(batch(e, calls(1, e - 1)))));
+  assert.equal(replies.map(alertsOf), [[], [], ['calls-day:a1:r2'], []]);
+  // The first commits alone; the three applied while it was written share one transaction,
+  // and the account's row, changed by all three, is written once.
+  assert.equal(store.transactions, [{ epochs: [1], rows: 1 }, { epochs: [2, 3, 4], rows: 1 }]);
+  assert.is(actor.committedEpoch, 4);
+  // Each epoch of the group keeps its own outbox entry: a resend is answered, not applied.
+  assert.equal(alertsOf(await actor.receive(batch(3, calls(1, 2)))), ['calls-day:a1:r2']);
+  const reopened = await ShardActor.open(data(), store, () => 0);
+  assert.is(reopened.committedEpoch, 4);
+  const counter = await reopened.receive({ kind: 'counter', rule: 'calls-day', key: 'a1', ts: T0 });
+  assert.equal(counter.kind === 'counter' ? counter.value?.value : -1, 4);
 });
 
 inProcess.run();

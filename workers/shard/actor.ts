@@ -11,7 +11,7 @@ import { compileRules, type CompiledRules } from '../../core/compile.js';
 import { Engine, type ShardScope } from '../../core/engine.js';
 import { EngineError, assertNever, toErrorData } from '../../core/errors.js';
 import type { BatchPayload, ShardActorData, ShardMsg, ShardReply } from '../protocol.js';
-import type { Failure, OutboxEntry, ShardStore, StoredRow } from '../store.js';
+import type { Commit, EpochOutput, Failure, OutboxEntry, ShardStore, StoredRow } from '../store.js';
 import { wire } from '../codec.js';
 
 export class ShardActor {
@@ -25,6 +25,9 @@ export class ShardActor {
   /** the newest epoch whose commit has finished */
   private epoch: number;
   private released = 0;
+  /** epochs applied while a commit is being written: they go together in the next transaction */
+  private waiting: Array<{ epoch: number, output: EpochOutput, done: (err?: unknown) => void }> = [];
+  private writing = false;
 
   private constructor (data: ShardActorData, store: ShardStore, clock: () => number) {
     this.compiled = compileRules(data.config);
@@ -96,24 +99,57 @@ export class ShardActor {
       }
       for (const alert of out) alerts.push({ index: index[i]!, alert });
     }
-    const changes = this.engine.takeChanges();
     const output = { alerts, failures };
     this.applied = epoch;
-    // Batches in flight at once commit in order: LMDB runs queued transactions in call order.
-    await this.store.commit({
-      epoch,
-      shards: this.owned,
-      meta: this.engine.meta(),
-      rows: changes.rows.map(({ keyer, row }) => ({ shard: row.shard, keyer, row })),
-      removed: changes.removed,
-      output,
-    });
+    await this.commit(epoch, output);
     if (epoch > this.epoch) this.epoch = epoch;
     if (release > this.released) {
       this.released = release;
       await this.store.release(release, this.owned);
     }
     return { kind: 'applied', epoch, output, replayed: false };
+  }
+
+  /**
+   * Group commit: an epoch applied while the previous commit is being written waits for it,
+   * then goes with every epoch applied meanwhile in one transaction, and the changes are taken
+   * once for the whole group. Under load a row that several epochs changed is then encoded
+   * and written once, not once per epoch, and the commit no longer sets the pace; when idle
+   * every epoch still commits on its own, at once. Each epoch keeps its own outbox entry, and
+   * the group is atomic, so a crash leaves the store at the end of some epoch: the last one of
+   * the last group written.
+   */
+  private async commit (epoch: number, output: EpochOutput): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.waiting.push({ epoch, output, done: (err) => { if (err === undefined) resolve(); else reject(err); } });
+      this.flush();
+    });
+  }
+
+  private flush (): void {
+    if (this.writing || this.waiting.length === 0) return;
+    const group = this.waiting;
+    this.waiting = [];
+    this.writing = true;
+    // The engine stands at the end of the group's last epoch: apply and push run in one turn.
+    const changes = this.engine.takeChanges();
+    const meta = this.engine.meta();
+    const last = group.length - 1;
+    const commits: Commit[] = group.map(({ epoch, output }, i) => ({
+      epoch,
+      shards: this.owned,
+      meta,
+      rows: i < last ? [] : changes.rows.map(({ keyer, row }) => ({ shard: row.shard, keyer, row })),
+      removed: i < last ? [] : changes.removed,
+      output,
+    }));
+    this.store.commitMany(commits).then(
+      () => { for (const g of group) g.done(); },
+      (err: unknown) => { for (const g of group) g.done(err ?? new Error('commit failed')); }
+    ).finally(() => {
+      this.writing = false;
+      this.flush();
+    });
   }
 
   async close (): Promise<void> {
