@@ -19,7 +19,7 @@ import { Placement } from '../core/placement.js';
 import { alertComparator, type IndexedAlert } from '../core/alert-order.js';
 import { EngineError } from '../core/errors.js';
 import { ActorCrashedError, Mailbox } from '../workers/mailbox.js';
-import type { ShardMsg, ShardReply, BatchPayload } from '../workers/protocol.js';
+import { type ShardMsg, type ShardReply, type BatchPayload, packRecords } from '../workers/protocol.js';
 import type { Failure } from '../workers/store.js';
 import { packOwn } from '../workers/codec.js';
 
@@ -108,7 +108,7 @@ export class EmbeddedEngine {
       }
     }
     const replies = parts.map((part, actor) => {
-      const payload: BatchPayload = part;
+      const payload: BatchPayload = { records: packRecords(part.records), index: part.index, watermark: part.watermark };
       // Kept here, and each delivery moves a copy of it to the thread (see packOwn): a crash
       // may need the batch again after a move took one.
       const msg: ShardMsg = { kind: 'batch', epoch, records: packOwn(payload), release: this.released };

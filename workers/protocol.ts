@@ -6,6 +6,7 @@ import type { ErrorData } from '../core/errors.js';
 import type { RulesConfig } from '../core/rules-config.js';
 import type { EpochOutput } from './store.js';
 import type { RiskReport } from '../core/engine.js';
+import { wire } from './codec.js';
 
 /** What a shard actor thread is started with (piscina workerData). */
 export interface ShardActorData {
@@ -38,9 +39,25 @@ export type ShardReply =
 
 /** The payload of a batch, packed with the wire codec. */
 export interface BatchPayload {
-  readonly records: readonly unknown[];
+  /** the records, in chunks of at most RECORD_CHUNK (see packRecords) */
+  readonly records: readonly Uint8Array[];
   /** index of each record in its epoch, for ordering and for rejects */
   readonly index: readonly number[];
   /** the ingest watermark after each record was accepted */
   readonly watermark: readonly number[];
+}
+
+/**
+ * Records per chunk of a batch. The actor unpacks one chunk, applies it, then the next: its
+ * records die young. Unpacked all at once, an epoch of 16,384 records outlived two scavenges
+ * while it was applied and was copied twice and promoted, only to die in the old generation:
+ * on the demo traffic, the shard thread's unpack and apply took 10-15 % longer that way.
+ */
+export const RECORD_CHUNK = 1024;
+
+/** A batch's records as chunks of RECORD_CHUNK, each a msgpackr array of records. */
+export function packRecords (records: readonly unknown[]): Uint8Array[] {
+  const chunks: Uint8Array[] = [];
+  for (let i = 0; i < records.length; i += RECORD_CHUNK) chunks.push(wire.pack(records.slice(i, i + RECORD_CHUNK)));
+  return chunks;
 }

@@ -6,7 +6,7 @@ import { ShardActor } from '../../workers/shard/actor.js';
 import { MemoryStore, type Commit } from '../../workers/store.js';
 import { Mailbox, MailboxFullError } from '../../workers/mailbox.js';
 import { wire } from '../../workers/codec.js';
-import type { ShardActorData, ShardReply, BatchPayload } from '../../workers/protocol.js';
+import { type ShardActorData, type ShardReply, type BatchPayload, packRecords } from '../../workers/protocol.js';
 import type { UsageRecord } from '../../core/usage-record.js';
 import { rule, rules, record } from '../helpers/config.js';
 import { tempDir, removeDir } from '../helpers/tmp.js';
@@ -19,7 +19,7 @@ function data (over: Partial<ShardActorData> = {}): ShardActorData {
 }
 
 function batch (epoch: number, records: UsageRecord[]): { kind: 'batch', epoch: number, records: Uint8Array, release: number } {
-  const payload: BatchPayload = { records, index: records.map((_, i) => i), watermark: records.map((r) => r.ts) };
+  const payload: BatchPayload = { records: packRecords(records), index: records.map((_, i) => i), watermark: records.map((r) => r.ts) };
   return { kind: 'batch', epoch, records: wire.pack(payload), release: 0 };
 }
 

@@ -83,21 +83,24 @@ export class ShardActor {
     if (epoch !== this.applied + 1) {
       throw new EngineError('VIGIL_EPOCH_GAP', `epoch ${epoch} arrived after ${this.applied}: epochs must be applied in order without gaps`);
     }
-    const { records, index, watermark } = wire.unpack(payload) as BatchPayload;
+    const { records: chunks, index, watermark } = wire.unpack(payload) as BatchPayload;
     const alerts: OutboxEntry[] = [];
     const failures: Failure[] = [];
     const out: Alert[] = [];
-    for (let i = 0; i < records.length; i++) {
-      const record = records[i] as UsageRecord;
-      this.engine.advance(watermark[i]!);
-      out.length = 0;
-      try {
-        this.engine.process(record, this.scope, out);
-      } catch (err) {
-        const data = toErrorData(err);
-        failures.push({ index: index[i]!, reason: data.message, code: data.code });
+    let i = 0;
+    for (const chunk of chunks) {
+      const records = wire.unpack(chunk) as UsageRecord[];
+      for (let j = 0; j < records.length; j++, i++) {
+        this.engine.advance(watermark[i]!);
+        out.length = 0;
+        try {
+          this.engine.process(records[j]!, this.scope, out);
+        } catch (err) {
+          const data = toErrorData(err);
+          failures.push({ index: index[i]!, reason: data.message, code: data.code });
+        }
+        for (const alert of out) alerts.push({ index: index[i]!, alert });
       }
-      for (const alert of out) alerts.push({ index: index[i]!, alert });
     }
     const output = { alerts, failures };
     this.applied = epoch;
