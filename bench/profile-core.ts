@@ -12,6 +12,7 @@
  * Run: npx tsc -p tsconfig.json
  *      node dist/bench/profile-core.js [--records N]                  stage split
  *      node dist/bench/profile-core.js --per-rule                     engine cost per rule
+ *      (either with --rules spec: the spec's seven rules, as `core.bench.js --rules spec`)
  *      node --cpu-prof --cpu-prof-dir=/tmp/vigil-prof dist/bench/profile-core.js --only process
  *      node dist/bench/cpuprofile-top.js /tmp/vigil-prof [N]          top N functions by self time
  * Needs: nothing but the build.
@@ -25,12 +26,19 @@ import type { Alert } from '../core/alert.js';
 import type { UsageRecord } from '../core/usage-record.js';
 import { DEFAULTS, generateTraffic } from '../examples/dataset.js';
 import { loadRules } from './rules.js';
-import { intArg, sink } from './harness.js';
+import { intArg, sink, stringArg } from './harness.js';
 
 const STAGES = ['decode', 'prepare', 'process'] as const;
 type Stage = typeof STAGES[number];
 
-const compiled = loadRules(fileURLToPath(new URL('../../examples/rules.yaml', import.meta.url)));
+/** `--rules spec` profiles the spec's seven rules (bench/spec-rules.yaml), as core.bench does. */
+const RULE_FILES: Readonly<Record<string, string>> = {
+  examples: fileURLToPath(new URL('../../examples/rules.yaml', import.meta.url)),
+  spec: fileURLToPath(new URL('../../bench/spec-rules.yaml', import.meta.url)),
+};
+const rulesFile = RULE_FILES[stringArg('rules', 'examples')];
+if (rulesFile === undefined) throw new RangeError(`--rules must be one of ${Object.keys(RULE_FILES).join(', ')}`);
+const compiled = loadRules(rulesFile);
 const all = generateTraffic(DEFAULTS).lines;
 const lines = all.slice(0, intArg('records', all.length));
 const onlyAt = process.argv.indexOf('--only');
