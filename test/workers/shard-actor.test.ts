@@ -107,6 +107,30 @@ inProcess('epochs applied while a commit is written go together in the next, the
   assert.equal(counter.kind === 'counter' ? counter.value?.value : -1, 4);
 });
 
+/** The in-memory store with a disk that fills up after `commits` transactions. */
+class FillingStore extends MemoryStore {
+  private commits: number;
+  constructor (commits: number) { super(); this.commits = commits; }
+  override async commitMany (cs: readonly Commit[]): Promise<void> {
+    if (this.commits-- <= 0) throw new Error('MDB_MAP_FULL: Environment mapsize limit reached');
+    await super.commitMany(cs);
+  }
+}
+
+inProcess('after a failed commit the actor applies nothing more, so nothing it counted goes unstored', async () => {
+  const store = new FillingStore(1);
+  const actor = await ShardActor.open(data(), store, () => 0);
+  assert.equal(alertsOf(await actor.receive(batch(1, calls(1)))), []);
+  const failed = await actor.receive(batch(2, calls(1, 1)));
+  assert.is(failed.kind === 'error' ? failed.error.message : failed.kind, 'MDB_MAP_FULL: Environment mapsize limit reached');
+  const next = await actor.receive(batch(3, calls(1, 2)));
+  assert.is(next.kind === 'error' ? next.error.code : next.kind, 'VIGIL_ENGINE_FAILED');
+  assert.is(next.kind === 'error' ? next.error.message : '', "a commit to the data folder failed (MDB_MAP_FULL: Environment mapsize limit reached); this shard actor's counters are ahead of what is stored, so it applies nothing more: restart to resume from the last commit");
+  // Restarted on the store, it stands at the last commit; epoch 2 is sent to it again.
+  const restarted = await ShardActor.open(data(), store, () => 0);
+  assert.is(restarted.committedEpoch, 1);
+});
+
 inProcess.run();
 
 interface Ctx { dir: string }

@@ -28,6 +28,8 @@ export class ShardActor {
   /** epochs applied while a commit is being written: they go together in the next transaction */
   private waiting: Array<{ epoch: number, output: EpochOutput, done: (err?: unknown) => void }> = [];
   private writing = false;
+  /** a commit that failed: the engine is then ahead of the store, and applying more would widen the gap */
+  private broken: unknown;
 
   private constructor (data: ShardActorData, store: ShardStore, clock: () => number) {
     this.compiled = compileRules(data.config);
@@ -79,6 +81,10 @@ export class ShardActor {
     if (epoch <= this.epoch) {
       const output = this.store.output(epoch, this.owned[0]!) ?? { alerts: [], failures: [] };
       return { kind: 'applied', epoch, output, replayed: true };
+    }
+    if (this.broken !== undefined) {
+      const cause = this.broken instanceof Error ? this.broken.message : String(this.broken);
+      throw new EngineError('VIGIL_ENGINE_FAILED', `a commit to the data folder failed (${cause}); this shard actor's counters are ahead of what is stored, so it applies nothing more: restart to resume from the last commit`, { cause: this.broken });
     }
     if (epoch !== this.applied + 1) {
       throw new EngineError('VIGIL_EPOCH_GAP', `epoch ${epoch} arrived after ${this.applied}: epochs must be applied in order without gaps`);
@@ -148,7 +154,10 @@ export class ShardActor {
     }));
     this.store.commitMany(commits).then(
       () => { for (const g of group) g.done(); },
-      (err: unknown) => { for (const g of group) g.done(err ?? new Error('commit failed')); }
+      (err: unknown) => {
+        this.broken = err ?? new Error('commit failed');
+        for (const g of group) g.done(this.broken);
+      }
     ).finally(() => {
       this.writing = false;
       this.flush();
