@@ -17,6 +17,7 @@ import { Engine, type ShardScope } from '../../core/engine.js';
 import { EngineError, assertNever, toErrorData } from '../../core/errors.js';
 import type { Commit, Failure, OutboxEntry, ShardStore } from '../store.js';
 import { wire } from '../codec.js';
+import { GroupCommit } from '../group-commit.js';
 import type { LaneActorData, LaneMsg, LaneReply, ShardBatch, StreamMessage } from './protocol.js';
 
 interface Lane {
@@ -32,13 +33,19 @@ export class LaneActor {
   private readonly shards: number;
   private readonly clock: () => number;
   private readonly lanes = new Map<number, Lane>();
-  /** commits asked for while one is being written; they go together in the next transaction */
-  private waiting: Array<{ commit: Commit, done: (err?: unknown) => void }> = [];
-  private writing = false;
+  /**
+   * Group commit: a lane's commit asked for while another is being written goes with every
+   * commit asked for meanwhile, in one transaction. Dozens of lanes on one actor would
+   * otherwise each pay a whole LMDB commit per apply, and the commit, not the engine, would
+   * set the pace. Each commit is still atomic with its own position; a group only makes
+   * several atomic together.
+   */
+  private readonly commits: GroupCommit<Commit>;
 
   private constructor (data: LaneActorData, store: ShardStore, clock: () => number) {
     this.compiled = compileRules(data.config);
     this.store = store;
+    this.commits = new GroupCommit((group) => store.commitMany(group));
     this.shards = data.shards;
     this.clock = clock;
   }
@@ -133,7 +140,7 @@ export class LaneActor {
     const output = { alerts, failures };
     if (lane.position === from) return { kind: 'applied', shard, position: lane.position, output, applied: 0, records: 0, timing: { start, end: performance.timeOrigin + performance.now() } };
     const changes = lane.engine.takeChanges();
-    await this.commit({
+    await this.commits.add({
       epoch: lane.position,
       shards: [shard],
       meta: lane.engine.meta(),
@@ -142,34 +149,6 @@ export class LaneActor {
       output,
     });
     return { kind: 'applied', shard, position: lane.position, output, applied, records: count, timing: { start, end: performance.timeOrigin + performance.now() } };
-  }
-
-  /**
-   * Group commit: a lane's commit waits while another transaction is being written and then
-   * goes with every commit asked for meanwhile, in one transaction. Dozens of lanes on one
-   * actor would otherwise each pay a whole LMDB commit per apply, and the commit, not the
-   * engine, would set the pace. Each commit is still atomic with its own position; a group
-   * only makes several atomic together.
-   */
-  private async commit (c: Commit): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      this.waiting.push({ commit: c, done: (err) => { if (err === undefined) resolve(); else reject(err); } });
-      this.flush();
-    });
-  }
-
-  private flush (): void {
-    if (this.writing || this.waiting.length === 0) return;
-    const group = this.waiting;
-    this.waiting = [];
-    this.writing = true;
-    this.store.commitMany(group.map((g) => g.commit)).then(
-      () => { for (const g of group) g.done(); },
-      (err: unknown) => { for (const g of group) g.done(err ?? new Error('commit failed')); }
-    ).finally(() => {
-      this.writing = false;
-      this.flush();
-    });
   }
 
   async close (): Promise<void> {

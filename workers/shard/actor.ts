@@ -13,6 +13,7 @@ import { EngineError, assertNever, toErrorData } from '../../core/errors.js';
 import type { BatchPayload, ShardActorData, ShardMsg, ShardReply } from '../protocol.js';
 import type { Commit, EpochOutput, Failure, OutboxEntry, ShardStore, StoredRow } from '../store.js';
 import { wire } from '../codec.js';
+import { GroupCommit } from '../group-commit.js';
 
 export class ShardActor {
   private readonly compiled: CompiledRules;
@@ -25,9 +26,12 @@ export class ShardActor {
   /** the newest epoch whose commit has finished */
   private epoch: number;
   private released = 0;
-  /** epochs applied while a commit is being written: they go together in the next transaction */
-  private waiting: Array<{ epoch: number, output: EpochOutput, done: (err?: unknown) => void }> = [];
-  private writing = false;
+  /**
+   * Group commit: epochs applied while the previous commit is written go together in the
+   * next. Under load a row is then written once per group, not once per epoch, and the
+   * commit no longer sets the pace; idle, every epoch still commits on its own, at once.
+   */
+  private readonly commits = new GroupCommit<{ epoch: number, output: EpochOutput }>((group) => this.writeGroup(group));
   /** a commit that failed: the engine is then ahead of the store, and applying more would widen the gap */
   private broken: unknown;
 
@@ -110,7 +114,7 @@ export class ShardActor {
     }
     const output = { alerts, failures };
     this.applied = epoch;
-    await this.commit(epoch, output);
+    await this.commits.add({ epoch, output });
     if (epoch > this.epoch) this.epoch = epoch;
     if (release > this.released) {
       this.released = release;
@@ -120,27 +124,14 @@ export class ShardActor {
   }
 
   /**
-   * Group commit: an epoch applied while the previous commit is being written waits for it,
-   * then goes with every epoch applied meanwhile in one transaction, and the changes are taken
-   * once for the whole group. Under load a row that several epochs changed is then encoded
-   * and written once, not once per epoch, and the commit no longer sets the pace; when idle
-   * every epoch still commits on its own, at once. Each epoch keeps its own outbox entry, and
-   * the group is atomic, so a crash leaves the store at the end of some epoch: the last one of
-   * the last group written.
+   * Writes one group of applied epochs (see the `commits` field): the changes are taken once
+   * for all of them, so a row several epochs changed is encoded and written once. Each epoch
+   * keeps its own outbox entry; the group is one transaction, so a crash leaves the store at
+   * the end of the last group written.
    */
-  private async commit (epoch: number, output: EpochOutput): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      this.waiting.push({ epoch, output, done: (err) => { if (err === undefined) resolve(); else reject(err); } });
-      this.flush();
-    });
-  }
-
-  private flush (): void {
-    if (this.writing || this.waiting.length === 0) return;
-    const group = this.waiting;
-    this.waiting = [];
-    this.writing = true;
-    // The engine stands at the end of the group's last epoch: apply and push run in one turn.
+  private async writeGroup (group: Array<{ epoch: number, output: EpochOutput }>): Promise<void> {
+    // The engine stands at the end of the group's last epoch: an epoch is applied and handed
+    // in within one turn, and this runs synchronously up to the commit.
     const changes = this.engine.takeChanges();
     const meta = this.engine.meta();
     const last = group.length - 1;
@@ -152,16 +143,12 @@ export class ShardActor {
       removed: i < last ? [] : changes.removed,
       output,
     }));
-    this.store.commitMany(commits).then(
-      () => { for (const g of group) g.done(); },
-      (err: unknown) => {
-        this.broken = err ?? new Error('commit failed');
-        for (const g of group) g.done(this.broken);
-      }
-    ).finally(() => {
-      this.writing = false;
-      this.flush();
-    });
+    try {
+      await this.store.commitMany(commits);
+    } catch (err) {
+      this.broken = err ?? new Error('commit failed');
+      throw err;
+    }
   }
 
   async close (): Promise<void> {
