@@ -227,6 +227,9 @@ test('a nats channel delivers with each kind of credentials, in the notifier thr
       await n.enqueue([alert(1), alert(2)]);
       await waitFor(() => got.length >= 2, 10_000, `2 alerts published with ${kind}`);
       assert.equal(got.map((a) => a.id).sort(), ['alert-0001', 'alert-0002'], kind);
+      // The subscriber can hear a message before the notifier thread has counted its publish
+      // as delivered (that waits on the server's reply to a flush): wait for the count too.
+      await waitFor(async () => (await n.stats()).channels[0]!.delivered === 2, 10_000, `2 deliveries counted with ${kind}`);
       const bus = (await n.stats()).channels[0]!;
       assert.is(bus.delivered, 2, kind);
       assert.is(bus.failedAttempts, 0, kind);
