@@ -18,7 +18,6 @@
  * the demo's defaults: ~174k records over 3 days), so inputs are fixed and reproducible.
  * Every sample starts from an empty engine and replays the whole stream in order.
  */
-import { fileURLToPath } from 'node:url';
 import type { CompiledRules } from '../core/compile.js';
 import { Engine } from '../core/engine.js';
 import { Ingest } from '../core/ingest.js';
@@ -26,14 +25,8 @@ import type { Alert } from '../core/alert.js';
 import { DEFAULTS, generateTraffic } from '../examples/dataset.js';
 import type { BenchCase } from './harness.js';
 import { intArg, report, runCases, sink, stringArg } from './harness.js';
-import { loadRules } from './rules.js';
+import { loadRules, namedRules } from './rules.js';
 import { SlotTable } from './slot-table.js';
-
-/** `--rules spec` runs on the seven rules of rules.md's example (bench/spec-rules.yaml) instead of the demo's. */
-const RULE_FILES: Readonly<Record<string, string>> = {
-  examples: fileURLToPath(new URL('../../examples/rules.yaml', import.meta.url)),
-  spec: fileURLToPath(new URL('../../bench/spec-rules.yaml', import.meta.url)),
-};
 
 function parseLine (line: string): unknown {
   try {
@@ -115,8 +108,8 @@ function main (): void {
   const samples = intArg('samples', 5);
   const warmup = intArg('warmup', 1);
   const which = stringArg('rules', 'examples');
-  const file = RULE_FILES[which];
-  if (file === undefined) throw new Error(`--rules must be one of ${Object.keys(RULE_FILES).join(', ')}, got ${which}`);
+  // `--rules spec` runs on the seven rules of rules.md's example instead of the demo's.
+  const file = namedRules(which);
   const compiled = loadRules(file);
   const traffic = generateTraffic(DEFAULTS);
   const limit = intArg('records', traffic.lines.length);

@@ -17,7 +17,6 @@
  *      node dist/bench/cpuprofile-top.js /tmp/vigil-prof [N]          top N functions by self time
  * Needs: nothing but the build.
  */
-import { fileURLToPath } from 'node:url';
 import { Engine } from '../core/engine.js';
 import { Ingest } from '../core/ingest.js';
 import { compileRules } from '../core/compile.js';
@@ -25,20 +24,13 @@ import type { CompiledRules } from '../core/compile.js';
 import type { Alert } from '../core/alert.js';
 import type { UsageRecord } from '../core/usage-record.js';
 import { DEFAULTS, generateTraffic } from '../examples/dataset.js';
-import { loadRules } from './rules.js';
+import { loadRules, namedRules } from './rules.js';
 import { intArg, sink, stringArg } from './harness.js';
 
 const STAGES = ['decode', 'prepare', 'process'] as const;
 type Stage = typeof STAGES[number];
 
-/** `--rules spec` profiles the spec's seven rules (bench/spec-rules.yaml), as core.bench does. */
-const RULE_FILES: Readonly<Record<string, string>> = {
-  examples: fileURLToPath(new URL('../../examples/rules.yaml', import.meta.url)),
-  spec: fileURLToPath(new URL('../../bench/spec-rules.yaml', import.meta.url)),
-};
-const rulesFile = RULE_FILES[stringArg('rules', 'examples')];
-if (rulesFile === undefined) throw new RangeError(`--rules must be one of ${Object.keys(RULE_FILES).join(', ')}`);
-const compiled = loadRules(rulesFile);
+const compiled = loadRules(namedRules(stringArg('rules', 'examples')));
 const all = generateTraffic(DEFAULTS).lines;
 const lines = all.slice(0, intArg('records', all.length));
 const onlyAt = process.argv.indexOf('--only');
