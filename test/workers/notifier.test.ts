@@ -210,6 +210,20 @@ webhook('undelivered after retry.max: dead letters, which redrive puts back in t
   assert.equal(await n.deadLetters(), []);
 });
 
+webhook('two redrives at once put each dead letter back once', async ({ dir }) => {
+  const port = await freePort();
+  const n = await notifier(options(dir, { noc: { type: 'webhook', settings: { url: `http://127.0.0.1:${port}/hook`, retry: { max: '1s' } } } }));
+  await n.enqueue(alerts(3));
+  await waitFor(async () => (await n.deadLetters()).length === 3, 10_000, '3 dead letters');
+  const r = await receiver({ port });
+  const counts = await Promise.all([n.redrive(), n.redrive(), n.redrive()]);
+  assert.is(counts.reduce((a, b) => a + b, 0), 3);
+  await waitFor(() => uniq(idsOf(r)).length === 3, 5_000, 'every redriven alert');
+  await waitFor(async () => channel(await n.stats(), 'noc').queued === 0, 5_000, 'an empty queue');
+  assert.is(idsOf(r).length, 3);
+  assert.is(channel(await n.stats(), 'noc').delivered, 3);
+});
+
 webhook('a dead channel does not slow another one', async ({ dir }) => {
   const dead = await receiver({ mode: 'hang' });
   const live = await receiver();

@@ -73,6 +73,8 @@ export class Outbox {
   private lastBatch = 0;
   /** dead letters per channel: counted from their keys at open, then moved with every bury and unbury that commits */
   private readonly dead = new Map<string, number>();
+  /** the unbury() under way, if any: the next waits for it */
+  private unburying: Promise<unknown> = Promise.resolve();
 
   constructor (path: string) {
     // No overlappingSync here: with it, LMDB flushes a commit to disk after the commit and calls
@@ -291,8 +293,18 @@ export class Outbox {
     return out;
   }
 
-  /** Moves the dead letters that `match` back into the queue, as new batches enqueued `now`. */
-  async unbury (match: (row: DeadRow) => boolean, now: number): Promise<PendingRow[]> {
+  /**
+   * Moves the dead letters that `match` back into the queue, as new batches enqueued `now`.
+   * One at a time: a second call that read the dead letters while the first one's transactions
+   * were still under way would queue the same letters again, and deliver them twice.
+   */
+  unbury (match: (row: DeadRow) => boolean, now: number): Promise<PendingRow[]> {
+    const run = this.unburying.then(() => this.unburyNow(match, now));
+    this.unburying = run.catch(() => undefined);
+    return run;
+  }
+
+  private async unburyNow (match: (row: DeadRow) => boolean, now: number): Promise<PendingRow[]> {
     const rows = this.deadLetters().filter(match);
     const out: PendingRow[] = [];
     for (let from = 0; from < rows.length; from += BATCH_MAX) {
