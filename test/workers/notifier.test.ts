@@ -328,6 +328,26 @@ crash('a pool terminated mid-delivery and reopened on the same folder delivers e
   await waitFor(async () => channel(await second.stats(), 'noc').queued === 0, 5_000, 'an empty queue');
 });
 
+crash('rate holds across a restart: a reopened notifier does not start the interval again', async ({ dir }) => {
+  const r = await receiver();
+  const opts = options(dir, { noc: { type: 'webhook', settings: { url: r.url, rate: '2/2s' } } });
+  const starts: number[] = [];
+  const first = await notifier(opts);
+  first.onDelivery = (d) => { starts.push(d.start); };
+  await first.enqueue(alerts(2));
+  await waitFor(() => uniq(idsOf(r)).length === 2, 5_000, 'the first two');
+  await first.collectDeliveries();
+  await first.close();
+  const second = await notifier(opts);
+  second.onDelivery = (d) => { starts.push(d.start); };
+  await second.enqueue(alerts(1, 2));
+  await waitFor(() => uniq(idsOf(r)).length === 3, 5_000, 'the third, once the interval is over');
+  await second.collectDeliveries();
+  const at = starts.sort((a, b) => a - b);
+  assert.is(at.length, 3, 'one message per alert');
+  assert.ok(at[2]! - at[0]! >= 1_950, `the third message started ${at[2]! - at[0]!} ms after the first; the rate allows 2 per 2 s`);
+});
+
 crash('a graceful close keeps the outbox; dead letters survive a reopen too', async ({ dir }) => {
   const port = await freePort();
   const settings = { url: `http://127.0.0.1:${port}/hook`, retry: { max: '1s' } };

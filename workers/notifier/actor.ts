@@ -78,6 +78,8 @@ export class NotifierActor {
         backoffBaseMs: o.backoffBaseMs,
         backoffCapMs: o.backoffCapMs,
         maxDigest: o.maxDigest,
+        paced: this.outbox.pacing(spec.name),
+        pace: (pacing) => { this.outbox.setPacing(spec.name, pacing); },
         load: (seq) => this.outbox.alert(seq),
         delivered: (seqs) => { this.outbox.remove(spec.name, seqs); },
         dead: (entries, error) => { this.bury(spec.name, entries, error); },

@@ -20,7 +20,7 @@
  */
 import type { Alert } from '../../core/alert.js';
 import type { Channel } from '../channels/types.js';
-import { BATCH_MAX } from './outbox.js';
+import { BATCH_MAX, type Pacing } from './outbox.js';
 
 export interface Clock {
   now (): number;
@@ -65,6 +65,10 @@ export interface LaneDeps {
   readonly delivered: (seqs: readonly number[]) => void;
   readonly dead: (entries: readonly LaneEntry[], error: string) => void;
   readonly log: (event: Record<string, unknown>) => void;
+  /** the pacing a previous run left (recent message starts, the last digest's start) */
+  readonly paced?: Pacing | undefined;
+  /** keeps the pacing after each start of a message, when the channel has `rate` or `digest` */
+  readonly pace?: (pacing: Pacing) => void;
   /** one finished delivery attempt (for spans); `first` is its first entry's seq */
   readonly attempted?: (a: { first: number, alerts: number, attempt: number, start: number, end: number, error?: string }) => void;
 }
@@ -114,6 +118,10 @@ export class Lane {
   constructor (channel: Channel, deps: LaneDeps) {
     this.channel = channel;
     this.deps = deps;
+    if (deps.paced !== undefined) {
+      this.starts.push(...[...deps.paced.starts].sort((a, b) => a - b));
+      this.lastDigestAt = deps.paced.lastDigestAt;
+    }
   }
 
   /** entries in the queue: waiting, in flight or retrying */
@@ -266,6 +274,7 @@ export class Lane {
     // let two starts come closer than the rate allows.
     if (this.channel.common.rate !== undefined) this.starts.push(Math.max(now, this.deps.clock.now()));
     if (digest || this.channel.common.digestMs !== undefined) this.lastDigestAt = now;
+    if (this.channel.common.rate !== undefined || this.channel.common.digestMs !== undefined) this.deps.pace?.({ starts: this.starts.slice(), lastDigestAt: this.lastDigestAt });
     const started = performance.timeOrigin + performance.now();
     let attempt = 1;
     for (const e of sent) if (e.attempts + 1 > attempt) attempt = e.attempts + 1;

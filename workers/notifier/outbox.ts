@@ -27,6 +27,8 @@ export const BATCH_MAX = 1 << 20;
 const CACHE_ALERTS = 100_000;
 
 /** One channel's entries of one batch: bit i of `bits` set = alert i waits on `channel`. */
+/** A channel's pacing state that outlives a restart (see Outbox.pacing). */
+export interface Pacing { readonly starts: readonly number[], readonly lastDigestAt: number }
 export interface PendingRow { readonly channel: string, readonly batch: number, readonly enqueuedAt: number, readonly bits: Uint8Array }
 export interface DeadRow {
   readonly channel: string;
@@ -247,6 +249,26 @@ export class Outbox {
   private track (done: Promise<unknown>): void {
     this.pending.add(done);
     done.finally(() => this.pending.delete(done)).catch(() => {});
+  }
+
+  /**
+   * A channel's pacing as its lane last wrote it: the start times of its recent messages (for
+   * `rate`) and when its last digest started. Kept so that a restart does not reset them: a
+   * notifier restarted in a loop would otherwise send `rate`'s N messages again each time.
+   */
+  pacing (channel: string): Pacing | undefined {
+    const bytes = this.db.getBinary(['pace', channel]);
+    if (bytes === undefined) return undefined;
+    const value = disk.unpack(bytes) as Partial<Pacing> | null;
+    const starts = Array.isArray(value?.starts) ? value.starts.filter((t): t is number => typeof t === 'number' && Number.isFinite(t)) : [];
+    const lastDigestAt = typeof value?.lastDigestAt === 'number' && Number.isFinite(value.lastDigestAt) ? value.lastDigestAt : 0;
+    return { starts, lastDigestAt };
+  }
+
+  /** Writes a channel's pacing, not awaited: losing the last write in a crash costs one message over the rate, not an alert. */
+  setPacing (channel: string, pacing: Pacing): void {
+    if (this.closed) return;
+    this.track(this.db.put(['pace', channel], disk.pack(pacing)));
   }
 
   /** Moves entries to the dead letters in one transaction. */
