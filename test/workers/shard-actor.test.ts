@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import { ShardActor } from '../../workers/shard/actor.js';
 import { MemoryStore, type Commit } from '../../workers/store.js';
-import { Mailbox, MailboxFullError } from '../../workers/mailbox.js';
+import { ActorCrashedError, Mailbox, MailboxFullError } from '../../workers/mailbox.js';
 import { wire } from '../../workers/codec.js';
 import { type ShardActorData, type ShardReply, type BatchPayload, packRecords } from '../../workers/protocol.js';
 import type { UsageRecord } from '../../core/usage-record.js';
@@ -180,6 +180,30 @@ thread('counters survive the thread: a new mailbox on the same folder goes on co
   } finally {
     await b.close();
   }
+});
+
+thread('restart ends the thread: what it held is rejected as a crash, and the new thread resumes from the store', async ({ dir }) => {
+  const m = new Mailbox({ actor: 2, data: data({ dataPath: join(dir, 'data') }), depth: 2 });
+  try {
+    assert.equal(alertsOf(await m.send(batch(1, calls(2)))), []);
+    assert.is(m.generation, 0);
+    const held = m.send({ kind: 'stats' }).then(() => 'answered', (err: unknown) => err);
+    const restarted = m.restart();
+    assert.is(m.generation, 1);
+    // Sent during the restart: waits for the new thread.
+    const after = m.send(batch(2, calls(1, 2)));
+    await restarted;
+    const err = await held;
+    assert.instance(err, ActorCrashedError);
+    assert.is((err as ActorCrashedError).message, "shard actor 2's thread stopped: Terminating worker thread");
+    assert.equal(alertsOf(await after), ['calls-day:a1:r2']);
+    const counter = await m.send({ kind: 'counter', rule: 'calls-day', key: 'a1', ts: T0 });
+    assert.equal(counter.kind === 'counter' ? counter.value?.value : -1, 3);
+  } finally {
+    await m.close();
+  }
+  const closed = await m.send({ kind: 'stats' }).then(() => 'answered', (err: unknown) => (err as Error).message);
+  assert.is(closed, "shard actor 2's mailbox is closed");
 });
 
 thread('batches in flight at once are applied in order', async ({ dir }) => {
