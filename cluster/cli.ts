@@ -12,6 +12,7 @@ import { compileRules } from '../core/compile.js';
 import { isValidZone } from '../core/zone.js';
 import { loadRules } from './rules-file.js';
 import { replay, type InputFormat, type ReplaySummary } from './replay.js';
+import { describeRestart } from './embedded.js';
 import { InvalidConfigError, loadConfig } from './config.js';
 import { ServeNode } from './serve.js';
 import { ClusterServe } from './cluster-serve.js';
@@ -132,6 +133,7 @@ async function replayCommand (args: string[]): Promise<number> {
     dataPath: values.data,
     ...(epochSize === undefined ? {} : { epochSize }),
     ...(tty ? { progress: (s: ReplaySummary) => { process.stderr.write(`\r\x1b[2Kreplay: ${summaryLine(s)}`); } } : {}),
+    onRestart: (e) => { process.stderr.write(`${tty ? '\r\x1b[2K' : ''}replay: ${describeRestart(e)}\n`); },
   });
   const resumed = summary.resumed > 0 ? ` (resumed after ${formatCount(summary.resumed)} records committed by an earlier run)` : '';
   process.stderr.write(`${tty ? '\r\x1b[2K' : ''}replay: ${summaryLine(summary)}${resumed}\n`);

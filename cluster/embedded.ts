@@ -9,7 +9,16 @@
  * If an actor's thread dies, its unacknowledged epochs are sent again, in order, to the new
  * thread, which has reopened the store at its last committed epoch: nothing is lost, nothing
  * is counted twice.
+ *
+ * If an actor's commit fails (VIGIL_STORE_FAILED: a full disk, EIO, MDB_MAP_FULL), the actor
+ * refuses everything after it, so the engine supervises it: it restarts that actor's thread
+ * (once per failure, however many deliveries saw it), waits a backoff (50 ms, doubling, at
+ * most 2 s), and sends the unacknowledged epochs again, as after a crash. Only after
+ * MAX_STORE_FAILURES failures in a row (no commit in between) does apply reject, with
+ * VIGIL_ENGINE_FAILED naming the store's error; the data folder then holds everything up to
+ * the last commit, and a new run resumes from it.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { CompiledRules } from '../core/compile.js';
 import type { RulesConfig } from '../core/rules-config.js';
 import type { RiskReport } from '../core/engine.js';
@@ -35,6 +44,19 @@ export interface EmbeddedOptions {
   readonly depth?: number;
   /** the actor thread module (tests swap in a misbehaving one) */
   readonly workerFile?: string;
+  /** Called when an actor's thread is restarted after a failed commit, before the backoff. */
+  readonly onRestart?: (event: RestartEvent) => void;
+}
+
+/** An actor restarted after its commit failed. */
+export interface RestartEvent {
+  readonly actor: number;
+  /** failed commits in a row, this one included */
+  readonly failures: number;
+  /** the store's error (`ENOSPC: no space left on device`) */
+  readonly cause: string;
+  /** the wait before its epochs are sent again */
+  readonly delayMs: number;
 }
 
 export interface EpochResult {
@@ -43,7 +65,26 @@ export interface EpochResult {
   readonly failures: readonly Failure[];
 }
 
+/** One line for a log: what failed and what the engine does about it. */
+export function describeRestart (e: RestartEvent): string {
+  return `shard actor ${e.actor}: a commit to the data folder failed (${e.cause}); restarting its thread from its last commit in ${e.delayMs} ms (failure ${e.failures} in a row; at ${MAX_STORE_FAILURES} the engine stops)`;
+}
+
 const MAX_REDELIVERIES = 5;
+/** failed commits in a row after which an actor is given up: apply rejects */
+export const MAX_STORE_FAILURES = 5;
+const RESTART_DELAY_MS = 50;
+const MAX_RESTART_DELAY_MS = 2000;
+
+/** Per actor: how its supervision stands. */
+interface Supervision {
+  /** failed commits since its last successful one */
+  failures: number;
+  /** the restart under way and its backoff; resolved when none is */
+  restarted: Promise<void>;
+  /** set once it is given up: every delivery to it rejects with this */
+  fatal: EngineError | undefined;
+}
 
 export class EmbeddedEngine {
   readonly shards: number;
@@ -53,6 +94,8 @@ export class EmbeddedEngine {
   private readonly compare: (a: IndexedAlert, b: IndexedAlert) => number;
   /** per actor: the delivery of its newest epoch, which the next one waits for before a resend */
   private readonly lanes: Array<Promise<unknown>>;
+  private readonly supervision: Supervision[];
+  private readonly onRestart: ((event: RestartEvent) => void) | undefined;
   private released = 0;
 
   constructor (opts: EmbeddedOptions) {
@@ -75,6 +118,8 @@ export class EmbeddedEngine {
       },
     }));
     this.lanes = this.mailboxes.map(() => Promise.resolve());
+    this.supervision = this.mailboxes.map(() => ({ failures: 0, restarted: Promise.resolve(), fatal: undefined }));
+    this.onRestart = opts.onRestart;
     this.compare = alertComparator(opts.config.rules);
   }
 
@@ -133,7 +178,20 @@ export class EmbeddedEngine {
 
   private async deliver (actor: number, msg: ShardMsg, previous: Promise<unknown>): Promise<ShardReply> {
     const mailbox = this.mailboxes[actor]!;
-    for (let attempt = 0; ; attempt++) {
+    const supervision = this.supervision[actor]!;
+    // Redeliveries for crashes and gaps; those caused by a restart after a failed commit are
+    // bounded by MAX_STORE_FAILURES instead.
+    let redeliveries = 0;
+    for (;;) {
+      // While an actor recovers from a failed commit, its epochs go one after another, each
+      // once the restart, its backoff and the epoch before are done: the new thread stands at
+      // its last commit, and a later epoch sent ahead would only be refused as a gap.
+      if (supervision.failures > 0 && supervision.fatal === undefined) {
+        await supervision.restarted;
+        await previous;
+      }
+      if (supervision.fatal !== undefined) throw supervision.fatal;
+      const generation = mailbox.generation;
       let reply: ShardReply;
       try {
         if (msg.kind === 'batch') {
@@ -143,17 +201,43 @@ export class EmbeddedEngine {
           reply = await mailbox.send(msg);
         }
       } catch (err) {
-        if (!(err instanceof ActorCrashedError) || attempt >= MAX_REDELIVERIES) throw err;
+        if (!(err instanceof ActorCrashedError)) throw err;
+        // A thread this engine restarted (the generation moved on) did not crash on its own.
+        if (generation === mailbox.generation && redeliveries++ >= MAX_REDELIVERIES) throw err;
         // The new thread resumes at its last commit: earlier epochs go again first.
+        await supervision.restarted;
         await previous;
         continue;
       }
       if (reply.kind === 'error') {
-        if (reply.error.code === 'VIGIL_EPOCH_GAP' && attempt < MAX_REDELIVERIES) { await previous; continue; }
+        if (reply.error.code === 'VIGIL_STORE_FAILED') {
+          // Every epoch the broken thread held is refused; the first refusal seen restarts it.
+          if (generation === mailbox.generation) this.storeFailed(actor, reply.error.cause ?? reply.error.message);
+          continue;
+        }
+        if (reply.error.code === 'VIGIL_EPOCH_GAP' && redeliveries++ < MAX_REDELIVERIES) { await previous; continue; }
         throw new EngineError('VIGIL_ENGINE_FAILED', `shard actor ${actor}: ${reply.error.message}`);
       }
+      if (reply.kind === 'applied' && !reply.replayed && generation === mailbox.generation) supervision.failures = 0;
       return reply;
     }
+  }
+
+  /**
+   * An actor's commit failed: restarts its thread after a backoff, or, after
+   * MAX_STORE_FAILURES in a row, gives it up (throws, and so does every delivery to it after).
+   */
+  private storeFailed (actor: number, cause: string): void {
+    const supervision = this.supervision[actor]!;
+    const failures = ++supervision.failures;
+    if (failures >= MAX_STORE_FAILURES) {
+      supervision.fatal = new EngineError('VIGIL_ENGINE_FAILED', `shard actor ${actor}: a commit to the data folder failed ${failures} times in a row (${cause}), its thread restarted from its last commit in between; nothing after that commit is stored: fix the cause (free disk space, say) and start again, and a run on the same data folder resumes from it`);
+      throw supervision.fatal;
+    }
+    const delayMs = Math.min(RESTART_DELAY_MS * 2 ** (failures - 1), MAX_RESTART_DELAY_MS);
+    this.onRestart?.({ actor, failures, cause, delayMs });
+    const restarted = this.mailboxes[actor]!.restart();
+    supervision.restarted = Promise.all([restarted, sleep(delayMs)]).then(() => undefined);
   }
 
   /** The current value of one rule's counter for one key (for the API). */

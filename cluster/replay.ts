@@ -22,7 +22,7 @@ import { Zone } from '../core/zone.js';
 import { UsageError } from '../core/errors.js';
 import { readRawRecords } from './record-source.js';
 import { LineWriter } from './output.js';
-import { EmbeddedEngine, type EpochResult } from './embedded.js';
+import { EmbeddedEngine, type EpochResult, type RestartEvent } from './embedded.js';
 import { CheckpointStore, type Checkpoint } from './checkpoint.js';
 import { Blocklist } from './blocklist.js';
 
@@ -45,6 +45,8 @@ export interface ReplayOptions {
   readonly progress?: ((s: ReplaySummary) => void) | undefined;
   /** for tests: the shard actor thread module */
   readonly workerFile?: string;
+  /** Called when a shard actor's thread is restarted after a failed commit (see EmbeddedEngine). */
+  readonly onRestart?: ((event: RestartEvent) => void) | undefined;
 }
 
 export interface ReplaySummary {
@@ -117,7 +119,15 @@ export async function replay (opts: ReplayOptions): Promise<ReplaySummary> {
   let lastProgress = started;
 
   const engine = opts.threads > 0
-    ? new EmbeddedEngine({ config: compiled.config, compiled, dataPath: dataPath as string, actors: opts.threads, shards, ...(opts.workerFile === undefined ? {} : { workerFile: opts.workerFile }) })
+    ? new EmbeddedEngine({
+      config: compiled.config,
+      compiled,
+      dataPath: dataPath as string,
+      actors: opts.threads,
+      shards,
+      ...(opts.workerFile === undefined ? {} : { workerFile: opts.workerFile }),
+      ...(opts.onRestart === undefined ? {} : { onRestart: opts.onRestart }),
+    })
     : undefined;
   const core = engine === undefined ? new Engine(compiled, Date.now) : undefined;
   // A kept data folder gets the blocks of `action: block` rules, as a node's does.

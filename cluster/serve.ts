@@ -24,7 +24,7 @@ import type { Reject } from '../core/usage-record.js';
 import { LmdbStore } from '../workers/store.js';
 import { loadRules } from './rules-file.js';
 import { CheckpointStore } from './checkpoint.js';
-import { EmbeddedEngine, type EpochResult } from './embedded.js';
+import { EmbeddedEngine, describeRestart, type EpochResult } from './embedded.js';
 import { LineWriter } from './output.js';
 import { EpochStream, LineSink, type EpochSink, type OutputMark } from './stream.js';
 import type { Epoch } from './replay.js';
@@ -308,6 +308,8 @@ export class ServeNode {
       actors: this.config.threads,
       shards: this.shards,
       ...(this.opts.workerFile === undefined ? {} : { workerFile: this.opts.workerFile }),
+      // The records of the epochs it held wait (unacknowledged) and are applied once it is back.
+      onRestart: (e) => { this.log({ warning: describeRestart(e), actor: e.actor, failures: e.failures }); },
     });
   }
 

@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'VIGIL_USAGE'
   | 'VIGIL_RULE_FAILED'
   | 'VIGIL_STORE_CORRUPT'
+  | 'VIGIL_STORE_FAILED'
   | 'VIGIL_MAILBOX_FULL'
   | 'VIGIL_EPOCH_GAP'
   | 'VIGIL_ENGINE_FAILED'
@@ -122,10 +123,30 @@ export class RuleFailedError extends EngineError {
   }
 }
 
-/** Plain data for an error that must cross a thread boundary (classes do not survive structuredClone). */
-export interface ErrorData { name: string, code: string, message: string }
+/**
+ * A write to the data folder failed (a full disk, an I/O error, LMDB's map full): the
+ * writer's state in memory is then ahead of what is stored. Unlike VIGIL_STORE_CORRUPT, the
+ * folder is sound: what it holds up to its last commit can be resumed from. `reason` is the
+ * store's own message (`ENOSPC: no space left on device`, `MDB_MAP_FULL: …`), which whoever
+ * reports the failure must name.
+ */
+export class StoreFailedError extends EngineError {
+  readonly reason: string;
+  constructor (message: string, cause: unknown) {
+    super('VIGIL_STORE_FAILED', message, { cause });
+    this.reason = cause instanceof Error ? cause.message : show(cause);
+  }
+}
+
+/**
+ * Plain data for an error that must cross a thread boundary (classes do not survive
+ * structuredClone). `cause`: the underlying error's message, when the error wraps one (a
+ * store failure's ENOSPC), so the receiver can name the real cause in its own words.
+ */
+export interface ErrorData { name: string, code: string, message: string, cause?: string }
 
 export function toErrorData (err: unknown): ErrorData {
+  if (err instanceof StoreFailedError) return { name: err.name, code: err.code, message: err.message, cause: err.reason };
   if (err instanceof EngineError) return { name: err.name, code: err.code, message: err.message };
   if (err instanceof Error) return { name: err.name, code: 'VIGIL_ENGINE_FAILED', message: err.message };
   return { name: 'Error', code: 'VIGIL_ENGINE_FAILED', message: show(err) };

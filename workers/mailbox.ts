@@ -4,7 +4,9 @@
  * applied while the previous one's commit waits on LMDB; the queue behind them is bounded and
  * a full one is a MailboxFullError (the coordinator keeps below it and so pushes back on
  * ingest instead of growing without end). If the thread dies, piscina rejects its tasks and
- * starts a new thread, which reopens the store at the last committed epoch.
+ * starts a new thread, which reopens the store at the last committed epoch. restart() does
+ * the same on purpose, for an actor that is alive but can go no further (its commit failed):
+ * the pool is destroyed, its tasks rejected as a crash, and a fresh one started.
  */
 import { Piscina } from 'piscina';
 import { EngineError } from '../core/errors.js';
@@ -39,11 +41,22 @@ const DEFAULT_FILE = new URL('./shard/main.js', import.meta.url).href;
 /** M, R: the messages the thread takes and its replies (the embedded actor's by default). */
 export class Mailbox<M = ShardMsg, R = ShardReply, D = ShardActorData> {
   readonly actor: number;
-  private readonly pool: Piscina;
+  private readonly opts: MailboxOptions<D>;
+  private pool: Piscina;
+  private gen = 0;
+  /** the restart under way: sends wait for the fresh pool */
+  private restarting: Promise<void> | undefined;
+  private closed = false;
 
   constructor (opts: MailboxOptions<D>) {
     this.actor = opts.actor;
-    this.pool = new Piscina({
+    this.opts = opts;
+    this.pool = this.startPool();
+  }
+
+  private startPool (): Piscina {
+    const { opts } = this;
+    return new Piscina({
       filename: opts.filename ?? DEFAULT_FILE,
       minThreads: 1,
       maxThreads: 1,
@@ -56,8 +69,18 @@ export class Mailbox<M = ShardMsg, R = ShardReply, D = ShardActorData> {
     });
   }
 
+  /**
+   * Counts restarts: a reply (or a crash) from a generation older than this one came from a
+   * thread already replaced, so whoever restarts on a failure restarts only if the generation
+   * it sent to is still this one. Read it just before send().
+   */
+  get generation (): number { return this.gen; }
+
   /** `transferList`: buffers of `msg` moved to the thread instead of copied (gone here after). */
   async send (msg: M, transferList?: ArrayBuffer[]): Promise<R> {
+    while (this.restarting !== undefined) await this.restarting;
+    // A closed pool would start a thread again for the task (a resend after a backoff, say).
+    if (this.closed) throw new EngineError('VIGIL_ENGINE_FAILED', `shard actor ${this.actor}'s mailbox is closed`);
     try {
       return await this.pool.run(msg, transferList === undefined ? undefined : { transferList }) as R;
     } catch (err) {
@@ -66,7 +89,34 @@ export class Mailbox<M = ShardMsg, R = ShardReply, D = ShardActorData> {
     }
   }
 
+  /**
+   * Ends the thread and starts a fresh one with the same options, which reopens the store at
+   * its last commit. The messages the old thread held are rejected with ActorCrashedError, as
+   * if it had died; sends made meanwhile wait for the new pool. Resolves once it is in place
+   * (its thread then opens the store; the messages it is sent wait there for that). A closed
+   * mailbox gets no new pool.
+   */
+  restart (): Promise<void> {
+    this.gen++;
+    const before = this.restarting ?? Promise.resolve();
+    const restarting: Promise<void> = before.then(async () => {
+      const old = this.pool;
+      // Answers the old thread had already posted arrive after destroy() rejected their tasks;
+      // piscina emits each as an 'error' ("Unexpected message from Worker"), fatal unheard.
+      old.on('error', () => undefined);
+      await old.destroy().catch(() => undefined);
+      // Closed meanwhile (a failure seen as the engine stops): a new thread would outlive it.
+      if (!this.closed) this.pool = this.startPool();
+    }).finally(() => {
+      if (this.restarting === restarting) this.restarting = undefined;
+    });
+    this.restarting = restarting;
+    return restarting;
+  }
+
   async close (): Promise<void> {
+    this.closed = true;
+    while (this.restarting !== undefined) await this.restarting;
     await this.pool.close();
   }
 }

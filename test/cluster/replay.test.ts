@@ -1,7 +1,8 @@
 // `vigil replay` end to end: the threaded engine (shard actors on worker threads, counters in
 // LMDB) writes exactly what the single-threaded core writes; a run killed with SIGKILL at random
 // moments and started again on the same data folder ends with the same alerts, rejects and
-// counters as a clean run; a shard thread that dies loses nothing; a corrupt store is reported.
+// counters as a clean run; a shard thread that dies loses nothing, nor does a commit that fails
+// (the actor is restarted; a store that keeps failing stops the run); a corrupt store is reported.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -12,6 +13,8 @@ import { open } from 'lmdb';
 import { compileRules, type CompiledRules } from '../../core/compile.js';
 import { loadRules } from '../../cluster/rules-file.js';
 import { replay } from '../../cluster/replay.js';
+import type { RestartEvent } from '../../cluster/embedded.js';
+import type { EngineError } from '../../core/errors.js';
 import { disk } from '../../workers/codec.js';
 import { decodeRow } from '../../workers/row-codec.js';
 import type { CalendarCell } from '../../core/engine.js';
@@ -74,6 +77,48 @@ same('a shard thread that dies mid-run is restarted from LMDB and nothing is los
   }
   assert.is(readFileSync(join(dir, 'crashed'), 'utf8'), 'crashed', 'the fixture did crash a thread');
   assert.equal(withoutDetectedAt(readFileSync(crashed, 'utf8')), withoutDetectedAt(readFileSync(clean, 'utf8')));
+});
+
+same('a commit that fails (a full disk) restarts the actor from its last commit: the same alerts, nothing lost or counted twice', async ({ dir, input }) => {
+  const compiled = compileRules(loadRules(RULES));
+  const clean = join(dir, 'clean-full.jsonl');
+  await replay({ compiled, inputs: [input], alerts: clean, threads: 2, epochSize: 700 });
+  const marker = join(dir, 'disk-full');
+  process.env.VIGIL_TEST_FULL_MARKER = marker;
+  process.env.VIGIL_TEST_FULL_EPOCH = '9';
+  const full = join(dir, 'full.jsonl');
+  const restarts: RestartEvent[] = [];
+  try {
+    await replay({ compiled, inputs: [input], alerts: full, threads: 2, epochSize: 700, workerFile: new URL('../fixtures/full-disk-shard.js', import.meta.url).href, onRestart: (e) => restarts.push(e) });
+  } finally {
+    delete process.env.VIGIL_TEST_FULL_MARKER;
+    delete process.env.VIGIL_TEST_FULL_EPOCH;
+  }
+  assert.match(readFileSync(marker, 'utf8'), /^failed at epoch (9|1\d)$/, 'the fixture did fail a commit');
+  assert.ok(restarts.length >= 1, 'an actor was restarted');
+  assert.equal(restarts[0], { actor: restarts[0]!.actor, failures: 1, cause: 'ENOSPC: no space left on device', delayMs: 50 });
+  assert.equal(withoutDetectedAt(readFileSync(full, 'utf8')), withoutDetectedAt(readFileSync(clean, 'utf8')));
+});
+
+same('a store that keeps failing stops the run after a few restarts, naming the cause', async ({ dir, input }) => {
+  const compiled = compileRules(loadRules(RULES));
+  process.env.VIGIL_TEST_FULL_EPOCH = '5';
+  const restarts: RestartEvent[] = [];
+  const started = Date.now();
+  try {
+    await replay({ compiled, inputs: [input], alerts: join(dir, 'never.jsonl'), threads: 2, epochSize: 700, workerFile: new URL('../fixtures/full-disk-shard.js', import.meta.url).href, onRestart: (e) => restarts.push(e) });
+    assert.unreachable('the run should fail');
+  } catch (err) {
+    assert.is((err as EngineError).code, 'VIGIL_ENGINE_FAILED');
+    assert.match((err as Error).message, /^shard actor [01]: a commit to the data folder failed 5 times in a row \(ENOSPC: no space left on device\), its thread restarted from its last commit in between; nothing after that commit is stored: fix the cause \(free disk space, say\) and start again, and a run on the same data folder resumes from it$/);
+  } finally {
+    delete process.env.VIGIL_TEST_FULL_EPOCH;
+  }
+  const ms = Date.now() - started;
+  // Four restarts per actor, after 50, 100, 200 and 400 ms.
+  const of = restarts.filter((e) => e.actor === restarts[0]!.actor);
+  assert.equal(of.map((e) => [e.failures, e.delayMs]), [[1, 50], [2, 100], [3, 200], [4, 400]]);
+  assert.ok(ms < 15_000, `the run should fail within seconds, took ${ms} ms`);
 });
 
 same.run();

@@ -2,7 +2,8 @@
 // a fake engine (order, acknowledgement after the checkpoint, back-pressure, failure), the POST
 // body parser, and real node processes on free loopback ports (alerts equal to
 // `replay --threads 0`, the counters endpoint, HTTP errors, the loopback refusal, SIGTERM
-// drains, SIGKILL then restart loses and doubles nothing). Needs only the build.
+// drains, SIGKILL then restart loses and doubles nothing), and a node whose commit fails once
+// (restarted actor, nothing lost). Needs only the build.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
@@ -20,6 +21,7 @@ import { EmbeddedEngine } from '../../cluster/embedded.js';
 import type { Checkpoint } from '../../cluster/checkpoint.js';
 import type { RawRecord } from '../../cluster/record-source.js';
 import { ServeNode } from '../../cluster/serve.js';
+import { replay } from '../../cluster/replay.js';
 import { parseJsonLine } from '../../core/readers/jsonl.js';
 import { trafficLines } from '../helpers/traffic.js';
 import { tempDir, removeDir } from '../helpers/tmp.js';
@@ -546,3 +548,49 @@ recover('are completed at start (their alerts written once) and new records are 
 });
 
 recover.run();
+
+// ---------------------------------------------------------------------------------------------
+
+const full = suite<RecoverCtx>('cluster/serve: a commit that fails (a full disk)', {} as RecoverCtx);
+full.before((ctx) => {
+  ctx.dir = tempDir();
+  ctx.compiled = compileRules(loadRules(RULES));
+});
+full.after((ctx) => { removeDir(ctx.dir); });
+
+full('restarts the actor from its last commit, logs why, and every record POSTed is still acknowledged and counted once', async ({ dir, compiled }) => {
+  const lines = trafficLines({ seed: 9, records: 3_000, start: START, badEvery: 499 });
+  const input = join(dir, 'cdrs.jsonl');
+  writeFileSync(input, lines.join('\n') + '\n');
+  const expected = join(dir, 'expected.jsonl');
+  await replay({ compiled, inputs: [input], alerts: expected, threads: 0 });
+
+  // Thread env is copied when a thread starts: set for the node's whole life (restarts too).
+  const marker = join(dir, 'disk-full');
+  process.env.VIGIL_TEST_FULL_MARKER = marker;
+  process.env.VIGIL_TEST_FULL_EPOCH = '6';
+  const alerts = join(dir, 'alerts.jsonl');
+  const events: Array<Record<string, unknown>> = [];
+  try {
+    const n = await within(WAIT_MS, 'start', ServeNode.start({
+      file: 'test', rules: RULES, data: join(dir, 'data'), listen: { host: '127.0.0.1', port: 0 }, threads: 2, alerts, alertRetentionMs: 86_400_000, rejects: undefined, batch: { maxRecords: 200, maxWaitMs: 2 }, api: { tokens: [] }, nats: undefined, cluster: defaultCluster({ host: '127.0.0.1', port: 0 }), telemetry: DEFAULT_TELEMETRY,
+    }, { log: (e) => { events.push(e); }, workerFile: new URL('../fixtures/full-disk-shard.js', import.meta.url).href }));
+    try {
+      const { accepted, rejected } = await within(WAIT_MS, 'the POSTs', postAll(n.address.port, lines, 500));
+      assert.is(accepted + rejected, lines.length);
+    } finally {
+      await within(WAIT_MS, 'stop', n.stop());
+    }
+  } finally {
+    delete process.env.VIGIL_TEST_FULL_MARKER;
+    delete process.env.VIGIL_TEST_FULL_EPOCH;
+  }
+  assert.match(readFileSync(marker, 'utf8'), /^failed at epoch \d+$/, 'the fixture did fail a commit');
+  const warnings = events.filter((e) => e.warning !== undefined);
+  assert.ok(warnings.length >= 1, 'the restart is logged');
+  assert.match(warnings[0]!.warning as string, /^shard actor [01]: a commit to the data folder failed \(ENOSPC: no space left on device\); restarting its thread from its last commit in 50 ms \(failure 1 in a row; at 5 the engine stops\)$/);
+  assert.not.ok(events.some((e) => e.error !== undefined), JSON.stringify(events));
+  assert.equal(withoutDetectedAt(readFileSync(alerts, 'utf8')), withoutDetectedAt(readFileSync(expected, 'utf8')));
+});
+
+full.run();

@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import { ShardActor } from '../../workers/shard/actor.js';
 import { MemoryStore, type Commit } from '../../workers/store.js';
-import { Mailbox, MailboxFullError } from '../../workers/mailbox.js';
+import { ActorCrashedError, Mailbox, MailboxFullError } from '../../workers/mailbox.js';
 import { wire } from '../../workers/codec.js';
 import { type ShardActorData, type ShardReply, type BatchPayload, packRecords } from '../../workers/protocol.js';
 import type { UsageRecord } from '../../core/usage-record.js';
@@ -121,14 +121,40 @@ inProcess('after a failed commit the actor applies nothing more, so nothing it c
   const store = new FillingStore(1);
   const actor = await ShardActor.open(data(), store, () => 0);
   assert.equal(alertsOf(await actor.receive(batch(1, calls(1)))), []);
-  const failed = await actor.receive(batch(2, calls(1, 1)));
-  assert.is(failed.kind === 'error' ? failed.error.message : failed.kind, 'MDB_MAP_FULL: Environment mapsize limit reached');
-  const next = await actor.receive(batch(3, calls(1, 2)));
-  assert.is(next.kind === 'error' ? next.error.code : next.kind, 'VIGIL_ENGINE_FAILED');
-  assert.is(next.kind === 'error' ? next.error.message : '', "a commit to the data folder failed (MDB_MAP_FULL: Environment mapsize limit reached); this shard actor's counters are ahead of what is stored, so it applies nothing more: restart to resume from the last commit");
+  const message = "a commit to the data folder failed (MDB_MAP_FULL: Environment mapsize limit reached); this shard actor's counters are ahead of what is stored, so it applies nothing more until its thread is restarted from the last commit";
+  // The failing commit's own reply and every later one: one code, the store's error named in
+  // the message and, for a coordinator to quote, on its own.
+  for (const epoch of [2, 3]) {
+    const reply = await actor.receive(batch(epoch, calls(1, epoch - 1)));
+    assert.equal(reply.kind === 'error' ? reply.error : reply.kind, { name: 'StoreFailedError', code: 'VIGIL_STORE_FAILED', message, cause: 'MDB_MAP_FULL: Environment mapsize limit reached' });
+  }
   // Restarted on the store, it stands at the last commit; epoch 2 is sent to it again.
   const restarted = await ShardActor.open(data(), store, () => 0);
   assert.is(restarted.committedEpoch, 1);
+});
+
+/** The in-memory store whose first `failures` transactions fail, as a disk briefly full would. */
+class FlakyStore extends MemoryStore {
+  private failures: number;
+  constructor (failures: number) { super(); this.failures = failures; }
+  override async commitMany (cs: readonly Commit[]): Promise<void> {
+    if (this.failures-- > 0) throw new Error('ENOSPC: no space left on device');
+    await super.commitMany(cs);
+  }
+}
+
+inProcess('epochs applied while the failing commit was written are refused, not committed without its rows', async () => {
+  const store = new FlakyStore(1);
+  const actor = await ShardActor.open(data(), store, () => 0);
+  // Epoch 1 commits alone and fails; 2-4, applied meanwhile, wait for the next group. Written,
+  // that group would mark epoch 4 committed with only their rows: epoch 1's count lost.
+  const replies = await Promise.all([1, 2, 3, 4].map((e) => actor.receive(batch(e, calls(1, e - 1)))));
+  assert.equal(replies.map((r) => r.kind === 'error' ? r.error.code : r.kind), ['VIGIL_STORE_FAILED', 'VIGIL_STORE_FAILED', 'VIGIL_STORE_FAILED', 'VIGIL_STORE_FAILED']);
+  const restarted = await ShardActor.open(data(), store, () => 0);
+  assert.is(restarted.committedEpoch, 0);
+  for (const e of [1, 2, 3, 4]) assert.is((await restarted.receive(batch(e, calls(1, e - 1)))).kind, 'applied');
+  const counter = await restarted.receive({ kind: 'counter', rule: 'calls-day', key: 'a1', ts: T0 });
+  assert.equal(counter.kind === 'counter' ? counter.value?.value : -1, 4);
 });
 
 inProcess.run();
@@ -154,6 +180,30 @@ thread('counters survive the thread: a new mailbox on the same folder goes on co
   } finally {
     await b.close();
   }
+});
+
+thread('restart ends the thread: what it held is rejected as a crash, and the new thread resumes from the store', async ({ dir }) => {
+  const m = new Mailbox({ actor: 2, data: data({ dataPath: join(dir, 'data') }), depth: 2 });
+  try {
+    assert.equal(alertsOf(await m.send(batch(1, calls(2)))), []);
+    assert.is(m.generation, 0);
+    const held = m.send({ kind: 'stats' }).then(() => 'answered', (err: unknown) => err);
+    const restarted = m.restart();
+    assert.is(m.generation, 1);
+    // Sent during the restart: waits for the new thread.
+    const after = m.send(batch(2, calls(1, 2)));
+    await restarted;
+    const err = await held;
+    assert.instance(err, ActorCrashedError);
+    assert.is((err as ActorCrashedError).message, "shard actor 2's thread stopped: Terminating worker thread");
+    assert.equal(alertsOf(await after), ['calls-day:a1:r2']);
+    const counter = await m.send({ kind: 'counter', rule: 'calls-day', key: 'a1', ts: T0 });
+    assert.equal(counter.kind === 'counter' ? counter.value?.value : -1, 3);
+  } finally {
+    await m.close();
+  }
+  const closed = await m.send({ kind: 'stats' }).then(() => 'answered', (err: unknown) => (err as Error).message);
+  assert.is(closed, "shard actor 2's mailbox is closed");
 });
 
 thread('batches in flight at once are applied in order', async ({ dir }) => {

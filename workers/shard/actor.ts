@@ -4,12 +4,18 @@
  * epoch's alerts) in one store transaction before replying. An epoch it has already committed
  * (the coordinator resends it after its own crash) is answered from the outbox, not applied
  * again: every record counts exactly once. No thread or LMDB API here; main.ts wires them.
+ *
+ * A commit that fails (a full disk, EIO, MDB_MAP_FULL) leaves the engine ahead of the store:
+ * the failing epochs and every later one are refused with VIGIL_STORE_FAILED, naming the
+ * store's error, and nothing more is applied or committed. The coordinator restarts the
+ * thread (cluster/embedded.ts), which reopens the store at its last commit and is sent the
+ * epochs after it again.
  */
 import type { Alert } from '../../core/alert.js';
 import type { UsageRecord } from '../../core/usage-record.js';
 import { compileRules, type CompiledRules } from '../../core/compile.js';
 import { Engine, type ShardScope } from '../../core/engine.js';
-import { EngineError, assertNever, toErrorData } from '../../core/errors.js';
+import { EngineError, StoreFailedError, assertNever, toErrorData } from '../../core/errors.js';
 import type { BatchPayload, ShardActorData, ShardMsg, ShardReply } from '../protocol.js';
 import type { Commit, EpochOutput, Failure, OutboxEntry, ShardStore, StoredRow } from '../store.js';
 import { wire } from '../codec.js';
@@ -32,7 +38,7 @@ export class ShardActor {
    * commit no longer sets the pace; idle, every epoch still commits on its own, at once.
    */
   private readonly commits = new GroupCommit<{ epoch: number, output: EpochOutput }>((group) => this.writeGroup(group));
-  /** a commit that failed: the engine is then ahead of the store, and applying more would widen the gap */
+  /** a commit that failed: the engine is then ahead of the store, and applying or committing more would widen the gap */
   private broken: unknown;
 
   private constructor (data: ShardActorData, store: ShardStore, clock: () => number) {
@@ -86,10 +92,7 @@ export class ShardActor {
       const output = this.store.output(epoch, this.owned[0]!) ?? { alerts: [], failures: [] };
       return { kind: 'applied', epoch, output, replayed: true };
     }
-    if (this.broken !== undefined) {
-      const cause = this.broken instanceof Error ? this.broken.message : String(this.broken);
-      throw new EngineError('VIGIL_ENGINE_FAILED', `a commit to the data folder failed (${cause}); this shard actor's counters are ahead of what is stored, so it applies nothing more: restart to resume from the last commit`, { cause: this.broken });
-    }
+    if (this.broken !== undefined) throw this.refusal();
     if (epoch !== this.applied + 1) {
       throw new EngineError('VIGIL_EPOCH_GAP', `epoch ${epoch} arrived after ${this.applied}: epochs must be applied in order without gaps`);
     }
@@ -143,12 +146,21 @@ export class ShardActor {
       removed: i < last ? [] : changes.removed,
       output,
     }));
+    // Epochs applied while a failed commit was written wait here with only their own changes
+    // (the failed group's were taken): committed, they would mark the store past rows it lacks.
+    if (this.broken !== undefined) throw this.refusal();
     try {
       await this.store.commitMany(commits);
     } catch (err) {
       this.broken = err ?? new Error('commit failed');
-      throw err;
+      throw this.refusal();
     }
+  }
+
+  /** The answer to every epoch from the failed commit on. */
+  private refusal (): StoreFailedError {
+    const cause = this.broken instanceof Error ? this.broken.message : String(this.broken);
+    return new StoreFailedError(`a commit to the data folder failed (${cause}); this shard actor's counters are ahead of what is stored, so it applies nothing more until its thread is restarted from the last commit`, this.broken);
   }
 
   async close (): Promise<void> {
