@@ -7,6 +7,7 @@
  */
 import { open, type RootDatabase } from 'lmdb';
 import { disk } from '../workers/codec.js';
+import { DataUnavailableError } from '../core/errors.js';
 
 export interface Checkpoint {
   readonly epoch: number;
@@ -23,7 +24,11 @@ export class CheckpointStore {
   private readonly db: RootDatabase;
 
   constructor (path: string) {
-    this.db = open({ path, compression: false, encoder: { encode: (v: unknown) => disk.pack(v), decode: (b: Buffer) => disk.unpack(b) } as never });
+    try {
+      this.db = open({ path, compression: false, encoder: { encode: (v: unknown) => disk.pack(v), decode: (b: Buffer) => disk.unpack(b) } as never });
+    } catch (err) {
+      throw new DataUnavailableError(path, `cannot open the data folder ${path}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
   }
 
   read (): Checkpoint | undefined {

@@ -12,7 +12,7 @@
 import { open, type RootDatabase } from 'lmdb';
 import type { EngineMeta, Row } from '../core/engine.js';
 import type { Alert } from '../core/alert.js';
-import { EngineError } from '../core/errors.js';
+import { DataUnavailableError, EngineError } from '../core/errors.js';
 import { disk } from './codec.js';
 import { BadRowError, decodeRow, encodeRow } from './row-codec.js';
 
@@ -66,7 +66,11 @@ export class LmdbStore implements ShardStore {
     // Values are stored as bytes we encode ourselves: a commit must capture the rows as they are
     // when it is built, while LMDB runs the transaction on a later turn, after the next batch
     // may already have changed the same rows in memory.
-    this.db = open({ path, compression: false, encoding: 'binary' });
+    try {
+      this.db = open({ path, compression: false, encoding: 'binary' });
+    } catch (err) {
+      throw new DataUnavailableError(path, `cannot open the data folder ${path}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
   }
 
   private read (key: Key): unknown {

@@ -120,6 +120,16 @@ cli('replay with shard threads and a data folder gives the same alerts', async (
   assert.is(r.stdout, '');
 });
 
+cli('replay on a data folder that cannot be opened exits 1 naming the folder and why', async ({ dir, rules }) => {
+  const input = join(dir, 'in3.jsonl');
+  writeFileSync(input, JSON.stringify({ id: 'c0', ts: Date.parse('2026-11-21T10:00:00+01:00'), account: 'a1', called: '+4930123' }) + '\n');
+  const notAFolder = join(dir, 'a-file');
+  writeFileSync(notAFolder, 'not a data folder\n');
+  const r = await runVigil(['replay', '--rules', rules, '--threads', '1', '--data', notAFolder, input]);
+  assert.is(r.code, 1, r.stderr);
+  assert.is(r.stderr, `vigil: cannot open the data folder ${notAFolder}: Not a directory: Attempting to setup locks\n`);
+});
+
 cli('bad usage exits 2 with a message and the usage', async ({ rules }) => {
   const cases: Array<[string[], string]> = [
     [['replay', '--rules', rules], 'vigil: replay needs at least one INPUT (a file, or - for standard input)'],

@@ -1,6 +1,7 @@
 // The shard actor: in-process with the in-memory store, then on a real worker thread with LMDB.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ShardActor } from '../../workers/shard/actor.js';
 import { MemoryStore, type Commit } from '../../workers/store.js';
@@ -179,6 +180,18 @@ thread('counters survive the thread: a new mailbox on the same folder goes on co
     assert.equal(counter.kind === 'counter' ? counter.value?.value : -1, 3);
   } finally {
     await b.close();
+  }
+});
+
+thread('a data folder the thread cannot open is answered as an error naming it, not a crash of the process', async ({ dir }) => {
+  const notAFolder = join(dir, 'a-file');
+  writeFileSync(notAFolder, 'not a data folder\n');
+  const m = new Mailbox({ actor: 0, data: data({ dataPath: notAFolder }), depth: 2 });
+  try {
+    const reply = await m.send({ kind: 'stats' });
+    assert.equal(reply.kind === 'error' ? [reply.error.code, reply.error.message] : reply.kind, ['VIGIL_DATA_UNAVAILABLE', `cannot open the data folder ${notAFolder}: Not a directory: Attempting to setup locks`]);
+  } finally {
+    await m.close();
   }
 });
 

@@ -7,7 +7,9 @@ import { toErrorData } from '../../core/errors.js';
 import type { LaneActorData, LaneMsg, LaneReply } from './protocol.js';
 
 const data = workerData as LaneActorData;
-const opened = LaneActor.open(data, new LmdbStore(data.dataPath))
+// Inside the promise: a store that cannot open throws at once (see ../shard/main.ts).
+const opened = Promise.resolve()
+  .then(async () => await LaneActor.open(data, new LmdbStore(data.dataPath)))
   .then((actor) => ({ actor }), (err: unknown) => ({ error: toErrorData(err) }));
 
 export default async function receive (msg: LaneMsg): Promise<LaneReply> {

@@ -8,7 +8,10 @@ import { toErrorData } from '../../core/errors.js';
 import type { ShardActorData, ShardMsg, ShardReply } from '../protocol.js';
 
 const data = workerData as ShardActorData;
-const opened = ShardActor.open(data, new LmdbStore(data.dataPath ?? ''))
+// Inside the promise: a store that cannot open throws at once, and a throw while this module
+// loads would be an uncaught error of the pool, which ends the process with a stack trace.
+const opened = Promise.resolve()
+  .then(async () => await ShardActor.open(data, new LmdbStore(data.dataPath ?? '')))
   .then((actor) => ({ actor }), (err: unknown) => ({ error: toErrorData(err) }));
 
 export default async function receive (msg: ShardMsg): Promise<ShardReply> {
