@@ -284,6 +284,9 @@ export class Outbox {
     }
     this.release(channel, entries.map((e) => e.seq));
     // An alert already dead on this channel (enqueued again, dead again) is overwritten, not counted twice.
+    // Counted as the letters are written, before the commit makes them readable: whoever
+    // has seen them listed then sees them counted too (counted after the commit, a stats call
+    // in between counted 0 of 3 listed letters). A failed commit takes the count back.
     let added = 0;
     const done = this.db.transaction(() => {
       this.writeDirty();
@@ -291,10 +294,15 @@ export class Outbox {
         if (!this.db.doesExist(k)) added++;
         this.db.putSync(k, v);
       }
+      this.countDead(channel, added);
     });
     this.track(done);
-    await done;
-    this.countDead(channel, added);
+    try {
+      await done;
+    } catch (err) {
+      this.countDead(channel, -added);
+      throw err;
+    }
   }
 
   /** The dead letters of `channel`, without reading them. */
@@ -341,11 +349,17 @@ export class Outbox {
       });
       const write = this.stage(id, now, disk.pack(alerts), bits, alerts);
       const removed = new Map<string, number>();
-      await this.db.transaction(() => {
-        write();
-        for (const r of part) if (this.db.removeSync(['dead', r.channel, r.alert.id])) removed.set(r.channel, (removed.get(r.channel) ?? 0) + 1);
-      });
-      for (const [channel, n] of removed) this.countDead(channel, -n);
+      // Counted as in bury(): with the writes, taken back if the commit fails.
+      try {
+        await this.db.transaction(() => {
+          write();
+          for (const r of part) if (this.db.removeSync(['dead', r.channel, r.alert.id])) removed.set(r.channel, (removed.get(r.channel) ?? 0) + 1);
+          for (const [channel, n] of removed) this.countDead(channel, -n);
+        });
+      } catch (err) {
+        for (const [channel, n] of removed) this.countDead(channel, n);
+        throw err;
+      }
       for (const [channel, b] of bits) out.push({ channel, batch: id, enqueuedAt: now, bits: b });
     }
     return out;
