@@ -44,6 +44,8 @@ export interface EmbeddedOptions {
   readonly depth?: number;
   /** the actor thread module (tests swap in a misbehaving one) */
   readonly workerFile?: string;
+  /** Called when an actor's thread threw outside any message (it is restarted); default: a line on stderr. */
+  readonly onThreadError?: (actor: number, err: Error) => void;
   /** Called when an actor's thread is restarted after a failed commit, before the backoff. */
   readonly onRestart?: (event: RestartEvent) => void;
 }
@@ -109,6 +111,7 @@ export class EmbeddedEngine {
       actor,
       depth: opts.depth ?? 4,
       ...(opts.workerFile === undefined ? {} : { filename: opts.workerFile }),
+      ...(opts.onThreadError === undefined ? {} : { onError: (err: Error) => { opts.onThreadError?.(actor, err); } }),
       data: {
         config: opts.config,
         dataPath: opts.dataPath,

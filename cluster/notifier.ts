@@ -119,6 +119,12 @@ export class Notifications {
       idleTimeout: Number.MAX_SAFE_INTEGER,
       workerData: data,
     });
+    // An error the thread throws between messages (a delivery callback that fails): the thread
+    // ends and piscina starts another, which reopens the outbox; unheard, the event would end
+    // the process, detection included.
+    pool.on('error', (err: unknown) => {
+      process.stderr.write(`vigil: the notification actor's thread failed outside a message and is restarted from its outbox: ${err instanceof Error ? err.message : String(err)}\n`);
+    });
     const handle = new Notifications(pool);
     try {
       await handle.call({ kind: 'stats' });

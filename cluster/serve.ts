@@ -310,6 +310,7 @@ export class ServeNode {
       ...(this.opts.workerFile === undefined ? {} : { workerFile: this.opts.workerFile }),
       // The records of the epochs it held wait (unacknowledged) and are applied once it is back.
       onRestart: (e) => { this.log({ warning: describeRestart(e), actor: e.actor, failures: e.failures }); },
+      onThreadError: (actor, err) => { this.log({ warning: `shard actor ${actor}'s thread failed outside a message and is restarted from its last commit: ${err.message}`, actor }); },
     });
   }
 

@@ -76,8 +76,15 @@ class LaneMailbox {
   // Below the pool's bound with room to spare: piscina frees a queue slot a little after a reply.
   private readonly gate = new Gate(ACTOR_DEPTH + ACTOR_QUEUE / 2);
 
-  constructor (actor: number, data: LaneActorData) {
-    this.mailbox = new Mailbox<LaneMsg, LaneReply, LaneActorData>({ actor, depth: ACTOR_DEPTH, data, filename: LANE_WORKER });
+  constructor (actor: number, data: LaneActorData, log: (event: Record<string, unknown>) => void) {
+    this.mailbox = new Mailbox<LaneMsg, LaneReply, LaneActorData>({
+      actor,
+      depth: ACTOR_DEPTH,
+      data,
+      filename: LANE_WORKER,
+      // The thread is replaced; its lanes fail on the messages it held and are opened again.
+      onError: (err) => { log({ warning: `lane actor ${actor}'s thread failed outside a message and is restarted: ${err.message}`, actor }); },
+    });
   }
 
   /** messages sent and not answered yet (in the thread or waiting for room) */
@@ -291,7 +298,7 @@ export class ShardNode {
   private constructor (opts: ShardNodeOptions) {
     this.opts = opts;
     const data: LaneActorData = { config: opts.compiled.config, dataPath: opts.dataPath, shards: opts.shards, fingerprint: rulesFingerprint(opts.compiled.config) };
-    this.actors = Array.from({ length: Math.max(1, opts.actors) }, (_, actor) => new LaneMailbox(actor, data));
+    this.actors = Array.from({ length: Math.max(1, opts.actors) }, (_, actor) => new LaneMailbox(actor, data, opts.log));
   }
 
   static async start (opts: ShardNodeOptions): Promise<ShardNode> {

@@ -34,6 +34,12 @@ export interface MailboxOptions<D = ShardActorData> {
   readonly depth: number;
   /** the thread's module; tests swap in a misbehaving one */
   readonly filename?: string;
+  /**
+   * An error the thread threw outside any message (a stray callback): the thread ends and
+   * piscina starts a new one, which reopens the store at its last commit. Without this, the
+   * pool's 'error' event would go unheard and end the process. Default: one line on stderr.
+   */
+  readonly onError?: (err: Error) => void;
 }
 
 const DEFAULT_FILE = new URL('./shard/main.js', import.meta.url).href;
@@ -56,7 +62,7 @@ export class Mailbox<M = ShardMsg, R = ShardReply, D = ShardActorData> {
 
   private startPool (): Piscina {
     const { opts } = this;
-    return new Piscina({
+    const pool = new Piscina({
       filename: opts.filename ?? DEFAULT_FILE,
       minThreads: 1,
       maxThreads: 1,
@@ -67,6 +73,12 @@ export class Mailbox<M = ShardMsg, R = ShardReply, D = ShardActorData> {
       idleTimeout: Number.MAX_SAFE_INTEGER,
       workerData: opts.data,
     });
+    pool.on('error', (err: unknown) => {
+      const error = err instanceof Error ? err : new Error(String(err));
+      if (opts.onError !== undefined) opts.onError(error);
+      else process.stderr.write(`vigil: shard actor ${opts.actor}'s thread failed outside a message and is restarted from its last commit: ${error.message}\n`);
+    });
+    return pool;
   }
 
   /**

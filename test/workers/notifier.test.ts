@@ -315,6 +315,27 @@ crash('the thread dies in the middle of delivering; its successor delivers every
   await waitFor(async () => channel(await n.stats(), 'noc').queued === 0, 5_000, 'an empty queue');
 });
 
+crash('a thread that throws between messages is restarted: the process goes on and every alert is delivered', async ({ dir }) => {
+  const r = await receiver({ delayMs: 25 });
+  const marker = join(dir, 'thrown');
+  process.env.VIGIL_TEST_NOTIFIER_MARKER = marker;
+  process.env.VIGIL_TEST_NOTIFIER_CRASH_MS = '150';
+  process.env.VIGIL_TEST_NOTIFIER_THROW = '1';
+  try {
+    const n = await notifier(options(dir, { noc: { type: 'webhook', settings: { url: r.url } } }, {
+      filename: new URL('../fixtures/crashing-notifier.js', import.meta.url).href,
+    }));
+    const sent = alerts(120);
+    await n.enqueue(sent);
+    await waitFor(() => existsSync(marker), 5_000, 'the throw');
+    await waitFor(() => uniq(idsOf(r)).length === 120, 20_000, 'every alert after the restart');
+    assert.equal(uniq(idsOf(r)), uniq(sent.map((a) => a.id)));
+    await waitFor(async () => channel(await n.stats(), 'noc').queued === 0, 5_000, 'an empty queue');
+  } finally {
+    delete process.env.VIGIL_TEST_NOTIFIER_THROW;
+  }
+});
+
 crash('a pool terminated mid-delivery and reopened on the same folder delivers everything', async ({ dir }) => {
   const r = await receiver({ mode: 'hang' });
   const opts = options(dir, { noc: { type: 'webhook', settings: { url: r.url, timeout: '30s' } } });

@@ -1,7 +1,7 @@
 // The shard actor: in-process with the in-memory store, then on a real worker thread with LMDB.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ShardActor } from '../../workers/shard/actor.js';
 import { MemoryStore, type Commit } from '../../workers/store.js';
@@ -27,6 +27,14 @@ function batch (epoch: number, records: UsageRecord[]): { kind: 'batch', epoch: 
 function alertsOf (reply: ShardReply): string[] {
   assert.is(reply.kind, 'applied');
   return reply.kind === 'applied' ? reply.output.alerts.map((a) => `${a.alert.rule}:${a.alert.key}:${a.alert.record}`) : [];
+}
+
+async function waitUntil (ok: () => boolean, ms: number, what: string): Promise<void> {
+  const until = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > until) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
 const calls = (n: number, from = 0): UsageRecord[] => Array.from({ length: n }, (_, i) => record({ id: `r${from + i}`, ts: T0 + (from + i) * 1000, account: 'a1' }));
@@ -191,6 +199,25 @@ thread('a data folder the thread cannot open is answered as an error naming it, 
     const reply = await m.send({ kind: 'stats' });
     assert.equal(reply.kind === 'error' ? [reply.error.code, reply.error.message] : reply.kind, ['VIGIL_DATA_UNAVAILABLE', `cannot open the data folder ${notAFolder}: Not a directory: Attempting to setup locks`]);
   } finally {
+    await m.close();
+  }
+});
+
+thread('an error the thread throws outside any message restarts it and is reported, the process goes on', async ({ dir }) => {
+  const marker = join(dir, 'thrown');
+  process.env.VIGIL_TEST_STRAY_MARKER = marker;
+  const errors: string[] = [];
+  const m = new Mailbox({ actor: 4, data: data({ dataPath: join(dir, 'data') }), depth: 2, filename: new URL('../fixtures/stray-error-shard.js', import.meta.url).href, onError: (err) => { errors.push(err.message); } });
+  try {
+    assert.equal(alertsOf(await m.send(batch(1, calls(2)))), []);
+    assert.is((await m.send({ kind: 'stats' })).kind, 'stats');
+    await waitUntil(() => errors.length > 0, 5_000, 'the stray error');
+    assert.equal(errors, ['a stray callback failed']);
+    assert.ok(existsSync(marker));
+    // The new thread reopened the store: the count goes on from the commit.
+    assert.equal(alertsOf(await m.send(batch(2, calls(1, 2)))), ['calls-day:a1:r2']);
+  } finally {
+    delete process.env.VIGIL_TEST_STRAY_MARKER;
     await m.close();
   }
 });
