@@ -26,9 +26,9 @@ export const BATCH_MAX = 1 << 20;
 /** Alerts of unpacked batches kept for sending; deliveries walk the queue in order, so a few batches do. */
 const CACHE_ALERTS = 100_000;
 
-/** One channel's entries of one batch: bit i of `bits` set = alert i waits on `channel`. */
 /** A channel's pacing state that outlives a restart (see Outbox.pacing). */
 export interface Pacing { readonly starts: readonly number[], readonly lastDigestAt: number }
+/** One channel's entries of one batch: bit i of `bits` set = alert i waits on `channel`. */
 export interface PendingRow { readonly channel: string, readonly batch: number, readonly enqueuedAt: number, readonly bits: Uint8Array }
 export interface DeadRow {
   readonly channel: string;
@@ -73,7 +73,7 @@ export class Outbox {
   private readonly cache = new Map<number, readonly Alert[]>();
   private cached = 0;
   private lastBatch = 0;
-  /** dead letters per channel: counted from their keys at open, then moved with every bury and unbury that commits */
+  /** dead letters per channel: counted from their keys at open, then moved with the writes of every bury and unbury (and back if their commit fails) */
   private readonly dead = new Map<string, number>();
   /** the unbury() under way, if any: the next waits for it */
   private unburying: Promise<unknown> = Promise.resolve();
