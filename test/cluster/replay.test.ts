@@ -94,7 +94,7 @@ same('a commit that fails (a full disk) restarts the actor from its last commit:
     delete process.env.VIGIL_TEST_FULL_MARKER;
     delete process.env.VIGIL_TEST_FULL_EPOCH;
   }
-  assert.match(readFileSync(marker, 'utf8'), /^failed at epoch (9|1\d)$/, 'the fixture did fail a commit');
+  assert.is(readFileSync(marker, 'utf8'), 'failed at epoch 9', 'the fixture did fail a commit');
   assert.ok(restarts.length >= 1, 'an actor was restarted');
   assert.equal(restarts[0], { actor: restarts[0]!.actor, failures: 1, cause: 'ENOSPC: no space left on device', delayMs: 50 });
   assert.equal(withoutDetectedAt(readFileSync(full, 'utf8')), withoutDetectedAt(readFileSync(clean, 'utf8')));
