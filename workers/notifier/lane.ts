@@ -119,8 +119,11 @@ export class Lane {
     this.channel = channel;
     this.deps = deps;
     if (deps.paced !== undefined) {
-      this.starts.push(...[...deps.paced.starts].sort((a, b) => a - b));
-      this.lastDigestAt = deps.paced.lastDigestAt;
+      // A time after now comes from a clock that was ahead and has been set back: kept, it
+      // would hold the channel until the clock caught up with it.
+      const now = deps.clock.now();
+      this.starts.push(...deps.paced.starts.filter((t) => t <= now).sort((a, b) => a - b));
+      this.lastDigestAt = Math.min(deps.paced.lastDigestAt, now);
     }
   }
 
