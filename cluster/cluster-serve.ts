@@ -64,6 +64,7 @@ export class ClusterServe {
   private readonly rules: RulesInfo;
   private readonly names: ClusterNames;
   private readonly log: (event: Record<string, unknown>) => void;
+  private readonly opts: ServeOptions;
   private readonly metrics = new Metrics();
   private readonly app: FastifyInstance;
   private readonly server: Server;
@@ -86,6 +87,7 @@ export class ClusterServe {
     this.config = config;
     this.compiled = compiled;
     this.log = opts.log ?? createLog();
+    this.opts = opts;
     this.rules = { file: config.rules, fingerprint: rulesFingerprint(compiled.config), loaded: new Date().toISOString(), rules: compiled.config.rules.length, text };
     this.names = clusterNames(config.nats!.prefix);
     const noRole = (role: string): Error => new UsageError(`this node does not run the ${role} role (config.cluster.roles)`);
@@ -215,6 +217,8 @@ export class ClusterServe {
         actors: config.threads,
         log: this.log,
         metrics: this.metrics,
+        ...(this.opts.withdrawMs === undefined ? {} : { withdrawMs: this.opts.withdrawMs }),
+        ...(this.opts.laneWorkerFile === undefined ? {} : { laneWorkerFile: this.opts.laneWorkerFile }),
       });
     }
     if (roles.has('coordinator')) {
@@ -265,6 +269,7 @@ export class ClusterServe {
     if (this.node !== undefined) {
       m.gauge('vigil_shards_held', 'Shards this node holds a lease on.', this.node.held.length);
       m.gauge('vigil_shard_lag_messages', 'Shard-stream messages published to the shards this node holds and not applied yet.', this.node.lag);
+      m.gauge('vigil_node_withdrawn', 'Whether this node is out of the cluster because its commits kept failing (1; its shards are on the other nodes) or takes part (0).', this.node.withdrawn ? 1 : 0);
       m.gauge('vigil_node_records_applied', 'Records applied by this node\'s lanes since it started.', this.node.counts.records);
       this.node.mailboxDepths.forEach((depth, actor) => { m.gauge('vigil_actor_mailbox_depth', 'Messages sent to a lane actor and not answered yet (in its thread or waiting for room).', depth, { actor: String(actor) }); });
     }

@@ -52,6 +52,10 @@ export interface ServeOptions {
   readonly log?: (event: Record<string, unknown>) => void;
   /** for tests: the shard actor thread module */
   readonly workerFile?: string;
+  /** for tests, cluster nodes: the lane actor thread module (ShardNodeOptions.laneWorkerFile) */
+  readonly laneWorkerFile?: string;
+  /** for tests, cluster nodes: the first withdrawal's length (ShardNodeOptions.withdrawMs; 30 s by default) */
+  readonly withdrawMs?: number;
 }
 
 /** The state a data folder holds besides the counters: where its actors and its checkpoint stand. */

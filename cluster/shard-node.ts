@@ -9,6 +9,11 @@
  * update against the revision it wrote, so a lease that expired and was taken fails and the
  * lane stops), and hands back a shard that now prefers a node that joined.
  *
+ * Withdrawing (withdraw.ts): a node whose lanes' commits fail several times in a row (its data
+ * folder is full or failing) stops its lanes, hands their leases back and deletes its
+ * heartbeat, so the other nodes see it gone and take its shards; after a backoff (doubling
+ * while it keeps failing) it writes its heartbeat again and claims what it is preferred for.
+ *
  * A lane opens from the node's LMDB at its committed position (0 for a shard the node never
  * held), first publishes the alerts its outbox still holds, then reads the shard's stream
  * from the next sequence with an ordered consumer, applying messages in batches. After each
@@ -17,7 +22,7 @@
  */
 import type { CompiledRules } from '../core/compile.js';
 import { rulesFingerprint } from '../core/compile.js';
-import { EngineError, type ErrorCode } from '../core/errors.js';
+import { EngineError, StoreFailedError, type ErrorCode } from '../core/errors.js';
 import type { RiskReport } from '../core/engine.js';
 import { Mailbox } from '../workers/mailbox.js';
 import { DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type KV, type Msg, type NatsConnection, type Subscription } from '../workers/nats-client.js';
@@ -27,6 +32,7 @@ import { watchConsumer, type ClusterNames } from './jetstream.js';
 import { Gate } from './http-body.js';
 import type { Metrics } from './metrics.js';
 import { preferredNode } from './ownership.js';
+import { StoreFailures, WITHDRAW_BASE_MS } from './withdraw.js';
 import { ROOT_CONTEXT, SpanKind, contextFrom, headersFor, messaging, startMerged, tracer, within, type Context } from './tracing.js';
 
 const LANE_WORKER = new URL('../workers/lanes/main.js', import.meta.url).href;
@@ -60,6 +66,14 @@ export interface ShardNodeOptions {
   readonly log: (event: Record<string, unknown>) => void;
   /** where the lanes' timings go (histograms) */
   readonly metrics?: Metrics;
+  /**
+   * How long the node stays out of the cluster the first time its commits keep failing (ms,
+   * default WITHDRAW_BASE_MS, 30 s); each withdrawal without a successful commit in between
+   * doubles it, up to WITHDRAW_CAP_MS (10 min).
+   */
+  readonly withdrawMs?: number;
+  /** The lane actor's thread module (a file URL or path), for tests: the node's own by default. */
+  readonly laneWorkerFile?: string;
 }
 
 /** Messages in one actor's thread at once, and queued in its pool behind them. */
@@ -76,12 +90,12 @@ class LaneMailbox {
   // Below the pool's bound with room to spare: piscina frees a queue slot a little after a reply.
   private readonly gate = new Gate(ACTOR_DEPTH + ACTOR_QUEUE / 2);
 
-  constructor (actor: number, data: LaneActorData, log: (event: Record<string, unknown>) => void) {
+  constructor (actor: number, data: LaneActorData, log: (event: Record<string, unknown>) => void, filename: string) {
     this.mailbox = new Mailbox<LaneMsg, LaneReply, LaneActorData>({
       actor,
       depth: ACTOR_DEPTH,
       data,
-      filename: LANE_WORKER,
+      filename,
       // The thread is replaced; its lanes fail on the messages it held and are opened again.
       onError: (err) => { log({ warning: `lane actor ${actor}'s thread failed outside a message and is restarted: ${err.message}`, actor }); },
     });
@@ -105,12 +119,22 @@ class LaneMailbox {
 }
 
 function check<K extends LaneReply['kind']> (reply: LaneReply, kind: K): Extract<LaneReply, { kind: K }> {
-  if (reply.kind === 'error') throw new EngineError(reply.error.code as ErrorCode, reply.error.message);
+  if (reply.kind === 'error') {
+    // A failed commit keeps its class and the store's own message (ENOSPC…) across the thread.
+    if (reply.error.code === 'VIGIL_STORE_FAILED') throw new StoreFailedError(reply.error.message, new Error(reply.error.cause ?? reply.error.message));
+    throw new EngineError(reply.error.code as ErrorCode, reply.error.message);
+  }
   if (reply.kind !== kind) throw new EngineError('VIGIL_ENGINE_FAILED', `a lane actor answered ${reply.kind} where ${kind} was due`);
   return reply as Extract<LaneReply, { kind: K }>;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** `30 s`, `2 min`, `1.5 s`: a backoff for the log. */
+function formatMs (ms: number): string {
+  if (ms >= 60_000) return `${Math.round(ms / 6_000) / 10} min`;
+  return `${Math.round(ms / 100) / 10} s`;
+}
 
 /** One leased shard, from its stream to its actor and on to the alerts stream. */
 class Lane {
@@ -294,11 +318,17 @@ export class ShardNode {
   private live: string[] = [];
   private querySub: Subscription | undefined;
   readonly counts: NodeCounts = { records: 0, messages: 0, alerts: 0 };
+  private readonly failures: StoreFailures;
+  /** while withdrawn: when the node rejoins (ms since the epoch) */
+  private withdrawnUntil: number | undefined;
+  /** the withdrawal under way (lanes stopping, heartbeat deleted); a tick waits for it */
+  private withdrawal: Promise<void> = Promise.resolve();
 
   private constructor (opts: ShardNodeOptions) {
     this.opts = opts;
+    this.failures = new StoreFailures({ baseMs: opts.withdrawMs ?? WITHDRAW_BASE_MS });
     const data: LaneActorData = { config: opts.compiled.config, dataPath: opts.dataPath, shards: opts.shards, fingerprint: rulesFingerprint(opts.compiled.config) };
-    this.actors = Array.from({ length: Math.max(1, opts.actors) }, (_, actor) => new LaneMailbox(actor, data, opts.log));
+    this.actors = Array.from({ length: Math.max(1, opts.actors) }, (_, actor) => new LaneMailbox(actor, data, opts.log, opts.laneWorkerFile ?? LANE_WORKER));
   }
 
   static async start (opts: ShardNodeOptions): Promise<ShardNode> {
@@ -306,10 +336,15 @@ export class ShardNode {
     // An actor that cannot open its store (a foreign or corrupt folder) fails the start, not a lane later.
     for (const actor of node.actors) check(await actor.send({ kind: 'stats' }), 'stats');
     node.querySub = opts.nc.subscribe(opts.names.subjects.query, { callback: (err, msg) => { if (err === null) node.answer(msg).catch(() => undefined); } });
-    await node.tick();
+    // Kept as the tick under way: a lane failing meanwhile may withdraw, which waits for it.
+    node.ticking = node.tick();
+    await node.ticking;
     node.schedule();
     return node;
   }
+
+  /** Out of the cluster after its commits kept failing (no heartbeat, no lanes), until it rejoins. */
+  get withdrawn (): boolean { return this.withdrawnUntil !== undefined; }
 
   /** Per lane actor: messages sent to it and not answered yet. */
   get mailboxDepths (): number[] { return this.actors.map((a) => a.depth); }
@@ -330,12 +365,20 @@ export class ShardNode {
   /** One round of the lease loop: heartbeat, who is live, claim, renew, hand back. */
   private async tick (): Promise<void> {
     const { kv, nodeId, shards } = this.opts;
+    await this.withdrawal;
+    if (this.withdrawnUntil !== undefined) {
+      // Withdrawn: no heartbeat, no claims, until the backoff is over.
+      if (Date.now() < this.withdrawnUntil) return;
+      this.withdrawnUntil = undefined;
+      this.opts.log({ rejoining: 'the cluster after withdrawing: heartbeat written again, claiming the shards this node is preferred for', node: nodeId });
+    }
+    if (this.closing) return;
     await kv.put(`node.${nodeId}`, JSON.stringify({ at: new Date().toISOString() }));
     const live = new Set<string>([nodeId]);
     for await (const key of await kv.keys('node.*')) live.add(key.slice(5));
     this.live = [...live].sort();
     for (let s = 0; s < shards; s++) {
-      if (this.closing) return;
+      if (this.closing || this.withdrawnUntil !== undefined) return;
       const want = preferredNode(s, this.live) === nodeId;
       const lane = this.lanes.get(s);
       const key = `shard.${s}`;
@@ -364,17 +407,54 @@ export class ShardNode {
     }
   }
 
-  /** A lane's run failed (its actor or NATS): drop it and its lease, so it reopens from the store. */
+  /**
+   * A lane's run failed (its actor or NATS): drop it and its lease, so it reopens from the
+   * store. A failed commit counts towards withdrawing (withdraw.ts).
+   */
   laneFailed (lane: Lane, err: unknown): void {
     this.opts.log({ lane: lane.shard, failed: err instanceof Error ? err.message : String(err) });
     if (this.lanes.get(lane.shard) !== lane) return;
     this.lanes.delete(lane.shard);
     this.opts.kv.delete(`shard.${lane.shard}`, { previousSeq: lane.revision }).catch(() => undefined);
+    if (err instanceof StoreFailedError && !this.closing && this.withdrawnUntil === undefined) {
+      const ms = this.failures.failed();
+      if (ms !== undefined) this.withdraw(ms, err.reason);
+    }
+  }
+
+  /**
+   * Leaves the cluster for `ms`: stops every lane and hands its lease back, deletes the
+   * heartbeat so the other nodes see this one gone and take its shards at their next tick.
+   * Ticks meanwhile do nothing; the first after `ms` rejoins.
+   */
+  private withdraw (ms: number, cause: string): void {
+    this.withdrawnUntil = Date.now() + ms;
+    this.live = [];
+    this.opts.log({ error: `withdrawing from the cluster: commits to the data folder failed ${this.failures.bound} times in a row (${cause}); its shards move to the other nodes; rejoining in ${formatMs(ms)}`, node: this.opts.nodeId, withdrawn_ms: ms });
+    const ticking = this.ticking;
+    this.withdrawal = (async () => {
+      // The tick under way sees the flag and stops claiming; what it claimed before goes too.
+      await ticking;
+      await this.stopLanes();
+      await this.opts.kv.delete(`node.${this.opts.nodeId}`).catch(() => undefined);
+    })().catch((err: unknown) => { this.opts.log({ lease_error: `withdrawing: ${String(err)}` }); });
+  }
+
+  /** Stops every lane and hands its lease back. */
+  private async stopLanes (): Promise<void> {
+    const lanes = [...this.lanes];
+    this.lanes.clear();
+    for (const [s, lane] of lanes) {
+      await lane.stop();
+      await this.opts.kv.delete(`shard.${s}`, { previousSeq: lane.revision }).catch(() => undefined);
+    }
   }
 
   applied (messages: number, records: number): void {
     this.counts.messages += messages;
     this.counts.records += records;
+    // A commit went through: the data folder works.
+    if (messages > 0) this.failures.succeeded();
   }
 
   /** Stream messages published to held shards and not applied yet (as the consumers last reported). */
@@ -420,12 +500,9 @@ export class ShardNode {
     this.closing = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
     await this.ticking;
+    await this.withdrawal;
     await this.querySub?.drain().catch(() => undefined);
-    for (const [s, lane] of this.lanes) {
-      await lane.stop();
-      await this.opts.kv.delete(`shard.${s}`, { previousSeq: lane.revision }).catch(() => undefined);
-    }
-    this.lanes.clear();
+    await this.stopLanes();
     await this.opts.kv.delete(`node.${this.opts.nodeId}`).catch(() => undefined);
     await Promise.all(this.actors.map((a) => a.close()));
   }

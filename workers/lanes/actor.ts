@@ -14,7 +14,7 @@ import type { Alert } from '../../core/alert.js';
 import type { UsageRecord } from '../../core/usage-record.js';
 import { compileRules, type CompiledRules } from '../../core/compile.js';
 import { Engine, type ShardScope } from '../../core/engine.js';
-import { EngineError, assertNever, toErrorData } from '../../core/errors.js';
+import { EngineError, StoreFailedError, assertNever, toErrorData } from '../../core/errors.js';
 import type { Commit, Failure, OutboxEntry, ShardStore } from '../store.js';
 import { wire } from '../codec.js';
 import { GroupCommit } from '../group-commit.js';
@@ -140,14 +140,23 @@ export class LaneActor {
     const output = { alerts, failures };
     if (lane.position === from) return { kind: 'applied', shard, position: lane.position, output, applied: 0, records: 0, timing: { start, end: performance.timeOrigin + performance.now() } };
     const changes = lane.engine.takeChanges();
-    await this.commits.add({
-      epoch: lane.position,
-      shards: [shard],
-      meta: lane.engine.meta(),
-      rows: changes.rows.map(({ keyer, row }) => ({ shard: row.shard, keyer, row })),
-      removed: changes.removed,
-      output,
-    });
+    try {
+      await this.commits.add({
+        epoch: lane.position,
+        shards: [shard],
+        meta: lane.engine.meta(),
+        rows: changes.rows.map(({ keyer, row }) => ({ shard: row.shard, keyer, row })),
+        removed: changes.removed,
+        output,
+      });
+    } catch (err) {
+      // The lane's engine is now ahead of the store: forget it, so nothing more is applied to
+      // or asked of it until it is opened again from its last commit. Other lanes' commits
+      // carry their own changes and are not affected.
+      if (this.lanes.get(shard) === lane) this.lanes.delete(shard);
+      const cause = err ?? new Error('commit failed');
+      throw new StoreFailedError(`a commit to the data folder failed (${cause instanceof Error ? cause.message : String(cause)}) for shard ${shard}; the lane is dropped and opened again from its last commit`, cause);
+    }
     return { kind: 'applied', shard, position: lane.position, output, applied, records: count, timing: { start, end: performance.timeOrigin + performance.now() } };
   }
 
