@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism, userInfo } from 'node:os';
-import { DataUnavailableError, formatDiagnostic, InvalidRulesError, UsageError } from '../core/errors.js';
+import { DataUnavailableError, EngineError, formatDiagnostic, InvalidRulesError, UsageError } from '../core/errors.js';
 import { actor } from '../core/blocklist.js';
 import { compileRules } from '../core/compile.js';
 import { isValidZone } from '../core/zone.js';
@@ -370,6 +370,11 @@ export async function main (argv: string[]): Promise<number> {
     if (err instanceof TypeError && (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS') === true) {
       process.stderr.write(`vigil: ${err.message}\n${USAGE}\n`);
       return 2;
+    }
+    // Our own errors say what happened and what to do; a stack is for what nobody foresaw.
+    if (err instanceof EngineError) {
+      process.stderr.write(`vigil: engine failure: ${err.message}\n`);
+      return 1;
     }
     process.stderr.write(`vigil: engine failure: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
     return 1;

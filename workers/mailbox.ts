@@ -53,6 +53,8 @@ export class Mailbox<M = ShardMsg, R = ShardReply, D = ShardActorData> {
   /** the restart under way: sends wait for the fresh pool */
   private restarting: Promise<void> | undefined;
   private closed = false;
+  /** pools restart() replaced: their late 'error' events are answers nobody waits for */
+  private readonly retired = new WeakSet<Piscina>();
 
   constructor (opts: MailboxOptions<D>) {
     this.actor = opts.actor;
@@ -74,6 +76,9 @@ export class Mailbox<M = ShardMsg, R = ShardReply, D = ShardActorData> {
       workerData: opts.data,
     });
     pool.on('error', (err: unknown) => {
+      // Answers the old thread had already posted arrive after restart() destroyed its pool;
+      // piscina emits each as an 'error' ("Unexpected message from Worker"): nothing failed.
+      if (this.retired.has(pool)) return;
       const error = err instanceof Error ? err : new Error(String(err));
       if (opts.onError !== undefined) opts.onError(error);
       else process.stderr.write(`vigil: shard actor ${opts.actor}'s thread failed outside a message and is restarted from its last commit: ${error.message}\n`);
@@ -113,9 +118,7 @@ export class Mailbox<M = ShardMsg, R = ShardReply, D = ShardActorData> {
     const before = this.restarting ?? Promise.resolve();
     const restarting: Promise<void> = before.then(async () => {
       const old = this.pool;
-      // Answers the old thread had already posted arrive after destroy() rejected their tasks;
-      // piscina emits each as an 'error' ("Unexpected message from Worker"), fatal unheard.
-      old.on('error', () => undefined);
+      this.retired.add(old);
       await old.destroy().catch(() => undefined);
       // Closed meanwhile (a failure seen as the engine stops): a new thread would outlive it.
       if (!this.closed) this.pool = this.startPool();

@@ -57,6 +57,33 @@ export interface ShardStore {
 
 type Key = Array<string | number>;
 
+/**
+ * For a thread that owns an LmdbStore: when a commit fails, lmdb-js also rejects promises of
+ * its own that nobody awaits (the same "Commit failed" error); unhandled, each would end the
+ * thread a second time. The commit's caller has the error (commitMany throws it), so these
+ * echoes are dropped; any other unhandled rejection still ends the thread.
+ */
+export function ignoreLmdbCommitEchoes (): void {
+  process.on('unhandledRejection', (reason) => {
+    if (reason instanceof Error && (reason as { commitError?: unknown }).commitError !== undefined) return;
+    throw reason;
+  });
+}
+
+/**
+ * The error that made an LMDB commit fail. lmdb-js rejects a failed transaction with "Commit
+ * failed (see commitError for details)" and puts the real one (`Input/output error` on a full
+ * disk, say) in a promise on it, `commitError`, which may settle a moment later.
+ */
+async function commitCause (err: unknown): Promise<unknown> {
+  const pending = (err as { commitError?: unknown } | null)?.commitError;
+  if (!(pending instanceof Promise)) return err;
+  const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 1_000).unref());
+  const cause = await Promise.race([pending.then(() => 'timeout' as const, (real: unknown) => real), timeout]);
+  if (cause === 'timeout') return err;
+  return cause instanceof Error ? new Error(cause.message, { cause: err }) : err;
+}
+
 export class LmdbStore implements ShardStore {
   private readonly db: RootDatabase;
 
@@ -146,12 +173,16 @@ export class LmdbStore implements ShardStore {
       return { removed: c.removed.map(({ shard, keyer, key }) => ['row', shard, keyer, key]), puts };
     });
     // Inside a transaction, put and remove apply at once; their promises carry nothing more.
-    await this.db.transaction(() => {
-      for (const { removed, puts } of ops) {
-        for (const key of removed) this.db.removeSync(key);
-        for (const [key, value] of puts) this.db.putSync(key, value);
-      }
-    });
+    try {
+      await this.db.transaction(() => {
+        for (const { removed, puts } of ops) {
+          for (const key of removed) this.db.removeSync(key);
+          for (const [key, value] of puts) this.db.putSync(key, value);
+        }
+      });
+    } catch (err) {
+      throw await commitCause(err);
+    }
   }
 
   async release (epoch: number, shards: readonly number[]): Promise<void> {

@@ -2,11 +2,12 @@
 // open (a corrupt or foreign data folder) is answered as an error to every message.
 import { workerData } from 'node:worker_threads';
 import { LaneActor } from './actor.js';
-import { LmdbStore } from '../store.js';
+import { LmdbStore, ignoreLmdbCommitEchoes } from '../store.js';
 import { toErrorData } from '../../core/errors.js';
 import type { LaneActorData, LaneMsg, LaneReply } from './protocol.js';
 
 const data = workerData as LaneActorData;
+ignoreLmdbCommitEchoes();
 // Inside the promise: a store that cannot open throws at once (see ../shard/main.ts).
 const opened = Promise.resolve()
   .then(async () => await LaneActor.open(data, new LmdbStore(data.dataPath)))

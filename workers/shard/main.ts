@@ -3,11 +3,12 @@
 // is answered as an error to every message, so the coordinator can report it and stop.
 import { workerData } from 'node:worker_threads';
 import { ShardActor } from './actor.js';
-import { LmdbStore } from '../store.js';
+import { LmdbStore, ignoreLmdbCommitEchoes } from '../store.js';
 import { toErrorData } from '../../core/errors.js';
 import type { ShardActorData, ShardMsg, ShardReply } from '../protocol.js';
 
 const data = workerData as ShardActorData;
+ignoreLmdbCommitEchoes();
 // Inside the promise: a store that cannot open throws at once, and a throw while this module
 // loads would be an uncaught error of the pool, which ends the process with a stack trace.
 const opened = Promise.resolve()
