@@ -371,6 +371,10 @@ export async function main (argv: string[]): Promise<number> {
       process.stderr.write(`vigil: ${err.message}\n${USAGE}\n`);
       return 2;
     }
+    if (err instanceof EngineError && err.code === 'VIGIL_STORE_CORRUPT') {
+      process.stderr.write(`vigil: ${err.message}\n`);
+      return 1;
+    }
     // Our own errors say what happened and what to do; a stack is for what nobody foresaw.
     if (err instanceof EngineError) {
       process.stderr.write(`vigil: engine failure: ${err.message}\n`);

@@ -37,6 +37,7 @@ import { connectNats } from './nats-connect.js';
 import { createLog } from './log.js';
 import { startTelemetry, telemetryEvent, type Telemetry } from './telemetry.js';
 import type { ServeOptions } from './serve.js';
+import { probeDataFolder } from '../workers/store-probe.js';
 
 const QUERY_WAIT_MS = 1_000;
 /** How often the outbox depth shown by /metrics is refreshed. */
@@ -140,6 +141,8 @@ export class ClusterServe {
 
   static async start (config: ServeConfig, opts: ServeOptions = {}): Promise<ClusterServe> {
     if (config.nats === undefined) throw new UsageError('a cluster node needs config.nats');
+    // Before anything opens it: a damaged LMDB file would crash this process (store-probe.ts).
+    probeDataFolder(config.data);
     const compiled = compileRules(loadRules(config.rules));
     const node = new ClusterServe(config, opts, compiled, readFileSync(config.rules, 'utf8'));
     // Before the first span or count; a wrong OTEL_* variable fails here (a usage error).

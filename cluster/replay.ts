@@ -25,6 +25,7 @@ import { LineWriter } from './output.js';
 import { EmbeddedEngine, type EpochResult, type RestartEvent } from './embedded.js';
 import { CheckpointStore, type Checkpoint } from './checkpoint.js';
 import { Blocklist } from './blocklist.js';
+import { probeDataFolder } from '../workers/store-probe.js';
 
 export type InputFormat = 'jsonl' | 'csv' | 'asterisk';
 
@@ -101,6 +102,8 @@ export async function replay (opts: ReplayOptions): Promise<ReplaySummary> {
   const { compiled } = opts;
   const epochSize = opts.epochSize ?? 16_384;
   const shards = opts.shards ?? 64;
+  // A kept folder is read first: a damaged LMDB file would crash this process (store-probe.ts).
+  if (opts.threads > 0 && opts.dataPath !== undefined) probeDataFolder(opts.dataPath);
   const tempData = opts.threads > 0 && opts.dataPath === undefined ? mkdtempSync(join(tmpdir(), 'vigil-replay-')) : undefined;
   const dataPath = opts.dataPath ?? tempData;
   const checkpoints = opts.threads > 0 && dataPath !== undefined ? new CheckpointStore(dataPath) : undefined;

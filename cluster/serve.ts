@@ -22,6 +22,7 @@ import { Ingest } from '../core/ingest.js';
 import { ReloadFailedError, UsageError } from '../core/errors.js';
 import type { Reject } from '../core/usage-record.js';
 import { LmdbStore } from '../workers/store.js';
+import { probeDataFolder } from '../workers/store-probe.js';
 import { loadRules } from './rules-file.js';
 import { CheckpointStore } from './checkpoint.js';
 import { EmbeddedEngine, describeRestart, type EpochResult } from './embedded.js';
@@ -217,6 +218,8 @@ export class ServeNode {
    * for a config the node cannot run with (exit 2), anything else for an engine failure.
    */
   static async start (config: ServeConfig, opts: ServeOptions = {}): Promise<ServeNode> {
+    // Before anything opens it: a damaged LMDB file would crash this process (store-probe.ts).
+    probeDataFolder(config.data);
     await finishInterruptedReload(config);
     const compiled = compileRules(loadRules(config.rules));
     const node = new ServeNode(config, opts, compiled, readFileSync(config.rules, 'utf8'));

@@ -2,7 +2,7 @@
 // form, with the right exit code (0 ran, 2 bad usage or invalid rules, 1 engine failure).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { writeFileSync } from 'node:fs';
+import { closeSync, openSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { runVigil } from '../helpers/cli.js';
 import { tempDir, removeDir } from '../helpers/tmp.js';
@@ -128,6 +128,29 @@ cli('replay on a data folder that cannot be opened exits 1 naming the folder and
   const r = await runVigil(['replay', '--rules', rules, '--threads', '1', '--data', notAFolder, input]);
   assert.is(r.code, 1, r.stderr);
   assert.is(r.stderr, `vigil: cannot open the data folder ${notAFolder}: Not a directory: Attempting to setup locks\n`);
+});
+
+cli('replay on a damaged LMDB file exits 1 naming it, whichever way LMDB fails on it, instead of crashing', async ({ dir, rules }) => {
+  const input = join(dir, 'in4.jsonl');
+  const t = Date.parse('2026-11-21T10:00:00+01:00');
+  writeFileSync(input, Array.from({ length: 300 }, (_, i) => JSON.stringify({ id: `d${i}`, ts: t + i * 1000, account: `a${i % 40}`, called: '+4930123' })).join('\n') + '\n');
+  const damages: Array<[string, (file: string) => void]> = [
+    // both meta pages: LMDB's header
+    ['header overwritten', (file) => { const fd = openSync(file, 'r+'); writeSync(fd, Buffer.alloc(8192, 0xab), 0, 8192, 0); closeSync(fd); }],
+    // every page after the metas: the trees
+    ['pages overwritten', (file) => { const size = statSync(file).size; const fd = openSync(file, 'r+'); writeSync(fd, Buffer.alloc(size - 8192, 0xab), 0, size - 8192, 8192); closeSync(fd); }],
+    ['file truncated', (file) => { truncateSync(file, 12_288); }],
+  ];
+  for (const [what, damage] of damages) {
+    const data = join(dir, `damaged-${what.replace(/ /g, '-')}`);
+    const first = await runVigil(['replay', '--rules', rules, '--threads', '1', '--data', data, '--alerts', join(data + '.jsonl'), input]);
+    assert.is(first.code, 0, first.stderr);
+    damage(join(data, 'data.mdb'));
+    const r = await runVigil(['replay', '--rules', rules, '--threads', '1', '--data', data, '--alerts', join(data + '.jsonl'), input]);
+    assert.is(r.code, 1, `${what}: ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`^vigil: the data folder ${data} is damaged: reading ${join(data, 'data.mdb')} (ended with SIG[A-Z]+|failed \\(exit \\d+\\))`), what);
+    assert.ok(r.stderr.endsWith('; move the data folder away to start fresh, or restore it from a backup\n'), `${what}: ${r.stderr}`);
+  }
 });
 
 cli('bad usage exits 2 with a message and the usage', async ({ rules }) => {
