@@ -61,7 +61,7 @@ export class AlertHistory {
   constructor (data: string, retentionMs: number) {
     const path = join(data, 'alerts');
     try {
-      this.root = open({ path, maxDbs: 6, compression: false, encoder });
+      this.root = open({ path, noSubdir: false, maxDbs: 6, compression: false, encoder });
     } catch (err) {
       throw new DataUnavailableError(data, `cannot open the alert history in ${path}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }

@@ -47,7 +47,7 @@ export class AlertIntake {
 
   private constructor (data: string, sink: AlertSink, retentionMs: number, log: (event: Record<string, unknown>) => void) {
     this.log = log;
-    this.root = open({ path: join(data, 'intake'), maxDbs: 4, compression: false, encoder });
+    this.root = open({ path: join(data, 'intake'), noSubdir: false, maxDbs: 4, compression: false, encoder });
     this.seen = table(this.root, 'seen');
     this.pending = table(this.root, 'pending');
     this.meta = table(this.root, 'meta');

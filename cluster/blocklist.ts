@@ -40,7 +40,7 @@ export class Blocklist {
   static open (data: string): Blocklist {
     const path = join(data, 'blocks');
     try {
-      return new Blocklist(path, open({ path, maxDbs: 4, compression: false, encoder }));
+      return new Blocklist(path, open({ path, noSubdir: false, maxDbs: 4, compression: false, encoder }));
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
       throw new DataUnavailableError(data, `cannot open the blocklist in ${path}: ${why}; the folder may be locked or in use by a process that holds it exclusively (stop it, or lift the block through that node's API: DELETE /v1/blocks/KEY)`, { cause: err });

@@ -25,7 +25,7 @@ export class CheckpointStore {
 
   constructor (path: string) {
     try {
-      this.db = open({ path, compression: false, encoder: { encode: (v: unknown) => disk.pack(v), decode: (b: Buffer) => disk.unpack(b) } as never });
+      this.db = open({ path, noSubdir: false, compression: false, encoder: { encode: (v: unknown) => disk.pack(v), decode: (b: Buffer) => disk.unpack(b) } as never });
     } catch (err) {
       throw new DataUnavailableError(path, `cannot open the data folder ${path}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }

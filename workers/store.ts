@@ -94,7 +94,7 @@ export class LmdbStore implements ShardStore {
     // when it is built, while LMDB runs the transaction on a later turn, after the next batch
     // may already have changed the same rows in memory.
     try {
-      this.db = open({ path, compression: false, encoding: 'binary' });
+      this.db = open({ path, noSubdir: false, compression: false, encoding: 'binary' });
     } catch (err) {
       throw new DataUnavailableError(path, `cannot open the data folder ${path}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }

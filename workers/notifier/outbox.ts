@@ -84,7 +84,7 @@ export class Outbox {
     // in between takes the whole process down with a SIGSEGV (seen 3 times in 10 runs of the
     // killed-thread tests under load; none in 12 without it). Each commit here waits for its
     // flush instead: enqueues and removals are batched, so that is a few commits per second.
-    this.db = open({ path, compression: false, encoding: 'binary', overlappingSync: false });
+    this.db = open({ path, noSubdir: false, compression: false, encoding: 'binary', overlappingSync: false });
     this.convertFirstLayout();
     const orphans: number[] = [];
     for (const key of this.db.getKeys({ start: ['batch'], end: ['batch', Number.MAX_SAFE_INTEGER] })) {
