@@ -9,7 +9,7 @@ if (path === undefined) {
   process.stderr.write('usage: store-probe-main.js DIR\n');
   process.exit(2);
 }
-const root = open({ path, readOnly: true, maxDbs: 64, encoding: 'binary', compression: false });
+const root = open({ path, noSubdir: false, readOnly: true, maxDbs: 64, encoding: 'binary', compression: false });
 let entries = 0;
 for (const { key, value } of root.getRange({})) {
   entries++;

@@ -16,26 +16,40 @@ import { fileURLToPath } from 'node:url';
 import { EngineError } from '../core/errors.js';
 
 const READER = fileURLToPath(new URL('./store-probe-main.js', import.meta.url));
+/** How LMDB ends a process on a damaged file: a bad pointer, a page past the end, an assertion. */
+const CRASHES = new Set(['SIGSEGV', 'SIGBUS', 'SIGABRT', 'SIGILL', 'SIGFPE']);
 
 /** The LMDB environments of a data folder: the folder itself and its subfolders that hold one. */
 function environments (dir: string): string[] {
   // Not a folder (yet): opening it says what is wrong with it (DataUnavailableError).
   if (!existsSync(dir) || !statSync(dir).isDirectory()) return [];
   const out: string[] = [];
-  if (existsSync(join(dir, 'data.mdb'))) out.push(dir);
+  if (holdsData(dir)) out.push(dir);
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    if (entry.isDirectory() && existsSync(join(dir, entry.name, 'data.mdb'))) out.push(join(dir, entry.name));
+    if (entry.isDirectory() && holdsData(join(dir, entry.name))) out.push(join(dir, entry.name));
   }
   return out;
+}
+
+/**
+ * An environment with a data file LMDB has written to. An empty one (a process killed while it
+ * created the environment) is what LMDB makes a new environment of when it opens it to write;
+ * opened read-only, as the reader does, it would crash the reader instead.
+ */
+function holdsData (env: string): boolean {
+  const file = join(env, 'data.mdb');
+  return existsSync(file) && statSync(file).size > 0;
 }
 
 /** Throws VIGIL_STORE_CORRUPT naming the environment and what LMDB said, if one cannot be read. */
 export function probeDataFolder (dir: string): void {
   for (const env of environments(dir)) {
     const r = spawnSync(process.execPath, [READER, env], { encoding: 'utf8', timeout: 600_000 });
-    if (r.status === 0) continue;
-    const said = (r.stderr ?? '').split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('at ') && !l.startsWith('Node.js ')).slice(0, 2).join(' ');
-    const how = r.signal !== null ? `ended with ${r.signal}` : r.error !== undefined ? `could not run (${r.error.message})` : `failed (exit ${r.status ?? '?'})`;
-    throw new EngineError('VIGIL_STORE_CORRUPT', `the data folder ${dir} is damaged: reading ${join(env, 'data.mdb')} ${how}${said === '' ? '' : `: ${said}`}; move the data folder away to start fresh, or restore it from a backup`);
+    // Only a crash counts. An error LMDB throws (a reader that cannot take a read slot on a
+    // folder a killed process left, say) the process opening the folder meets as an error too,
+    // which it reports; and a reader that could not run or ran out of time proves nothing.
+    if (r.signal === null || !CRASHES.has(r.signal) || r.error !== undefined) continue;
+    const said = (r.stderr ?? '').split('\n').map((l) => l.trim()).find((l) => l.includes('Assertion'));
+    throw new EngineError('VIGIL_STORE_CORRUPT', `the data folder ${dir} is damaged: reading ${join(env, 'data.mdb')} ended with ${r.signal}${said === undefined ? '' : ` (${said})`}; move the data folder away to start fresh, or restore it from a backup`);
   }
 }

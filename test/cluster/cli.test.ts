@@ -120,6 +120,16 @@ cli('replay with shard threads and a data folder gives the same alerts', async (
   assert.is(r.stdout, '');
 });
 
+cli('a data folder whose name has a dot is a folder, not a file beside it', async ({ dir, rules }) => {
+  const input = join(dir, 'in5.jsonl');
+  writeFileSync(input, JSON.stringify({ id: 'c0', ts: Date.parse('2026-11-21T10:00:00+01:00'), account: 'a1', called: '+4930123' }) + '\n');
+  const data = join(dir, 'vigil.v2');
+  const r = await runVigil(['replay', '--rules', rules, '--threads', '1', '--data', data, '--alerts', join(dir, 'v2.jsonl'), input]);
+  assert.is(r.code, 0, r.stderr);
+  assert.ok(statSync(data).isDirectory(), 'the data folder is a folder');
+  assert.ok(statSync(join(data, 'data.mdb')).size > 0, 'the counters are in it');
+});
+
 cli('replay on a data folder that cannot be opened exits 1 naming the folder and why', async ({ dir, rules }) => {
   const input = join(dir, 'in3.jsonl');
   writeFileSync(input, JSON.stringify({ id: 'c0', ts: Date.parse('2026-11-21T10:00:00+01:00'), account: 'a1', called: '+4930123' }) + '\n');
@@ -148,7 +158,7 @@ cli('replay on a damaged LMDB file exits 1 naming it, whichever way LMDB fails o
     damage(join(data, 'data.mdb'));
     const r = await runVigil(['replay', '--rules', rules, '--threads', '1', '--data', data, '--alerts', join(data + '.jsonl'), input]);
     assert.is(r.code, 1, `${what}: ${r.stderr}`);
-    assert.match(r.stderr, new RegExp(`^vigil: the data folder ${data} is damaged: reading ${join(data, 'data.mdb')} (ended with SIG[A-Z]+|failed \\(exit \\d+\\))`), what);
+    assert.match(r.stderr, new RegExp(`^vigil: the data folder ${data} is damaged: reading ${join(data, 'data.mdb')} ended with SIG(SEGV|BUS|ABRT)`), what);
     assert.ok(r.stderr.endsWith('; move the data folder away to start fresh, or restore it from a backup\n'), `${what}: ${r.stderr}`);
   }
 });
