@@ -130,6 +130,27 @@ function check<K extends LaneReply['kind']> (reply: LaneReply, kind: K): Extract
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * The keys of the lease bucket that match `filter`, within `ms`. nats.js's kv.keys() can wait
+ * for ever when the last operation on the matching keys is a delete (a node's heartbeat removed
+ * as it withdrew or stopped: seen in the withdraw test); a tick stuck there would renew no
+ * lease. Past `ms` the listing is stopped and the tick fails; the next one tries again.
+ */
+async function listKeys (kv: KV, filter: string, ms: number): Promise<string[]> {
+  const iter = await kv.keys(filter);
+  const keys: string[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => { iter.stop(); reject(new Error(`listing ${filter} in the lease bucket took over ${ms} ms`)); }, ms);
+  });
+  try {
+    await Promise.race([(async () => { for await (const k of iter) keys.push(k); })(), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+  return keys;
+}
+
 /** `30 s`, `2 min`, `1.5 s`: a backoff for the log. */
 function formatMs (ms: number): string {
   if (ms >= 60_000) return `${Math.round(ms / 6_000) / 10} min`;
@@ -375,7 +396,7 @@ export class ShardNode {
     if (this.closing) return;
     await kv.put(`node.${nodeId}`, JSON.stringify({ at: new Date().toISOString() }));
     const live = new Set<string>([nodeId]);
-    for await (const key of await kv.keys('node.*')) live.add(key.slice(5));
+    for (const key of await listKeys(kv, 'node.*', Math.max(1_000, this.opts.leaseMs / 3))) live.add(key.slice(5));
     this.live = [...live].sort();
     for (let s = 0; s < shards; s++) {
       if (this.closing || this.withdrawnUntil !== undefined) return;
