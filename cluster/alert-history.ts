@@ -9,7 +9,8 @@
  * crash adds nothing. Alerts older than the retention are dropped as new ones arrive.
  */
 import { join } from 'node:path';
-import { open, type Database, type RootDatabase } from 'lmdb';
+import type { Database, RootDatabase } from 'lmdb';
+import { openEnv } from '../workers/lmdb-env.js';
 import type { Alert } from '../core/alert.js';
 import { DataUnavailableError } from '../core/errors.js';
 import { disk } from '../workers/codec.js';
@@ -61,7 +62,7 @@ export class AlertHistory {
   constructor (data: string, retentionMs: number) {
     const path = join(data, 'alerts');
     try {
-      this.root = open({ path, noSubdir: false, maxDbs: 6, compression: false, encoder });
+      this.root = openEnv(path, { maxDbs: 6, compression: false, encoder });
     } catch (err) {
       throw new DataUnavailableError(data, `cannot open the alert history in ${path}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }

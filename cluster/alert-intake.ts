@@ -11,7 +11,8 @@
  * last. After a crash, batches still pending are handed downstream again on open.
  */
 import { join } from 'node:path';
-import { open, type Database, type RootDatabase } from 'lmdb';
+import type { Database, RootDatabase } from 'lmdb';
+import { openEnv } from '../workers/lmdb-env.js';
 import type { Alert } from '../core/alert.js';
 import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '../workers/nats-client.js';
 import { disk } from '../workers/codec.js';
@@ -47,7 +48,7 @@ export class AlertIntake {
 
   private constructor (data: string, sink: AlertSink, retentionMs: number, log: (event: Record<string, unknown>) => void) {
     this.log = log;
-    this.root = open({ path: join(data, 'intake'), noSubdir: false, maxDbs: 4, compression: false, encoder });
+    this.root = openEnv(join(data, 'intake'), { maxDbs: 4, compression: false, encoder });
     this.seen = table(this.root, 'seen');
     this.pending = table(this.root, 'pending');
     this.meta = table(this.root, 'meta');

@@ -9,7 +9,8 @@
  * from the actors' outboxes) changes nothing, so the audit log never shows a block twice.
  */
 import { join } from 'node:path';
-import { open, type Database, type RootDatabase } from 'lmdb';
+import type { Database, RootDatabase } from 'lmdb';
+import { openEnv } from '../workers/lmdb-env.js';
 import type { Alert } from '../core/alert.js';
 import type { RuleConfig } from '../core/rules-config.js';
 import { actor, blockingAlerts, toUtcIso, type Block, type BlockChange } from '../core/blocklist.js';
@@ -40,7 +41,7 @@ export class Blocklist {
   static open (data: string): Blocklist {
     const path = join(data, 'blocks');
     try {
-      return new Blocklist(path, open({ path, noSubdir: false, maxDbs: 4, compression: false, encoder }));
+      return new Blocklist(path, openEnv(path, { maxDbs: 4, compression: false, encoder }));
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
       throw new DataUnavailableError(data, `cannot open the blocklist in ${path}: ${why}; the folder may be locked or in use by a process that holds it exclusively (stop it, or lift the block through that node's API: DELETE /v1/blocks/KEY)`, { cause: err });

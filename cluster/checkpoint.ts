@@ -5,9 +5,9 @@
  * epoch; on resume, outputs are cut back to these offsets and the input is read again from
  * this position, so each alert and reject is written exactly once.
  */
-import { open, type RootDatabase } from 'lmdb';
+import type { RootDatabase } from 'lmdb';
 import { disk } from '../workers/codec.js';
-import { DataUnavailableError } from '../core/errors.js';
+import { openDataFolder } from '../workers/lmdb-env.js';
 
 export interface Checkpoint {
   readonly epoch: number;
@@ -24,11 +24,7 @@ export class CheckpointStore {
   private readonly db: RootDatabase;
 
   constructor (path: string) {
-    try {
-      this.db = open({ path, noSubdir: false, compression: false, encoder: { encode: (v: unknown) => disk.pack(v), decode: (b: Buffer) => disk.unpack(b) } as never });
-    } catch (err) {
-      throw new DataUnavailableError(path, `cannot open the data folder ${path}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-    }
+    this.db = openDataFolder(path, { compression: false, encoder: { encode: (v: unknown) => disk.pack(v), decode: (b: Buffer) => disk.unpack(b) } as never });
   }
 
   read (): Checkpoint | undefined {

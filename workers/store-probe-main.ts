@@ -2,14 +2,14 @@
 // and reads every key and value, of every named database too. A damaged file can make LMDB
 // crash the process that reads it (SIGSEGV on damaged meta pages, an assertion on a damaged
 // page, SIGBUS past the end of a truncated file); here that ends only this child. Exit 0: read.
-import { open } from 'lmdb';
+import { openEnv } from './lmdb-env.js';
 
 const path = process.argv[2];
 if (path === undefined) {
   process.stderr.write('usage: store-probe-main.js DIR\n');
   process.exit(2);
 }
-const root = open({ path, noSubdir: false, readOnly: true, maxDbs: 64, encoding: 'binary', compression: false });
+const root = openEnv(path, { readOnly: true, maxDbs: 64, encoding: 'binary', compression: false });
 let entries = 0;
 for (const { key, value } of root.getRange({})) {
   entries++;

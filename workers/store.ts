@@ -9,10 +9,11 @@
  * nodes) without rewriting state. MemoryStore is its in-process twin for tests; one contract
  * suite runs against both.
  */
-import { open, type RootDatabase } from 'lmdb';
+import type { RootDatabase } from 'lmdb';
 import type { EngineMeta, Row } from '../core/engine.js';
 import type { Alert } from '../core/alert.js';
-import { DataUnavailableError, EngineError } from '../core/errors.js';
+import { EngineError } from '../core/errors.js';
+import { openDataFolder } from './lmdb-env.js';
 import { disk } from './codec.js';
 import { BadRowError, decodeRow, encodeRow } from './row-codec.js';
 
@@ -93,11 +94,7 @@ export class LmdbStore implements ShardStore {
     // Values are stored as bytes we encode ourselves: a commit must capture the rows as they are
     // when it is built, while LMDB runs the transaction on a later turn, after the next batch
     // may already have changed the same rows in memory.
-    try {
-      this.db = open({ path, noSubdir: false, compression: false, encoding: 'binary' });
-    } catch (err) {
-      throw new DataUnavailableError(path, `cannot open the data folder ${path}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-    }
+    this.db = openDataFolder(path, { compression: false, encoding: 'binary' });
   }
 
   private read (key: Key): unknown {

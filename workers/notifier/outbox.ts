@@ -16,7 +16,8 @@
  * from the durable enqueuedAt. An outbox of the first layout (one ['q', channel, seq] key per
  * entry, ['b', batch] values) is converted when it is opened.
  */
-import { open, type RootDatabase } from 'lmdb';
+import type { RootDatabase } from 'lmdb';
+import { openEnv } from '../lmdb-env.js';
 import type { Alert } from '../../core/alert.js';
 import { EngineError } from '../../core/errors.js';
 import { disk } from '../codec.js';
@@ -84,7 +85,7 @@ export class Outbox {
     // in between takes the whole process down with a SIGSEGV (seen 3 times in 10 runs of the
     // killed-thread tests under load; none in 12 without it). Each commit here waits for its
     // flush instead: enqueues and removals are batched, so that is a few commits per second.
-    this.db = open({ path, noSubdir: false, compression: false, encoding: 'binary', overlappingSync: false });
+    this.db = openEnv(path, { compression: false, encoding: 'binary', overlappingSync: false });
     this.convertFirstLayout();
     const orphans: number[] = [];
     for (const key of this.db.getKeys({ start: ['batch'], end: ['batch', Number.MAX_SAFE_INTEGER] })) {
