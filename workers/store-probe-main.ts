@@ -11,16 +11,23 @@ if (path === undefined) {
 }
 const root = openEnv(path, { readOnly: true, maxDbs: 64, encoding: 'binary', compression: false });
 let entries = 0;
+// The names first, the databases after: opening a database while a cursor of the root is
+// still open invalidates that cursor's transaction in lmdb-js, and reading on through it
+// failed with MDB_BAD_TXN or crashed this reader (SIGSEGV) on a sound folder, which was then
+// reported as damaged.
+const named: string[] = [];
 for (const { key, value } of root.getRange({})) {
   entries++;
-  // A named database's entry in the root: read its contents as well.
-  if (typeof key === 'string' && value instanceof Uint8Array && value.length === 48) {
-    try {
-      const db = root.openDB(key, { encoding: 'binary', compression: false });
-      for (const e of db.getRange({})) { if (e.value === undefined) break; entries++; }
-    } catch {
-      // an ordinary key whose value happens to be 48 bytes long: not a database
-    }
+  // A named database's entry in the root is its 48-byte record.
+  if (typeof key === 'string' && value instanceof Uint8Array && value.length === 48) named.push(key);
+}
+for (const name of named) {
+  let db;
+  try {
+    db = root.openDB(name, { encoding: 'binary', compression: false });
+  } catch {
+    continue; // an ordinary key whose value happens to be 48 bytes long: not a database
   }
+  for (const e of db.getRange({})) { if (e.value === undefined) break; entries++; }
 }
 process.stdout.write(`${entries}\n`);
