@@ -178,10 +178,14 @@ export async function replay (opts: ReplayOptions): Promise<ReplaySummary> {
   };
 
   const depth = 4;
+  // With shard actors, an epoch's records are routed and packed as they come (EpochParts); the
+  // core keeps them in the epoch.
+  let parts = engine?.startEpoch();
   const submit = async (epoch: Epoch, position: number): Promise<void> => {
-    const result = engine !== undefined
-      ? engine.apply(epoch.number, epoch.records, epoch.index, epoch.watermark)
+    const result = engine !== undefined && parts !== undefined
+      ? engine.applyParts(epoch.number, parts)
       : Promise.resolve(coreApply(epoch));
+    parts = engine?.startEpoch();
     result.catch(() => undefined); // awaited in order by finish()
     pending.push({ epoch, result, position, watermark: ingest.watermark });
     if (pending.length >= depth) await finish();
@@ -208,9 +212,13 @@ export async function replay (opts: ReplayOptions): Promise<ReplaySummary> {
           if (!prepared.ok) {
             epoch.rejects.push({ index: at, reject: prepared.reject });
           } else {
-            epoch.records.push(prepared.record);
-            epoch.index.push(at);
-            epoch.watermark.push(ingest.watermark);
+            if (parts !== undefined) {
+              parts.add(prepared.record, at, ingest.watermark);
+            } else {
+              epoch.records.push(prepared.record);
+              epoch.index.push(at);
+              epoch.watermark.push(ingest.watermark);
+            }
             epoch.sources.set(at, { position: raw.position, text: raw.text });
           }
         }
