@@ -37,7 +37,7 @@ import { connectNats } from './nats-connect.js';
 import { createLog } from './log.js';
 import { startTelemetry, telemetryEvent, type Telemetry } from './telemetry.js';
 import type { ServeOptions } from './serve.js';
-import { probeDataFolder } from '../workers/store-probe.js';
+import { DataFolderLock, claimDataFolder } from '../workers/data-folder-lock.js';
 
 const QUERY_WAIT_MS = 1_000;
 /** How often the outbox depth shown by /metrics is refreshed. */
@@ -74,6 +74,7 @@ export class ClusterServe {
   private node: ShardNode | undefined;
   private intake: AlertIntake | undefined;
   private history: AlertHistory | undefined;
+  private folderLock: DataFolderLock | undefined;
   private blocklist: Blocklist | undefined;
   private notifications: Notifications | undefined;
   private blockChecks: BlockCheckResponder | undefined;
@@ -141,10 +142,21 @@ export class ClusterServe {
 
   static async start (config: ServeConfig, opts: ServeOptions = {}): Promise<ClusterServe> {
     if (config.nats === undefined) throw new UsageError('a cluster node needs config.nats');
-    // Before anything opens it: a damaged LMDB file would crash this process (store-probe.ts).
-    probeDataFolder(config.data);
+    // Before anything opens it: one process per folder, and a damaged LMDB file would crash
+    // this one (data-folder-lock.ts, store-probe.ts).
+    const lock = claimDataFolder(config.data, `vigil serve, cluster node ${config.cluster.nodeId}`);
+    try {
+      return await ClusterServe.startOn(config, opts, lock);
+    } catch (err) {
+      lock?.release();
+      throw err;
+    }
+  }
+
+  private static async startOn (config: ServeConfig, opts: ServeOptions, lock: DataFolderLock | undefined): Promise<ClusterServe> {
     const compiled = compileRules(loadRules(config.rules));
     const node = new ClusterServe(config, opts, compiled, readFileSync(config.rules, 'utf8'));
+    node.folderLock = lock;
     // Before the first span or count; a wrong OTEL_* variable fails here (a usage error).
     node.telemetry = await startTelemetry(config.telemetry, node.metrics, { instanceId: config.cluster.nodeId, log: node.log });
     try {
@@ -317,16 +329,21 @@ export class ClusterServe {
     if (this.outboxPoll !== undefined) clearInterval(this.outboxPoll);
     this.server.close();
     this.server.closeAllConnections();
-    // Producers first, so what was taken reaches the stream; then the lanes hand their leases back.
-    await this.coordinator?.close().catch(() => undefined);
-    await this.node?.close().catch((err: unknown) => { this.log({ error: `closing the node role: ${String(err)}` }); });
-    await this.intake?.close().catch(() => undefined);
-    await this.blockChecks?.close().catch(() => undefined);
-    await this.notifications?.close().catch(() => undefined);
-    // The last spans and metrics go out while the stores the gauges read are still open.
-    await this.telemetry?.shutdown();
-    await this.blocklist?.close();
-    await this.history?.close();
-    await this.nc?.drain().catch(() => undefined);
+    try {
+      // Producers first, so what was taken reaches the stream; then the lanes hand their leases back.
+      await this.coordinator?.close().catch(() => undefined);
+      await this.node?.close().catch((err: unknown) => { this.log({ error: `closing the node role: ${String(err)}` }); });
+      await this.intake?.close().catch(() => undefined);
+      await this.blockChecks?.close().catch(() => undefined);
+      await this.notifications?.close().catch(() => undefined);
+      // The last spans and metrics go out while the stores the gauges read are still open.
+      await this.telemetry?.shutdown();
+      await this.blocklist?.close();
+      await this.history?.close();
+      await this.nc?.drain().catch(() => undefined);
+    } finally {
+      // Last, once nothing of this process writes to the folder; also when a close failed.
+      this.folderLock?.release();
+    }
   }
 }

@@ -25,7 +25,7 @@ import { LineWriter } from './output.js';
 import { EmbeddedEngine, type EpochResult, type RestartEvent } from './embedded.js';
 import { CheckpointStore, type Checkpoint } from './checkpoint.js';
 import { Blocklist } from './blocklist.js';
-import { probeDataFolder } from '../workers/store-probe.js';
+import { claimDataFolder } from '../workers/data-folder-lock.js';
 
 export type InputFormat = 'jsonl' | 'csv' | 'asterisk';
 
@@ -99,11 +99,20 @@ export function epochRejects (epoch: Epoch, result: EpochResult): Reject[] {
 }
 
 export async function replay (opts: ReplayOptions): Promise<ReplaySummary> {
+  // A kept folder is taken and read first: one process per folder, and a damaged LMDB file
+  // would crash this one (data-folder-lock.ts, store-probe.ts).
+  const lock = opts.threads > 0 && opts.dataPath !== undefined ? claimDataFolder(opts.dataPath, 'vigil replay') : undefined;
+  try {
+    return await replayHolding(opts);
+  } finally {
+    lock?.release();
+  }
+}
+
+async function replayHolding (opts: ReplayOptions): Promise<ReplaySummary> {
   const { compiled } = opts;
   const epochSize = opts.epochSize ?? 16_384;
   const shards = opts.shards ?? 64;
-  // A kept folder is read first: a damaged LMDB file would crash this process (store-probe.ts).
-  if (opts.threads > 0 && opts.dataPath !== undefined) probeDataFolder(opts.dataPath);
   const tempData = opts.threads > 0 && opts.dataPath === undefined ? mkdtempSync(join(tmpdir(), 'vigil-replay-')) : undefined;
   const dataPath = opts.dataPath ?? tempData;
   const checkpoints = opts.threads > 0 && dataPath !== undefined ? new CheckpointStore(dataPath) : undefined;

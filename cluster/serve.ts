@@ -22,7 +22,7 @@ import { Ingest } from '../core/ingest.js';
 import { ReloadFailedError, UsageError } from '../core/errors.js';
 import type { Reject } from '../core/usage-record.js';
 import { LmdbStore } from '../workers/store.js';
-import { probeDataFolder } from '../workers/store-probe.js';
+import { DataFolderLock, claimDataFolder } from '../workers/data-folder-lock.js';
 import { loadRules } from './rules-file.js';
 import { CheckpointStore } from './checkpoint.js';
 import { EmbeddedEngine, describeRestart, type EpochResult } from './embedded.js';
@@ -152,6 +152,7 @@ export class ServeNode {
   /** the block checks' connection (config.nats: servers, credentials, TLS); closed after them */
   private natsConnection: NatsConnection | undefined;
   private history: AlertHistory | undefined;
+  private folderLock: DataFolderLock | undefined;
   private readonly metrics = new Metrics();
   /** OpenTelemetry export; a no-op without an endpoint */
   private telemetry: Telemetry | undefined;
@@ -218,11 +219,24 @@ export class ServeNode {
    * for a config the node cannot run with (exit 2), anything else for an engine failure.
    */
   static async start (config: ServeConfig, opts: ServeOptions = {}): Promise<ServeNode> {
-    // Before anything opens it: a damaged LMDB file would crash this process (store-probe.ts).
-    probeDataFolder(config.data);
-    await finishInterruptedReload(config);
+    // Before anything opens it: one process per folder, and a damaged LMDB file would crash
+    // this one (data-folder-lock.ts, store-probe.ts).
+    const lock = claimDataFolder(config.data, 'vigil serve');
+    try {
+      return await ServeNode.startOn(config, opts, lock);
+    } catch (err) {
+      lock?.release();
+      throw err;
+    }
+  }
+
+  private static async startOn (config: ServeConfig, opts: ServeOptions, lock: DataFolderLock | undefined): Promise<ServeNode> {
+    // A folder the lock had to make holds no reload to finish, and gets no LMDB file before
+    // the rules are known to be good.
+    if (lock?.madeFolder !== true) await finishInterruptedReload(config);
     const compiled = compileRules(loadRules(config.rules));
     const node = new ServeNode(config, opts, compiled, readFileSync(config.rules, 'utf8'));
+    node.folderLock = lock;
     // Before the first span or count; a wrong OTEL_* variable fails here (a usage error).
     node.telemetry = await startTelemetry(config.telemetry, node.metrics, { instanceId: config.cluster.nodeId, log: node.log });
     const { server } = node;
@@ -448,15 +462,20 @@ export class ServeNode {
     this.stream?.close();
     this.server.close();
     this.server.closeAllConnections();
-    await this.engine?.close().catch(() => undefined);
-    for (const w of this.writers) w.close();
-    await this.blocklist?.close();
-    await this.notifications?.close().catch(() => undefined);
-    await this.blockChecks?.close().catch(() => undefined);
-    // BlockCheckResponder leaves a connection it was given open.
-    await this.natsConnection?.drain().catch(() => undefined);
-    await this.history?.close();
-    await this.checkpoints?.close();
+    try {
+      await this.engine?.close().catch(() => undefined);
+      for (const w of this.writers) w.close();
+      await this.blocklist?.close();
+      await this.notifications?.close().catch(() => undefined);
+      await this.blockChecks?.close().catch(() => undefined);
+      // BlockCheckResponder leaves a connection it was given open.
+      await this.natsConnection?.drain().catch(() => undefined);
+      await this.history?.close();
+      await this.checkpoints?.close();
+    } finally {
+      // Last, once nothing of this process writes to the folder; also when a close failed.
+      this.folderLock?.release();
+    }
   }
 }
 

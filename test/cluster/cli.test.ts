@@ -2,7 +2,7 @@
 // form, with the right exit code (0 ran, 2 bad usage or invalid rules, 1 engine failure).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { closeSync, openSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { runVigil } from '../helpers/cli.js';
 import { tempDir, removeDir } from '../helpers/tmp.js';
@@ -160,6 +160,7 @@ cli('replay on a damaged LMDB file exits 1 naming it, whichever way LMDB fails o
     assert.is(r.code, 1, `${what}: ${r.stderr}`);
     assert.match(r.stderr, new RegExp(`^vigil: the data folder ${data} is damaged: reading ${join(data, 'data.mdb')} ended with SIG(SEGV|BUS|ABRT)`), what);
     assert.ok(r.stderr.endsWith('; move the data folder away to start fresh, or restore it from a backup\n'), `${what}: ${r.stderr}`);
+    assert.not.ok(existsSync(join(data, 'vigil.lock')), `${what}: the folder is given back (data-folder-lock.ts)`);
   }
 });
 

@@ -5,7 +5,7 @@
 // the counters equal the single-threaded core's on the same input.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compileRules } from '../../core/compile.js';
@@ -16,6 +16,7 @@ import { clusterNames } from '../../cluster/jetstream.js';
 import { connect, jetstreamManager, DeliverPolicy, jetstream } from '../../workers/nats-client.js';
 import { startNatsCluster, type NatsCluster } from '../helpers/nats-server.js';
 import { startServe, stopServe, request, postAll, type Running } from '../helpers/node.js';
+import { runVigil } from '../helpers/cli.js';
 import { trafficLines } from '../helpers/traffic.js';
 import { tempDir, removeDir } from '../helpers/tmp.js';
 import { startCore, feed, alertText } from '../fixtures/core-run.js';
@@ -151,6 +152,12 @@ test('records spread over nodes; a SIGKILLed node\'s shards move; a restarted na
   // The killed node comes back on its data folder: its lanes resume from the positions it
   // committed before the kill and catch up from the stream.
   const back = await start(ctx, 'n2', ['node']);
+  // It took over the lock the SIGKILL left on its folder, and a second n2 on it is refused.
+  const lock = JSON.parse(readFileSync(join(ctx.dir, 'n2', 'vigil.lock'), 'utf8')) as { pid: number, command: string };
+  assert.equal([lock.pid, lock.command], [back.child.pid, 'vigil serve, cluster node n2']);
+  const twice = await runVigil(['serve', '--config', join(ctx.dir, 'n2.yaml')]);
+  assert.is(twice.code, 1, twice.stderr);
+  assert.match(twice.stderr, `vigil: the data folder ${join(ctx.dir, 'n2')} is in use by process ${back.child.pid} (vigil serve, cluster node n2, since `);
   await postAll(front.port, rest.slice(half + quarter), 200);
   await waitFor('n2 to hold shards again', 20_000, async () => ((await held(ctx)).get('n2') ?? 0) > 0);
   await waitFor('a lane of n2 to reopen at the position it committed before the kill', 20_000, async () => /"lane":\d+,"opened":[1-9]\d*/.test(back.stderr()));
