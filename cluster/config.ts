@@ -199,7 +199,10 @@ export function parseConfig (text: string, file: string): ServeConfig {
   const listen = readListen(top.get('listen'), r, (api?.tokens.length ?? 0) > 0);
   const threads = top.has('threads')
     ? r.number(top.get('threads')!.value, 'config.threads', 'a whole number of shard threads from 1 to 256', (n) => Number.isInteger(n) && n >= 1 && n <= 256)
-    : Math.max(1, availableParallelism());
+    // One per core but one, as `vigil replay`: the coordinator (HTTP, validation, routing,
+    // checkpoints) keeps a core busy; on 2 cores two actors beside it gave 35k records/s
+    // against 41k for one, and the same latency at 2,000/s (bench/RESULTS.md, 2026-12-07).
+    : Math.max(1, availableParallelism() - 1);
   const alertsOut = readAlerts(top.get('alerts'), r);
   const alerts = alertsOut?.file;
   const batch = readBatch(top.get('batch'), r);
