@@ -214,6 +214,21 @@ engine('an hour shape applies only inside its local hours, wrapping midnight', (
   ], { timezone: 'Europe/Berlin' });
 });
 
+engine('a limit shaped down at night fires at night below the day limit, warning first', () => {
+  // By day the limit is 10 (warning 5); from 22:00 it is 3 (warning 1.5). The day's value never
+  // reaches the day thresholds, and crosses both night thresholds on the first night record.
+  const spend = rule({ id: 'spend', measure: { kind: 'sum', field: 'cost' }, limit: 10, warning: { kind: 'share', value: 0.5 }, shape: { weekday: [1, 1, 1, 1, 1, 1, 1], hour: [{ from: 22, to: 6, factor: 0.3 }] } });
+  check([spend], [
+    { id: 'd1', ts: at('2026-11-18T10:00:00Z'), cost: 2 },
+    { id: 'd2', ts: at('2026-11-18T12:00:00Z'), cost: 1 },
+    { id: 'n1', ts: at('2026-11-18T22:30:00Z'), cost: 0.1 },
+    { id: 'n2', ts: at('2026-11-18T23:30:00Z'), cost: 5 },
+  ], [
+    'n1 spend critical 1234 3.1>3 [2026-11-18T00:00:00Z..2026-11-19T00:00:00Z]',
+    'n1 spend warning 1234 3.1>1.5 [2026-11-18T00:00:00Z..2026-11-19T00:00:00Z]',
+  ]);
+});
+
 engine('per-key limits override the rule limit, and min_count holds evaluation back', () => {
   const t = at('2026-11-18T10:00:00Z');
   check([rule({ id: 'avg', measure: { kind: 'avg', field: 'cost' }, limit: 5, limits: new Map([['VIP', 50]]), minCount: 3 })], [
