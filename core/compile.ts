@@ -44,9 +44,6 @@ export interface CompiledRule {
   readonly warning: RuleConfig['warning'];
   /** 7 weekday factors × 24 hour factors, or undefined when not shaped */
   readonly shape: Float64Array | undefined;
-  /** the smallest and largest factor of `shape` (1 and 1 when not shaped): the range a base limit is scaled within */
-  readonly shapeLow: number;
-  readonly shapeHigh: number;
   readonly adaptive: RuleConfig['adaptive'];
   readonly description: string | undefined;
   /** the limit when nothing makes it vary (no `limits`, `shape` or `adaptive`): the hot path's shortcut */
@@ -214,7 +211,6 @@ export function compileRules (config: RulesConfig): CompiledRules {
         filter: c.filter,
         contribute: contributor(c.measure),
         rules: c.rules.map((r, slot) => {
-          const shape = shapeTable(r);
           const cr: CompiledRule = {
             config: r,
             id: r.id,
@@ -225,9 +221,7 @@ export function compileRules (config: RulesConfig): CompiledRules {
             limit: r.limit,
             limits: r.limits,
             warning: r.severity === 'critical' ? r.warning : undefined,
-            shape,
-            shapeLow: shape === undefined ? 1 : Math.min(...shape),
-            shapeHigh: shape === undefined ? 1 : Math.max(...shape),
+            shape: shapeTable(r),
             adaptive: r.adaptive,
             description: r.description,
             constantLimit: r.limits.size === 0 && r.shape === undefined && r.adaptive === undefined ? r.limit ?? Infinity : undefined,

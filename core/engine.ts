@@ -75,10 +75,8 @@ const NO_WINDOW = -Infinity;
 const END = 1;
 const N = 2;
 const AGG = 3;
-/** the least value at which a rule of the counter could still fire in the window (see gateOf) */
-const GATE = 4;
 /** then per rule slot: fired bits, and (varying limits only) the limit before shape */
-const FIRED = 5;
+const FIRED = 4;
 const NO_CELL: CalendarCell = Object.freeze({ windows: Object.freeze([]) as unknown as CalendarWindow[] }) as CalendarCell;
 
 /**
@@ -162,7 +160,7 @@ export class Engine {
         if (!inArena(counter)) continue;
         this.offsets[counter.index] = blank.length;
         const rules = counter.rules.length;
-        blank.push(NO_WINDOW, 0, 0, 0, -Infinity, ...new Array<number>(rules * (counter.varyingLimits ? 2 : 1)).fill(0));
+        blank.push(NO_WINDOW, 0, 0, 0, ...new Array<number>(rules * (counter.varyingLimits ? 2 : 1)).fill(0));
       }
       return new KeyTable(Float64Array.from(blank), keyer.counters.length);
     });
@@ -509,8 +507,6 @@ export class Engine {
     a[o + AGG] = agg;
     const kind = counter.measure.kind;
     const value = kind === 'avg' || kind === 'ratio' ? agg / n : agg;
-    // Nearly every record leaves every threshold of the window uncrossed: one comparison says so.
-    if (value <= a[o + GATE]!) return opened;
     const rules = counter.rules;
     const count = rules.length;
     for (let j = 0; j < count; j++) {
@@ -524,47 +520,15 @@ export class Engine {
         if (value > warn) {
           a[o + FIRED + j] = fired | WARNING;
           out.push(this.makeAlert(rule, 'warning', table.keys[id]!, a[o + START]!, a[o + END]!, a[o + START]!, value, warn, record));
-          a[o + GATE] = this.gateOf(a, o, counter);
         }
       }
       if ((fired & MAIN) === 0 && value > limit) {
         fired = a[o + FIRED + j]! | MAIN;
         a[o + FIRED + j] = fired;
         out.push(this.makeAlert(rule, rule.severity, table.keys[id]!, a[o + START]!, a[o + END]!, a[o + START]!, value, limit, record));
-        a[o + GATE] = this.gateOf(a, o, counter);
       }
     }
     return opened;
-  }
-
-  /**
-   * A lower bound of every threshold an arena counter's rules could still cross in its newest
-   * window: the main limit of each rule that has not fired and the warning of each that has not
-   * warned, each at the smallest `shape` factor (a shaped limit depends on the record's hour and
-   * weekday). A value at or below it fires nothing, so the rules need not be looked at; it rises
-   * as rules fire, and is Infinity once all have. -Infinity (always look) where the bound is not
-   * a number (an unlimited rule shaped by 0).
-   */
-  private gateOf (a: Float64Array, o: number, counter: CompiledCounter): number {
-    const rules = counter.rules;
-    const count = rules.length;
-    let gate = Infinity;
-    for (let j = 0; j < count; j++) {
-      const rule = rules[j]!;
-      const fired = a[o + FIRED + j]!;
-      const main = (fired & MAIN) === 0;
-      const warning = rule.warning !== undefined && (fired & WARNING) === 0;
-      if (!main && !warning) continue;
-      const base = rule.constantLimit ?? a[o + FIRED + count + j]!;
-      const low = base * rule.shapeLow;
-      const high = base * rule.shapeHigh;
-      if (main) gate = Math.min(gate, low, high);
-      if (warning) {
-        const w = rule.warning!;
-        gate = Math.min(gate, w.kind === 'absolute' ? w.value : Math.min(w.value * low, w.value * high));
-      }
-    }
-    return Number.isNaN(gate) ? -Infinity : gate;
   }
 
   /** Opens `bounds` as the newest window of an arena counter; the one it replaces joins the older windows. */
@@ -589,7 +553,6 @@ export class Engine {
       const key = table.keys[id]!;
       for (let j = 0; j < count; j++) a[o + FIRED + count + j] = this.baseLimit(counter.rules[j]!, key, side ?? NO_CELL, counter, bounds.start);
     }
-    a[o + GATE] = this.gateOf(a, o, counter);
   }
 
   /** The measure of an arena counter's newest window (distinct keeps its set's size in AGG). */
@@ -650,7 +613,6 @@ export class Engine {
       const key = table.keys[id]!;
       for (let j = 0; j < count; j++) a[o + FIRED + count + j] = w.limits?.[j] ?? this.baseLimit(counter.rules[j]!, key, side ?? NO_CELL, counter, w.start);
     }
-    a[o + GATE] = this.gateOf(a, o, counter);
   }
 
   /** Adds to the record's calendar window (object form) and checks the counter's rules; true when it opened a window. */
