@@ -256,7 +256,7 @@ export function addToSliding (kind: Measure['kind'], s: SlidingState, x: number 
     // late): insert in place. The aggregates take it like any other event: every measure's
     // aggregate is a sum, a count or a maximum over the span's events, none depends on their order,
     // and slideTo() has already said the event lies inside the span. Rebuilding them here
-    // instead cost a walk over the whole span per late record (4 % of the engine on the spec's rules).
+    // walked the whole span for every late record.
     let i = s.ts.length;
     while (i > s.head && (s.ts[i - 1] as number) > ts) i--;
     insertAt(s.ts, i, ts);
