@@ -37,7 +37,7 @@ import { connectNats } from './nats-connect.js';
 import { createLog } from './log.js';
 import { startTelemetry, telemetryEvent, type Telemetry } from './telemetry.js';
 import type { ServeOptions } from './serve.js';
-import { DataFolderLock, claimDataFolder } from '../workers/data-folder-lock.js';
+import { DataFolderLock, startHolding } from '../workers/data-folder-lock.js';
 
 const QUERY_WAIT_MS = 1_000;
 /** How often the outbox depth shown by /metrics is refreshed. */
@@ -144,13 +144,7 @@ export class ClusterServe {
     if (config.nats === undefined) throw new UsageError('a cluster node needs config.nats');
     // Before anything opens it: one process per folder, and a damaged LMDB file would crash
     // this one (data-folder-lock.ts, store-probe.ts).
-    const lock = claimDataFolder(config.data, `vigil serve, cluster node ${config.cluster.nodeId}`);
-    try {
-      return await ClusterServe.startOn(config, opts, lock);
-    } catch (err) {
-      lock?.release();
-      throw err;
-    }
+    return await startHolding(config.data, `vigil serve, cluster node ${config.cluster.nodeId}`, (lock) => ClusterServe.startOn(config, opts, lock));
   }
 
   private static async startOn (config: ServeConfig, opts: ServeOptions, lock: DataFolderLock | undefined): Promise<ClusterServe> {

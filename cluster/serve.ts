@@ -22,7 +22,7 @@ import { Ingest } from '../core/ingest.js';
 import { ReloadFailedError, UsageError } from '../core/errors.js';
 import type { Reject } from '../core/usage-record.js';
 import { LmdbStore } from '../workers/store.js';
-import { DataFolderLock, claimDataFolder } from '../workers/data-folder-lock.js';
+import { DataFolderLock, startHolding } from '../workers/data-folder-lock.js';
 import { loadRules } from './rules-file.js';
 import { CheckpointStore } from './checkpoint.js';
 import { EmbeddedEngine, describeRestart, type EpochResult } from './embedded.js';
@@ -221,13 +221,7 @@ export class ServeNode {
   static async start (config: ServeConfig, opts: ServeOptions = {}): Promise<ServeNode> {
     // Before anything opens it: one process per folder, and a damaged LMDB file would crash
     // this one (data-folder-lock.ts, store-probe.ts).
-    const lock = claimDataFolder(config.data, 'vigil serve');
-    try {
-      return await ServeNode.startOn(config, opts, lock);
-    } catch (err) {
-      lock?.release();
-      throw err;
-    }
+    return await startHolding(config.data, 'vigil serve', (lock) => ServeNode.startOn(config, opts, lock));
   }
 
   private static async startOn (config: ServeConfig, opts: ServeOptions, lock: DataFolderLock | undefined): Promise<ServeNode> {

@@ -229,3 +229,18 @@ export function claimDataFolder (dir: string, command: string): DataFolderLock |
   }
   return lock;
 }
+
+/**
+ * Starts a node holding its data folder: claims it (claimDataFolder), then runs `start` with the
+ * lock, which the node keeps and releases when it closes. A start that throws gives the folder
+ * back before the error goes on.
+ */
+export async function startHolding<T> (dir: string, command: string, start: (lock: DataFolderLock | undefined) => Promise<T>): Promise<T> {
+  const lock = claimDataFolder(dir, command);
+  try {
+    return await start(lock);
+  } catch (err) {
+    lock?.release();
+    throw err;
+  }
+}
