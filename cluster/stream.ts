@@ -152,6 +152,12 @@ export interface StreamOptions {
   readonly maxWaitMs: number;
   /** epochs in flight at once (default 4) */
   readonly depth?: number;
+  /**
+   * Cut the open epoch at once when no epoch is in flight (default true): waiting buys a
+   * batch only while the engine is busy, so an idle pipeline sends what it has. While epochs
+   * are in flight, records gather up to maxRecords or maxWaitMs, or until the pipeline drains.
+   */
+  readonly cutWhenIdle?: boolean;
   readonly now?: () => number;
 }
 
@@ -171,6 +177,7 @@ export class EpochStream {
   private replaced = false;
   private readonly cutter: EpochCutter;
   private readonly depth: number;
+  private readonly idleCut: boolean;
   private readonly now: () => number;
   private open: StreamEpoch;
   private readonly inFlight: InFlight[] = [];
@@ -193,6 +200,7 @@ export class EpochStream {
     this.ingest = opts.ingest;
     this.cutter = new EpochCutter(opts.maxRecords, opts.maxWaitMs);
     this.depth = opts.depth ?? 4;
+    this.idleCut = opts.cutWhenIdle ?? true;
     this.now = opts.now ?? Date.now;
     this.lastCheckpointed = opts.checkpointed;
     this.open = streamEpoch(opts.checkpointed + 1);
@@ -254,7 +262,9 @@ export class EpochStream {
         }
         if (this.cutter.add(this.now())) await this.cut(false);
       }
-      this.arm();
+      // An idle pipeline has nothing to batch behind: the epoch goes now (see cutsWhenIdle).
+      if (this.inFlight.length === 0 && this.idleCut) await this.cut(false);
+      else this.arm();
     });
     if (ticket.pending === 0) ticket.settle();
     return { committed: ticket.promise };
@@ -379,7 +389,7 @@ export class EpochStream {
       const freed = this.slotFreed;
       this.slotFreed = undefined;
       if (freed !== undefined) freed();
-      else if (this.timer === undefined && this.cutter.due(this.now())) this.cutSoon();
+      else if (this.cutter.deadline !== undefined && ((this.idleCut && this.inFlight.length === 0) || (this.timer === undefined && this.cutter.due(this.now())))) this.cutSoon();
     }
   }
 

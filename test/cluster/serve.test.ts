@@ -239,9 +239,36 @@ stream('when depth epochs are in flight, the next offer waits for one to finish'
   s.close();
 });
 
-stream('an epoch that is not full is cut by the timer', async ({ compiled, lines }) => {
+stream('an idle pipeline cuts the epoch at once: with nothing in flight there is nothing to batch behind', async ({ compiled, lines }) => {
+  const engine = new HeldEngine();
+  const s = new EpochStream({ engine, ingest: new Ingest(compiled), sink: { write: () => ({ alertsBytes: 0, rejectsBytes: 0 }) }, shards: 64, checkpointed: 0, maxRecords: 1000, maxWaitMs: 60_000 });
+  const { committed } = await s.offer(raw(lines.slice(0, 3)));
+  assert.equal(engine.calls.map((c) => c.records), [3], 'sent when the offer returns, not after max_wait');
+  engine.finish(0);
+  assert.equal(await within(5_000, 'receipt', committed), { accepted: 3, rejects: [] });
+  s.close();
+});
+
+stream('while an epoch is in flight, records gather and are cut by the timer', async ({ compiled, lines }) => {
   const engine = new HeldEngine();
   const s = new EpochStream({ engine, ingest: new Ingest(compiled), sink: { write: () => ({ alertsBytes: 0, rejectsBytes: 0 }) }, shards: 64, checkpointed: 0, maxRecords: 1000, maxWaitMs: 20 });
+  await s.offer(raw(lines.slice(0, 3)));
+  const second = await s.offer(raw(lines.slice(3, 5)));
+  const third = await s.offer(raw(lines.slice(5, 6)));
+  assert.equal(engine.calls.map((c) => c.records), [3], 'the first epoch is in flight: the next records wait for max_wait');
+  const deadline = Date.now() + 5_000;
+  while (engine.calls.length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+  assert.equal(engine.calls.map((c) => c.records), [3, 3], 'both offers in one epoch, cut by the timer while the first is still in flight');
+  engine.finish(0);
+  engine.finish(1);
+  assert.equal((await within(5_000, 'receipt', second.committed)).accepted, 2);
+  assert.equal((await within(5_000, 'receipt', third.committed)).accepted, 1);
+  s.close();
+});
+
+stream('with cutWhenIdle off, an epoch that is not full waits for the timer even when idle', async ({ compiled, lines }) => {
+  const engine = new HeldEngine();
+  const s = new EpochStream({ engine, ingest: new Ingest(compiled), sink: { write: () => ({ alertsBytes: 0, rejectsBytes: 0 }) }, shards: 64, checkpointed: 0, maxRecords: 1000, maxWaitMs: 20, cutWhenIdle: false });
   const { committed } = await s.offer(raw(lines.slice(0, 3)));
   assert.is(engine.calls.length, 0);
   const deadline = Date.now() + 5_000;
@@ -249,6 +276,20 @@ stream('an epoch that is not full is cut by the timer', async ({ compiled, lines
   assert.equal(engine.calls.map((c) => c.records), [3]);
   engine.finish(0);
   assert.equal(await within(5_000, 'receipt', committed), { accepted: 3, rejects: [] });
+  s.close();
+});
+
+stream('records gathered behind a busy pipeline go the moment it drains, before max_wait', async ({ compiled, lines }) => {
+  const engine = new HeldEngine();
+  const s = new EpochStream({ engine, ingest: new Ingest(compiled), sink: { write: () => ({ alertsBytes: 0, rejectsBytes: 0 }) }, shards: 64, checkpointed: 0, maxRecords: 1000, maxWaitMs: 60_000 });
+  await s.offer(raw(lines.slice(0, 3)));
+  const later = await s.offer(raw(lines.slice(3, 7)));
+  assert.equal(engine.calls.map((c) => c.records), [3]);
+  engine.finish(0);
+  await flush();
+  assert.equal(engine.calls.map((c) => c.records), [3, 4], 'cut when the first epoch finished, not a minute later');
+  engine.finish(1);
+  assert.equal((await within(5_000, 'receipt', later.committed)).accepted, 4);
   s.close();
 });
 
