@@ -7,7 +7,10 @@
  * Needs the build and some temporary disk (threads runs).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, totalmem } from 'node:os';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -93,41 +96,73 @@ const KEY_RULES = `  - { id: calls-per-caller, by: caller, measure: count, windo
 
 /** Heap a key-scaling point needs per key, bytes: a conservative reading of the 1M-key runs (~1.1 KB). */
 const BYTES_PER_KEY_POINT = 1600;
+/** A point runs in a child process with a larger heap only while it needs at most this share of the machine's memory. */
+const CHILD_MEMORY_SHARE = 0.75;
 
 const held: { lines?: readonly string[] | undefined, check?: number } = {};
 
+/**
+ * Key-scaling points (every record a new caller and a new subscription: two engine keys per
+ * record). A point that fits this process's heap runs here; a bigger one (10M keys want
+ * ~7 GiB, past Node's default heap of ~4 GiB) runs in a child process started with the heap it
+ * needs, when the machine has that much memory; otherwise it is skipped and says why.
+ */
 export async function scaleKeys (sizes: readonly number[], p?: Progress): Promise<ScalePoint[]> {
-  const compiled = compileRules(parseRules(HEAD + KEY_RULES, 'keys.yaml', { readFile: () => '' }));
   const out: ScalePoint[] = [];
   for (const keys of sizes) {
     // Two engine keys per record (~150 B each), the record's line, and room for the Maps to
     // double: past the heap limit the run would abort the process (it did at 3M keys with
-    // the default 4 GiB), so a point that may not fit is skipped and says so.
+    // the default 4 GiB).
     const need = keys * BYTES_PER_KEY_POINT;
     const room = 0.75 * (getHeapStatistics().heap_size_limit - heapUsed());
-    if (need > room) {
-      out.push({ x: keys, skipped: `needs ~${mib(need)} MiB of heap, ${mib(room)} MiB usable (raise with NODE_OPTIONS=--max-old-space-size=MiB)`, records: 0, recordsPerSec: 0, heapMiB: 0, rssMiB: 0 });
+    if (need <= room) {
+      out.push(await keyPoint(keys, p));
+    } else if (need <= CHILD_MEMORY_SHARE * totalmem()) {
+      p?.update(`keys ${keys.toLocaleString('en-US')}: in a child process with ${mib(need).toLocaleString('en-US')} MiB of heap`);
+      out.push(await keyPointInChild(keys, mib(need)));
+    } else {
+      out.push({ x: keys, skipped: `needs ~${mib(need)} MiB of heap; this machine has ${mib(totalmem())} MiB of memory`, records: 0, recordsPerSec: 0, heapMiB: 0, rssMiB: 0 });
       p?.done(`keys ${keys}: skipped, needs ~${mib(need)} MiB of heap`);
-      continue;
     }
-    const lines = keyTraffic(keys);
-    // Held in a module variable: a local no longer used could be collected by the gc inside
-    // runLoad, and its lines would then cancel out the engine's growth.
-    held.lines = lines;
-    // Flattened now (V8 flattens a concatenated string on first character access): JSON.parse
-    // would flatten them during the run, and the freed pieces would cancel out the engine's growth.
-    let sum = 0;
-    for (const line of lines) sum += line.charCodeAt(0);
-    held.check = sum;
-    const before = heapUsed();
-    const r = await runLoad({ name: `keys ${keys}`, compiled, lines, rate: 0, gc, ...(p === undefined ? {} : { progress: p }) });
-    // The lines are alive before and after: the growth is what the engine keeps for the keys.
-    const grown = Math.max(0, (r.retainedHeap ?? before) - before);
-    out.push({ x: keys, records: r.records, recordsPerSec: r.recordsPerSec, heapMiB: mib(grown), rssMiB: r.rssMiB, keys: r.keys, bytesPerKey: Math.round(grown / Math.max(1, r.keys)) });
-    held.lines = undefined;
-    gc();
   }
   return out;
+}
+
+/** One key-scaling point in this process. */
+export async function keyPoint (keys: number, p?: Progress): Promise<ScalePoint> {
+  const compiled = compileRules(parseRules(HEAD + KEY_RULES, 'keys.yaml', { readFile: () => '' }));
+  const lines = keyTraffic(keys);
+  // Held in a module variable: a local no longer used could be collected by the gc inside
+  // runLoad, and its lines would then cancel out the engine's growth.
+  held.lines = lines;
+  // Flattened now (V8 flattens a concatenated string on first character access): JSON.parse
+  // would flatten them during the run, and the freed pieces would cancel out the engine's growth.
+  let sum = 0;
+  for (const line of lines) sum += line.charCodeAt(0);
+  held.check = sum;
+  const before = heapUsed();
+  const r = await runLoad({ name: `keys ${keys}`, compiled, lines, rate: 0, gc, ...(p === undefined ? {} : { progress: p }) });
+  // The lines are alive before and after: the growth is what the engine keeps for the keys.
+  const grown = Math.max(0, (r.retainedHeap ?? before) - before);
+  held.lines = undefined;
+  gc();
+  return { x: keys, records: r.records, recordsPerSec: r.recordsPerSec, heapMiB: mib(grown), rssMiB: r.rssMiB, keys: r.keys, bytesPerKey: Math.round(grown / Math.max(1, r.keys)) };
+}
+
+/** One key-scaling point in a child process (bench/scale-keys-point.ts) with `heapMiB` of heap; its JSON line is the point. */
+export async function keyPointInChild (keys: number, heapMiB: number): Promise<ScalePoint> {
+  const child = spawn(process.execPath, [`--max-old-space-size=${heapMiB}`, fileURLToPath(new URL('./scale-keys-point.js', import.meta.url)), String(keys)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr = (stderr + d).slice(-2000); });
+  const [code, signal] = await once(child, 'exit') as [number | null, NodeJS.Signals | null];
+  const line = stdout.trim().split('\n').pop() ?? '';
+  if (code !== 0 || !line.startsWith('{')) {
+    const why = signal !== null ? `killed by ${signal}` : `exit code ${String(code)}`;
+    return { x: keys, skipped: `the child process with ${heapMiB} MiB of heap failed (${why}): ${stderr.trim().split('\n').pop() ?? ''}`, records: 0, recordsPerSec: 0, heapMiB: 0, rssMiB: 0 };
+  }
+  return JSON.parse(line) as ScalePoint;
 }
 
 export async function scaleThreads (threads: readonly number[], compiled: CompiledRules, lines: readonly string[], p?: Progress): Promise<ScalePoint[]> {
