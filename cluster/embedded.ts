@@ -31,6 +31,7 @@ import { ActorCrashedError, Mailbox } from '../workers/mailbox.js';
 import { type ShardMsg, type ShardReply, type BatchPayload, RECORD_CHUNK } from '../workers/protocol.js';
 import { packOwn, wire } from '../workers/codec.js';
 import type { Failure } from '../workers/store.js';
+import type { CounterReading } from '../core/engine.js';
 
 export interface EmbeddedOptions {
   readonly config: RulesConfig;
@@ -238,7 +239,7 @@ export class EmbeddedEngine {
   }
 
   /** The current value of one rule's counter for one key (for the API). */
-  async counter (rule: string, key: string, ts: number): Promise<{ value: number, start: number, end: number } | null> {
+  async counter (rule: string, key: string, ts: number): Promise<CounterReading | null> {
     for (const mailbox of this.mailboxes) {
       const reply = await mailbox.send({ kind: 'counter', rule, key, ts });
       if (reply.kind === 'counter' && reply.value !== null) return reply.value;

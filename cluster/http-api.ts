@@ -55,7 +55,7 @@ export interface ApiDeps {
   /** see EpochStream.offer */
   readonly offer: (items: readonly RawRecord[]) => Promise<{ committed: Promise<Receipt> }>;
   readonly hasRule: (rule: string) => boolean;
-  readonly counter: (rule: string, key: string, ts: number) => Promise<{ value: number, start: number, end: number } | null>;
+  readonly counter: (rule: string, key: string, ts: number) => Promise<{ value: number, start: number, end: number, limit?: number | null } | null>;
   /** the ingest watermark: "now" in event time, for the counters' current window */
   readonly watermark: () => number;
   /** the rules' zone (it may change with a reload) */
@@ -313,7 +313,8 @@ class Handlers {
     const zone = this.deps.zone();
     if (found === null) throw new HttpError(404, `no counter of rule "${rule}" for key "${key}" in the window at ${zone.toIso(ts)}`);
     // Rounded as in alerts, so a counter and the alert it raised show the same number.
-    return { rule, key, value: roundValue(found.value), window: { start: zone.toIso(found.start), end: zone.toIso(found.end) } };
+    const limit = found.limit ?? null;
+    return { rule, key, value: roundValue(found.value), limit: limit === null ? null : roundValue(limit), window: { start: zone.toIso(found.start), end: zone.toIso(found.end) } };
   }
 
   async risk (req: FastifyRequest): Promise<unknown> {

@@ -34,6 +34,7 @@ import type { Metrics } from './metrics.js';
 import { preferredNode } from './ownership.js';
 import { StoreFailures, WITHDRAW_BASE_MS } from './withdraw.js';
 import { ROOT_CONTEXT, SpanKind, contextFrom, headersFor, messaging, startMerged, tracer, within, type Context } from './tracing.js';
+import type { CounterReading } from '../core/engine.js';
 
 const LANE_WORKER = new URL('../workers/lanes/main.js', import.meta.url).href;
 /** stream messages per apply at most */
@@ -488,7 +489,7 @@ export class ShardNode {
   raised (alerts: number): void { this.counts.alerts += alerts; }
 
   /** The current value of a rule's counter for a key, if one of this node's lanes has it. */
-  async counter (rule: string, key: string, ts: number): Promise<{ value: number, start: number, end: number } | null> {
+  async counter (rule: string, key: string, ts: number): Promise<CounterReading | null> {
     for (const lane of [...this.lanes.values()]) {
       const reply = await lane.counter(rule, key, ts);
       if (reply.kind === 'counter' && reply.value !== null) return reply.value;

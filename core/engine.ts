@@ -97,6 +97,15 @@ function freshSpan (counter: CompiledCounter, old: SlidingState): SlidingState {
 
 export interface EngineStats { keys: number, windows: number }
 
+/** A counter as Engine.counterValue reads it. */
+export interface CounterReading {
+  readonly value: number;
+  readonly start: number;
+  readonly end: number;
+  /** the rule's effective limit in that window at that time; null when it has none */
+  readonly limit: number | null;
+}
+
 /** What changed since the last takeChanges(): rows to write and keys to delete, per keyer. */
 export interface EngineChanges {
   readonly rows: ReadonlyArray<{ readonly keyer: number, readonly row: Row }>;
@@ -1031,10 +1040,23 @@ export class Engine {
     return out;
   }
 
-  /** The current value of one rule's counter for one key, for the API and for tests. */
-  counterValue (ruleId: string, key: string, ts: number): { value: number, start: number, end: number } | undefined {
+  /**
+   * One rule's counter for `key` in the window at event time `ts`: its value, the window's
+   * bounds, and the rule's effective limit there (per-key `limits` or `adaptive` as fixed
+   * when the window opened, times `shape` at `ts`; null without one). Undefined when the key
+   * has no such window.
+   */
+  counterValue (ruleId: string, key: string, ts: number): CounterReading | undefined {
     const counter = this.compiled.counters.find((c) => c.rules.some((r) => r.id === ruleId));
     if (counter === undefined) return undefined;
+    const rule = counter.rules.find((r) => r.id === ruleId)!;
+    const reading = (value: number, start: number, end: number, limits: ArrayLike<number> | undefined): CounterReading => {
+      const base = counter.varyingLimits && limits !== undefined ? limits[rule.slot]! : rule.limit ?? Infinity;
+      const shape = rule.shape;
+      const local = shape === undefined ? undefined : this.compiled.zone.local(ts);
+      const limit = local === undefined ? base : base * shape![local.weekday * 24 + local.hour]!;
+      return { value, start, end, limit: Number.isFinite(limit) ? limit : null };
+    };
     const off = this.offsets[counter.index]!;
     if (off >= 0) {
       const table = this.tables[counter.keyer]!;
@@ -1045,21 +1067,21 @@ export class Engine {
       const w = table.arena[o + START] === bounds.start
         ? this.windowAt(table, id, o, counter)
         : (table.cells[id]?.[counter.slot] as CalendarCell | undefined)?.windows.find((x) => x.start === bounds.start);
-      return w === undefined ? undefined : { value: windowValue(counter.measure.kind, w), start: w.start, end: w.end };
+      return w === undefined ? undefined : reading(windowValue(counter.measure.kind, w), w.start, w.end, w.limits);
     }
     const cell = this.cellOf(counter, key);
     if (cell === undefined) return undefined;
     if (counter.risk) {
       const r = cell as RiskCell;
-      return { value: roundValue(decayedScore(r, ts, this.compiled.halfLife)), start: r.contributions[0]?.[3] ?? r.at, end: Math.max(ts, r.at) };
+      return reading(roundValue(decayedScore(r, ts, this.compiled.halfLife)), r.contributions[0]?.[3] ?? r.at, Math.max(ts, r.at), r.limits);
     }
     if (counter.window.kind === 'sliding') {
       const s = cell as SlidingState;
-      return { value: windowValue(counter.measure.kind, s), start: s.newest - counter.window.ms, end: s.newest };
+      return reading(windowValue(counter.measure.kind, s), s.newest - counter.window.ms, s.newest, s.limits);
     }
     const bounds = this.compiled.zone.window(counter.window.unit, ts);
     const w = (cell as CalendarCell).windows.find((x) => x.start === bounds.start);
-    return w === undefined ? undefined : { value: windowValue(counter.measure.kind, w), start: w.start, end: w.end };
+    return w === undefined ? undefined : reading(windowValue(counter.measure.kind, w), w.start, w.end, w.limits);
   }
 
   private makeAlert (rule: CompiledRule, severity: Severity, key: string, start: number, end: number, anchor: string | number, value: number, limit: number, record: UsageRecord): Alert {

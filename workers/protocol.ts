@@ -7,6 +7,7 @@ import type { RulesConfig } from '../core/rules-config.js';
 import type { EpochOutput } from './store.js';
 import type { RiskReport } from '../core/engine.js';
 import { wire } from './codec.js';
+import type { CounterReading } from '../core/engine.js';
 
 /** What a shard actor thread is started with (piscina workerData). */
 export interface ShardActorData {
@@ -32,7 +33,7 @@ export type ShardMsg =
 
 export type ShardReply =
   | { readonly kind: 'applied', readonly epoch: number, readonly output: EpochOutput, readonly replayed: boolean }
-  | { readonly kind: 'counter', readonly value: { value: number, start: number, end: number } | null }
+  | { readonly kind: 'counter', readonly value: CounterReading | null }
   | { readonly kind: 'risk', readonly reports: readonly RiskReport[] }
   | { readonly kind: 'stats', readonly keys: number, readonly windows: number, readonly epoch: number }
   | { readonly kind: 'error', readonly error: ErrorData };

@@ -337,7 +337,7 @@ api('PUT /v1/rules while records keep arriving: every POST acknowledged, kept co
     const records = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     const expected = (run: CoreRun, compiled: CompiledRules, rule: string, key: string): unknown => {
       const c = run.engine.counterValue(rule, key, at);
-      return c === undefined ? 404 : { rule, key, value: roundValue(c.value), window: { start: compiled.zone.toIso(c.start), end: compiled.zone.toIso(c.end) } };
+      return c === undefined ? 404 : { rule, key, value: roundValue(c.value), limit: c.limit === null ? null : roundValue(c.limit), window: { start: compiled.zone.toIso(c.start), end: compiled.zone.toIso(c.end) } };
     };
     let live = 0;
     for (const rule of [...KEPT_RULES, ...RESTARTED_RULES]) {

@@ -428,7 +428,8 @@ node('records POSTed in order give the alerts replay --threads 0 gives, and the 
     const last = JSON.parse(expected.filter((a) => a.includes('"rule":"spend-day"')).at(-1)!) as { key: string, value: number, window: { start: string, end: string } };
     const counter = await http(n.port, 'GET', `/v1/counters/spend-day/${encodeURIComponent(last.key)}?at=${encodeURIComponent(last.window.start)}`);
     assert.is(counter.status, 200, JSON.stringify(counter.json));
-    assert.equal(Object.keys(counter.json), ['rule', 'key', 'value', 'window']);
+    assert.equal(Object.keys(counter.json), ['rule', 'key', 'value', 'limit', 'window']);
+    assert.is(counter.json.limit, 40, 'spend-day\'s limit');
     assert.is(counter.json.rule, 'spend-day');
     assert.ok((counter.json.value as number) >= last.value, `${JSON.stringify(counter.json)} vs ${JSON.stringify(last)}`);
     assert.equal(counter.json.window, last.window);

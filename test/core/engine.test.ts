@@ -291,6 +291,32 @@ engine('a disabled rule is ignored, and rules sharing a counter keep their own t
   ]);
 });
 
+engine('a counter reads with the limit its rule applies there: per-key limits, shape at that time, adaptive', () => {
+  const cfg = config([
+    rule({ id: 'spend', measure: { kind: 'sum', field: 'cost' }, limit: 100, limits: new Map([['VIP', 1000]]), shape: { weekday: [1, 1, 1, 1, 1, 1, 1], hour: [{ from: 22, to: 6, factor: 0.5 }] } }),
+    rule({ id: 'sliding', window: { kind: 'sliding', ms: HOUR_MS, text: '1h' }, limit: 7 }),
+    rule({ id: 'baseline', adaptive: { over: 2, factor: 3, min: 5 } }),
+  ], { timezone: 'Europe/Berlin' });
+  const zone = new Zone(cfg.timezone);
+  const e = new Engine(compileRules(cfg), () => 0);
+  const day1 = at('2026-11-18T10:00:00Z');
+  const day3 = at('2026-11-20T10:00:00Z');
+  const inputs: RecordInput[] = [
+    { id: 'a', ts: day1, account: 'A', cost: 1 }, { id: 'b', ts: day1 + 1, account: 'A', cost: 1 }, { id: 'c', ts: day1 + 2, account: 'A', cost: 1 },
+    { id: 'v', ts: day3 - 1, account: 'VIP', cost: 1 },
+    { id: 'd', ts: day3, account: 'A', cost: 1 },
+  ];
+  for (const r of inputs) { e.advance(r.ts); e.process(usage(zone, r, cfg.groups), undefined, []); }
+  const noon = day3 + 2 * HOUR_MS;
+  const night = at('2026-11-20T22:30:00Z'); // 23:30 in Berlin, the same local day
+  assert.is(e.counterValue('spend', 'A', noon)?.limit, 100);
+  assert.is(e.counterValue('spend', 'A', night)?.limit, 50, 'shape at the asked time');
+  assert.is(e.counterValue('spend', 'VIP', noon)?.limit, 1000, 'the per-key limit');
+  assert.is(e.counterValue('sliding', 'A', day3)?.limit, 7);
+  // Day 1 held 3 records, day 2 none: the mean over 2 days is 1.5, times 3 is 4.5, under the floor of 5.
+  assert.equal(e.counterValue('baseline', 'A', day3), { value: 1, start: at('2026-11-19T23:00:00Z'), end: at('2026-11-20T23:00:00Z'), limit: 5 });
+});
+
 engine.run();
 
 /*

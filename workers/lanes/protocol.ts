@@ -9,6 +9,7 @@ import type { ErrorData } from '../../core/errors.js';
 import type { RulesConfig } from '../../core/rules-config.js';
 import type { RiskReport } from '../../core/engine.js';
 import type { EpochOutput } from '../store.js';
+import type { CounterReading } from '../../core/engine.js';
 
 export interface LaneActorData {
   readonly config: RulesConfig;
@@ -53,7 +54,7 @@ export type LaneReply =
   /** `position`: the lane's position after the messages; `output` is keyed by that position in the outbox */
   | { readonly kind: 'applied', readonly shard: number, readonly position: number, readonly output: EpochOutput, readonly applied: number, readonly records: number, readonly timing: Timing }
   | { readonly kind: 'done' }
-  | { readonly kind: 'counter', readonly value: { value: number, start: number, end: number } | null }
+  | { readonly kind: 'counter', readonly value: CounterReading | null }
   | { readonly kind: 'risk', readonly reports: readonly RiskReport[] }
   | { readonly kind: 'stats', readonly keys: number, readonly windows: number, readonly lanes: number }
   | { readonly kind: 'error', readonly error: ErrorData };
