@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { availableParallelism, userInfo } from 'node:os';
 import { DataUnavailableError, EngineError, formatDiagnostic, InvalidRulesError, UsageError } from '../core/errors.js';
 import { actor } from '../core/blocklist.js';
@@ -26,10 +26,12 @@ const USAGE = `usage:
                [--input-tz ZONE] [--data DIR] [--threads N] [--epoch N] INPUT...
                (INPUT: a file, or - for standard input; --threads 0: the single-threaded core;
                --epoch: input records per checkpoint, default 16384)
-  vigil serve --config FILE
-  vigil dead-letters list|redrive [--url http://127.0.0.1:7800] [--token T] [--id ID]
+  vigil serve [--config FILE]
                (runs a node: HTTP API on loopback, shard threads, counters in the config's
-               data folder; SIGTERM or SIGINT stops it after committing what it took)
+               data folder; SIGTERM or SIGINT stops it after committing what it took;
+               the config is vigil.yaml in the working directory unless --config names one)
+  vigil dead-letters list|redrive [--url http://127.0.0.1:7800] [--token T] [--id ID]
+               (a running node's undeliverable alerts, through its API)
   vigil backtest --rules NEW --baseline CURRENT [--json] [--format jsonl|csv|asterisk]
                [--input-tz ZONE] INPUT...
                (replays INPUT through both rule sets; per rule: alerts each raises, added,
@@ -41,10 +43,13 @@ const USAGE = `usage:
   vigil blocks history KEY --data DIR
                (the blocklist of a node's or a replay's data folder, also while the node
                runs; a lift is logged as cli:NAME, by default the user's login name)
-  vigil bench [--preset tiny|quick|full] [--rate N] [--chart FILE.svg] [--results FILE]
-              [--no-redis] [--no-scaling] [--quiet]
+  vigil bench [--preset tiny|quick|full] [--rate N] [--threads N] [--chart FILE.svg]
+              [--results FILE] [--no-redis] [--no-scaling] [--quiet]
                (load harness: fixed-rate latency and detection, throughput beside baselines,
                scaling; see bench/README.md)`;
+
+/** What `vigil serve` reads without --config. */
+const DEFAULT_CONFIG = 'vigil.yaml';
 
 const FORMATS: readonly InputFormat[] = ['jsonl', 'csv', 'asterisk'];
 
@@ -207,8 +212,10 @@ async function riskCommand (args: string[]): Promise<number> {
  */
 async function serveCommand (args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { config: { type: 'string' } }, strict: true });
-  if (values.config === undefined) fail('serve needs --config FILE (with at least rules: and data:; see the README)');
-  const config = loadConfig(values.config);
+  // interfaces.md: `vigil serve [--config FILE]`; without it, the vigil.yaml of the working directory.
+  const file = values.config ?? DEFAULT_CONFIG;
+  if (values.config === undefined && !existsSync(file)) fail(`serve needs a config: --config FILE, or ${DEFAULT_CONFIG} in the working directory (${resolve(file)} does not exist); it names at least rules: and data: (see the README)`);
+  const config = loadConfig(file);
   // Signal handlers go in before the node starts: a SIGTERM right after it says "ready" must
   // stop it gracefully, not kill it.
   let node: ServeNode | ClusterServe | undefined;

@@ -2,7 +2,7 @@
 // form, with the right exit code (0 ran, 2 bad usage or invalid rules, 1 engine failure).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { closeSync, existsSync, openSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { runVigil } from '../helpers/cli.js';
 import { tempDir, removeDir } from '../helpers/tmp.js';
@@ -83,6 +83,21 @@ cli('serve refuses such a file as check does, before it opens anything', async (
   writeFileSync(config, `rules: ${file}\ndata: ${join(dir, 'channel-serve-data')}\nlisten: 127.0.0.1:0\n`);
   const r = await runVigil(['serve', '--config', config]);
   assert.equal([r.code, r.stderr], [2, `${file}:${BAD_CHANNELS[2]![2]}\n`]);
+});
+
+cli('serve without --config reads vigil.yaml in the working directory, and says so when there is none', async ({ dir }) => {
+  const empty = join(dir, 'no-config-here');
+  mkdirSync(empty);
+  const none = await runVigil(['serve'], { cwd: empty });
+  assert.is(none.code, 2, none.stderr);
+  assert.match(none.stderr, `serve needs a config: --config FILE, or vigil.yaml in the working directory (${join(empty, 'vigil.yaml')} does not exist)`);
+  const here = join(dir, 'config-here');
+  mkdirSync(here);
+  const file = join(here, 'rules.yaml');
+  writeFileSync(file, withChannel(BAD_CHANNELS[2]![1]));
+  writeFileSync(join(here, 'vigil.yaml'), 'rules: rules.yaml\ndata: data\nlisten: 127.0.0.1:0\n');
+  const r = await runVigil(['serve'], { cwd: here });
+  assert.equal([r.code, r.stderr], [2, `${file}:${BAD_CHANNELS[2]![2]}\n`], 'the rules vigil.yaml names were read, and refused as with --config');
 });
 
 cli('check passes channels of every type that the notifier can use', async ({ dir }) => {

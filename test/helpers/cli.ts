@@ -6,8 +6,8 @@ export const VIGIL = fileURLToPath(new URL('../../../bin/vigil.js', import.meta.
 
 export interface RunResult { code: number | null, signal: NodeJS.Signals | null, stdout: string, stderr: string }
 
-export function startVigil (args: readonly string[]): { child: ChildProcess, done: Promise<RunResult> } {
-  const child = spawn(process.execPath, [VIGIL, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export function startVigil (args: readonly string[], options: { cwd?: string } = {}): { child: ChildProcess, done: Promise<RunResult> } {
+  const child = spawn(process.execPath, [VIGIL, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...(options.cwd === undefined ? {} : { cwd: options.cwd }) });
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (d: Buffer) => { stdout += d.toString(); });
@@ -18,6 +18,6 @@ export function startVigil (args: readonly string[]): { child: ChildProcess, don
   return { child, done };
 }
 
-export async function runVigil (args: readonly string[]): Promise<RunResult> {
-  return await startVigil(args).done;
+export async function runVigil (args: readonly string[], options: { cwd?: string } = {}): Promise<RunResult> {
+  return await startVigil(args, options).done;
 }
