@@ -37,7 +37,7 @@ rules:
   - { id: calls, by: account, measure: count, window: day, limit: 2, action: block, notify: [bus] }
 `);
   const config = join(dir, 'node.yaml');
-  writeFileSync(config, `rules: ${rules}\ndata: ${join(dir, 'data')}\nlisten: 127.0.0.1:0\nthreads: 1\nalerts: ${join(dir, 'alerts.jsonl')}\nnats: { servers: ["${nats.url}"] }\n`);
+  writeFileSync(config, `rules: ${rules}\ndata: ${join(dir, 'data')}\nlisten: 127.0.0.1:0\nthreads: 1\nnats: { servers: ["${nats.url}"] }\n`);
   const published: string[] = [];
   nc.subscribe('fraud.alerts', { callback: (err, msg) => { if (err === null) published.push(msg.string()); } });
   await nc.flush();
