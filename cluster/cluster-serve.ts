@@ -18,7 +18,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { compileRules, rulesFingerprint, type CompiledRules } from '../core/compile.js';
-import { UsageError } from '../core/errors.js';
+import { ReloadUnsupportedError, UsageError } from '../core/errors.js';
 import type { RiskReport } from '../core/engine.js';
 import { jetstream, jetstreamManager, type NatsConnection } from '../workers/nats-client.js';
 import { loadRules } from './rules-file.js';
@@ -124,7 +124,7 @@ export class ClusterServe {
       },
       rules: {
         current: () => this.rules,
-        reload: async () => { throw new UsageError('rules are not reloaded in place in a cluster: restart every node with the new rules file'); },
+        reload: async () => { throw new ReloadUnsupportedError('rules are not reloaded in place in a cluster: restart every node with the new rules file (a lane refuses state written under other rules)'); },
       },
       metrics: () => this.renderMetrics(),
     });
