@@ -18,7 +18,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { compileRules, rulesFingerprint, type CompiledRules } from '../core/compile.js';
-import { UsageError } from '../core/errors.js';
+import { ReloadUnsupportedError, UsageError } from '../core/errors.js';
 import type { RiskReport } from '../core/engine.js';
 import { jetstream, jetstreamManager, type NatsConnection } from '../workers/nats-client.js';
 import { loadRules } from './rules-file.js';
@@ -37,6 +37,7 @@ import { connectNats } from './nats-connect.js';
 import { createLog } from './log.js';
 import { startTelemetry, telemetryEvent, type Telemetry } from './telemetry.js';
 import type { ServeOptions } from './serve.js';
+import type { Receipt } from './stream.js';
 import { DataFolderLock, startHolding } from '../workers/data-folder-lock.js';
 
 const QUERY_WAIT_MS = 1_000;
@@ -97,15 +98,7 @@ export class ClusterServe {
       state: () => this.state,
       offer: async (items) => {
         if (this.coordinator === undefined) return { committed: Promise.reject(noRole('coordinator')) };
-        const started = performance.now();
-        const offered = await this.coordinator.offer(items);
-        return {
-          committed: offered.committed.then((receipt) => {
-            this.metrics.epoch(items.length, receipt.accepted, receipt.rejects, []);
-            this.metrics.observe('vigil_ingest_seconds', 'From a batch of records offered to a coordinator to JetStream holding all of them.', (performance.now() - started) / 1000);
-            return receipt;
-          }),
-        };
+        return await this.coordinator.offer(items);
       },
       hasRule: (rule) => this.compiled.config.rules.some((r) => r.id === rule),
       counter: async (rule, key, ts) => await this.ask<{ value: number, start: number, end: number } | null>({ kind: 'counter', rule, key, ts }, (v) => v !== null) ?? null,
@@ -131,7 +124,7 @@ export class ClusterServe {
       },
       rules: {
         current: () => this.rules,
-        reload: async () => { throw new UsageError('rules are not reloaded in place in a cluster: restart every node with the new rules file'); },
+        reload: async () => { throw new ReloadUnsupportedError('rules are not reloaded in place in a cluster: restart every node with the new rules file (a lane refuses state written under other rules)'); },
       },
       metrics: () => this.renderMetrics(),
     });
@@ -231,7 +224,12 @@ export class ClusterServe {
       });
     }
     if (roles.has('coordinator')) {
-      this.coordinator = new Coordinator({ nc, js, names: this.names, compiled: this.compiled, shards: cluster.shards, id: cluster.nodeId, maxWaitMs: config.batch.maxWaitMs });
+      // Counted where both inputs meet, so records on <prefix>.in count as POSTed ones do.
+      const onCommitted = (offered: number, receipt: Receipt, seconds: number): void => {
+        this.metrics.epoch(offered, receipt.accepted, receipt.rejects, []);
+        this.metrics.observe('vigil_ingest_seconds', 'From a batch of records offered to a coordinator to JetStream holding all of them.', seconds);
+      };
+      this.coordinator = new Coordinator({ nc, js, names: this.names, compiled: this.compiled, shards: cluster.shards, id: cluster.nodeId, maxWaitMs: config.batch.maxWaitMs, onCommitted });
       this.coordinator.listen();
       // The server has the queue subscription once a round trip is back: a started node takes its share.
       await nc.flush();

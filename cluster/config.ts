@@ -31,10 +31,11 @@ export interface ServeConfig {
   readonly data: string;
   readonly listen: { readonly host: string, readonly port: number };
   readonly threads: number;
-  /** a file for alert JSON lines, resolved; undefined: standard output */
+  /** a file for alert JSON lines, resolved; undefined: standard output (embedded node only: a cluster config refuses a file) */
   readonly alerts: string | undefined;
   /** how long the alert history (GET /v1/alerts) keeps an alert, ms */
   readonly alertRetentionMs: number;
+  /** a file for reject JSON lines, resolved (embedded node only: a cluster config refuses one) */
   readonly rejects: string | undefined;
   readonly batch: { readonly maxRecords: number, readonly maxWaitMs: number };
   /** bearer tokens of the write endpoints; none: the API is open (loopback only) */
@@ -212,6 +213,7 @@ export function parseConfig (text: string, file: string): ServeConfig {
     d.at(clusterEntry.keyNode, 'config.cluster needs config.nats.servers: the cluster roles talk to each other over NATS, got no nats:');
   }
   const cluster = readCluster(clusterEntry, r, defaultCluster(listen ?? DEFAULT_LISTEN));
+  if (top.has('nats')) refuseOutputFiles(alertsOut, top.get('rejects'), r, nats?.prefix ?? DEFAULT_PREFIX);
   const telemetry = readTelemetry(top.get('telemetry'), r);
 
   if (d.count > 0 || rules === undefined || data === undefined || listen === undefined || threads === undefined || batch === undefined || alertsOut === undefined || api === undefined || cluster === undefined || telemetry === undefined) {
@@ -475,12 +477,32 @@ function readFileSetting (node: unknown, r: Reader, base: string, path: string, 
   return undefined;
 }
 
+/**
+ * A cluster node (cluster-serve.ts) writes neither an alerts nor a rejects file: both are
+ * refused with where that output goes instead, rather than silently ignored. `alerts:
+ * { retention }` stays: the notifier's alert history keeps alerts for that long.
+ */
+function refuseOutputFiles (alerts: AlertsSetting | undefined, rejects: Entry | undefined, r: Reader, prefix: string): void {
+  const instead = `alerts go to the ${prefix}.alerts stream, GET /v1/alerts and the rules' channels (a file channel appends them as JSON lines)`;
+  if (alerts?.fileNode !== undefined) {
+    const path = isMap(alerts.node) ? 'config.alerts.file' : 'config.alerts';
+    const expect = isMap(alerts.node) ? 'left out' : 'left out or { retention: DURATION }';
+    r.d.at(alerts.fileNode, `${path} must be ${expect} when config.nats is set, got ${got(alerts.fileNode)}: a cluster node writes no alerts file; ${instead}`);
+  }
+  if (rejects !== undefined) {
+    r.d.at(rejects.value, `config.rejects must be left out when config.nats is set, got ${got(rejects.value)}: a cluster node writes no rejects file; rejects go to ${prefix}.rejected and into the answer to each POST /v1/records and each ${prefix}.in request`);
+  }
+}
+
+/** `config.alerts` as read; `fileNode` is where the file was given, when it was. */
+interface AlertsSetting { readonly file: string | undefined, readonly retentionMs: number, readonly node?: unknown, readonly fileNode?: unknown }
+
 /** `alerts: FILE`, or `alerts: { file: FILE, retention: 7d }`. */
-function readAlerts (e: Entry | undefined, r: Reader): { file: string | undefined, retentionMs: number } | undefined {
+function readAlerts (e: Entry | undefined, r: Reader): AlertsSetting | undefined {
   if (e === undefined) return { file: undefined, retentionMs: DEFAULT_RETENTION_MS };
   if (!isMap(e.value)) {
     const file = r.text(e.value, 'config.alerts', 'a file path (or - for standard output), or a map with file and retention');
-    return file === undefined ? undefined : { file, retentionMs: DEFAULT_RETENTION_MS };
+    return file === undefined ? undefined : { file, retentionMs: DEFAULT_RETENTION_MS, node: e.value, fileNode: e.value };
   }
   const entries = r.knownMap(e.value, 'config.alerts', 'config.alerts', ALERTS_KEYS);
   if (entries === undefined) return undefined;
@@ -498,7 +520,7 @@ function readAlerts (e: Entry | undefined, r: Reader): { file: string | undefine
     }
   }
   if ((of.has('file') && file === undefined) || retentionMs === undefined) return undefined;
-  return { file, retentionMs };
+  return { file, retentionMs, node: e.value, ...(of.has('file') ? { fileNode: of.get('file') } : {}) };
 }
 
 /** One secret: long enough, no white space. Never echoed: the message says what is wrong with it, not what it is. */

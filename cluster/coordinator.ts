@@ -45,6 +45,11 @@ export interface CoordinatorOptions {
   readonly maxQueued?: number;
   /** called for every stream publish that failed and will be retried */
   readonly onRetry?: (shard: number, err: unknown) => void;
+  /**
+   * called once JetStream holds every record of an offer, whichever input brought it (HTTP or
+   * `<prefix>.in`), with how many raw records it had and the seconds from offer to held
+   */
+  readonly onCommitted?: (offered: number, receipt: Receipt, seconds: number) => void;
 }
 
 class Ticket {
@@ -130,6 +135,7 @@ export class Coordinator {
    * while too many records are unpublished); `committed` resolves once JetStream holds them.
    */
   async offer (items: readonly RawRecord[], parent: Context = context.active()): Promise<{ committed: Promise<Receipt> }> {
+    const started = performance.now();
     const ticket = new Ticket(items.length, parent);
     const run = this.lock.then(async () => {
       while (this.queued >= this.maxQueued && !this.closed) await new Promise<void>((resolve) => { this.roomWaiters.push(resolve); });
@@ -138,7 +144,11 @@ export class Coordinator {
     this.lock = run.catch(() => undefined);
     await run;
     ticket.done();
-    return { committed: ticket.promise };
+    const onCommitted = this.opts.onCommitted;
+    const committed = onCommitted === undefined
+      ? ticket.promise
+      : ticket.promise.then((receipt) => { onCommitted(items.length, receipt, (performance.now() - started) / 1000); return receipt; });
+    return { committed };
   }
 
   private route1 (items: readonly RawRecord[], ticket: Ticket): void {

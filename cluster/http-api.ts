@@ -13,7 +13,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type HTTPMethods } from 'fastify';
-import { InvalidRulesError, UsageError } from '../core/errors.js';
+import { InvalidRulesError, ReloadUnsupportedError, UsageError } from '../core/errors.js';
 import { roundValue } from '../core/alert.js';
 import { actor, type Block, type BlockChange } from '../core/blocklist.js';
 import type { Zone } from '../core/zone.js';
@@ -79,7 +79,10 @@ export interface ApiDeps {
   };
   readonly rules: {
     current (): RulesInfo;
-    /** validates and hot-reloads; throws InvalidRulesError for rules that are not valid */
+    /**
+     * validates and hot-reloads; throws InvalidRulesError for rules that are not valid,
+     * ReloadUnsupportedError on a node that never reloads in place (a cluster node)
+     */
     reload (text: string): Promise<ReloadResult>;
   };
   readonly metrics: () => string;
@@ -401,6 +404,8 @@ class Handlers {
     try {
       return await this.deps.rules.reload(text);
     } catch (err) {
+      // Not the node failing: these rules cannot be taken here (405 names what the path still allows).
+      if (err instanceof ReloadUnsupportedError) throw new HttpError(405, err.message, { allow: 'GET' });
       if (!(err instanceof InvalidRulesError)) throw err;
       const n = err.diagnostics.length;
       throw new HttpError(400, `the rules are not valid (${n} problem${n === 1 ? '' : 's'}); nothing was changed`, {}, {

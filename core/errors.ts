@@ -89,6 +89,13 @@ export class ReloadFailedError extends EngineError {
 }
 
 /**
+ * This node never reloads rules in place (a cluster node: a lane refuses state written under
+ * other rules, so new rules mean restarting every node with the new file). Not a failure of
+ * the node: the API answers `PUT /v1/rules` with 405 and `Allow: GET`.
+ */
+export class ReloadUnsupportedError extends ReloadFailedError {}
+
+/**
  * A channel's settings cannot be used (notifications.md, "Channels"). `path` names the setting
  * (`channels.noc.retry.max`), so the rules parser can point at it; it is absent on an error
  * that crossed a thread boundary.

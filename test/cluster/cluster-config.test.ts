@@ -157,6 +157,33 @@ test('good settings: credentials and files resolve against the config folder, cl
   assert.equal([none.cluster.shards, none.cluster.leaseMs, none.cluster.replicas, none.cluster.retentionMs], [64, 10_000, 1, 35 * 86_400_000]);
 });
 
+test('a cluster config refuses an alerts or rejects file (a cluster node writes neither) and says where that output goes', ({ file }) => {
+  const ALERTS = 'a cluster node writes no alerts file; alerts go to the acme.alerts stream, GET /v1/alerts and the rules\' channels (a file channel appends them as JSON lines)';
+  const REJECTS = 'a cluster node writes no rejects file; rejects go to acme.rejected and into the answer to each POST /v1/records and each acme.in request';
+  const cases: Array<[string, string[]]> = [
+    ['alerts: alerts.jsonl', [`3:9 config.alerts must be left out or { retention: DURATION } when config.nats is set, got "alerts.jsonl": ${ALERTS}`]],
+    ['alerts: "-"', [`3:9 config.alerts must be left out or { retention: DURATION } when config.nats is set, got "-": ${ALERTS}`]],
+    ['alerts: { file: a.jsonl, retention: 2d }', [`3:17 config.alerts.file must be left out when config.nats is set, got "a.jsonl": ${ALERTS}`]],
+    ['rejects: rejects.jsonl', [`3:10 config.rejects must be left out when config.nats is set, got "rejects.jsonl": ${REJECTS}`]],
+    ['alerts: a.jsonl\nrejects: r.jsonl', [
+      `3:9 config.alerts must be left out or { retention: DURATION } when config.nats is set, got "a.jsonl": ${ALERTS}`,
+      `4:10 config.rejects must be left out when config.nats is set, got "r.jsonl": ${REJECTS}`,
+    ]],
+  ];
+  for (const [line, messages] of cases) {
+    assert.equal(problems(`${line}\nnats: { ${SERVERS}, prefix: acme }`, file), messages.map((m) => `${file}:${m}`), line);
+  }
+  // What a cluster does use still loads: no alerts: at all (the embedded default is standard
+  // output), and the alert history's retention.
+  const plain = parseConfig(`${HEAD}nats: { ${SERVERS} }\n`, file);
+  assert.equal([plain.alerts, plain.rejects, plain.alertRetentionMs], [undefined, undefined, 7 * 86_400_000]);
+  const kept = parseConfig(`${HEAD}alerts: { retention: 2d }\nnats: { ${SERVERS} }\n`, file);
+  assert.equal([kept.alerts, kept.alertRetentionMs], [undefined, 2 * 86_400_000]);
+  // Without nats: the embedded node writes both files, as before.
+  const embedded = parseConfig(`${HEAD}alerts: a.jsonl\nrejects: r.jsonl\n`, file);
+  assert.equal([embedded.alerts, embedded.rejects], [file.replace(/node\.yaml$/, 'a.jsonl'), file.replace(/node\.yaml$/, 'r.jsonl')]);
+});
+
 test('the default node id is a valid KV key token whatever the host name', () => {
   assert.match(defaultCluster({ host: '127.0.0.1', port: 7800 }).nodeId, /^[A-Za-z0-9_-]{1,64}-7800$/);
 });

@@ -13,6 +13,7 @@ import { clusterNames } from '../../cluster/jetstream.js';
 import { connect, jetstreamManager, type NatsConnection } from '../../workers/nats-client.js';
 import { startNatsServer, type NatsServer } from '../helpers/nats-server.js';
 import { request } from '../helpers/node.js';
+import { histogramValue, parsePrometheus, sampleValue } from '../helpers/prometheus.js';
 import { waitFor } from '../fixtures/receivers.js';
 import { tempDir, removeDir } from '../helpers/tmp.js';
 
@@ -85,6 +86,23 @@ test('records on <prefix>.in as JSON or MessagePack are acknowledged once JetStr
   // Counted shortly after: five good records.
   await waitFor(async () => await counter(n.address.port, 'calls', 'acct-1') === 5, 10_000, 'calls of acct-1 = 5');
   await waitFor(async () => ((await request(n.address.port, 'GET', '/v1/alerts')).json.alerts as unknown[]).length === 1, 10_000, 'the busy alert');
+});
+
+test('records that come as <prefix>.in requests are counted in the record metrics as those POSTed are', async (ctx) => {
+  const n = await node(ctx, 'm', 'met', 'coordinator');
+  const names = clusterNames('met');
+  const bad = { ...record(9), ts: 'yesterday' };
+  const viaNats = (await ctx.nc.request(names.subjects.in, JSON.stringify([record(0), bad, record(1)]), { timeout: 5000 })).json<{ accepted: number, rejected: number }>();
+  assert.equal([viaNats.accepted, viaNats.rejected], [2, 1]);
+  const posted = await request(n.address.port, 'POST', '/v1/records', { body: [record(2), bad, record(3), record(4)].map((r) => JSON.stringify(r)).join('\n') + '\n' });
+  assert.is(posted.status, 202, posted.text);
+  assert.equal([posted.json.accepted, posted.json.rejected], [3, 1]);
+
+  const e = parsePrometheus((await request(n.address.port, 'GET', '/metrics')).text);
+  assert.is(sampleValue(e, 'vigil_records_received_total'), 7, '3 records by NATS and 4 by HTTP');
+  assert.is(sampleValue(e, 'vigil_records_accepted_total'), 5);
+  assert.is(sampleValue(e, 'vigil_records_rejected_total', { code: 'VIGIL_INVALID_RECORD' }), 2);
+  assert.is(histogramValue(e, 'vigil_ingest_seconds')?.count, 2, 'one offer by NATS and one by HTTP');
 });
 
 test('coordinators share <prefix>.in as a queue group, and each record is counted once', async (ctx) => {

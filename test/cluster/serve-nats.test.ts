@@ -4,7 +4,7 @@
 // after, so the test waits for the block rather than expecting it with the acknowledgement.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '../../workers/nats-client.js';
 import { parseConfig, InvalidConfigError } from '../../cluster/config.js';
@@ -37,7 +37,7 @@ rules:
   - { id: calls, by: account, measure: count, window: day, limit: 2, action: block, notify: [bus] }
 `);
   const config = join(dir, 'node.yaml');
-  writeFileSync(config, `rules: ${rules}\ndata: ${join(dir, 'data')}\nlisten: 127.0.0.1:0\nthreads: 1\nalerts: ${join(dir, 'alerts.jsonl')}\nnats: { servers: ["${nats.url}"] }\n`);
+  writeFileSync(config, `rules: ${rules}\ndata: ${join(dir, 'data')}\nlisten: 127.0.0.1:0\nthreads: 1\nnats: { servers: ["${nats.url}"] }\n`);
   const published: string[] = [];
   nc.subscribe('fraud.alerts', { callback: (err, msg) => { if (err === null) published.push(msg.string()); } });
   await nc.flush();
@@ -61,6 +61,27 @@ rules:
 
     await waitFor(() => published.length > 0, 20_000, 'the alert on fraud.alerts');
     assert.is((JSON.parse(published[0]!) as { record: string }).record, 'r2');
+  } finally {
+    const result = await stopServe(node);
+    assert.is(result.code, 0, result.stderr);
+  }
+});
+
+test('PUT /v1/rules on a cluster node is refused with 405 (Allow: GET) saying to restart every node, and the rules stay', async ({ dir, nats }) => {
+  const rules = join(dir, 'reload-rules.yaml');
+  const text = 'version: 1\nrules:\n  - { id: calls, by: account, measure: count, window: day, limit: 2 }\n';
+  writeFileSync(rules, text);
+  const config = join(dir, 'reload.yaml');
+  writeFileSync(config, `rules: ${rules}\ndata: ${join(dir, 'reload-data')}\nlisten: 127.0.0.1:0\nthreads: 1\nnats: { servers: ["${nats.url}"], prefix: rl }\n`);
+  const node = await startServe(config);
+  try {
+    const before = await request(node.port, 'GET', '/v1/rules');
+    const put = await request(node.port, 'PUT', '/v1/rules', { body: text.replace('limit: 2', 'limit: 3') });
+    assert.is(put.status, 405, put.text);
+    assert.is(put.headers.allow, 'GET');
+    assert.equal(put.json, { error: 'rules are not reloaded in place in a cluster: restart every node with the new rules file (a lane refuses state written under other rules)' });
+    assert.equal((await request(node.port, 'GET', '/v1/rules')).json, before.json);
+    assert.is(readFileSync(rules, 'utf8'), text);
   } finally {
     const result = await stopServe(node);
     assert.is(result.code, 0, result.stderr);
