@@ -39,6 +39,7 @@ import { startTelemetry, telemetryEvent, type Telemetry } from './telemetry.js';
 import type { ServeOptions } from './serve.js';
 import type { Receipt } from './stream.js';
 import { DataFolderLock, startHolding } from '../workers/data-folder-lock.js';
+import type { CounterReading } from '../core/engine.js';
 
 const QUERY_WAIT_MS = 1_000;
 /** How often the outbox depth shown by /metrics is refreshed. */
@@ -101,7 +102,7 @@ export class ClusterServe {
         return await this.coordinator.offer(items);
       },
       hasRule: (rule) => this.compiled.config.rules.some((r) => r.id === rule),
-      counter: async (rule, key, ts) => await this.ask<{ value: number, start: number, end: number } | null>({ kind: 'counter', rule, key, ts }, (v) => v !== null) ?? null,
+      counter: async (rule, key, ts) => await this.ask<CounterReading | null>({ kind: 'counter', rule, key, ts }, (v) => v !== null) ?? null,
       watermark: () => this.coordinator?.watermark ?? Date.now(),
       zone: () => this.compiled.zone,
       tokens: config.api.tokens,

@@ -22,7 +22,7 @@ import type { Receipt } from './stream.js';
 import type { ApiToken, ServeConfig } from './config.js';
 import type { AlertPage, AlertQuery } from './alert-history.js';
 import type { DeadLetter } from './notifier.js';
-import type { RiskReport } from '../core/engine.js';
+import type { CounterReading, RiskReport } from '../core/engine.js';
 import { parseCursor } from './alert-history.js';
 import { METRICS_CONTENT_TYPE } from './metrics.js';
 import { BODIES_AT_ONCE, Gate, MAX_BODY_BYTES, parseBody, readBody, tooLarge } from './http-body.js';
@@ -55,7 +55,7 @@ export interface ApiDeps {
   /** see EpochStream.offer */
   readonly offer: (items: readonly RawRecord[]) => Promise<{ committed: Promise<Receipt> }>;
   readonly hasRule: (rule: string) => boolean;
-  readonly counter: (rule: string, key: string, ts: number) => Promise<{ value: number, start: number, end: number, limit?: number | null } | null>;
+  readonly counter: (rule: string, key: string, ts: number) => Promise<CounterReading | null>;
   /** the ingest watermark: "now" in event time, for the counters' current window */
   readonly watermark: () => number;
   /** the rules' zone (it may change with a reload) */
@@ -316,8 +316,7 @@ class Handlers {
     const zone = this.deps.zone();
     if (found === null) throw new HttpError(404, `no counter of rule "${rule}" for key "${key}" in the window at ${zone.toIso(ts)}`);
     // Rounded as in alerts, so a counter and the alert it raised show the same number.
-    const limit = found.limit ?? null;
-    return { rule, key, value: roundValue(found.value), limit: limit === null ? null : roundValue(limit), window: { start: zone.toIso(found.start), end: zone.toIso(found.end) } };
+    return { rule, key, value: roundValue(found.value), limit: found.limit === null ? null : roundValue(found.limit), window: { start: zone.toIso(found.start), end: zone.toIso(found.end) } };
   }
 
   async risk (req: FastifyRequest): Promise<unknown> {
