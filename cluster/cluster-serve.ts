@@ -18,7 +18,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { compileRules, rulesFingerprint, type CompiledRules } from '../core/compile.js';
-import { ReloadUnsupportedError, UsageError } from '../core/errors.js';
+import { ReloadUnsupportedError, RoleMissingError, UsageError } from '../core/errors.js';
 import type { RiskReport } from '../core/engine.js';
 import { jetstream, jetstreamManager, type NatsConnection } from '../workers/nats-client.js';
 import { loadRules } from './rules-file.js';
@@ -94,7 +94,7 @@ export class ClusterServe {
     this.opts = opts;
     this.rules = { file: config.rules, fingerprint: rulesFingerprint(compiled.config), loaded: new Date().toISOString(), rules: compiled.config.rules.length, text };
     this.names = clusterNames(config.nats!.prefix);
-    const noRole = (role: string): Error => new UsageError(`this node does not run the ${role} role (config.cluster.roles)`);
+    const noRole = (role: string): Error => new RoleMissingError(role);
     const { app, server } = buildApi({
       state: () => this.state,
       offer: async (items) => {

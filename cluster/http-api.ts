@@ -13,7 +13,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type HTTPMethods } from 'fastify';
-import { InvalidRulesError, ReloadUnsupportedError, UsageError } from '../core/errors.js';
+import { InvalidRulesError, ReloadUnsupportedError, RoleMissingError, UsageError } from '../core/errors.js';
 import { roundValue } from '../core/alert.js';
 import { actor, type Block, type BlockChange } from '../core/blocklist.js';
 import type { Zone } from '../core/zone.js';
@@ -195,6 +195,10 @@ export function buildApi (deps: ApiDeps): { app: FastifyInstance, server: Server
       reply.code(err.status).headers(err.headers).send({ error: err.message, ...err.extra });
       return;
     }
+    if (err instanceof RoleMissingError) {
+      reply.code(421).send({ error: err.message });
+      return;
+    }
     const e = err as { statusCode?: number, message?: string };
     const status = typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500 ? e.statusCode : 500;
     reply.code(status).send({ error: status === 500 ? `internal error: ${e.message ?? String(err)}` : e.message ?? 'bad request' });
@@ -290,6 +294,7 @@ class Handlers {
     try {
       receipt = await committed;
     } catch (err) {
+      if (err instanceof RoleMissingError) throw err;
       const why = err instanceof Error ? err.message : String(err);
       throw new HttpError(503, `the records were not committed (${why}); send them again`);
     }

@@ -17,7 +17,8 @@ export type ErrorCode =
   | 'VIGIL_INVALID_CHANNEL'
   | 'VIGIL_DELIVERY_FAILED'
   | 'VIGIL_DATA_UNAVAILABLE'
-  | 'VIGIL_RELOAD_FAILED';
+  | 'VIGIL_RELOAD_FAILED'
+  | 'VIGIL_ROLE_MISSING';
 
 export class EngineError extends Error {
   readonly code: ErrorCode;
@@ -94,6 +95,19 @@ export class ReloadFailedError extends EngineError {
  * the node: the API answers `PUT /v1/rules` with 405 and `Allow: GET`.
  */
 export class ReloadUnsupportedError extends ReloadFailedError {}
+
+/**
+ * A cluster node was asked for what another role does (records to a node without the
+ * coordinator role, a block lifted on one without the notifier's blocklist). Sending the same
+ * request again to the same node can never succeed: the API answers 421, naming the role.
+ */
+export class RoleMissingError extends EngineError {
+  readonly role: string;
+  constructor (role: string) {
+    super('VIGIL_ROLE_MISSING', `this node does not run the ${role} role (config.cluster.roles): send this to a node that does`);
+    this.role = role;
+  }
+}
 
 /**
  * A channel's settings cannot be used (notifications.md, "Channels"). `path` names the setting

@@ -88,6 +88,23 @@ test('PUT /v1/rules on a cluster node is refused with 405 (Allow: GET) saying to
   }
 });
 
+test('a cluster node asked for another role\'s work answers 421 naming the role, not 503 (retry) or 500', async ({ dir, nats }) => {
+  const rules = join(dir, 'role-rules.yaml');
+  writeFileSync(rules, 'version: 1\nrules:\n  - { id: calls, by: account, measure: count, window: day, limit: 2, action: block }\n');
+  const config = join(dir, 'role.yaml');
+  writeFileSync(config, `rules: ${rules}\ndata: ${join(dir, 'role-data')}\nlisten: 127.0.0.1:0\nthreads: 1\nnats: { servers: ["${nats.url}"], prefix: role }\ncluster: { roles: [node] }\n`);
+  const node = await startServe(config);
+  try {
+    const post = await request(node.port, 'POST', '/v1/records', { body: JSON.stringify({ id: 'r1', ts: Date.parse('2026-11-21T10:00:00Z'), account: 'a1' }) + '\n' });
+    assert.equal([post.status, post.json], [421, { error: 'this node does not run the coordinator role (config.cluster.roles): send this to a node that does' }]);
+    const lift = await request(node.port, 'DELETE', '/v1/blocks/a1');
+    assert.equal([lift.status, lift.json], [421, { error: 'this node does not run the notifier role (config.cluster.roles): send this to a node that does' }]);
+  } finally {
+    const result = await stopServe(node);
+    assert.is(result.code, 0, result.stderr);
+  }
+});
+
 test('config.nats is checked: servers must be nats:// URLs, the prefix NATS tokens', () => {
   const cases: Array<[string, string]> = [
     ['nats: { servers: [] }', 'node.yaml:3:18 config.nats.servers must be a list of server URLs such as nats://127.0.0.1:4222, got []'],
