@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism, userInfo } from 'node:os';
-import { DataUnavailableError, EngineError, formatDiagnostic, InvalidRulesError, UsageError } from '../core/errors.js';
+import { DataUnavailableError, EngineError, formatDiagnostic, InvalidRulesError, RefusedError, UsageError } from '../core/errors.js';
 import { actor } from '../core/blocklist.js';
 import { compileRules } from '../core/compile.js';
 import { isValidZone } from '../core/zone.js';
@@ -357,6 +357,11 @@ export async function main (argv: string[]): Promise<number> {
     }
     if (err instanceof InvalidRulesError) {
       for (const d of err.diagnostics) process.stderr.write(formatDiagnostic(d) + '\n');
+      return 2;
+    }
+    // The flags were right: the usage text would only hide what the message says to change.
+    if (err instanceof RefusedError) {
+      process.stderr.write(`vigil: ${err.message}\n`);
       return 2;
     }
     if (err instanceof UsageError) {

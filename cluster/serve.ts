@@ -19,11 +19,12 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { compileRules, rulesFingerprint, type CompiledRules } from '../core/compile.js';
 import { Ingest } from '../core/ingest.js';
-import { ReloadFailedError, UsageError } from '../core/errors.js';
+import { ReloadFailedError } from '../core/errors.js';
 import type { Reject } from '../core/usage-record.js';
 import { LmdbStore } from '../workers/store.js';
 import { DataFolderLock, startHolding } from '../workers/data-folder-lock.js';
 import { loadRules } from './rules-file.js';
+import { otherRulesError } from './data-folder.js';
 import { CheckpointStore } from './checkpoint.js';
 import { EmbeddedEngine, describeRestart, type EpochResult } from './embedded.js';
 import { LineWriter } from './output.js';
@@ -65,7 +66,7 @@ async function readFolder (data: string, fingerprint: string, shards: number): P
   try {
     const written = store.fingerprint();
     if (written !== undefined && written !== fingerprint) {
-      throw new UsageError(`config.data: the data folder ${data} holds counters of other rules (fingerprint ${written}, these rules ${fingerprint}); use another data folder, or the rules it was written with`);
+      throw otherRulesError('config.data', data, written, fingerprint);
     }
     const all = Array.from({ length: shards }, (_, s) => s);
     let applied = 0;
