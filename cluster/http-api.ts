@@ -249,7 +249,8 @@ class Handlers {
   readyz (reply: FastifyReply): unknown {
     const state = this.deps.state();
     if (state === 'ready') return { status: 'ready' };
-    return reply.code(503).send({ error: state === 'starting' ? 'the node is starting' : 'the node is shutting down' });
+    // As every 503: a balancer or client told when to ask again does not count it as a failure.
+    return reply.code(503).header('retry-after', '1').send({ error: state === 'starting' ? 'the node is starting' : 'the node is shutting down' });
   }
 
   private unavailable (): void {

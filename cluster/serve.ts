@@ -425,8 +425,8 @@ export class ServeNode {
   private async shutdown (): Promise<void> {
     this.state = 'stopping';
     this.log({ stopping: true });
-    this.server.close();
-    this.server.closeIdleConnections();
+    // The port stays open until what was taken is committed: meanwhile new POSTs and /readyz
+    // hear 503 with Retry-After (send elsewhere, ask again), which a refused connection does not say.
     let error: unknown;
     try {
       // Records already offered are committed; POSTs still sending a body get 503 once read.
@@ -438,6 +438,7 @@ export class ServeNode {
       Promise.all([...this.active]),
       new Promise((resolve) => setTimeout(resolve, STOP_GRACE_MS).unref()),
     ]);
+    this.server.close();
     this.server.closeAllConnections();
     const epoch = this.stream?.checkpointed;
     await this.close();
