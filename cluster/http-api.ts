@@ -13,7 +13,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type HTTPMethods } from 'fastify';
-import { InvalidRulesError, UsageError } from '../core/errors.js';
+import { InvalidRulesError, RefusedError, UsageError } from '../core/errors.js';
 import { roundValue } from '../core/alert.js';
 import { actor, type Block, type BlockChange } from '../core/blocklist.js';
 import type { Zone } from '../core/zone.js';
@@ -401,6 +401,8 @@ class Handlers {
     try {
       return await this.deps.rules.reload(text);
     } catch (err) {
+      // Valid rules this node cannot run (a file channel on its alerts file): the reason is the answer.
+      if (err instanceof RefusedError) throw new HttpError(400, `${err.message}; nothing was changed`);
       if (!(err instanceof InvalidRulesError)) throw err;
       const n = err.diagnostics.length;
       throw new HttpError(400, `the rules are not valid (${n} problem${n === 1 ? '' : 's'}); nothing was changed`, {}, {
