@@ -24,6 +24,7 @@ import type { AlertPage, AlertQuery } from './alert-history.js';
 import type { DeadLetter } from './notifier.js';
 import type { RiskReport } from '../core/engine.js';
 import { parseCursor } from './alert-history.js';
+import { refuseBeforeNewest } from './risk-view.js';
 import { METRICS_CONTENT_TYPE } from './metrics.js';
 import { BODIES_AT_ONCE, Gate, MAX_BODY_BYTES, parseBody, readBody, tooLarge } from './http-body.js';
 
@@ -320,7 +321,8 @@ class Handlers {
   async risk (req: FastifyRequest): Promise<unknown> {
     const { key } = req.params as { key: string };
     onlyParams(req.query, '/v1/risk/{key}', ['at']);
-    const ts = this.atOf(param(req.query, 'at'));
+    const at = param(req.query, 'at');
+    const ts = this.atOf(at);
     this.unavailable();
     await this.reads.acquire();
     let reports: readonly RiskReport[];
@@ -330,6 +332,12 @@ class Handlers {
       this.reads.release();
     }
     if (reports.length === 0) throw new HttpError(404, `no risk score for key "${key}" (no risk rule, or no scored alert for it yet)`);
+    // As `vigil risk --at`: a time before the newest scored alert cannot be answered.
+    try {
+      if (at !== undefined) refuseBeforeNewest(reports, key, ts, 'query.at', this.deps.zone());
+    } catch (err) {
+      throw new HttpError(400, (err as Error).message);
+    }
     return { key, risk: reports };
   }
 
