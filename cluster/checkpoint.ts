@@ -9,6 +9,14 @@ import type { RootDatabase } from 'lmdb';
 import { disk } from '../workers/codec.js';
 import { openDataFolder } from '../workers/lmdb-env.js';
 
+/**
+ * Streaming input in the data folder's checkpoint: epochs have no fixed size and the input
+ * has no position to resume from (a producer sends again what was not acknowledged), so the
+ * position is the epoch count and `epochSize` is 0. Replay refuses such a folder, since it
+ * would skip input by position.
+ */
+export const STREAM_EPOCH_SIZE = 0;
+
 export interface Checkpoint {
   readonly epoch: number;
   /** raw input records consumed (accepted and rejected), across all inputs in order */

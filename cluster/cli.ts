@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { availableParallelism, userInfo } from 'node:os';
-import { DataUnavailableError, EngineError, formatDiagnostic, InvalidRulesError, UsageError } from '../core/errors.js';
+import { DataUnavailableError, EngineError, formatDiagnostic, InvalidRulesError, RefusedError, UsageError } from '../core/errors.js';
 import { actor } from '../core/blocklist.js';
 import { compileRules } from '../core/compile.js';
 import { isValidZone } from '../core/zone.js';
@@ -19,6 +19,7 @@ import { ClusterServe } from './cluster-serve.js';
 import { backtest, formatBacktest } from './backtest.js';
 import { formatRisk, readRisk } from './risk-view.js';
 import { Blocklist } from './blocklist.js';
+import { requireDataFolder } from './data-folder.js';
 
 const USAGE = `usage:
   vigil check --rules FILE
@@ -193,7 +194,6 @@ async function riskCommand (args: string[]): Promise<number> {
   });
   const file = rulesFlag(values.rules);
   if (values.data === undefined) fail('risk needs --data DIR (a data folder written by vigil replay --data or vigil serve)');
-  if (!existsSync(values.data)) fail(`cannot read --data "${values.data}": no such folder`);
   if (positionals.length !== 1) fail('risk needs exactly one KEY');
   // Without --shards, the folder's checkpoint says how many it was written with.
   const shards = values.shards === undefined ? undefined : Number(values.shards);
@@ -201,6 +201,8 @@ async function riskCommand (args: string[]): Promise<number> {
   const at = values.at === undefined ? undefined : Date.parse(values.at);
   if (at !== undefined && Number.isNaN(at)) fail(`--at must be a time such as 2026-11-21T14:00:00+01:00, got "${values.at ?? ''}"`);
   const key = positionals[0]!;
+  // Like blocks: a folder that cannot be opened is exit 1, and nothing is made where it is not.
+  requireDataFolder(values.data);
   const reports = await readRisk({ compiled: compileRules(loadRules(file)), dataPath: values.data, key, shards, at });
   process.stdout.write(values.json === true ? JSON.stringify(reports) + '\n' : formatRisk(key, reports));
   return 0;
@@ -269,7 +271,8 @@ async function blocksCommand (args: string[]): Promise<number> {
   if (data === undefined) fail(`blocks ${sub} needs --data DIR (the data folder of a node or of a replay --data)`);
   if (sub === 'list' ? positionals.length !== 0 : positionals.length !== 1) fail(sub === 'list' ? 'blocks list takes no KEY' : `blocks ${sub} needs exactly one KEY`);
   if (values.by !== undefined && sub !== 'lift') fail('--by is for blocks lift');
-  if (!existsSync(data)) throw new DataUnavailableError(data, `no data folder ${data}`);
+  // A file, not a folder, would otherwise read as a folder with no blocklist: "0 keys blocked".
+  requireDataFolder(data);
   const key = positionals[0]!;
   // A folder whose engine never blocked anything has no blocklist: nothing is blocked there.
   if (!existsSync(join(data, 'blocks'))) {
@@ -364,6 +367,11 @@ export async function main (argv: string[]): Promise<number> {
     }
     if (err instanceof InvalidRulesError) {
       for (const d of err.diagnostics) process.stderr.write(formatDiagnostic(d) + '\n');
+      return 2;
+    }
+    // The flags were right: the usage text would only hide what the message says to change.
+    if (err instanceof RefusedError) {
+      process.stderr.write(`vigil: ${err.message}\n`);
       return 2;
     }
     if (err instanceof UsageError) {

@@ -13,7 +13,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type HTTPMethods } from 'fastify';
-import { InvalidRulesError, ReloadUnsupportedError, RoleMissingError, UsageError } from '../core/errors.js';
+import { InvalidRulesError, RefusedError, ReloadUnsupportedError, RoleMissingError, UsageError } from '../core/errors.js';
 import { roundValue } from '../core/alert.js';
 import { actor, type Block, type BlockChange } from '../core/blocklist.js';
 import type { Zone } from '../core/zone.js';
@@ -24,6 +24,7 @@ import type { AlertPage, AlertQuery } from './alert-history.js';
 import type { DeadLetter } from './notifier.js';
 import type { CounterReading, RiskReport } from '../core/engine.js';
 import { parseCursor } from './alert-history.js';
+import { refuseBeforeNewest } from './risk-view.js';
 import { METRICS_CONTENT_TYPE } from './metrics.js';
 import { BODIES_AT_ONCE, Gate, MAX_BODY_BYTES, parseBody, readBody, tooLarge } from './http-body.js';
 
@@ -256,7 +257,8 @@ class Handlers {
   readyz (reply: FastifyReply): unknown {
     const state = this.deps.state();
     if (state === 'ready') return { status: 'ready' };
-    return reply.code(503).send({ error: state === 'starting' ? 'the node is starting' : 'the node is shutting down' });
+    // As every 503: a balancer or client told when to ask again does not count it as a failure.
+    return reply.code(503).header('retry-after', '1').send({ error: state === 'starting' ? 'the node is starting' : 'the node is shutting down' });
   }
 
   private unavailable (): void {
@@ -327,7 +329,8 @@ class Handlers {
   async risk (req: FastifyRequest): Promise<unknown> {
     const { key } = req.params as { key: string };
     onlyParams(req.query, '/v1/risk/{key}', ['at']);
-    const ts = this.atOf(param(req.query, 'at'));
+    const at = param(req.query, 'at');
+    const ts = this.atOf(at);
     this.unavailable();
     await this.reads.acquire();
     let reports: readonly RiskReport[];
@@ -337,6 +340,12 @@ class Handlers {
       this.reads.release();
     }
     if (reports.length === 0) throw new HttpError(404, `no risk score for key "${key}" (no risk rule, or no scored alert for it yet)`);
+    // As `vigil risk --at`: a time before the newest scored alert cannot be answered.
+    try {
+      if (at !== undefined) refuseBeforeNewest(reports, key, ts, 'query.at', this.deps.zone());
+    } catch (err) {
+      throw new HttpError(400, (err as Error).message);
+    }
     return { key, risk: reports };
   }
 
@@ -410,6 +419,8 @@ class Handlers {
     } catch (err) {
       // Not the node failing: these rules cannot be taken here (405 names what the path still allows).
       if (err instanceof ReloadUnsupportedError) throw new HttpError(405, err.message, { allow: 'GET' });
+      // Valid rules this node cannot run (a file channel on its alerts file): the reason is the answer.
+      if (err instanceof RefusedError) throw new HttpError(400, `${err.message}; nothing was changed`);
       if (!(err instanceof InvalidRulesError)) throw err;
       const n = err.diagnostics.length;
       throw new HttpError(400, `the rules are not valid (${n} problem${n === 1 ? '' : 's'}); nothing was changed`, {}, {

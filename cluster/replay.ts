@@ -12,18 +12,19 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { CompiledRules } from '../core/compile.js';
 import type { Alert } from '../core/alert.js';
 import type { Reject, UsageRecord } from '../core/usage-record.js';
 import { alertComparator, type IndexedAlert } from '../core/alert-order.js';
 import { Engine } from '../core/engine.js';
 import { Ingest } from '../core/ingest.js';
 import { Zone } from '../core/zone.js';
-import { UsageError } from '../core/errors.js';
+import { RefusedError } from '../core/errors.js';
+import { rulesFingerprint, type CompiledRules } from '../core/compile.js';
 import { readRawRecords } from './record-source.js';
 import { LineWriter } from './output.js';
 import { EmbeddedEngine, type EpochResult, type RestartEvent } from './embedded.js';
-import { CheckpointStore, type Checkpoint } from './checkpoint.js';
+import { CheckpointStore, STREAM_EPOCH_SIZE, type Checkpoint } from './checkpoint.js';
+import { requireFolderRules } from './data-folder.js';
 import { Blocklist } from './blocklist.js';
 import { claimDataFolder } from '../workers/data-folder-lock.js';
 
@@ -117,8 +118,18 @@ async function replayHolding (opts: ReplayOptions): Promise<ReplaySummary> {
   const dataPath = opts.dataPath ?? tempData;
   const checkpoints = opts.threads > 0 && dataPath !== undefined ? new CheckpointStore(dataPath) : undefined;
   const resumeFrom = checkpoints?.read();
-  if (resumeFrom !== undefined && (resumeFrom.epochSize !== epochSize || resumeFrom.shards !== shards)) {
-    throw new UsageError(`the data folder was written with ${resumeFrom.shards} shards and epochs of ${resumeFrom.epochSize} records; resume with the same settings or use another --data folder`);
+  try {
+    if (resumeFrom?.epochSize === STREAM_EPOCH_SIZE) {
+      throw new RefusedError(`--data: the data folder ${dataPath} belongs to vigil serve: records that came as a stream have no input position for a replay to resume from; give vigil replay another --data folder`);
+    }
+    if (resumeFrom !== undefined && (resumeFrom.epochSize !== epochSize || resumeFrom.shards !== shards)) {
+      throw new RefusedError(`--data: the data folder ${dataPath} was written with ${resumeFrom.shards} shards and epochs of ${resumeFrom.epochSize} records; resume with the same settings or use another --data folder`);
+    }
+    // Before any actor opens it; the actors would refuse it only once sent records, as an engine failure.
+    if (opts.dataPath !== undefined && checkpoints !== undefined) await requireFolderRules('--data', opts.dataPath, rulesFingerprint(compiled.config));
+  } catch (err) {
+    await checkpoints?.close();
+    throw err;
   }
 
   const ingest = new Ingest(compiled);

@@ -8,7 +8,8 @@ import type { CompiledRules } from '../core/compile.js';
 import { rulesFingerprint } from '../core/compile.js';
 import { Engine, type RiskReport } from '../core/engine.js';
 import { shardOf } from '../core/hash.js';
-import { UsageError } from '../core/errors.js';
+import { RefusedError, UsageError } from '../core/errors.js';
+import type { Zone } from '../core/zone.js';
 import { LmdbStore, type StoredRow } from '../workers/store.js';
 import { CheckpointStore } from './checkpoint.js';
 
@@ -21,7 +22,7 @@ export interface RiskViewOptions {
   readonly key: string;
   /** the shard count the folder was written with; default: what its checkpoint says */
   readonly shards?: number | undefined;
-  /** event time (ms) to decay the score to; default the folder's watermark */
+  /** event time (ms) to decay the score to, not before its newest alert; default the folder's watermark */
   readonly at?: number | undefined;
 }
 
@@ -59,10 +60,26 @@ export async function readRisk (opts: RiskViewOptions): Promise<RiskReport[]> {
     const engine = new Engine(compiled, Date.now);
     engine.restore(meta, rows);
     const at = opts.at ?? meta.watermark;
-    return engine.riskOf(opts.key, Number.isFinite(at) ? at : 0);
+    const reports = engine.riskOf(opts.key, Number.isFinite(at) ? at : 0);
+    if (opts.at !== undefined) refuseBeforeNewest(reports, opts.key, opts.at, '--at', compiled.zone);
+    return reports;
   } finally {
     await store.close();
   }
+}
+
+/**
+ * Refuses a time before a score's newest alert. A score is kept as one sum decayed to its newest
+ * alert, and only the last MAX_CONTRIBUTIONS alerts that made it (core/risk.ts), so it can be
+ * decayed forward from there but not taken back: the sum as of an earlier time would need every
+ * alert after it, which the cell no longer holds once a key had more. Throws RefusedError naming
+ * the earliest time that can be answered; `param` is how the caller gave the time.
+ */
+export function refuseBeforeNewest (reports: readonly RiskReport[], key: string, at: number, param: string, zone: Zone): void {
+  let newest: RiskReport | undefined;
+  for (const r of reports) if (Date.parse(r.at) > at && (newest === undefined || Date.parse(r.at) > Date.parse(newest.at))) newest = r;
+  if (newest === undefined) return;
+  throw new RefusedError(`${param} ${zone.toIso(at)} is before the newest scored alert of key "${key}" (rule ${newest.rule}, ${newest.at}): a risk score is kept as of its newest alert and can only be decayed forward; give ${param} ${newest.at} or later`);
 }
 
 export function formatRisk (key: string, reports: readonly RiskReport[]): string {

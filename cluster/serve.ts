@@ -13,17 +13,20 @@
  * the last checkpoint left them (see EpochStream.start for epochs committed after it).
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { compileRules, rulesFingerprint, type CompiledRules } from '../core/compile.js';
 import { Ingest } from '../core/ingest.js';
-import { ReloadFailedError, UsageError } from '../core/errors.js';
+import { RefusedError, ReloadFailedError } from '../core/errors.js';
+import { parseChannelSpecs } from '../core/channel-settings.js';
+import type { RulesConfig } from '../core/rules-config.js';
 import type { Reject } from '../core/usage-record.js';
 import { LmdbStore } from '../workers/store.js';
 import { DataFolderLock, startHolding } from '../workers/data-folder-lock.js';
 import { loadRules } from './rules-file.js';
+import { otherRulesError } from './data-folder.js';
 import { CheckpointStore } from './checkpoint.js';
 import { EmbeddedEngine, describeRestart, type EpochResult } from './embedded.js';
 import { LineWriter } from './output.js';
@@ -65,7 +68,7 @@ async function readFolder (data: string, fingerprint: string, shards: number): P
   try {
     const written = store.fingerprint();
     if (written !== undefined && written !== fingerprint) {
-      throw new UsageError(`config.data: the data folder ${data} holds counters of other rules (fingerprint ${written}, these rules ${fingerprint}); use another data folder, or the rules it was written with`);
+      throw otherRulesError('config.data', data, written, fingerprint);
     }
     const all = Array.from({ length: shards }, (_, s) => s);
     let applied = 0;
@@ -73,6 +76,24 @@ async function readFolder (data: string, fingerprint: string, shards: number): P
     return { applied, watermark: store.meta(all)?.watermark ?? -Infinity };
   } finally {
     await store.close();
+  }
+}
+
+/**
+ * Refuses a `file` channel that writes the node's alerts or rejects file: two writers of one
+ * file interleave their lines, and a restart cuts the file back to the node's checkpoint. The
+ * channel's path resolves as the notifier resolves it, against the rules file's folder.
+ */
+export function refuseSharedFiles (config: Pick<ServeConfig, 'alerts' | 'rejects'>, rules: Pick<RulesConfig, 'channels' | 'file'>): void {
+  const base = rules.file === '' ? process.cwd() : dirname(resolve(rules.file));
+  const outputs = [['config.alerts', 'alerts', config.alerts], ['config.rejects', 'rejects', config.rejects]] as const;
+  for (const { name, settings } of parseChannelSpecs(rules.channels)) {
+    if (settings.type !== 'file') continue;
+    const path = resolve(base, settings.path);
+    for (const [setting, what, file] of outputs) {
+      if (file === undefined || resolve(file) !== path) continue;
+      throw new RefusedError(`channels.${name}.path and ${setting} are the same file ${path}: the channel and the node's ${what} would both write it and corrupt it; give one of them another file`);
+    }
   }
 }
 
@@ -229,6 +250,7 @@ export class ServeNode {
     // the rules are known to be good.
     if (lock?.madeFolder !== true) await finishInterruptedReload(config);
     const compiled = compileRules(loadRules(config.rules));
+    refuseSharedFiles(config, compiled.config);
     const node = new ServeNode(config, opts, compiled, readFileSync(config.rules, 'utf8'));
     node.folderLock = lock;
     // Before the first span or count; a wrong OTEL_* variable fails here (a usage error).
@@ -359,6 +381,7 @@ export class ServeNode {
   private async reloadNow (text: string): Promise<ReloadResult> {
     const file = this.config.rules;
     const compiled = compileRules(parseRulesText(text, file));
+    refuseSharedFiles(this.config, compiled.config);
     const fingerprint = rulesFingerprint(compiled.config);
     const from = this.compiled;
     const plan = planMigration(from, compiled);
@@ -424,8 +447,8 @@ export class ServeNode {
   private async shutdown (): Promise<void> {
     this.state = 'stopping';
     this.log({ stopping: true });
-    this.server.close();
-    this.server.closeIdleConnections();
+    // The port stays open until what was taken is committed: meanwhile new POSTs and /readyz
+    // hear 503 with Retry-After (send elsewhere, ask again), which a refused connection does not say.
     let error: unknown;
     try {
       // Records already offered are committed; POSTs still sending a body get 503 once read.
@@ -437,6 +460,7 @@ export class ServeNode {
       Promise.all([...this.active]),
       new Promise((resolve) => setTimeout(resolve, STOP_GRACE_MS).unref()),
     ]);
+    this.server.close();
     this.server.closeAllConnections();
     const epoch = this.stream?.checkpointed;
     await this.close();

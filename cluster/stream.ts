@@ -15,7 +15,7 @@ import type { Ingest } from '../core/ingest.js';
 import type { Reject } from '../core/usage-record.js';
 import type { RawRecord } from './record-source.js';
 import type { EpochResult } from './embedded.js';
-import type { Checkpoint } from './checkpoint.js';
+import { STREAM_EPOCH_SIZE, type Checkpoint } from './checkpoint.js';
 import { epochRejects, newEpoch, rejectLine, type Epoch } from './replay.js';
 import type { LineWriter } from './output.js';
 
@@ -161,13 +161,7 @@ export interface StreamOptions {
   readonly now?: () => number;
 }
 
-/**
- * Streaming input in the data folder's checkpoint: epochs have no fixed size and the input
- * has no position to resume from (a producer sends again what was not acknowledged), so the
- * position is the epoch count and `epochSize` is 0. Replay refuses such a folder, since it
- * would skip input by position.
- */
-export const STREAM_EPOCH_SIZE = 0;
+export { STREAM_EPOCH_SIZE } from './checkpoint.js';
 
 export class EpochStream {
   private readonly opts: StreamOptions;

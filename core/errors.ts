@@ -73,6 +73,13 @@ export class UsageError extends EngineError {
   }
 }
 
+/**
+ * A command line that is well formed but asks what the data cannot give: a data folder of
+ * other rules or of another command, a risk score before its newest alert. Exit 2 like any
+ * usage error, but without the usage text: the flags were right, the message says what to change.
+ */
+export class RefusedError extends UsageError {}
+
 /** A data folder (or a part of it, such as its blocklist) cannot be opened: missing, locked, not writable. */
 export class DataUnavailableError extends EngineError {
   readonly path: string;

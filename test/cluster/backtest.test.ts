@@ -116,4 +116,24 @@ rules:
   assert.match(text.stdout, /^risky \(by account\) B: score 3 at 2026-11-02T10:30:00Z, limit 4\n {2}2026-11-02T10:30:00Z {2}\+3 {2}calls-hour {2}alert /);
 });
 
+bt('vigil risk --at before the key\'s newest scored alert is refused (exit 2) naming the earliest time it can answer', async ({ dir, input }) => {
+  const rules = join(dir, 'risk-at.yaml');
+  writeFileSync(rules, `version: 1
+risk: { half_life: 1h }
+rules:
+  - { id: calls-hour, measure: count, window: hour, limit: 2, score: 3 }
+  - { id: new-country, measure: new(country), window: hour, limit: 1, score: 2 }
+  - { id: risky, measure: risk, limit: 4 }
+`);
+  const data = join(dir, 'data-at');
+  await replay({ compiled: compileRules(loadRules(rules)), inputs: [input], alerts: join(dir, 'risk-at.jsonl'), threads: 1, dataPath: data, epochSize: 3, shards: 5 });
+  // A's alerts: new-country at 10:05 (+2), calls-hour at 10:10 (+3).
+  const early = await runVigil(['risk', '--rules', rules, '--data', data, '--at', '2026-11-02T10:07:00Z', '--json', 'A']);
+  assert.equal([early.code, early.stdout, early.stderr], [2, '', 'vigil: --at 2026-11-02T10:07:00Z is before the newest scored alert of key "A" (rule risky, 2026-11-02T10:10:00Z): a risk score is kept as of its newest alert and can only be decayed forward; give --at 2026-11-02T10:10:00Z or later\n']);
+  const atNewest = await runVigil(['risk', '--rules', rules, '--data', data, '--at', '2026-11-02T10:10:00Z', '--json', 'A']);
+  assert.is(atNewest.code, 0, atNewest.stderr);
+  const [report] = JSON.parse(atNewest.stdout) as Array<{ score: number, at: string }>;
+  assert.equal([report?.score, report?.at], [Math.round((2 * 2 ** (-5 / 60) + 3) * 1e6) / 1e6, '2026-11-02T10:10:00Z']);
+});
+
 bt.run();

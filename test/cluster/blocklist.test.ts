@@ -3,7 +3,7 @@
 // on the data folder a real `vigil replay --data` wrote. Needs only the build.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { userInfo } from 'node:os';
@@ -169,6 +169,22 @@ cli('bad usage exits 2; a folder that is not there exits 1 and says so', async (
   assert.equal([missing.code, missing.stderr], [1, `vigil: no data folder ${join(dir, 'nope')}\n`]);
   const empty = await runVigil(['blocks', 'list', '--data', dir]);
   assert.equal([empty.code, empty.stdout, empty.stderr], [0, '', '0 keys blocked\n'], 'a folder nothing was ever blocked in');
+});
+
+cli('a path that is not a data folder exits 1 naming it, for blocks and risk alike; nothing is made where nothing was', async ({ dir }) => {
+  const file = join(dir, 'a-file');
+  writeFileSync(file, 'not a data folder\n');
+  const rules = join(dir, 'rules.yaml');
+  const notAFolder = `vigil: ${file} is not a data folder (it is a file); give the folder of a node or of a replay --data\n`;
+  for (const args of [['blocks', 'list'], ['blocks', 'lift', 'k'], ['blocks', 'history', 'k'], ['risk', '--rules', rules, 'k']]) {
+    const r = await runVigil([...args, '--data', file]);
+    assert.equal([r.code, r.stdout, r.stderr], [1, '', notAFolder], args.join(' '));
+    const missing = join(dir, 'nowhere');
+    const gone = await runVigil([...args, '--data', missing]);
+    assert.equal([gone.code, gone.stdout, gone.stderr], [1, '', `vigil: no data folder ${missing}\n`], args.join(' '));
+    assert.not.ok(existsSync(missing), `${args.join(' ')} made nothing at ${missing}`);
+  }
+  assert.is(readFileSync(file, 'utf8'), 'not a data folder\n');
 });
 
 cli.run();

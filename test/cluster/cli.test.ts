@@ -2,9 +2,10 @@
 // form, with the right exit code (0 ran, 2 bad usage or invalid rules, 1 engine failure).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { closeSync, existsSync, mkdirSync, openSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { runVigil } from '../helpers/cli.js';
+import { request, startServe, stopServe } from '../helpers/node.js';
 import { tempDir, removeDir } from '../helpers/tmp.js';
 
 interface Ctx { dir: string, rules: string }
@@ -203,6 +204,43 @@ cli('replay on scrambled LMDB pages exits 1 naming them, whether LMDB crashes on
     said.push(m![1]!);
   }
   assert.ok(said.some((s) => s.startsWith('failed with')), `every seed crashed the reader; none was found by a read that fails: ${said.join(', ')}`);
+});
+
+cli('replay refuses a data folder written by vigil serve: a stream has no input position to resume from (exit 2)', async ({ dir, rules }) => {
+  const data = join(dir, 'served');
+  const config = join(dir, 'node.yaml');
+  writeFileSync(config, `rules: ${rules}\ndata: ${data}\nlisten: 127.0.0.1:0\nthreads: 1\nalerts: ${join(dir, 'served.jsonl')}\n`);
+  const node = await startServe(config);
+  const t = Date.parse('2026-11-21T10:00:00+01:00');
+  assert.is((await request(node.port, 'POST', '/v1/records', { body: JSON.stringify({ id: 's0', ts: t, account: 'a1', called: '+4930123' }) + '\n' })).status, 202);
+  assert.is((await stopServe(node)).code, 0);
+  const input = join(dir, 'in-served.jsonl');
+  writeFileSync(input, JSON.stringify({ id: 'c0', ts: t, account: 'a1', called: '+4930123' }) + '\n');
+  const r = await runVigil(['replay', '--rules', rules, '--threads', '1', '--data', data, '--alerts', join(dir, 'served-replay.jsonl'), input]);
+  assert.equal([r.code, r.stderr], [2, `vigil: --data: the data folder ${data} belongs to vigil serve: records that came as a stream have no input position for a replay to resume from; give vigil replay another --data folder\n`]);
+});
+
+cli('replay refuses a data folder of other rules before it starts, as serve does (exit 2), with input left or not', async ({ dir, rules }) => {
+  const t = Date.parse('2026-11-21T10:00:00+01:00');
+  const record = (i: number): string => JSON.stringify({ id: `o${i}`, ts: t + i * 1000, account: 'a1', called: '+4930123' });
+  const first = join(dir, 'in-other-1.jsonl');
+  const second = join(dir, 'in-other-2.jsonl');
+  writeFileSync(first, [0, 1, 2].map(record).join('\n') + '\n');
+  writeFileSync(second, [3, 4].map(record).join('\n') + '\n');
+  const data = join(dir, 'data-other');
+  const alerts = join(dir, 'other.jsonl');
+  const ran = await runVigil(['replay', '--rules', rules, '--threads', '1', '--data', data, '--alerts', alerts, first]);
+  assert.is(ran.code, 0, ran.stderr);
+  const other = join(dir, 'other-rules.yaml');
+  writeFileSync(other, RULES.replace('limit: 2', 'limit: 1'));
+  const message = new RegExp(`^vigil: --data: the data folder ${data} holds counters of other rules \\(fingerprint \\S+, these rules \\S+\\); use another data folder, or the rules it was written with\n$`);
+  // Every record of `first` is before the checkpoint; `second` is input left.
+  for (const inputs of [[first], [first, second]]) {
+    const r = await runVigil(['replay', '--rules', other, '--threads', '1', '--data', data, '--alerts', alerts, ...inputs]);
+    assert.is(r.code, 2, `${inputs.length} inputs: ${r.stderr}`);
+    assert.match(r.stderr, message);
+  }
+  assert.is(readFileSync(alerts, 'utf8').split('\n').filter(Boolean).length, 1, 'the alerts of the first run are left as they were');
 });
 
 cli('bad usage exits 2 with a message and the usage', async ({ rules }) => {

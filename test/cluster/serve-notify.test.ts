@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, startHttpReceiver, waitFor, type HttpReceiver } from '../fixtures/receivers.js';
 import { runVigil } from '../helpers/cli.js';
-import { request, startServe, stopServe } from '../helpers/node.js';
+import { WAIT_MS, request, startServe, stopServe, within } from '../helpers/node.js';
 import { tempDir, removeDir } from '../helpers/tmp.js';
 
 const SECRET = 'webhook-secret-0123';
@@ -94,6 +94,38 @@ rules:
     assert.equal((await request(node.port, 'GET', '/v1/dead-letters')).json.deadLetters, []);
   } finally {
     await receiver?.close();
+    const result = await stopServe(node);
+    assert.is(result.code, 0, result.stderr);
+  }
+});
+
+test('a file channel on the node\'s alerts or rejects file is refused at start (exit 2) and on PUT /v1/rules (400), naming both settings', async ({ dir }) => {
+  const withChannel = (path: string): string => `version: 1
+timezone: Europe/Berlin
+channels:
+  fraud-desk: { type: file, path: ${path} }
+rules:
+  - { id: calls, by: account, measure: count, window: day, limit: 2, notify: [fraud-desk] }
+`;
+  const rules = join(dir, 'rules.yaml');
+  const config = join(dir, 'node.yaml');
+  // Relative paths, as in the demo: the config's against its folder, the channel's against the rules file's.
+  writeFileSync(config, 'rules: rules.yaml\ndata: data\nlisten: 127.0.0.1:0\nthreads: 1\nalerts: alerts.jsonl\nrejects: ./out/../rejects.jsonl\n');
+  for (const [path, setting, what, file] of [['alerts.jsonl', 'config.alerts', 'alerts', 'alerts.jsonl'], ['./rejects.jsonl', 'config.rejects', 'rejects', 'rejects.jsonl']]) {
+    writeFileSync(rules, withChannel(path!));
+    const r = await within(WAIT_MS, 'serve to refuse', runVigil(['serve', '--config', config]));
+    assert.equal([r.code, r.stderr], [2, `vigil: channels.fraud-desk.path and ${setting!} are the same file ${join(dir, file!)}: the channel and the node's ${what!} would both write it and corrupt it; give one of them another file\n`]);
+  }
+
+  writeFileSync(rules, withChannel('desk.jsonl'));
+  const node = await startServe(config);
+  try {
+    const before = (await request(node.port, 'GET', '/v1/rules')).json.fingerprint;
+    const put = await request(node.port, 'PUT', '/v1/rules', { body: withChannel('alerts.jsonl').replace('limit: 2', 'limit: 3') });
+    assert.equal([put.status, put.json], [400, { error: `channels.fraud-desk.path and config.alerts are the same file ${join(dir, 'alerts.jsonl')}: the channel and the node's alerts would both write it and corrupt it; give one of them another file; nothing was changed` }]);
+    assert.is((await request(node.port, 'GET', '/v1/rules')).json.fingerprint, before, 'the rules that were active stay active');
+    assert.is(readFileSync(rules, 'utf8'), withChannel('desk.jsonl'));
+  } finally {
     const result = await stopServe(node);
     assert.is(result.code, 0, result.stderr);
   }

@@ -11,7 +11,7 @@ const T = Date.parse('2026-11-21T10:00:00Z');
 
 const test = suite('cluster/serve: a key\'s risk score over HTTP');
 
-test('two scored alerts make the score; it is decayed to the time asked; an unscored key is 404', async () => {
+test('two scored alerts make the score; it is decayed to the time asked, not before the newest alert (400); an unscored key is 404', async () => {
   const dir = tempDir();
   const rules = join(dir, 'rules.yaml');
   writeFileSync(rules, `version: 1
@@ -37,6 +37,9 @@ rules:
     assert.equal(report!.contributions.map((c) => [c.rule, c.score]).sort(), [['many-calls', 20], ['many-numbers', 30]]);
     const later = await request(node.port, 'GET', `/v1/risk/a1?at=${T + 1000 + 3_600_000}`);
     assert.is((later.json.risk as Array<{ score: number }>)[0]!.score, 25, 'one half-life later, half the score');
+    // Before the newest scored alert (T + 1000): refused, as vigil risk --at is.
+    const early = await request(node.port, 'GET', `/v1/risk/a1?at=${T}`);
+    assert.equal([early.status, early.json], [400, { error: 'query.at 2026-11-21T10:00:00Z is before the newest scored alert of key "a1" (rule risky, 2026-11-21T10:00:01Z): a risk score is kept as of its newest alert and can only be decayed forward; give query.at 2026-11-21T10:00:01Z or later' }]);
     const none = await request(node.port, 'GET', '/v1/risk/a2');
     assert.is(none.status, 404);
     assert.is(none.json.error, 'no risk score for key "a2" (no risk rule, or no scored alert for it yet)');

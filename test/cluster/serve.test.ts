@@ -6,7 +6,7 @@
 // (restarted actor, nothing lost). Needs only the build.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { readFileSync, writeFileSync, existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compileRules, type CompiledRules } from '../../core/compile.js';
@@ -636,3 +636,83 @@ full('restarts the actor from its last commit, logs why, and every record POSTed
 });
 
 full.run();
+
+// ---------------------------------------------------------------------------------------------
+
+const life = suite<RecoverCtx>('cluster/serve: a starting or stopping node answers 503 with Retry-After', {} as RecoverCtx);
+life.before((ctx) => {
+  ctx.dir = tempDir();
+  ctx.compiled = compileRules(loadRules(RULES));
+});
+life.after((ctx) => { removeDir(ctx.dir); });
+
+/** An in-process node whose shard commits wait while the file `hold` exists (fixtures/held-shard.ts). */
+async function heldNode (dir: string, name: string, hold: string, events: Array<Record<string, unknown>>): Promise<ServeNode> {
+  process.env.VIGIL_TEST_HOLD = hold;
+  try {
+    return await ServeNode.start({
+      file: 'test', rules: RULES, data: join(dir, `data-${name}`), listen: { host: '127.0.0.1', port: 0 }, threads: 1, alerts: join(dir, `alerts-${name}.jsonl`), alertRetentionMs: 86_400_000, rejects: undefined, batch: { maxRecords: 100, maxWaitMs: 2 }, api: { tokens: [] }, nats: undefined, cluster: defaultCluster({ host: '127.0.0.1', port: 0 }), telemetry: DEFAULT_TELEMETRY,
+    }, { log: (e) => { events.push(e); }, workerFile: new URL('../fixtures/held-shard.js', import.meta.url).href });
+  } finally {
+    // Thread env is copied when a thread starts: the node's threads keep it.
+    delete process.env.VIGIL_TEST_HOLD;
+  }
+}
+
+async function until (what: string, done: () => boolean): Promise<void> {
+  await within(WAIT_MS, what, (async () => { while (!done()) await new Promise((resolve) => setTimeout(resolve, 5)); })());
+}
+
+life('GET /readyz while the engine opens: 503 with Retry-After, then 200', async ({ dir }) => {
+  const hold = join(dir, 'hold-start');
+  writeFileSync(hold, '');
+  const events: Array<Record<string, unknown>> = [];
+  const starting = heldNode(dir, 'start', hold, events);
+  try {
+    await until('the port to open', () => events.some((e) => e.listening !== undefined));
+    const port = Number(/:(\d+)$/.exec(events.find((e) => e.listening !== undefined)!.listening as string)![1]);
+    const early = await http(port, 'GET', '/readyz');
+    assert.equal([early.status, early.headers['retry-after'], early.json], [503, '1', { error: 'the node is starting' }]);
+    rmSync(hold, { force: true });
+    await within(WAIT_MS, 'start', starting);
+    assert.is((await http(port, 'GET', '/readyz')).status, 200);
+  } finally {
+    rmSync(hold, { force: true });
+    await within(WAIT_MS, 'stop', starting.then((n) => n.stop()));
+  }
+});
+
+life('while a node stops, new connections are taken and hear 503 with Retry-After until what it took is committed; then the port closes', async ({ dir }) => {
+  const hold = join(dir, 'hold-stop');
+  const events: Array<Record<string, unknown>> = [];
+  const n = await within(WAIT_MS, 'start', heldNode(dir, 'stop', hold, events));
+  try {
+    const port = n.address.port;
+    const lines = trafficLines({ seed: 3, records: 300, start: START });
+    writeFileSync(hold, '');
+    let acknowledged: Reply | undefined;
+    const inFlight = http(port, 'POST', '/v1/records', lines.join('\n')).then((r) => { acknowledged = r; return r; });
+    // Taken: its records are offered and their epoch is held in the actor's commit.
+    await until('the POST to be taken', () => existsSync(`${hold}.held`));
+    const stopped = n.stop();
+    await until('the node to say it stops', () => events.some((e) => e.stopping === true));
+    const post = await http(port, 'POST', '/v1/records', lines[0]!);
+    assert.equal([post.status, post.headers['retry-after']], [503, '1'], post.text);
+    assert.match(post.json.error as string, /^the node is shutting down/);
+    const ready = await http(port, 'GET', '/readyz');
+    assert.equal([ready.status, ready.headers['retry-after'], ready.json], [503, '1', { error: 'the node is shutting down' }]);
+    assert.is(acknowledged, undefined, 'the POST taken before the stop is still being committed');
+    rmSync(hold, { force: true });
+    const r = await within(WAIT_MS, 'the POST taken before the stop', inFlight);
+    assert.is(r.status, 202, r.text);
+    assert.is((r.json.accepted as number) + (r.json.rejected as number), lines.length);
+    await within(WAIT_MS, 'stop', stopped);
+    const after = await http(port, 'GET', '/healthz').then(() => 'answered', (err: NodeJS.ErrnoException) => err.code);
+    assert.is(after, 'ECONNREFUSED');
+  } finally {
+    rmSync(hold, { force: true });
+    await within(WAIT_MS, 'stop', n.stop());
+  }
+});
+
+life.run();
