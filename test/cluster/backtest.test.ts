@@ -90,15 +90,18 @@ bt('standard input cannot be backtested: it is read once', async ({ baseline, ca
   assert.match(r.stderr, 'vigil: backtest reads each INPUT twice: give files, not - (standard input)');
 });
 
-bt('vigil risk reads a key\'s score and the alerts that made it from a data folder', async ({ dir, input }) => {
-  const rules = join(dir, 'risk.yaml');
-  writeFileSync(rules, `version: 1
+/** Two scored rules and a risk rule over them, for the `vigil risk` cases. */
+const RISK_RULES = `version: 1
 risk: { half_life: 1h }
 rules:
   - { id: calls-hour, measure: count, window: hour, limit: 2, score: 3 }
   - { id: new-country, measure: new(country), window: hour, limit: 1, score: 2 }
   - { id: risky, measure: risk, limit: 4 }
-`);
+`;
+
+bt('vigil risk reads a key\'s score and the alerts that made it from a data folder', async ({ dir, input }) => {
+  const rules = join(dir, 'risk.yaml');
+  writeFileSync(rules, RISK_RULES);
   const data = join(dir, 'data');
   const alerts = join(dir, 'risk-alerts.jsonl');
   // 5 shards, not the default 64 (A and B would land on shards 12 and 5 of 64): vigil risk finds the count in the checkpoint.
@@ -118,13 +121,7 @@ rules:
 
 bt('vigil risk --at before the key\'s newest scored alert is refused (exit 2) naming the earliest time it can answer', async ({ dir, input }) => {
   const rules = join(dir, 'risk-at.yaml');
-  writeFileSync(rules, `version: 1
-risk: { half_life: 1h }
-rules:
-  - { id: calls-hour, measure: count, window: hour, limit: 2, score: 3 }
-  - { id: new-country, measure: new(country), window: hour, limit: 1, score: 2 }
-  - { id: risky, measure: risk, limit: 4 }
-`);
+  writeFileSync(rules, RISK_RULES);
   const data = join(dir, 'data-at');
   await replay({ compiled: compileRules(loadRules(rules)), inputs: [input], alerts: join(dir, 'risk-at.jsonl'), threads: 1, dataPath: data, epochSize: 3, shards: 5 });
   // A's alerts: new-country at 10:05 (+2), calls-hour at 10:10 (+3).
