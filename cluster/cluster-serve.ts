@@ -311,7 +311,11 @@ export class ClusterServe {
     this.stopping ??= (async () => {
       this.state = 'stopping';
       this.log({ stopping: true });
-      this.server.close();
+      // As the embedded node: the port stays open until what was taken is held by JetStream
+      // (POSTs still waiting get their 202), and new POSTs and /readyz hear 503 with
+      // Retry-After meanwhile, which a refused connection does not say. close() then stops
+      // the producers for good.
+      await this.coordinator?.flush().catch(() => undefined);
       await this.close();
       this.log({ stopped: true });
     })();

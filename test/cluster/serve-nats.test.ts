@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { connect, type NatsConnection } from '../../workers/nats-client.js';
 import { parseConfig, InvalidConfigError } from '../../cluster/config.js';
 import { startNatsServer, type NatsServer } from '../helpers/nats-server.js';
-import { request, startServe, stopServe } from '../helpers/node.js';
+import { request, startServe, stopServe, within } from '../helpers/node.js';
 import { waitFor } from '../fixtures/receivers.js';
 import { tempDir, removeDir } from '../helpers/tmp.js';
 
@@ -102,6 +102,43 @@ test('a cluster node asked for another role\'s work answers 421 naming the role,
   } finally {
     const result = await stopServe(node);
     assert.is(result.code, 0, result.stderr);
+  }
+});
+
+test('a stopping cluster node keeps its port until what it took is held by JetStream, answering 503 meanwhile', async ({ dir, nats }) => {
+  const rules = join(dir, 'stop-rules.yaml');
+  writeFileSync(rules, 'version: 1\nrules:\n  - { id: calls, by: account, measure: count, window: day, limit: 5 }\n');
+  const config = join(dir, 'stop.yaml');
+  writeFileSync(config, `rules: ${rules}\ndata: ${join(dir, 'stop-data')}\nlisten: 127.0.0.1:0\nthreads: 1\nnats: { servers: ["${nats.url}"], prefix: stop }\n`);
+  const node = await startServe(config);
+  const record = (i: number): string => JSON.stringify({ id: `s${i}`, ts: T + i * 1000, account: 'a1', called: '+4930123' }) + '\n';
+  let paused = false;
+  try {
+    assert.is((await request(node.port, 'POST', '/v1/records', { body: record(0) })).status, 202);
+    // NATS paused: the next POST's records cannot reach JetStream, so the node has work to finish when told to stop.
+    nats.process.kill('SIGSTOP');
+    paused = true;
+    const pending = request(node.port, 'POST', '/v1/records', { body: record(1) });
+    pending.catch(() => undefined); // awaited below; a node that dropped it must fail the test there, not crash the run
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    node.child.kill('SIGTERM');
+    let ready: Awaited<ReturnType<typeof request>> | undefined;
+    for (let i = 0; i < 50 && ready?.status !== 503; i++) {
+      ready = await request(node.port, 'GET', '/readyz');
+      if (ready.status !== 503) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.is(ready?.status, 503, 'the port is still open while the stop waits for JetStream');
+    assert.ok(ready?.headers['retry-after'] !== undefined, 'with Retry-After');
+    const late = await request(node.port, 'POST', '/v1/records', { body: record(2) });
+    assert.is(late.status, 503, late.text);
+    nats.process.kill('SIGCONT');
+    paused = false;
+    assert.is((await pending).status, 202, 'the record taken before the stop is held by JetStream and acknowledged');
+    const result = await within(30_000, 'the node to exit', node.done);
+    assert.is(result.code, 0, result.stderr);
+  } finally {
+    if (paused) nats.process.kill('SIGCONT');
+    if (node.child.exitCode === null) await stopServe(node, 'SIGKILL').catch(() => undefined);
   }
 });
 
