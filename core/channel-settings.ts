@@ -134,12 +134,12 @@ function duration (path: string, value: unknown): number {
   return ms;
 }
 
-/** `10/1m`: at most 10 messages a minute. */
+/** `10/1m`: at most 10 messages a minute. An interval of zero would limit nothing: refused, as `digest: 0s` is. */
 function parseRate (path: string, value: unknown): Rate {
   const m = typeof value === 'string' ? /^(\d+)\/(\w+)$/.exec(value) : null;
   const count = m === null ? NaN : Number(m[1]);
   const perMs = m === null ? undefined : parseDuration(m[2] as string);
-  if (!(count >= 1) || perMs === undefined) throw InvalidChannelError.of(path, 'N/DURATION such as 10/1m (at most N messages per DURATION)', value);
+  if (!(count >= 1) || perMs === undefined || perMs <= 0) throw InvalidChannelError.of(path, 'N/DURATION such as 10/1m (at most N messages per DURATION)', value);
   return { count, perMs };
 }
 

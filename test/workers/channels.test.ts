@@ -29,6 +29,7 @@ const BAD: Array<[string, string, Record<string, unknown>, string]> = [
   ['webhook timeout as a number', 'webhook', { url: 'http://h/x', timeout: 5 }, 'channels.c.timeout must be a duration such as 90s, 30m, 1h or 2d, got 5'],
   ['rate without an interval', 'log', { rate: 10 }, 'channels.c.rate must be N/DURATION such as 10/1m (at most N messages per DURATION), got 10'],
   ['rate of zero', 'log', { rate: '0/1m' }, 'channels.c.rate must be N/DURATION such as 10/1m (at most N messages per DURATION), got "0/1m"'],
+  ['rate over an interval of zero (no limit at all)', 'log', { rate: '10/0s' }, 'channels.c.rate must be N/DURATION such as 10/1m (at most N messages per DURATION), got "10/0s"'],
   ['digest in words', 'log', { digest: 'hourly' }, 'channels.c.digest must be a duration such as 90s, 30m, 1h or 2d, got "hourly"'],
   ['retry as a duration', 'log', { retry: '1h' }, 'channels.c.retry must be { max: DURATION }, got "1h"'],
   ['retry.max not a duration', 'log', { retry: { max: 'forever' } }, 'channels.c.retry.max must be a duration such as 90s, 30m, 1h or 2d, got "forever"'],
