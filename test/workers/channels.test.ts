@@ -12,7 +12,7 @@ import { parseChannelSpec, parseChannelSpecs } from '../../core/channel-settings
 import { smsDigestText, smsText } from '../../workers/channels/format.js';
 import { Redactor, safeUrl } from '../../workers/channels/redact.js';
 import { authorization } from '../../workers/channels/sms.js';
-import { signature } from '../../workers/channels/webhook.js';
+import { WebhookSender, signature } from '../../workers/channels/webhook.js';
 import { NotifierActor, defaultDeps } from '../../workers/notifier/actor.js';
 import { backoffMs } from '../../workers/notifier/lane.js';
 import type { NotifierData } from '../../workers/notifier/protocol.js';
@@ -20,7 +20,7 @@ import type { NatsSettings } from '../../workers/nats-connect.js';
 import { Notifications } from '../../cluster/notifier.js';
 import { rule, rules } from '../helpers/config.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
-import { freePort, waitFor } from '../fixtures/receivers.js';
+import { freePort, startHttpReceiver, waitFor } from '../fixtures/receivers.js';
 import { alert } from '../fixtures/alerts.js';
 
 const settings = suite('core/channel-settings: what the notifier reads from channels:');
@@ -100,6 +100,20 @@ words('a redactor replaces every secret, longest first; URLs are shown by origin
   const r = new Redactor(['abc', 'abcdef', 'x']);
   assert.is(r.redact('abcdef and abc and x'), '*** and *** and x');
   assert.is(safeUrl(new URL('https://u:p@hooks.example.net:8443/T0/B0?token=1')), 'https://hooks.example.net:8443');
+});
+
+words('a webhook timeout longer than a Node timer can hold (25d) still lets a 2xx answer count as delivered', async () => {
+  // setTimeout takes at most 2^31-1 ms (24.8 days) and turns a longer delay into 1 ms: a
+  // `timeout: 30d` that `vigil check` accepts made every POST "time out" at once, forever.
+  const hook = await startHttpReceiver({ delayMs: 20 });
+  const sender = new WebhookSender('h', { url: new URL(hook.url), headers: {}, timeoutMs: 30 * 86_400_000 }, 1, new Redactor([]));
+  try {
+    await sender.send([alert(1)], false);
+    assert.is(hook.requests.length, 1);
+  } finally {
+    await sender.close();
+    await hook.close();
+  }
 });
 
 words('full-jitter back-off grows from base to cap', () => {

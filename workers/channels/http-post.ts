@@ -10,6 +10,12 @@ import { DeliveryError } from './errors.js';
 import type { Redactor } from './redact.js';
 import { safeUrl } from './redact.js';
 
+/**
+ * The longest delay setTimeout keeps (2^31-1 ms, 24.8 days): it runs a longer one after 1 ms,
+ * which made every POST of a webhook with `timeout: 30d` fail as timed out.
+ */
+const MAX_TIMER_MS = 2_147_483_647;
+
 export class HttpTarget {
   private readonly url: URL;
   private readonly agent: HttpAgent;
@@ -48,7 +54,7 @@ export class HttpTarget {
       const timer = setTimeout(() => {
         req.destroy();
         fail(`timed out after ${timeoutMs} ms`);
-      }, timeoutMs);
+      }, Math.min(timeoutMs, MAX_TIMER_MS));
       req.on('error', (err: NodeJS.ErrnoException) => {
         clearTimeout(timer);
         fail(`failed: ${err.code ?? err.message}`, err);
