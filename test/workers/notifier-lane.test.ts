@@ -27,7 +27,7 @@ class TestClock implements Clock {
   }
 }
 
-function lane (settings: Record<string, unknown>, paced: Pacing | undefined, clock: TestClock, alerts: Alert[], lines: string[]): Lane {
+function lane (settings: Record<string, unknown>, paced: Pacing | undefined, clock: Clock, alerts: Alert[], lines: string[]): Lane {
   const spec = parseChannelSpec('desk', { type: 'log', settings });
   const channel = makeChannel(spec, { baseDir: '/', nats: undefined, timeoutMs: 1_000, write: (line) => { lines.push(line); } });
   const deps: LaneDeps = {
@@ -68,6 +68,34 @@ test('a start the clock has not reached yet (it was set back) is dropped, not a 
   l.add(1, Uint8Array.of(1), NOW, false);
   await flush();
   assert.is(lines.length, 1);
+});
+
+test('a hold longer than a Node timer can hold (rate: 1/30d) waits on one timer, not a 1 ms timer again and again', async () => {
+  // setTimeout runs a delay over 2^31-1 ms (24.8 days) after 1 ms: the lane woke, found the
+  // window not over, and set the same timer again, spinning the notification thread.
+  let timers = 0;
+  const clock: Clock = {
+    now: () => Date.now(),
+    setTimer: (fn, ms) => { timers++; return setTimeout(fn, ms); },
+    clearTimer: (h) => { clearTimeout(h as NodeJS.Timeout); },
+  };
+  const now = Date.now();
+  const alerts = [alert(0)];
+  const lines: string[] = [];
+  const l = lane({ rate: '1/30d' }, { starts: [now - 1_000], lastDigestAt: 0 }, clock, alerts, lines);
+  const warnings: string[] = [];
+  const onWarning = (w: Error): void => { warnings.push(w.name); };
+  process.on('warning', onWarning);
+  try {
+    l.add(1, Uint8Array.of(1), now, false);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.is(lines.length, 0, 'held: the rate allows one message per 30 days');
+    assert.ok(timers <= 2, `${timers} timers set in 200 ms`);
+    assert.not.ok(warnings.includes('TimeoutOverflowWarning'));
+  } finally {
+    process.off('warning', onWarning);
+    await l.close(0);
+  }
 });
 
 test.run();

@@ -73,6 +73,12 @@ export interface LaneDeps {
   readonly attempted?: (a: { first: number, alerts: number, attempt: number, start: number, end: number, error?: string }) => void;
 }
 
+/**
+ * The longest delay setTimeout keeps (2^31-1 ms, 24.8 days); it runs a longer one after 1 ms. A
+ * hold beyond it (`rate: 1/30d`, `digest: 30d`) waits this long, looks again and waits again.
+ */
+const MAX_TIMER_MS = 2_147_483_647;
+
 const nextBit = (bits: Uint8Array, from: number): number => {
   const end = bits.length * 8;
   for (let i = from; i < end;) {
@@ -355,7 +361,7 @@ export class Lane {
       this.timer = undefined;
       this.timerAt = Infinity;
       this.pump();
-    }, Math.max(0, at - now));
+    }, Math.min(MAX_TIMER_MS, Math.max(0, at - now)));
   }
 
   /** Stops starting messages and waits up to `graceMs` for those under way. */
