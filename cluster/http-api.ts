@@ -233,7 +233,7 @@ export function buildApi (deps: ApiDeps): { app: FastifyInstance, server: Server
     route('/v1/blocks', { GET: async (req) => api.blockList(req) });
     route('/v1/blocks/:key', { GET: async (req, reply) => api.block(req, reply), DELETE: async (req, reply) => api.lift(req, reply) });
     route('/v1/blocks/:key/history', { GET: async (req) => api.blockHistory(req) });
-    route('/v1/rules', { GET: async () => deps.rules.current(), PUT: async (req) => api.putRules(req) });
+    route('/v1/rules', { GET: async (req) => api.rules(req), PUT: async (req) => api.putRules(req) });
     route('/v1/risk/:key', { GET: async (req) => api.risk(req) });
     route('/v1/dead-letters', { GET: async () => ({ deadLetters: await deps.deadLetters.list() }) });
     route('/v1/dead-letters/redrive', { POST: async (req) => api.redrive(req) });
@@ -264,6 +264,16 @@ class Handlers {
   private unavailable (): void {
     const state = this.deps.state();
     if (state !== 'ready') throw new HttpError(503, state === 'starting' ? 'the node is starting; try again' : 'the node is shutting down; send the records to another node or again later', { 'retry-after': '1' });
+  }
+
+  /**
+   * The active rules file. It holds the channels' secrets (webhook secrets, SMTP passwords,
+   * gateway tokens) verbatim, so a node with tokens hands it only to a holder of one, as the
+   * write endpoints; a node without tokens listens on loopback only.
+   */
+  rules (req: FastifyRequest): RulesInfo {
+    authorize(this.deps.tokens, req.headers.authorization);
+    return this.deps.rules.current();
   }
 
   /** The token's name for a write, or 401. */

@@ -110,7 +110,7 @@ api.before((ctx) => {
 });
 api.after((ctx) => { removeDir(ctx.dir); });
 
-api('tokens: writes need one (401 without or with a wrong one), reads do not; errors are JSON with the field named', async ({ dir }) => {
+api('tokens: writes and the rules file need one (401 without or with a wrong one), other reads do not; errors are JSON with the field named', async ({ dir }) => {
   const files = writeNode(dir, 'errors', readFileSync(RULES_A, 'utf8'));
   const n = await serve(files.config);
   try {
@@ -125,7 +125,10 @@ api('tokens: writes need one (401 without or with a wrong one), reads do not; er
     assert.equal(await http(n.port, 'GET', '/healthz').then((r) => [r.status, r.json]), [200, { status: 'ok' }]);
     assert.equal(await http(n.port, 'GET', '/readyz').then((r) => [r.status, r.json]), [200, { status: 'ready' }]);
 
-    const rules = await http(n.port, 'GET', '/v1/rules');
+    // The rules text holds the channels' secrets: with tokens configured, reading it needs one too.
+    const anonymous = await http(n.port, 'GET', '/v1/rules');
+    assert.equal([anonymous.status, anonymous.json], [401, { error: 'this endpoint needs a bearer token: send the header Authorization: Bearer <token> (one of config.api)' }]);
+    const rules = await http(n.port, 'GET', '/v1/rules', { token: SWITCH_TOKEN });
     assert.is(rules.status, 200);
     assert.equal(Object.keys(rules.json), ['file', 'fingerprint', 'loaded', 'rules', 'text']);
     assert.equal([rules.json.file, rules.json.fingerprint, rules.json.rules, rules.json.text], [files.rules, rulesFingerprint(loadRules(RULES_A)), 14, readFileSync(RULES_A, 'utf8')]);
@@ -172,7 +175,7 @@ api('tokens: writes need one (401 without or with a wrong one), reads do not; er
     const refusedChannel = await http(n.port, 'PUT', '/v1/rules', { body: badChannel, token: TOKEN });
     assert.is(refusedChannel.status, 400, refusedChannel.text);
     assert.equal(refusedChannel.json.diagnostics, [{ line: channelLine, col: 75, message: 'channels.noc.retry.max must be a duration such as 90s, 30m, 1h or 2d, got "soon"' }]);
-    assert.is((await http(n.port, 'GET', '/v1/rules')).json.fingerprint, rulesFingerprint(loadRules(RULES_A)));
+    assert.is((await http(n.port, 'GET', '/v1/rules', { token: TOKEN })).json.fingerprint, rulesFingerprint(loadRules(RULES_A)));
     assert.is(readFileSync(files.rules, 'utf8'), readFileSync(RULES_A, 'utf8'));
     assert.not.ok(existsSync(pendingRulesPath(files.rules)));
   } finally {
@@ -313,7 +316,7 @@ api('PUT /v1/rules while records keep arriving: every POST acknowledged, kept co
     assert.ok([200, 404].includes((await counterDuringReload!).status), 'a counter read during the reload waits for it');
     assert.ok(putAnswered >= 0, 'the reload answered before the last POST');
 
-    const rules = await http(n.port, 'GET', '/v1/rules');
+    const rules = await http(n.port, 'GET', '/v1/rules', { token: TOKEN });
     assert.equal([rules.json.fingerprint, rules.json.rules, rules.json.text], [rulesFingerprint(b.config), 15, textB]);
     assert.is(readFileSync(files.rules, 'utf8'), textB, 'the rules file on disk is the new one');
     assert.not.ok(existsSync(pendingRulesPath(files.rules)));
@@ -378,7 +381,7 @@ api('PUT /v1/rules while records keep arriving: every POST acknowledged, kept co
   }
   // The node starts again on the folder with the new rules.
   const again = await serve(files.config);
-  assert.is((await http(again.port, 'GET', '/v1/rules')).json.fingerprint, rulesFingerprint(b.config));
+  assert.is((await http(again.port, 'GET', '/v1/rules', { token: TOKEN })).json.fingerprint, rulesFingerprint(b.config));
   const r = await stop(again);
   assert.is(r.code, 0, r.stderr);
 });
