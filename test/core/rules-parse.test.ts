@@ -659,6 +659,17 @@ const ROWS: readonly Row[] = [
     ],
   },
   {
+    name: 'a country no number belongs to (UK for GB) is reported: country would never match',
+    text: withRules(
+      '  - { id: a, measure: count, window: day, limit: 1, where: { country: UK } }',
+      '  - { id: b, measure: count, window: day, limit: 1, where: { country: { not_in: [SO, EL] }, origin: UK } }'
+    ),
+    expected: [
+      `${R}:9:71 rules[0].where.country must be an ISO 3166-1 alpha-2 country code of the numbering plan such as DE, got "UK"; did you mean "GB"?`,
+      `${R}:10:86 rules[1].where.country.not_in[1] must be an ISO 3166-1 alpha-2 country code of the numbering plan such as DE, got "EL"; did you mean "GR"?`,
+    ],
+  },
+  {
     name: 'a $list whose entries do not fit the field is reported at the reference',
     text: withRules('  - { id: a, measure: count, window: day, limit: 1, where: { duration: $high_risk } }'),
     expected: [`${R}:9:72 rules[0].where.duration must be a number, got "SO" in list "$high_risk"`],
