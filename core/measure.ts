@@ -166,6 +166,30 @@ function upperBound (a: readonly number[], v: number): number {
  * included. Events that ended `hold` before the newest start are forgotten. A record in start
  * order (the usual case) counts with a binary search, since every held event started before it.
  */
+/**
+ * For an event [start, end) that arrived out of order: the most events in progress at one
+ * moment while it lasts, itself included. Held events that started after it (they arrived
+ * earlier) may overlap it, so its own start is not enough: the measure is the most events in
+ * progress at any moment (rules.md), and a late record must count as it would have in order.
+ */
+function mostInProgress (starts: readonly number[], ends: readonly number[], start: number, end: number): number {
+  // +1 at each overlapping event's start (clipped to `start`), -1 at its end; an end sorts
+  // before a start at the same instant (an event is in progress up to, not at, its end).
+  const points: number[] = [];
+  for (let i = 0; i < ends.length; i++) {
+    const s = starts[i] as number;
+    const e = ends[i] as number;
+    if (s < end && e > start) points.push(Math.max(s, start) * 2 + 1, e * 2);
+  }
+  points.sort((a, b) => a - b);
+  let now = 0;
+  let most = 0;
+  for (const p of points) {
+    if (p % 2 === 1) { if (++now > most) most = now; } else now--;
+  }
+  return most + 1;
+}
+
 /** The events a `concurrent` window holds (a CalendarWindow, or the engine's state of its newest window). */
 export interface HeldEvents { ends: number[] | undefined, starts: number[] | undefined, newestStart: number }
 
@@ -182,6 +206,8 @@ export function addConcurrent (w: HeldEvents, start: number, end: number, hold: 
   let inProgress = end > start ? 1 : 0;
   if (inOrder) {
     inProgress += ends.length - upperBound(ends, start);
+  } else if (end > start) {
+    inProgress = mostInProgress(starts, ends, start, end);
   } else {
     for (let i = 0; i < ends.length; i++) if ((starts[i] as number) <= start && start < (ends[i] as number)) inProgress++;
   }
@@ -259,6 +285,17 @@ export function addToSliding (kind: Measure['kind'], s: SlidingState, x: number 
     // walked the whole span for every late record.
     let i = s.ts.length;
     while (i > s.head && (s.ts[i - 1] as number) > ts) i--;
+    // A late event that lasts is in progress at the starts of the held events that began
+    // during it (they arrived earlier): each of those moments now has one more event in progress.
+    if (kind === 'concurrent' && end > ts) {
+      for (let j = i; j < s.ts.length; j++) {
+        if ((s.ts[j] as number) > ts && (s.ts[j] as number) < end) {
+          const v = (s.xs[j] as number) + 1;
+          s.xs[j] = v;
+          if (v > s.a) s.a = v;
+        }
+      }
+    }
     insertAt(s.ts, i, ts);
     insertAt(s.xs, i, numeric);
     if (kind === 'distinct') insertAt(s.keys, i, x as string);

@@ -8,6 +8,7 @@ import type { CompareOp, Scalar } from './rules-config.js';
 import { DIRECTIONS, SERVICES, WEEKDAYS } from './usage-record.js';
 import { didYouMean } from './did-you-mean.js';
 import { orList } from './rules-yaml.js';
+import { isSupportedCountry } from 'libphonenumber-js/min';
 
 type FieldKind = 'text' | 'enum' | 'country' | 'number' | 'boolean' | 'group' | 'any';
 
@@ -88,6 +89,9 @@ export function inferScalar (text: string): Scalar {
 
 export type Typed = { readonly ok: true, readonly value: Scalar } | { readonly ok: false, readonly expect: string, readonly hint: string };
 
+/** Codes analysts write that ISO 3166-1 spells otherwise (the EU's and the UN's own usage). */
+const COMMON_MISTAKES: Readonly<Record<string, string>> = { UK: 'GB', EL: 'GR' };
+
 /**
  * Types `lit` for `field`, or says what the field expects. `groups` are the names defined
  * under `groups`, since a `group` condition naming an undefined group can never hold.
@@ -103,6 +107,15 @@ export function typeLiteral (field: string, lit: Literal, groups: ReadonlyMap<st
       return { ok: false, expect: orList(values), hint: didYouMean(lit.text, values) };
     }
     case 'country':
+      if (field === 'country' && /^[A-Z]{2}$/.test(lit.text) && !isSupportedCountry(lit.text)) {
+        // `country` comes from the numbering plan: a code no number belongs to (UK, EL) never matches.
+        const known = COMMON_MISTAKES[lit.text];
+        return {
+          ok: false,
+          expect: 'an ISO 3166-1 alpha-2 country code of the numbering plan such as DE',
+          hint: known !== undefined ? `; did you mean "${known}"?` : '',
+        };
+      }
       if (/^[A-Z]{2}$/.test(lit.text)) return { ok: true, value: lit.text };
       return {
         ok: false,

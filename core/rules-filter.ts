@@ -251,12 +251,19 @@ function parseOperator (field: string, op: Operator, keyNode: unknown, node: unk
     case 'between': {
       if (!numericOnly(field, keyNode, path, s)) return undefined;
       const expect = '[LOW, HIGH], two numbers with LOW <= HIGH';
-      const pair = isSeq(node) ? node.items : [];
-      const [a, b] = pair;
-      const low = isScalar(a) && typeof a.value === 'number' ? a.value : undefined;
-      const high = isScalar(b) && typeof b.value === 'number' ? b.value : undefined;
-      if (pair.length !== 2 || low === undefined || high === undefined || !(low <= high)) {
-        r.d.at(node, `${path} must be ${expect}, got ${got(node)}`);
+      // Like every list in a filter, the pair may be a `$name` reference; list values are text.
+      const ref = listRef(node);
+      let pair: readonly unknown[];
+      if (ref !== undefined) {
+        const list = resolveList(ref, node, path, s);
+        if (list === undefined) return undefined;
+        pair = list.map((text) => (text.trim() !== '' && Number.isFinite(Number(text)) ? Number(text) : text));
+      } else {
+        pair = isSeq(node) ? node.items.map((item) => (isScalar(item) ? item.value : item)) : [];
+      }
+      const [low, high] = pair;
+      if (pair.length !== 2 || typeof low !== 'number' || typeof high !== 'number' || !(low <= high)) {
+        r.d.at(node, `${path} must be ${expect}, got ${ref !== undefined ? `${JSON.stringify(s.lists.get(ref.slice(1)))} in list "${ref}"` : got(node)}`);
         return undefined;
       }
       return { op, low, high };

@@ -97,11 +97,20 @@ export class CsvParser {
 const NUMERIC_FIELDS: ReadonlySet<string> = new Set(['ts', 'duration', 'cost']);
 const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 
+/** Record fields that are text whatever they hold (records.md's table and the derived fields). */
+const TEXT_FIELDS: ReadonlySet<string> = new Set([
+  'id', 'account', 'subscription', 'caller', 'called', 'service', 'currency', 'trunk', 'provider',
+  'direction', 'origin', 'device', 'attrs', 'called_raw', 'country', 'hour', 'weekday', 'minuteOfDay', 'group',
+]);
+
 /**
  * A CSV cell as a record value: a decimal number in `ts`, `duration` or `cost` becomes a
- * number and `true`/`false` in `answered` a boolean. Everything else stays text (an `id` or
- * a `called` of digits must keep its leading zeros), and parseUsageRecord rejects a
- * number field that did not convert, naming it.
+ * number and `true`/`false` in `answered` a boolean. The other record fields stay text (an
+ * `id` or a `called` of digits must keep its leading zeros), and parseUsageRecord rejects a
+ * number field that did not convert, naming it. A column that is no record field goes under
+ * `attrs`: a number there becomes a number (records.md: in CSV numbers are parsed as decimal
+ * numbers; `attrs.score: { gt: 5 }` and `sum(attrs.score)` need one), but only when it reads
+ * back as the same text, so `0049…`, `+49…`, `1.50` or a 20-digit ICCID stay as written.
  */
 export function csvValue (field: string, cell: string): unknown {
   if (NUMERIC_FIELDS.has(field)) {
@@ -112,11 +121,19 @@ export function csvValue (field: string, cell: string): unknown {
     const t = cell.trim();
     return t === 'true' ? true : t === 'false' ? false : cell;
   }
+  if (!TEXT_FIELDS.has(field) && DECIMAL.test(cell)) {
+    const n = Number(cell);
+    if (String(n) === cell) return n;
+  }
   return cell;
 }
 
+/** A column named `attrs.NAME` is attribute NAME, as examples/csv.ts writes attrs and as rules name them. */
+const ATTRS_PREFIX = 'attrs.';
+
 /**
- * CSV with a header row, as objects keyed by the header. An empty cell is an absent field.
+ * CSV with a header row, as objects keyed by the header; `attrs.NAME` columns go under
+ * `attrs`. An empty cell is an absent field.
  * A header with an empty or repeated column name is an error, reported for the header and
  * then for every row, so that no row is silently dropped or misread.
  */
@@ -146,7 +163,8 @@ export class CsvReader implements LineReader {
       const cell = fields[i] as string;
       if (cell === '') continue;
       const name = header[i] as string;
-      row[name] = csvValue(name, cell);
+      if (name.startsWith(ATTRS_PREFIX)) ((row.attrs ??= {}) as Record<string, unknown>)[name.slice(ATTRS_PREFIX.length)] = csvValue(name, cell);
+      else row[name] = csvValue(name, cell);
     }
     return row;
   }
@@ -155,8 +173,11 @@ export class CsvReader implements LineReader {
     // A byte-order mark would otherwise become part of the first column's name.
     const names = fields.map((f, i) => (i === 0 && f.charCodeAt(0) === 0xfeff ? f.slice(1) : f).trim());
     const seen = new Set<string>();
+    const nested = names.some((n) => n.startsWith(ATTRS_PREFIX));
     for (const name of names) {
-      if (name === '' || name === '__proto__' || seen.has(name)) {
+      // `attrs.NAME` columns make up the record's attrs: a bare `attrs` column beside them, or
+      // a name that is no attribute name, would be lost or misread.
+      if (name === '' || name === '__proto__' || seen.has(name) || name === ATTRS_PREFIX || name === `${ATTRS_PREFIX}__proto__` || (nested && name === 'attrs')) {
         this.headerError = new InvalidRecordError('record', 'CSV with a header row of unique, non-empty column names', names.join(','));
         throw this.headerError;
       }

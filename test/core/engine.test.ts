@@ -368,6 +368,18 @@ bugs('concurrent: a 0-second call during another call leaves 1 call in progress,
   ], []);
 });
 
+bugs('concurrent: a call reported late counts with the calls that started during it (the most in progress at one moment)', () => {
+  // b (10:05-10:15) arrives first; a (10:00-10:06:40) arrives late: both are in progress from
+  // 10:05 to 10:06:40, though at a's own start only a is.
+  const t = at('2026-11-18T10:00:00Z');
+  for (const window of [{ kind: 'calendar', unit: 'hour' }, { kind: 'sliding', ms: HOUR_MS, text: '1h' }] as const) {
+    check([rule({ id: 'conc', measure: { kind: 'concurrent' }, window, limit: 1 })], [
+      { id: 'b', ts: t + 5 * MINUTE_MS, duration: 600 },
+      { id: 'a', ts: t, duration: 400 },
+    ], [`a conc critical 1234 2>1 [${window.kind === 'sliding' ? '2026-11-18T09:05:00Z..2026-11-18T10:05:00Z' : '2026-11-18T10:00:00Z..2026-11-18T11:00:00Z'}]`]);
+  }
+});
+
 // A sliding rule re-arms whenever the measure is found at or below its threshold: at an
 // evaluation, and when the window, slid to an arriving record, has dropped there before the
 // record is added.

@@ -130,7 +130,7 @@ csv('leaves empty cells out and non-numeric text in number fields as text (parse
   assert.equal(r.push('2026-07-01T10:00:00Z,A1,,abc,yes', 2), { ts: '2026-07-01T10:00:00Z', account: 'A1', cost: 'abc', answered: 'yes' });
 });
 
-csv('types only ts, duration, cost and answered', () => {
+csv('types ts, duration, cost and answered among the record fields', () => {
   assert.is(csvValue('duration', ' 30 '), 30);
   assert.is(csvValue('cost', '-1.5e2'), -150);
   assert.is(csvValue('ts', '1782900000000'), 1782900000000);
@@ -138,6 +138,36 @@ csv('types only ts, duration, cost and answered', () => {
   assert.is(csvValue('caller', '4930123'), '4930123');
   assert.is(csvValue('account', 'true'), 'true');
   assert.is(csvValue('duration', '1.2.3'), '1.2.3');
+});
+
+csv('a number in an attrs column is a number (records.md: in CSV numbers are parsed as decimal numbers)', () => {
+  // Otherwise `attrs.score: { gt: 5 }` and `sum(attrs.score)` never match a CSV record.
+  assert.is(csvValue('score', '7'), 7);
+  assert.is(csvValue('rate', '-1.5'), -1.5);
+  // Only when the number reads back as the same text: leading zeros, a `+`, trailing zeros
+  // and digits beyond double precision (an ICCID) stay text, as a JSON producer would send them.
+  assert.is(csvValue('redirect', '0049301'), '0049301');
+  assert.is(csvValue('redirect', '+4930'), '+4930');
+  assert.is(csvValue('price', '1.50'), '1.50');
+  assert.is(csvValue('iccid', '89490200001234567890'), '89490200001234567890');
+  assert.is(csvValue('tier', 'gold'), 'gold');
+  const r = new CsvReader();
+  r.push('ts,account,called,score', 1);
+  assert.equal(r.push('2026-07-01T10:00:00Z,A1,+4930,7', 2), { ts: '2026-07-01T10:00:00Z', account: 'A1', called: '+4930', score: 7 });
+});
+
+csv('an attrs.NAME column is attrs.NAME of the record (as examples/csv.ts writes them), so rules reach it', () => {
+  const r = new CsvReader();
+  r.push('ts,account,called,attrs.mb,attrs.apn,tier', 1);
+  const row = r.push('2026-07-01T10:00:00Z,A1,+4930,4.06,internet.example.de,gold', 2);
+  assert.equal(row, { ts: '2026-07-01T10:00:00Z', account: 'A1', called: '+4930', attrs: { mb: 4.06, apn: 'internet.example.de' }, tier: 'gold' });
+  const rec = parseUsageRecord(row, { zone: BERLIN, groupsOf: () => [] });
+  assert.equal(rec.attrs, { mb: 4.06, apn: 'internet.example.de', tier: 'gold' });
+});
+
+csv('a header with an attrs column beside attrs.NAME columns, or an empty attribute name, is refused', () => {
+  throwsInvalid(() => new CsvReader().push('ts,attrs,attrs.mb', 1), 'record', 'record must be CSV with a header row of unique, non-empty column names, got "ts,attrs,attrs.mb"');
+  throwsInvalid(() => new CsvReader().push('ts,attrs.', 1), 'record', 'record must be CSV with a header row of unique, non-empty column names, got "ts,attrs."');
 });
 
 csv('reads a quoted field spanning lines and fields with commas and quotes', () => {

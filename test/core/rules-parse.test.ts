@@ -314,6 +314,14 @@ forms('filters: operators, lists, time of day, weekdays and combinators', () => 
   });
 });
 
+forms('between takes a $list of two numbers, as every filter list may be a $list (rules.md, Filters)', () => {
+  const c = parseOk(
+    'version: 1\nlists:\n  short: [5, 10]\nrules:\n' +
+    '  - { id: a, measure: count, window: day, limit: 1, where: { duration: { between: $short } } }\n'
+  );
+  assert.equal(c.rules[0]?.where, { kind: 'field', field: 'duration', cond: { op: 'between', low: 5, high: 10 } });
+});
+
 forms('hours may end at 24:00', () => {
   const c = parseOk(withRules('  - { id: a, measure: count, window: day, limit: 1, where: { hours: "18:00-24:00" } }'));
   assert.equal(c.rules[0]?.where, { kind: 'hours', from: 1080, to: 1440 });
@@ -637,6 +645,28 @@ const ROWS: readonly Row[] = [
       `${R}:22:16 rules[0].where.service must have at least one operator (in, not_in, prefix, not_prefix, lt, lte, gt, gte, between, exists), got {}`,
       `${R}:23:13 rules[0].where.trunk must be a value, a list, a $list reference or an operator object such as { in: [...] }, got nothing`,
       `${R}:24:12 rules[0].where.all must be a non-empty list of filters, got {"service":"sms"}`,
+    ],
+  },
+  {
+    name: 'a between $list that is not two ordered numbers is reported at the reference',
+    text: withRules(
+      '  - { id: a, measure: count, window: day, limit: 1, where: { duration: { between: $high_risk } } }',
+      '  - { id: b, measure: count, window: day, limit: 1, where: { duration: { between: $nope } } }'
+    ),
+    expected: [
+      `${R}:9:83 rules[0].where.duration.between must be [LOW, HIGH], two numbers with LOW <= HIGH, got ["SO","TH","NG"] in list "$high_risk"`,
+      `${R}:10:83 unknown list "$nope" in rules[1].where.duration.between`,
+    ],
+  },
+  {
+    name: 'a country no number belongs to (UK for GB) is reported: country would never match',
+    text: withRules(
+      '  - { id: a, measure: count, window: day, limit: 1, where: { country: UK } }',
+      '  - { id: b, measure: count, window: day, limit: 1, where: { country: { not_in: [SO, EL] }, origin: UK } }'
+    ),
+    expected: [
+      `${R}:9:71 rules[0].where.country must be an ISO 3166-1 alpha-2 country code of the numbering plan such as DE, got "UK"; did you mean "GB"?`,
+      `${R}:10:86 rules[1].where.country.not_in[1] must be an ISO 3166-1 alpha-2 country code of the numbering plan such as DE, got "EL"; did you mean "GR"?`,
     ],
   },
   {

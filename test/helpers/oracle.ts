@@ -161,6 +161,14 @@ function inProgress (q: UsageRecord, t: number): boolean {
   return q.ts <= t && t < q.ts + q.duration * 1000;
 }
 
+/**
+ * A record that arrived after others that started during it is in progress at their starts
+ * too: `concurrent` is the most events in progress at any moment, not only at arrivals.
+ */
+function lateOverlap (earlier: readonly Contribution[], c: Contribution): void {
+  for (const q of earlier) if (q.rec.ts > c.rec.ts && inProgress(c.rec, q.rec.ts)) q.conc++;
+}
+
 function measureOf (m: Measure, cs: readonly Contribution[]): number {
   const n = cs.length;
   switch (m.kind) {
@@ -313,6 +321,7 @@ export class Oracle {
     }
     const now = [...before, c];
     c.conc = now.filter((q) => inProgress(q.rec, c.rec.ts)).length;
+    lateOverlap(before, c);
     list.push(c);
     if (now.length < rule.minCount) return;
     const value = measureOf(rule.measure, now);
@@ -337,6 +346,7 @@ export class Oracle {
     const earlier = list.filter(inSpan);
     const now = [...earlier, c];
     c.conc = now.filter((q) => inProgress(q.rec, c.rec.ts)).length;
+    lateOverlap(earlier, c);
     list.push(c);
     const limit = this.effectiveLimit(st, key, undefined, c.rec);
     if (limit === undefined) return;
