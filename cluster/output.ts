@@ -3,13 +3,16 @@
  * batch boundaries, so that once a write returns its bytes are in the operating system and
  * survive a crash of this process; its byte count then goes into the checkpoint. Standard
  * output cannot be cut back, so a resumed run may repeat there what the killed one printed
- * after its last checkpoint (the README says so).
+ * after its last checkpoint (the README says so); the same holds for a pipe or device named as
+ * a file (`--rejects /dev/stdout`), which is appended to, not written at offsets.
  */
 import { closeSync, existsSync, ftruncateSync, fstatSync, openSync, writeSync } from 'node:fs';
 
 export class LineWriter {
   private readonly fd: number;
   private readonly owned: boolean;
+  /** a regular file, written at its offsets; a pipe or device (`/dev/stdout`) only appends, as standard output */
+  private readonly positional: boolean;
   private buffer = '';
   private written: number;
 
@@ -18,13 +21,15 @@ export class LineWriter {
     if (target === undefined || target === '-') {
       this.fd = 1;
       this.owned = false;
+      this.positional = false;
       this.written = 0;
       return;
     }
     const resume = resumeAt > 0 && existsSync(target);
     this.fd = openSync(target, resume ? 'r+' : 'w');
     this.owned = true;
-    if (resume) {
+    this.positional = fstatSync(this.fd).isFile();
+    if (resume && this.positional) {
       const size = fstatSync(this.fd).size;
       ftruncateSync(this.fd, Math.min(size, resumeAt));
       this.written = Math.min(size, resumeAt);
@@ -48,7 +53,7 @@ export class LineWriter {
     let off = 0;
     while (off < chunk.length) {
       try {
-        off += writeSync(this.fd, chunk, off, chunk.length - off, this.owned ? this.written + off : null);
+        off += writeSync(this.fd, chunk, off, chunk.length - off, this.positional ? this.written + off : null);
       } catch (err) {
         // A pipe that is full (stdout to a slow reader) answers EAGAIN: try again.
         if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;

@@ -4,7 +4,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { runVigil } from '../helpers/cli.js';
+import { spawnSync } from 'node:child_process';
+import { VIGIL, runVigil } from '../helpers/cli.js';
 import { request, startServe, stopServe } from '../helpers/node.js';
 import { tempDir, removeDir } from '../helpers/tmp.js';
 
@@ -125,6 +126,16 @@ cli('replay writes alerts as JSON lines on stdout and a summary on stderr', asyn
   const alerts = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { rule: string, key: string, record: string, value: number, limit: number, window: { start: string } });
   assert.equal(alerts.map((a) => [a.rule, a.key, a.record, a.value, a.limit, a.window.start]), [['calls-day', 'a1', 'c2', 3, 2, '2026-11-21T00:00:00+01:00']]);
   assert.match(r.stderr, /^replay: 5 records read, 1 rejected, 1 alerts in [\d.]+ s \([\d,]+ records\/s\)\n$/);
+});
+
+cli('replay writes rejects to a pipe named as a file (--rejects /dev/stdout), appending rather than seeking', async ({ dir, rules }) => {
+  const input = join(dir, 'in-pipe.jsonl');
+  writeFileSync(input, JSON.stringify({ id: 'p0', ts: Date.parse('2026-11-21T10:00:00+01:00'), account: 'a1', called: '+4930123' }) + '\n{broken\nnot json either\n');
+  // Through a shell pipe, as a user would (`… --rejects /dev/stdout | jq`): spawn's own stdout is a socket, not a pipe.
+  const r = spawnSync('bash', ['-o', 'pipefail', '-c', `"${process.execPath}" "${VIGIL}" replay --rules "${rules}" --threads 1 --alerts "${join(dir, 'pipe-alerts.jsonl')}" --rejects /dev/stdout "${input}" | cat`], { encoding: 'utf8' });
+  assert.is(r.status, 0, r.stderr);
+  const rejects = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { line: number, code: string });
+  assert.equal(rejects.map((x) => [x.line, x.code]), [[2, 'VIGIL_INVALID_RECORD'], [3, 'VIGIL_INVALID_RECORD']]);
 });
 
 cli('replay with shard threads and a data folder gives the same alerts', async ({ dir, rules }) => {
