@@ -330,6 +330,11 @@ function parseNotify (node: unknown, path: string, s: RuleScope): string[] | und
     const at = isSeq(node) ? `${path}[${i}]` : path;
     const name = s.r.text(item, at, 'a channel name or a list of them');
     if (name === undefined) continue;
+    if (name.startsWith('$') && !s.channels.has(name)) {
+      // Lists hold values for filters; notify names channels, which are defined under channels:.
+      s.r.d.at(item, `${at} names channels, not a $list: write the channel names (${[...s.channels.keys()].join(', ') || 'none are defined'}), got "${name}"`);
+      continue;
+    }
     if (!s.channels.has(name)) {
       const none = s.channels.size === 0 ? ' (no channels are defined)' : didYouMean(name, s.channels.keys());
       s.r.d.at(item, `unknown channel "${name}" in ${path}${none}`);

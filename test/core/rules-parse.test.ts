@@ -487,7 +487,7 @@ const ROWS: readonly Row[] = [
       '    window: day',
       '    limit: 1',
       '    where: { country: $high_rsk, called: { prefx: ["+1"] }, contry: SO, tier: gold, hours: "25:00-06:00" }',
-      '    notify: [fraud-desk, fraud_dsk, pager]'
+      '    notify: [fraud-desk, fraud_dsk, pager, $high_risk]'
     ),
     expected: [
       `${R}:13:23 unknown list "$high_rsk" in rules[0].where.country; did you mean "$high_risk"?`,
@@ -497,6 +497,7 @@ const ROWS: readonly Row[] = [
       `${R}:13:92 rules[0].where.hours must be a time range "HH:MM-HH:MM" such as "22:00-06:00", got "25:00-06:00"`,
       `${R}:14:26 unknown channel "fraud_dsk" in rules[0].notify; did you mean "fraud-desk"?`,
       `${R}:14:37 unknown channel "pager" in rules[0].notify`,
+      `${R}:14:44 rules[0].notify[3] names channels, not a $list: write the channel names (fraud-desk), got "$high_risk"`,
     ],
   },
   {
