@@ -13,6 +13,7 @@ import {
   NUMERIC_FIELDS_TEXT, isField, isNumericField, splitComparison, typeLiteral, unknownFieldHint,
 } from './rules-fields.js';
 import { DURATION_TEXT, parseDuration } from './rules-text.js';
+import { describeKeyPart } from './key.js';
 
 const KEY_PART = /^(prefix|trim)\s*\(\s*([^,\s()]+)\s*,\s*(\d+)\s*\)$/;
 
@@ -52,6 +53,8 @@ export function parseBy (node: unknown, path: string, r: Reader): KeyPart[] | un
     return undefined;
   }
   const parts: (KeyPart | undefined)[] = [];
+  /** the node each part was read from, for a message at it */
+  const from: unknown[] = [];
   const items = node.items;
   for (let i = 0; i < items.length; i++) {
     const item = items[i];
@@ -65,8 +68,23 @@ export function parseBy (node: unknown, path: string, r: Reader): KeyPart[] | un
     } else {
       parts.push(parseKeyPart(item, `${path}[${parts.length}]`, r));
     }
+    from.push(item);
   }
-  return parts.some((p) => p === undefined) ? undefined : parts as KeyPart[];
+  if (parts.some((p) => p === undefined)) return undefined;
+  // A part given twice keys every record the same as once: a slip for another field.
+  const seen = new Map<string, number>();
+  let repeated = false;
+  for (const [i, p] of (parts as KeyPart[]).entries()) {
+    const text = describeKeyPart(p);
+    const first = seen.get(text);
+    if (first !== undefined) {
+      r.d.at(from[i], `${path} names ${text} twice (${path}[${first}] and ${path}[${i}]): each part of a key must differ`);
+      repeated = true;
+    } else {
+      seen.set(text, i);
+    }
+  }
+  return repeated ? undefined : parts as KeyPart[];
 }
 
 const MEASURES = ['count', 'sum', 'avg', 'max', 'distinct', 'concurrent', 'ratio', 'new', 'risk'] as const;

@@ -553,7 +553,8 @@ const ROWS: readonly Row[] = [
       '  - { id: a, measure: count, window: day, limit: 1, by: acount }',
       '  - { id: b, measure: count, window: day, limit: 1, by: [caller, prefix(called, 0), "prefix(called)", ts] }',
       '  - { id: c, measure: count, window: day, limit: 1, by: [] }',
-      '  - { id: d, measure: count, window: day, limit: 1, by: "caller called" }'
+      '  - { id: d, measure: count, window: day, limit: 1, by: "caller called" }',
+      '  - { id: e, measure: count, window: day, limit: 1, by: [caller, prefix(called, 6), caller] }'
     ),
     expected: [
       `${R}:9:57 unknown field "acount" in rules[0].by; did you mean "account"?`,
@@ -562,6 +563,7 @@ const ROWS: readonly Row[] = [
       `${R}:10:103 unknown field "ts" in rules[1].by[3]; rules reach event time through hour, weekday and hours`,
       `${R}:11:57 rules[2].by must be a field or a non-empty list of fields, got []`,
       `${R}:12:57 rules[3].by must be a field, prefix(FIELD, N) or trim(FIELD, N), got "caller called"`,
+      `${R}:13:85 rules[4].by names caller twice (rules[4].by[0] and rules[4].by[2]): each part of a key must differ`,
     ],
   },
   {
