@@ -23,6 +23,11 @@ import type { DeadLetter, DeliveryTrace, NotifierData, NotifierMsg, NotifierRepl
 
 export type { DeadLetter, NotifierStats, ChannelStats } from '../workers/notifier/protocol.js';
 
+/** Where a channel's relative paths (a `file` channel's) resolve: beside the rules file, or the working directory for rules given as text. */
+export function channelBaseDir (rules: Pick<RulesConfig, 'file'>): string {
+  return rules.file === '' ? process.cwd() : dirname(resolve(rules.file));
+}
+
 export interface NotificationsOptions extends Partial<Omit<NotifierTuning, 'baseDir' | 'nats'>> {
   readonly config: Pick<RulesConfig, 'channels' | 'rules' | 'file'>;
   /** the outbox's LMDB folder, e.g. `<data>/notify` */
@@ -101,7 +106,7 @@ export class Notifications {
       maxDigest: opts.maxDigest ?? 1_000,
       timeoutMs: opts.timeoutMs ?? 10_000,
       nats: opts.nats,
-      baseDir: opts.baseDir ?? (opts.config.file === '' ? process.cwd() : dirname(resolve(opts.config.file))),
+      baseDir: opts.baseDir ?? channelBaseDir(opts.config),
       log: opts.log ?? true,
       closeGraceMs: opts.closeGraceMs ?? 2_000,
       nice: opts.nice ?? 10,

@@ -13,7 +13,7 @@
  * the last checkpoint left them (see EpochStream.start for epochs committed after it).
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
@@ -38,7 +38,7 @@ import { AlertHistory } from './alert-history.js';
 import { Metrics } from './metrics.js';
 import { createLog } from './log.js';
 import { startTelemetry, telemetryEvent, type Telemetry } from './telemetry.js';
-import { Notifications } from './notifier.js';
+import { Notifications, channelBaseDir } from './notifier.js';
 import { BlockCheckResponder } from './block-check.js';
 import { connectNats } from './nats-connect.js';
 import type { NatsConnection } from '../workers/nats-client.js';
@@ -85,7 +85,7 @@ async function readFolder (data: string, fingerprint: string, shards: number): P
  * channel's path resolves as the notifier resolves it, against the rules file's folder.
  */
 export function refuseSharedFiles (config: Pick<ServeConfig, 'alerts' | 'rejects'>, rules: Pick<RulesConfig, 'channels' | 'file'>): void {
-  const base = rules.file === '' ? process.cwd() : dirname(resolve(rules.file));
+  const base = channelBaseDir(rules);
   const outputs = [['config.alerts', 'alerts', config.alerts], ['config.rejects', 'rejects', config.rejects]] as const;
   for (const { name, settings } of parseChannelSpecs(rules.channels)) {
     if (settings.type !== 'file') continue;

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { connect, type NatsConnection } from '../../workers/nats-client.js';
 import { parseConfig, InvalidConfigError } from '../../cluster/config.js';
 import { startNatsServer, type NatsServer } from '../helpers/nats-server.js';
-import { request, startServe, stopServe, within } from '../helpers/node.js';
+import { request, startServe, stopServe, within, type Running } from '../helpers/node.js';
 import { waitFor } from '../fixtures/receivers.js';
 import { tempDir, removeDir } from '../helpers/tmp.js';
 
@@ -27,6 +27,15 @@ test.after(async (ctx) => {
   await ctx.nats.stop();
   removeDir(ctx.dir);
 });
+
+/** A node on the suite's NATS with `rules` in its own files named `name`, and `extra` config lines. */
+async function clusterNode (dir: string, nats: NatsServer, name: string, rules: string, extra = ''): Promise<{ node: Running, rules: string }> {
+  const file = join(dir, `${name}-rules.yaml`);
+  writeFileSync(file, rules);
+  const config = join(dir, `${name}.yaml`);
+  writeFileSync(config, `rules: ${file}\ndata: ${join(dir, `${name}-data`)}\nlisten: 127.0.0.1:0\nthreads: 1\nnats: { servers: ["${nats.url}"], prefix: ${name} }\n${extra}`);
+  return { node: await startServe(config), rules: file };
+}
 
 test('a blocked key is blocked on vigil.blocks.check; alerts reach the nats channel', async ({ dir, nats, nc }) => {
   const rules = join(dir, 'rules.yaml');
@@ -68,12 +77,8 @@ rules:
 });
 
 test('PUT /v1/rules on a cluster node is refused with 405 (Allow: GET) saying to restart every node, and the rules stay', async ({ dir, nats }) => {
-  const rules = join(dir, 'reload-rules.yaml');
   const text = 'version: 1\nrules:\n  - { id: calls, by: account, measure: count, window: day, limit: 2 }\n';
-  writeFileSync(rules, text);
-  const config = join(dir, 'reload.yaml');
-  writeFileSync(config, `rules: ${rules}\ndata: ${join(dir, 'reload-data')}\nlisten: 127.0.0.1:0\nthreads: 1\nnats: { servers: ["${nats.url}"], prefix: rl }\n`);
-  const node = await startServe(config);
+  const { node, rules } = await clusterNode(dir, nats, 'rl', text);
   try {
     const before = await request(node.port, 'GET', '/v1/rules');
     const put = await request(node.port, 'PUT', '/v1/rules', { body: text.replace('limit: 2', 'limit: 3') });
@@ -89,11 +94,7 @@ test('PUT /v1/rules on a cluster node is refused with 405 (Allow: GET) saying to
 });
 
 test('a cluster node asked for another role\'s work answers 421 naming the role, not 503 (retry) or 500', async ({ dir, nats }) => {
-  const rules = join(dir, 'role-rules.yaml');
-  writeFileSync(rules, 'version: 1\nrules:\n  - { id: calls, by: account, measure: count, window: day, limit: 2, action: block }\n');
-  const config = join(dir, 'role.yaml');
-  writeFileSync(config, `rules: ${rules}\ndata: ${join(dir, 'role-data')}\nlisten: 127.0.0.1:0\nthreads: 1\nnats: { servers: ["${nats.url}"], prefix: role }\ncluster: { roles: [node] }\n`);
-  const node = await startServe(config);
+  const { node } = await clusterNode(dir, nats, 'role', 'version: 1\nrules:\n  - { id: calls, by: account, measure: count, window: day, limit: 2, action: block }\n', 'cluster: { roles: [node] }\n');
   try {
     const post = await request(node.port, 'POST', '/v1/records', { body: JSON.stringify({ id: 'r1', ts: Date.parse('2026-11-21T10:00:00Z'), account: 'a1' }) + '\n' });
     assert.equal([post.status, post.json], [421, { error: 'this node does not run the coordinator role (config.cluster.roles): send this to a node that does' }]);
@@ -106,11 +107,7 @@ test('a cluster node asked for another role\'s work answers 421 naming the role,
 });
 
 test('a stopping cluster node keeps its port until what it took is held by JetStream, answering 503 meanwhile', async ({ dir, nats }) => {
-  const rules = join(dir, 'stop-rules.yaml');
-  writeFileSync(rules, 'version: 1\nrules:\n  - { id: calls, by: account, measure: count, window: day, limit: 5 }\n');
-  const config = join(dir, 'stop.yaml');
-  writeFileSync(config, `rules: ${rules}\ndata: ${join(dir, 'stop-data')}\nlisten: 127.0.0.1:0\nthreads: 1\nnats: { servers: ["${nats.url}"], prefix: stop }\n`);
-  const node = await startServe(config);
+  const { node } = await clusterNode(dir, nats, 'stop', 'version: 1\nrules:\n  - { id: calls, by: account, measure: count, window: day, limit: 5 }\n');
   const record = (i: number): string => JSON.stringify({ id: `s${i}`, ts: T + i * 1000, account: 'a1', called: '+4930123' }) + '\n';
   let paused = false;
   try {
