@@ -14,7 +14,7 @@ import { Ingest } from '../../core/ingest.js';
 import type { Reject } from '../../core/usage-record.js';
 import { loadRules } from '../../cluster/rules-file.js';
 import { parseConfig, InvalidConfigError, isLoopback, parseWait, defaultCluster, DEFAULT_TELEMETRY } from '../../cluster/config.js';
-import { EpochCutter, EpochStream, type EpochEngine, type EpochSink } from '../../cluster/stream.js';
+import { EpochCutter, EpochStream, type EpochEngine, type EpochSink, type StreamOptions } from '../../cluster/stream.js';
 import { parseBody } from '../../cluster/http-api.js';
 import type { EpochResult } from '../../cluster/embedded.js';
 import { EmbeddedEngine } from '../../cluster/embedded.js';
@@ -143,6 +143,12 @@ class HeldEngine implements EpochEngine {
   }
 
   release (epoch: number): void { this.released = epoch; }
+  /** Waits (at most 5 s) until `n` epochs were applied; the caller asserts what came. */
+  async applied (n: number): Promise<void> {
+    const deadline = Date.now() + 5_000;
+    while (this.calls.length < n && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+
   finish (i: number, failures: EpochResult['failures'] = []): void {
     const c = this.calls[i]!;
     c.done.resolve({ epoch: c.epoch, alerts: [], failures });
@@ -153,6 +159,11 @@ const flush = async (): Promise<void> => { for (let i = 0; i < 20; i++) await ne
 
 function raw (lines: readonly string[], source = 'test'): RawRecord[] {
   return lines.map((text, i) => ({ ok: true, value: parseJsonLine(text), position: { source, line: i + 1 }, text }));
+}
+
+/** A stream on a held engine whose outputs go nowhere; `opts` are its batching. */
+function heldStream (compiled: CompiledRules, engine: HeldEngine, opts: Pick<StreamOptions, 'maxRecords' | 'maxWaitMs'> & Partial<StreamOptions>): EpochStream {
+  return new EpochStream({ engine, ingest: new Ingest(compiled), sink: { write: () => ({ alertsBytes: 0, rejectsBytes: 0 }) }, shards: 64, checkpointed: 0, ...opts });
 }
 
 interface StreamCtx { compiled: CompiledRules, lines: string[] }
@@ -215,7 +226,7 @@ stream('outputs go in epoch order and a receipt waits for its checkpoint', async
 
 stream('when depth epochs are in flight, the next offer waits for one to finish', async ({ compiled, lines }) => {
   const engine = new HeldEngine();
-  const s = new EpochStream({ engine, ingest: new Ingest(compiled), sink: { write: () => ({ alertsBytes: 0, rejectsBytes: 0 }) }, shards: 64, checkpointed: 0, maxRecords: 5, maxWaitMs: 1000, depth: 2 });
+  const s = heldStream(compiled, engine, { maxRecords: 5, maxWaitMs: 1000, depth: 2 });
   await s.offer(raw(lines.slice(0, 10)));
   assert.is(engine.calls.length, 2);
   let entered = false;
@@ -241,7 +252,7 @@ stream('when depth epochs are in flight, the next offer waits for one to finish'
 
 stream('an idle pipeline cuts the epoch at once: with nothing in flight there is nothing to batch behind', async ({ compiled, lines }) => {
   const engine = new HeldEngine();
-  const s = new EpochStream({ engine, ingest: new Ingest(compiled), sink: { write: () => ({ alertsBytes: 0, rejectsBytes: 0 }) }, shards: 64, checkpointed: 0, maxRecords: 1000, maxWaitMs: 60_000 });
+  const s = heldStream(compiled, engine, { maxRecords: 1000, maxWaitMs: 60_000 });
   const { committed } = await s.offer(raw(lines.slice(0, 3)));
   assert.equal(engine.calls.map((c) => c.records), [3], 'sent when the offer returns, not after max_wait');
   engine.finish(0);
@@ -251,13 +262,12 @@ stream('an idle pipeline cuts the epoch at once: with nothing in flight there is
 
 stream('while an epoch is in flight, records gather and are cut by the timer', async ({ compiled, lines }) => {
   const engine = new HeldEngine();
-  const s = new EpochStream({ engine, ingest: new Ingest(compiled), sink: { write: () => ({ alertsBytes: 0, rejectsBytes: 0 }) }, shards: 64, checkpointed: 0, maxRecords: 1000, maxWaitMs: 20 });
+  const s = heldStream(compiled, engine, { maxRecords: 1000, maxWaitMs: 20 });
   await s.offer(raw(lines.slice(0, 3)));
   const second = await s.offer(raw(lines.slice(3, 5)));
   const third = await s.offer(raw(lines.slice(5, 6)));
   assert.equal(engine.calls.map((c) => c.records), [3], 'the first epoch is in flight: the next records wait for max_wait');
-  const deadline = Date.now() + 5_000;
-  while (engine.calls.length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+  await engine.applied(2);
   assert.equal(engine.calls.map((c) => c.records), [3, 3], 'both offers in one epoch, cut by the timer while the first is still in flight');
   engine.finish(0);
   engine.finish(1);
@@ -268,11 +278,10 @@ stream('while an epoch is in flight, records gather and are cut by the timer', a
 
 stream('with cutWhenIdle off, an epoch that is not full waits for the timer even when idle', async ({ compiled, lines }) => {
   const engine = new HeldEngine();
-  const s = new EpochStream({ engine, ingest: new Ingest(compiled), sink: { write: () => ({ alertsBytes: 0, rejectsBytes: 0 }) }, shards: 64, checkpointed: 0, maxRecords: 1000, maxWaitMs: 20, cutWhenIdle: false });
+  const s = heldStream(compiled, engine, { maxRecords: 1000, maxWaitMs: 20, cutWhenIdle: false });
   const { committed } = await s.offer(raw(lines.slice(0, 3)));
   assert.is(engine.calls.length, 0);
-  const deadline = Date.now() + 5_000;
-  while (engine.calls.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+  await engine.applied(1);
   assert.equal(engine.calls.map((c) => c.records), [3]);
   engine.finish(0);
   assert.equal(await within(5_000, 'receipt', committed), { accepted: 3, rejects: [] });
@@ -281,7 +290,7 @@ stream('with cutWhenIdle off, an epoch that is not full waits for the timer even
 
 stream('records gathered behind a busy pipeline go the moment it drains, before max_wait', async ({ compiled, lines }) => {
   const engine = new HeldEngine();
-  const s = new EpochStream({ engine, ingest: new Ingest(compiled), sink: { write: () => ({ alertsBytes: 0, rejectsBytes: 0 }) }, shards: 64, checkpointed: 0, maxRecords: 1000, maxWaitMs: 60_000 });
+  const s = heldStream(compiled, engine, { maxRecords: 1000, maxWaitMs: 60_000 });
   await s.offer(raw(lines.slice(0, 3)));
   const later = await s.offer(raw(lines.slice(3, 7)));
   assert.equal(engine.calls.map((c) => c.records), [3]);
@@ -295,13 +304,9 @@ stream('records gathered behind a busy pipeline go the moment it drains, before 
 
 stream('while every slot is taken, the timer does not seal small epochs: records gather until a slot frees', async ({ compiled, lines }) => {
   const engine = new HeldEngine();
-  const s = new EpochStream({ engine, ingest: new Ingest(compiled), sink: { write: () => ({ alertsBytes: 0, rejectsBytes: 0 }) }, shards: 64, checkpointed: 0, maxRecords: 100, maxWaitMs: 5, depth: 1 });
-  const waitFor = async (n: number): Promise<void> => {
-    const deadline = Date.now() + 5_000;
-    while (engine.calls.length < n && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 2));
-  };
+  const s = heldStream(compiled, engine, { maxRecords: 100, maxWaitMs: 5, depth: 1 });
   await s.offer(raw(lines.slice(0, 3)));
-  await waitFor(1);
+  await engine.applied(1);
   assert.equal(engine.calls.map((c) => c.records), [3]);
   const offered = await s.offer(raw(lines.slice(3, 5)));
   await new Promise((resolve) => setTimeout(resolve, 30));
@@ -309,7 +314,7 @@ stream('while every slot is taken, the timer does not seal small epochs: records
   await new Promise((resolve) => setTimeout(resolve, 30));
   assert.equal(engine.calls.map((c) => c.records), [3], 'nothing sealed while the only slot is taken, and offers are not held up');
   engine.finish(0);
-  await waitFor(2);
+  await engine.applied(2);
   assert.equal(engine.calls.map((c) => c.records), [3, 6], 'one epoch with all that gathered, as soon as the slot freed');
   engine.finish(1);
   assert.equal((await within(5_000, 'receipt', offered.committed)).accepted, 2);
@@ -319,7 +324,7 @@ stream('while every slot is taken, the timer does not seal small epochs: records
 
 stream('an engine failure fails every waiting receipt and later offers', async ({ compiled, lines }) => {
   const engine = new HeldEngine();
-  const s = new EpochStream({ engine, ingest: new Ingest(compiled), sink: { write: () => ({ alertsBytes: 0, rejectsBytes: 0 }) }, shards: 64, checkpointed: 0, maxRecords: 5, maxWaitMs: 1000 });
+  const s = heldStream(compiled, engine, { maxRecords: 5, maxWaitMs: 1000 });
   let failure: unknown;
   s.onFailure((err) => { failure = err; });
   const a = await s.offer(raw(lines.slice(0, 7)));
