@@ -29,8 +29,9 @@ const USAGE = `usage:
                --epoch: input records per checkpoint, default 16384)
   vigil serve [--config FILE]
                (runs a node: HTTP API on loopback, shard threads, counters in the config's
-               data folder; SIGTERM or SIGINT stops it after committing what it took;
-               the config is vigil.yaml in the working directory unless --config names one)
+               data folder; SIGTERM or SIGINT stops it after committing what it took,
+               SIGHUP reloads the rules file; the config is vigil.yaml in the working
+               directory unless --config names one)
   vigil dead-letters list|redrive [--url http://127.0.0.1:7800] [--token T] [--id ID]
                (a running node's undeliverable alerts, through its API)
   vigil backtest --rules NEW --baseline CURRENT [--json] [--format jsonl|csv|asterisk]
@@ -211,6 +212,7 @@ async function riskCommand (args: string[]): Promise<number> {
 /**
  * Runs a node until SIGTERM or SIGINT, then stops it gracefully: exit 0 once everything it
  * took is committed and acknowledged; 1 if the engine failed. A second signal exits at once.
+ * SIGHUP reloads the rules file (ServeNode.reloadRulesFile) and leaves the node running.
  */
 async function serveCommand (args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { config: { type: 'string' } }, strict: true });
@@ -238,14 +240,25 @@ async function serveCommand (args: string[]): Promise<number> {
     signalled = true;
     if (node !== undefined) stopNode(node);
   };
+  // SIGHUP reloads the rules file, as daemons do; its default action would end the process
+  // without committing what it took (a closed terminal sends it too).
+  const onHangup = (): void => {
+    if (node === undefined) {
+      process.stderr.write(`${JSON.stringify({ reload_skipped: 'SIGHUP while the node is starting: the rules file is read again only by a ready node' })}\n`);
+      return;
+    }
+    void node.reloadRulesFile();
+  };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  process.on('SIGHUP', onHangup);
   try {
     // With NATS configured the node joins a cluster in its roles; without, the embedded default.
     node = config.nats === undefined ? await ServeNode.start(config) : await ClusterServe.start(config);
   } catch (err) {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
+    process.off('SIGHUP', onHangup);
     // The command line was fine; what the node cannot run with is in the config.
     if (!(err instanceof UsageError) || err instanceof InvalidConfigError) throw err;
     process.stderr.write(`vigil: ${err.message}\n`);

@@ -60,6 +60,9 @@ function lmdbSizes (data: string): Array<[string, number]> {
   return out;
 }
 
+/** Why a cluster node keeps its rules when asked for others (PUT /v1/rules, SIGHUP). */
+const CLUSTER_RELOAD = 'rules are not reloaded in place in a cluster: restart every node with the new rules file (a lane refuses state written under other rules)';
+
 export class ClusterServe {
   private state: NodeState = 'starting';
   private readonly config: ServeConfig;
@@ -125,7 +128,7 @@ export class ClusterServe {
       },
       rules: {
         current: () => this.rules,
-        reload: async () => { throw new ReloadUnsupportedError('rules are not reloaded in place in a cluster: restart every node with the new rules file (a lane refuses state written under other rules)'); },
+        reload: async () => { throw new ReloadUnsupportedError(CLUSTER_RELOAD); },
       },
       metrics: () => this.renderMetrics(),
     });
@@ -305,6 +308,11 @@ export class ClusterServe {
 
   onFailure (listener: (err: unknown) => void): void {
     this.failureListeners.push(listener);
+  }
+
+  /** SIGHUP: a cluster node does not reload rules in place (see the 405 of PUT /v1/rules); it says so and runs on. */
+  async reloadRulesFile (): Promise<void> {
+    this.log({ reload_failed: `${this.config.rules}: ${CLUSTER_RELOAD}; the active rules stay` });
   }
 
   stop (): Promise<void> {

@@ -19,7 +19,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { compileRules, rulesFingerprint, type CompiledRules } from '../core/compile.js';
 import { Ingest } from '../core/ingest.js';
-import { RefusedError, ReloadFailedError } from '../core/errors.js';
+import { InvalidRulesError, RefusedError, ReloadFailedError, formatDiagnostic } from '../core/errors.js';
 import { parseChannelSpecs } from '../core/channel-settings.js';
 import type { RulesConfig } from '../core/rules-config.js';
 import type { Reject } from '../core/usage-record.js';
@@ -376,6 +376,40 @@ export class ServeNode {
     const run = this.reloads.then(() => this.reloadNow(text));
     this.reloads = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * SIGHUP: reloads the rules file from disk, as `PUT /v1/rules` would with the file's text,
+   * so that an edited file, or a list file it names (a hotlist refreshed nightly), is taken
+   * without a restart. Rules it cannot take change nothing: it logs why (every problem as
+   * FILE:LINE:COL) and the active rules stay. Never rejects: a signal has nobody to answer.
+   */
+  async reloadRulesFile (): Promise<void> {
+    const file = this.config.rules;
+    if (this.state !== 'ready') {
+      this.log({ reload_skipped: `SIGHUP while the node is ${this.state}: the rules file is read again only by a ready node` });
+      return;
+    }
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      this.log({ reload_failed: `${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)}); the active rules stay` });
+      return;
+    }
+    try {
+      await this.reload(text);
+    } catch (err) {
+      if (err instanceof InvalidRulesError) {
+        const n = err.diagnostics.length;
+        this.log({ reload_failed: `${file} is not valid (${n} problem${n === 1 ? '' : 's'}); the active rules stay`, problems: err.diagnostics.map(formatDiagnostic) });
+      } else if (err instanceof RefusedError || err instanceof ReloadFailedError) {
+        // Both leave the active rules in place (ReloadFailedError's message says so itself).
+        this.log({ reload_failed: err instanceof RefusedError ? `${err.message}; the active rules stay` : err.message });
+      } else {
+        this.log({ error: `reloading ${file}: ${err instanceof Error ? err.message : String(err)}` });
+      }
+    }
   }
 
   private async reloadNow (text: string): Promise<ReloadResult> {

@@ -93,6 +93,26 @@ test('PUT /v1/rules on a cluster node is refused with 405 (Allow: GET) saying to
   }
 });
 
+test('SIGHUP on a cluster node logs that rules are not reloaded in place, and the node runs on', async ({ dir, nats }) => {
+  const text = 'version: 1\nrules:\n  - { id: calls, by: account, measure: count, window: day, limit: 2 }\n';
+  const { node, rules } = await clusterNode(dir, nats, 'hup', text);
+  try {
+    node.child.kill('SIGHUP');
+    const deadline = Date.now() + 10_000;
+    let line: string | undefined;
+    while (line === undefined && Date.now() < deadline) {
+      line = node.stderr().split('\n').find((l) => l.includes('"reload_failed":'));
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    assert.ok(line !== undefined, 'a reload_failed line');
+    assert.is((JSON.parse(line) as { reload_failed: string }).reload_failed, `${rules}: rules are not reloaded in place in a cluster: restart every node with the new rules file (a lane refuses state written under other rules); the active rules stay`);
+    assert.is((await request(node.port, 'GET', '/healthz')).status, 200);
+  } finally {
+    const result = await stopServe(node);
+    assert.is(result.code, 0, result.stderr);
+  }
+});
+
 test('a cluster node asked for another role\'s work answers 421 naming the role, not 503 (retry) or 500', async ({ dir, nats }) => {
   const { node } = await clusterNode(dir, nats, 'role', 'version: 1\nrules:\n  - { id: calls, by: account, measure: count, window: day, limit: 2, action: block }\n', 'cluster: { roles: [node] }\n');
   try {

@@ -541,6 +541,53 @@ node('SIGKILL after 202, restart on the same data folder: counters and alerts co
   }
 });
 
+node('SIGHUP reloads the rules file and the list files it names; rules it cannot take are logged at FILE:LINE:COL and the active rules stay', async ({ dir }) => {
+  const rules = join(dir, 'hup-rules.yaml');
+  const hotlist = join(dir, 'hup-hotlist.txt');
+  const rulesText = 'version: 1\nlists:\n  hot: { file: hup-hotlist.txt }\nrules:\n  - { id: hot-range, by: caller, measure: count, window: day, where: { called: { prefix: $hot } }, limit: 0 }\n';
+  writeFileSync(rules, rulesText);
+  writeFileSync(hotlist, '+88213\n');
+  const file = join(dir, 'hup.yaml');
+  writeFileSync(file, `rules: ${rules}\ndata: ${join(dir, 'data-hup')}\nlisten: 127.0.0.1:0\nthreads: 1\nalerts: ${join(dir, 'alerts-hup.jsonl')}\n`);
+  const n = await serve(file);
+  /** The first log line (a JSON object) with the field `event`. */
+  const logged = async (event: string): Promise<Record<string, unknown>> => await within(WAIT_MS, `a log line with "${event}"`, (async () => {
+    for (;;) {
+      const line = n.stderr().split('\n').find((l) => l.includes(`"${event}":`));
+      if (line !== undefined) return JSON.parse(line) as Record<string, unknown>;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  })());
+  const call = (id: string, caller: string, called: string): string => JSON.stringify({ id, ts: START, account: 'a1', caller, called, duration: 30 });
+  const alerted = (): string[] => readFileSync(join(dir, 'alerts-hup.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { record: string }).record);
+  try {
+    const before = await request(n.port, 'GET', '/v1/rules');
+    assert.is((await request(n.port, 'POST', '/v1/records', { body: call('r1', '+4930111', '+4930999888') })).status, 202);
+    assert.equal(alerted(), [], '+4930 is not on the hotlist yet');
+
+    writeFileSync(hotlist, '+88213\n+4930999\n');
+    n.child.kill('SIGHUP');
+    const reloaded = await logged('reloaded');
+    assert.equal([reloaded.restarted, reloaded.kept_counters, reloaded.dropped_counters], [true, 0, 1], 'a counter whose list changed restarts');
+    const after = await request(n.port, 'GET', '/v1/rules');
+    assert.is.not(after.json.fingerprint, before.json.fingerprint, 'the list is part of the rules');
+    assert.is((await request(n.port, 'POST', '/v1/records', { body: call('r2', '+4930222', '+4930999777') })).status, 202);
+    assert.equal(alerted(), ['r2'], 'the refreshed hotlist is in force');
+
+    writeFileSync(rules, rulesText.replace('limit: 0', 'limit: lots'));
+    n.child.kill('SIGHUP');
+    const failed = await logged('reload_failed');
+    assert.is(failed.reload_failed, `${rules} is not valid (1 problem); the active rules stay`);
+    assert.equal(failed.problems, [`${rules}:5:107 rules[0].limit must be a number >= 0, got "lots"`]);
+    assert.equal((await request(n.port, 'GET', '/v1/rules')).json.fingerprint, after.json.fingerprint);
+    assert.is((await request(n.port, 'POST', '/v1/records', { body: call('r3', '+4930333', '+4930999666') })).status, 202);
+    assert.equal(alerted(), ['r2', 'r3'], 'the node runs on with the rules it had');
+  } finally {
+    const result = await stop(n);
+    assert.is(result.code, 0, result.stderr);
+  }
+});
+
 node.run();
 
 // ---------------------------------------------------------------------------------------------
