@@ -247,7 +247,7 @@ async function serveCommand (args: string[]): Promise<number> {
       process.stderr.write(`${JSON.stringify({ reload_skipped: 'SIGHUP while the node is starting: the rules file is read again only by a ready node' })}\n`);
       return;
     }
-    void node.reloadRulesFile();
+    node.reloadRulesFile().catch((err: unknown) => { process.stderr.write(`${JSON.stringify({ error: `SIGHUP: ${String(err)}` })}\n`); });
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
