@@ -1,7 +1,8 @@
 /**
  * What a rules reload does to the data folder. Counter state survives a reload when its
  * counter is unchanged: the same `by` (and the same shard placement), measure, window and
- * `where` (and, for calendar windows, the same time zone). Such a counter may move to another
+ * `where` (and, for calendar windows, the same time zone), where a `$name` list counts by its
+ * name: new entries in a named list keep the counters that filter on it. Such a counter may move to another
  * keyer index or slot in the new rules; its rows are rewritten there. Every other counter's
  * state is dropped, and the new counter starts empty.
  *
@@ -21,6 +22,7 @@ import type { CompiledCounter, CompiledRule, CompiledRules } from '../core/compi
 import { compileRules, rulesFingerprint } from '../core/compile.js';
 import type { RulesConfig } from '../core/rules-config.js';
 import { parseRules } from '../core/rules-parse.js';
+import { listNameOf } from '../core/rules-filter.js';
 import type { CalendarCell, Cell } from '../core/engine.js';
 import { windowValue, type CalendarWindow, type SlidingState } from '../core/measure.js';
 import type { StoredRow } from '../workers/store.js';
@@ -46,7 +48,13 @@ function counterSignature (compiled: CompiledRules, c: CompiledCounter): string 
   // depends on the time zone it is aligned in.
   const window = c.window.kind === 'sliding' ? { kind: 'sliding', ms: c.window.ms } : c.window;
   const zone = c.window.kind === 'calendar' ? compiled.config.timezone : null;
-  return JSON.stringify([c.measure, window, zone, c.rules[0]?.config.where ?? null]);
+  // A list named in `where` counts by its name, not its entries: a hotlist refreshed with new
+  // ranges is the same filter, maintained, and its counters keep what they hold (a restart
+  // would forget the day's spend and re-raise the day's alerts). Inline lists are the rule's own text.
+  return JSON.stringify([c.measure, window, zone, c.rules[0]?.config.where ?? null], (_key, value: unknown) => {
+    if (!Array.isArray(value)) return value;
+    return listNameOf(value) ?? value;
+  });
 }
 
 /** Matches the counters of two compiled rule sets. */

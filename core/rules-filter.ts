@@ -34,14 +34,33 @@ function listRef (node: unknown): string | undefined {
   return isScalar(node) && typeof node.value === 'string' && node.value.startsWith('$') ? node.value : undefined;
 }
 
+/**
+ * The `$name` a condition's values came from, by the values' identity. A side table rather
+ * than a field of the condition: the rules' fingerprint and the sharing of identical counters
+ * hash the conditions, and must not change with how a list was written. A reload reads it to
+ * keep the counters of a list whose entries changed (cluster/reload.ts).
+ */
+const listOrigins = new WeakMap<readonly unknown[], string>();
+
+/** The list reference (`$name`) a condition's values were taken from; undefined when written inline. */
+export function listNameOf (values: readonly unknown[]): string | undefined {
+  return listOrigins.get(values);
+}
+
+function fromList<T extends readonly unknown[]> (values: T, ref: string): T {
+  listOrigins.set(values, ref);
+  return values;
+}
+
 /** The values of the list `ref` names (`$name`), or undefined (reported). */
 export function resolveList (ref: string, node: unknown, path: string, s: Scope): readonly string[] | undefined {
   const name = ref.slice(1);
   const values = s.lists.get(name);
   if (values === undefined) {
     s.r.d.at(node, `unknown list "${ref}" in ${path}${didYouMean(name, s.lists.keys(), '$')}`);
+    return undefined;
   }
-  return values;
+  return fromList(values, ref);
 }
 
 /** A filter map; undefined when anything in it was reported. */
@@ -172,7 +191,7 @@ function values (field: string, node: unknown, path: string, s: Scope, single: b
       }
       out.push(typed.value);
     }
-    return out;
+    return fromList(out, ref);
   }
   if (!isSeq(node)) {
     if (single && isScalar(node)) {

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { compileRules, rulesFingerprint, type CompiledRules } from '../../core/compile.js';
 import { Engine, type Row } from '../../core/engine.js';
 import { loadRules } from '../../cluster/rules-file.js';
-import { migrateRow, pendingRulesPath, planMigration, recoverPendingRules, writePendingRules } from '../../cluster/reload.js';
+import { migrateRow, parseRulesText, pendingRulesPath, planMigration, recoverPendingRules, writePendingRules } from '../../cluster/reload.js';
 import { disk } from '../../workers/codec.js';
 import { trafficLines } from '../helpers/traffic.js';
 import { tempDir, removeDir } from '../helpers/tmp.js';
@@ -115,6 +115,29 @@ plan('a rule that moves to another slot keeps what it fired and the limit its wi
   assert.is(migrated.shard, 3);
   assert.is(migrated.row.cells.filter(Boolean).length, 1, 'the other cells of the row were not kept');
 });
+
+plan('a named list counts by its name: new entries keep the counters that filter on it; a changed inline list or another list restarts them', () => {
+  const rules = (lists: string, where: string): CompiledRules => compileRules(parseRulesText([
+    'version: 1',
+    `lists: { ${lists} }`,
+    'rules:',
+    `  - { id: risky, by: account, measure: sum(cost), window: day, where: ${where}, limit: 10 }`,
+    `  - { id: hot, by: caller, measure: count, window: day, where: { called: { prefix: $hot } }, limit: 0 }`,
+    '',
+  ].join('\n'), '/etc/vigil/rules.yaml'));
+  const before = rules('risky: [SO, NG], other: [SO, NG], hot: ["+88213"]', '{ country: $risky }');
+  const refreshed = rules('risky: [SO, NG, TH], other: [SO, NG], hot: ["+88213", "+4930999"]', '{ country: $risky }');
+  assert.is.not(rulesFingerprint(refreshed.config), rulesFingerprint(before.config), 'the entries are part of the rules');
+  assert.equal(pick(planMigration(before, refreshed)), { kept: 2, dropped: 0 }, 'typed (country) and text (prefix) lists alike');
+  assert.equal(pick(planMigration(before, rules('risky: [SO, NG], other: [SO, NG], hot: ["+88213"]', '{ country: $other }'))), { kept: 1, dropped: 1 }, 'the same entries under another name: another filter');
+  const inline = rules('hot: ["+88213"]', '{ country: [SO, NG] }');
+  assert.equal(pick(planMigration(inline, rules('hot: ["+88213"]', '{ country: [SO, NG, TH] }'))), { kept: 1, dropped: 1 }, 'an inline list is the rule\'s own text');
+  assert.equal(pick(planMigration(inline, rules('risky: [SO, NG], hot: ["+88213"]', '{ country: $risky }'))), { kept: 1, dropped: 1 }, 'inline turned into a reference: restarts too');
+});
+
+function pick (p: { kept: number, dropped: number }): { kept: number, dropped: number } {
+  return { kept: p.kept, dropped: p.dropped };
+}
 
 plan.run();
 

@@ -541,7 +541,7 @@ node('SIGKILL after 202, restart on the same data folder: counters and alerts co
   }
 });
 
-node('SIGHUP reloads the rules file and the list files it names; rules it cannot take are logged at FILE:LINE:COL and the active rules stay', async ({ dir }) => {
+node('SIGHUP reloads the rules file and the list files it names, keeping the counters of a refreshed list; rules it cannot take are logged at FILE:LINE:COL and the active rules stay', async ({ dir }) => {
   const rules = join(dir, 'hup-rules.yaml');
   const hotlist = join(dir, 'hup-hotlist.txt');
   const rulesText = 'version: 1\nlists:\n  hot: { file: hup-hotlist.txt }\nrules:\n  - { id: hot-range, by: caller, measure: count, window: day, where: { called: { prefix: $hot } }, limit: 0 }\n';
@@ -558,21 +558,27 @@ node('SIGHUP reloads the rules file and the list files it names; rules it cannot
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
   })());
-  const call = (id: string, caller: string, called: string): string => JSON.stringify({ id, ts: START, account: 'a1', caller, called, duration: 30 });
+  const post = async (id: string, caller: string, called: string): Promise<void> => {
+    const reply = await request(n.port, 'POST', '/v1/records', { body: JSON.stringify({ id, ts: START, account: 'a1', caller, called, duration: 30 }) });
+    assert.is(reply.status, 202, reply.text);
+  };
   const alerted = (): string[] => readFileSync(join(dir, 'alerts-hup.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { record: string }).record);
   try {
     const before = await request(n.port, 'GET', '/v1/rules');
-    assert.is((await request(n.port, 'POST', '/v1/records', { body: call('r1', '+4930111', '+4930999888') })).status, 202);
-    assert.equal(alerted(), [], '+4930 is not on the hotlist yet');
+    await post('r1', '+4930111', '+88213555');
+    await post('r2', '+4930222', '+4930999888');
+    assert.equal(alerted(), ['r1'], '+4930999 is not on the hotlist yet');
 
     writeFileSync(hotlist, '+88213\n+4930999\n');
     n.child.kill('SIGHUP');
     const reloaded = await logged('reloaded');
-    assert.equal([reloaded.restarted, reloaded.kept_counters, reloaded.dropped_counters], [true, 0, 1], 'a counter whose list changed restarts');
+    assert.equal([reloaded.restarted, reloaded.kept_counters, reloaded.dropped_counters], [true, 1, 0], 'new entries in a named list keep its counters');
     const after = await request(n.port, 'GET', '/v1/rules');
     assert.is.not(after.json.fingerprint, before.json.fingerprint, 'the list is part of the rules');
-    assert.is((await request(n.port, 'POST', '/v1/records', { body: call('r2', '+4930222', '+4930999777') })).status, 202);
-    assert.equal(alerted(), ['r2'], 'the refreshed hotlist is in force');
+    await post('r3', '+4930111', '+88213556');
+    await post('r4', '+4930222', '+4930999777');
+    assert.equal(alerted(), ['r1', 'r4'], 'the refreshed hotlist is in force, and r1\'s caller, already alerted today, is not alerted again');
+    assert.is((await request(n.port, 'GET', `/v1/counters/hot-range/${encodeURIComponent('+4930111')}`)).json.value, 2, 'its count went on');
 
     writeFileSync(rules, rulesText.replace('limit: 0', 'limit: lots'));
     n.child.kill('SIGHUP');
@@ -580,8 +586,8 @@ node('SIGHUP reloads the rules file and the list files it names; rules it cannot
     assert.is(failed.reload_failed, `${rules} is not valid (1 problem); the active rules stay`);
     assert.equal(failed.problems, [`${rules}:5:107 rules[0].limit must be a number >= 0, got "lots"`]);
     assert.equal((await request(n.port, 'GET', '/v1/rules')).json.fingerprint, after.json.fingerprint);
-    assert.is((await request(n.port, 'POST', '/v1/records', { body: call('r3', '+4930333', '+4930999666') })).status, 202);
-    assert.equal(alerted(), ['r2', 'r3'], 'the node runs on with the rules it had');
+    await post('r5', '+4930333', '+4930999666');
+    assert.equal(alerted(), ['r1', 'r4', 'r5'], 'the node runs on with the rules it had');
   } finally {
     const result = await stop(n);
     assert.is(result.code, 0, result.stderr);
