@@ -122,7 +122,7 @@ plan('a named list counts by its name: new entries keep the counters that filter
     `lists: { ${lists} }`,
     'rules:',
     `  - { id: risky, by: account, measure: sum(cost), window: day, where: ${where}, limit: 10 }`,
-    `  - { id: hot, by: caller, measure: count, window: day, where: { called: { prefix: $hot } }, limit: 0 }`,
+    '  - { id: hot, by: caller, measure: count, window: day, where: { called: { prefix: $hot } }, limit: 0 }',
     '',
   ].join('\n'), '/etc/vigil/rules.yaml'));
   const before = rules('risky: [SO, NG], other: [SO, NG], hot: ["+88213"]', '{ country: $risky }');
