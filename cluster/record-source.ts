@@ -305,13 +305,15 @@ async function * gunzip (head: Buffer, rest: AsyncIterable<Buffer | string>, chu
   const z = createGunzip({ chunkSize: Math.max(zlibConstants.Z_MIN_CHUNK, chunkBytes) });
   let out: Buffer[] = [];
   let failure: Error | undefined;
+  // zlib ends its output early when zero bytes follow a member, and takes (ignores) the rest.
+  let ended = false;
   let wake: () => void = () => undefined;
   z.on('data', (chunk: Buffer) => { out.push(chunk); });
   z.on('error', (err: Error) => { failure = err; wake(); });
-  z.on('end', () => { wake(); });
-  // Resolves once zlib has taken `chunk` (or, with none, has ended), or has failed.
+  z.on('end', () => { ended = true; wake(); });
+  // Resolves once zlib has taken `chunk` (or, with none, has ended its output), or has failed.
   const step = async (chunk: Buffer | undefined): Promise<void> => {
-    if (failure !== undefined) return;
+    if (failure !== undefined || (chunk === undefined && ended)) return;
     await new Promise<void>((resolve) => {
       wake = resolve;
       if (chunk === undefined) z.end();
