@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { availableParallelism, userInfo } from 'node:os';
-import { DataUnavailableError, EngineError, formatDiagnostic, InvalidRulesError, RefusedError, UsageError } from '../core/errors.js';
+import { DataUnavailableError, EngineError, formatDiagnostic, InputDamagedError, InvalidRulesError, RefusedError, UsageError } from '../core/errors.js';
 import { actor } from '../core/blocklist.js';
 import { compileRules } from '../core/compile.js';
 import { isValidZone } from '../core/zone.js';
@@ -25,8 +25,8 @@ const USAGE = `usage:
   vigil check --rules FILE
   vigil replay --rules FILE [--alerts OUT] [--rejects OUT] [--format jsonl|csv|asterisk]
                [--input-tz ZONE] [--data DIR] [--threads N] [--epoch N] INPUT...
-               (INPUT: a file, or - for standard input; --threads 0: the single-threaded core;
-               --epoch: input records per checkpoint, default 16384)
+               (INPUT: a file, or - for standard input, plain or gzip-compressed; --threads 0:
+               the single-threaded core; --epoch: input records per checkpoint, default 16384)
   vigil serve [--config FILE]
                (runs a node: HTTP API on loopback, shard threads, counters in the config's
                data folder; SIGTERM or SIGINT stops it after committing what it took,
@@ -129,6 +129,8 @@ async function replayCommand (args: string[]): Promise<number> {
   }
   const compiled = compileRules(loadRules(file));
   const tty = process.stderr.isTTY;
+  let shown = false;
+  const progress = (s: ReplaySummary): void => { shown = true; process.stderr.write(`\r\x1b[2Kreplay: ${summaryLine(s)}`); };
   const summary = await replay({
     compiled,
     inputs: positionals,
@@ -139,8 +141,12 @@ async function replayCommand (args: string[]): Promise<number> {
     threads,
     dataPath: values.data,
     ...(epochSize === undefined ? {} : { epochSize }),
-    ...(tty ? { progress: (s: ReplaySummary) => { process.stderr.write(`\r\x1b[2Kreplay: ${summaryLine(s)}`); } } : {}),
+    ...(tty ? { progress } : {}),
     onRestart: (e) => { process.stderr.write(`${tty ? '\r\x1b[2K' : ''}replay: ${describeRestart(e)}\n`); },
+  }).catch((err: unknown) => {
+    // The progress line stays, with how far the run got; the error goes on a line of its own.
+    if (shown) process.stderr.write('\n');
+    throw err;
   });
   const resumed = summary.resumed > 0 ? ` (resumed after ${formatCount(summary.resumed)} records committed by an earlier run)` : '';
   process.stderr.write(`${tty ? '\r\x1b[2K' : ''}replay: ${summaryLine(summary)}${resumed}\n`);
@@ -392,6 +398,11 @@ export async function main (argv: string[]): Promise<number> {
       return 2;
     }
     if (err instanceof DataUnavailableError) {
+      process.stderr.write(`vigil: ${err.message}\n`);
+      return 1;
+    }
+    // An input that cannot be read on, like one that cannot be read at all: exit 1, naming where.
+    if (err instanceof InputDamagedError) {
       process.stderr.write(`vigil: ${err.message}\n`);
       return 1;
     }

@@ -7,7 +7,15 @@
  *
  * With a data folder, each epoch ends in a checkpoint, so a killed run started again with the
  * same folder, rules and inputs resumes after the last checkpoint: no alert or reject is lost
- * or written twice to a file output.
+ * or written twice to a file output. The position a checkpoint keeps is a count of records
+ * read across the inputs, so a resumed run reads its inputs again from the start and skips
+ * that many: a gzip input is decompressed from its start like any other is read from its.
+ *
+ * A gzip input that breaks off (truncated or damaged) stops the run as an input that cannot
+ * be read does, but only once every record before the break has been run, its alerts written
+ * and (with a data folder) committed: the same run on a whole copy of the file then resumes
+ * exactly there. No later input is read, as its records would take positions a whole copy's
+ * records will need.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,7 +26,7 @@ import { alertComparator, type IndexedAlert } from '../core/alert-order.js';
 import { Engine } from '../core/engine.js';
 import { Ingest } from '../core/ingest.js';
 import { Zone } from '../core/zone.js';
-import { RefusedError } from '../core/errors.js';
+import { InputDamagedError, RefusedError } from '../core/errors.js';
 import { rulesFingerprint, type CompiledRules } from '../core/compile.js';
 import { readRawRecords } from './record-source.js';
 import { LineWriter } from './output.js';
@@ -218,39 +226,50 @@ async function replayHolding (opts: ReplayOptions): Promise<ReplaySummary> {
   }
   let position = skip;
   let epoch = newEpoch((resumeFrom?.epoch ?? 0) + 1);
-  try {
-    for (const input of opts.inputs) {
-      for await (const raw of readRawRecords(input, opts.format, { inputZone })) {
-        if (skip > 0) { skip--; continue; }
-        summary.read++;
-        position++;
-        const at = epoch.size++;
-        if (!raw.ok) {
-          epoch.rejects.push({ index: at, reject: raw.reject });
+  // One input's records into epochs, after skipping those an earlier run committed.
+  const readInput = async (input: string): Promise<void> => {
+    for await (const raw of readRawRecords(input, opts.format, { inputZone })) {
+      if (skip > 0) { skip--; continue; }
+      summary.read++;
+      position++;
+      const at = epoch.size++;
+      if (!raw.ok) {
+        epoch.rejects.push({ index: at, reject: raw.reject });
+      } else {
+        const prepared = ingest.prepare(raw.value, raw.position, raw.text);
+        if (!prepared.ok) {
+          epoch.rejects.push({ index: at, reject: prepared.reject });
         } else {
-          const prepared = ingest.prepare(raw.value, raw.position, raw.text);
-          if (!prepared.ok) {
-            epoch.rejects.push({ index: at, reject: prepared.reject });
+          if (parts !== undefined) {
+            parts.add(prepared.record, at, ingest.watermark);
           } else {
-            if (parts !== undefined) {
-              parts.add(prepared.record, at, ingest.watermark);
-            } else {
-              epoch.records.push(prepared.record);
-              epoch.index.push(at);
-              epoch.watermark.push(ingest.watermark);
-            }
-            epoch.sources.set(at, { position: raw.position, text: raw.text });
+            epoch.records.push(prepared.record);
+            epoch.index.push(at);
+            epoch.watermark.push(ingest.watermark);
           }
+          epoch.sources.set(at, { position: raw.position, text: raw.text });
         }
-        if (epoch.size === epochSize) {
-          await submit(epoch, position);
-          epoch = newEpoch(epoch.number + 1);
-          const now = Date.now();
-          if (opts.progress !== undefined && now - lastProgress >= 250) {
-            lastProgress = now;
-            opts.progress({ ...summary, ms: now - started });
-          }
+      }
+      if (epoch.size === epochSize) {
+        await submit(epoch, position);
+        epoch = newEpoch(epoch.number + 1);
+        const now = Date.now();
+        if (opts.progress !== undefined && now - lastProgress >= 250) {
+          lastProgress = now;
+          opts.progress({ ...summary, ms: now - started });
         }
+      }
+    }
+  };
+  let damaged: { error: InputDamagedError, later: number } | undefined;
+  try {
+    for (const [i, input] of opts.inputs.entries()) {
+      try {
+        await readInput(input);
+      } catch (err) {
+        if (!(err instanceof InputDamagedError)) throw err;
+        damaged = { error: err, later: opts.inputs.length - i - 1 };
+        break;
       }
     }
     if (epoch.size > 0) await submit(epoch, position);
@@ -266,5 +285,11 @@ async function replayHolding (opts: ReplayOptions): Promise<ReplaySummary> {
   }
   summary.ms = Date.now() - started;
   opts.progress?.(summary);
+  if (damaged !== undefined) {
+    const { error, later } = damaged;
+    const rest = later === 0 ? '' : `, the ${later === 1 ? 'INPUT' : `${later} INPUTs`} after it ${later === 1 ? 'was' : 'were'} not read`;
+    const resume = opts.dataPath === undefined ? '' : `; once the ${error.source === 'stdin' ? 'input' : 'file'} is whole, the same run on --data ${opts.dataPath} goes on from there`;
+    throw new InputDamagedError(error.source, error.line, error.reason, `the records before line ${error.line} were run and their alerts written${rest}${resume}`, { cause: error.cause });
+  }
   return summary;
 }

@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'VIGIL_INVALID_CHANNEL'
   | 'VIGIL_DELIVERY_FAILED'
   | 'VIGIL_DATA_UNAVAILABLE'
+  | 'VIGIL_INPUT_DAMAGED'
   | 'VIGIL_RELOAD_FAILED'
   | 'VIGIL_ROLE_MISSING';
 
@@ -86,6 +87,23 @@ export class DataUnavailableError extends EngineError {
   constructor (path: string, message: string, options?: ErrorOptions) {
     super('VIGIL_DATA_UNAVAILABLE', message, options);
     this.path = path;
+  }
+}
+
+/**
+ * An input cannot be read past a point: a gzip file that is truncated or damaged. Everything
+ * before `line` (of the decompressed text, in `source`, the input as given) was read; nothing
+ * from there on was. `reason` says what broke; the message adds what the caller did about it.
+ */
+export class InputDamagedError extends EngineError {
+  readonly source: string;
+  readonly line: number;
+  readonly reason: string;
+  constructor (source: string, line: number, reason: string, consequence: string, options?: ErrorOptions) {
+    super('VIGIL_INPUT_DAMAGED', `${source}:${line}: ${reason}; ${consequence}`, options);
+    this.source = source;
+    this.line = line;
+    this.reason = reason;
   }
 }
 

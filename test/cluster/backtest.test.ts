@@ -5,6 +5,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { compileRules } from '../../core/compile.js';
 import { loadRules } from '../../cluster/rules-file.js';
 import { backtest, type BacktestReport } from '../../cluster/backtest.js';
@@ -82,6 +83,21 @@ bt('the CLI prints the same report as JSON, and as a table', async ({ input, bas
   assert.is(lines[0], 'rule                    baseline  candidate  added  removed  keys affected');
   assert.ok(lines.includes('new-country (new rule)         0          1     +1       -0  A'), table.stdout);
   assert.ok(lines.includes('total                          3          2     +1       -2'), table.stdout);
+});
+
+bt('gzip inputs give the same report: a .csv.gz by its extension; one cut short gives no report and exit 1, naming where', async ({ dir, baseline, candidate }) => {
+  const columns = ['id', 'ts', 'account', 'called', 'service', 'duration', 'direction'] as const;
+  const csv = join(dir, 'cdrs.csv.gz');
+  writeFileSync(csv, gzipSync([columns.join(','), ...RECORDS.map((r) => columns.map((c) => String(r[c])).join(','))].join('\n') + '\n'));
+  const json = await runVigil(['backtest', '--rules', candidate, '--baseline', baseline, '--json', csv]);
+  assert.is(json.code, 0, json.stderr);
+  assert.equal(summary(JSON.parse(json.stdout) as BacktestReport), EXPECTED);
+
+  const whole = gzipSync(RECORDS.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  const cut = join(dir, 'cut.jsonl.gz');
+  writeFileSync(cut, whole.subarray(0, whole.length - 4));
+  const r = await runVigil(['backtest', '--rules', candidate, '--baseline', baseline, cut]);
+  assert.equal([r.code, r.stdout, r.stderr], [1, '', `vigil: ${cut}:8: the gzip data is truncated (zlib: unexpected end of file); backtest compares the rule sets over every INPUT whole: no report was made\n`]);
 });
 
 bt('standard input cannot be backtested: it is read once', async ({ baseline, candidate }) => {

@@ -5,9 +5,11 @@ import * as assert from 'uvu/assert';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { constants as zlibConstants, gunzipSync, gzipSync } from 'node:zlib';
 import { VIGIL, runVigil } from '../helpers/cli.js';
 import { request, startServe, stopServe } from '../helpers/node.js';
 import { tempDir, removeDir } from '../helpers/tmp.js';
+import { trafficLines } from '../helpers/traffic.js';
 
 interface Ctx { dir: string, rules: string }
 const cli = suite<Ctx>('cluster/cli: vigil check and vigil replay', {} as Ctx);
@@ -285,6 +287,127 @@ cli('replay reads CSV with a header and Asterisk Master.csv in the given time zo
   assert.is(r2.code, 0, r2.stderr);
   const alert = JSON.parse(r2.stdout) as { key: string, ts: string, record: string };
   assert.equal([alert.key, alert.ts, alert.record], ['a7', '2026-11-21T10:00:02+01:00', '1763715600.2']);
+});
+
+const withoutDetectedAt = (text: string): string[] =>
+  text.split('\n').filter(Boolean).map((l) => { const a = JSON.parse(l) as Record<string, unknown>; delete a.detectedAt; return JSON.stringify(a); });
+
+/** `vigil ARGS` with `input` on standard input. */
+function vigilWithStdin (args: readonly string[], input: Buffer): { code: number | null, stdout: string, stderr: string } {
+  const r = spawnSync(process.execPath, [VIGIL, ...args], { input, encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+cli('replay reads gzip inputs: JSON lines, CSV by extension, Asterisk with --format, standard input; rejects are at file:line of the text', async ({ dir, rules }) => {
+  const t = Date.parse('2026-11-21T10:00:00+01:00');
+  const jsonl = [0, 1, 2, 3].map((i) => JSON.stringify({ id: `g${i}`, ts: t + i * 1000, account: 'a1', called: '+4930123' })).join('\n') + '\n\n{broken\n';
+  const input = join(dir, 'cdr-2026-11-21.jsonl.gz');
+  writeFileSync(input, gzipSync(jsonl));
+  const rejects = join(dir, 'gz-rejects.jsonl');
+  const r1 = await runVigil(['replay', '--rules', rules, '--threads', '1', '--rejects', rejects, input]);
+  assert.is(r1.code, 0, r1.stderr);
+  assert.equal(r1.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { record: string }).record), ['g2']);
+  assert.match(r1.stderr, /^replay: 5 records read, 1 rejected, 1 alerts in [\d.]+ s \([\d,]+ records\/s\)\n$/);
+  const reject = JSON.parse(readFileSync(rejects, 'utf8')) as { source: string, line: number, raw: string };
+  assert.equal([reject.source, reject.line, reject.raw], [input, 6, '{broken']);
+
+  const csv = join(dir, 'in.csv.gz');
+  writeFileSync(csv, gzipSync('id,ts,account,called,duration\n' + [0, 1, 2].map((i) => `x${i},2026-11-21T10:00:0${i}+01:00,a9,+4930123,10`).join('\n') + '\n'));
+  const r2 = await runVigil(['replay', '--rules', rules, '--threads', '0', csv]);
+  assert.is(r2.code, 0, r2.stderr);
+  assert.is((JSON.parse(r2.stdout) as { record: string }).record, 'x2');
+
+  const master = join(dir, 'Master.csv.gz');
+  const line = (i: number): string => `"a7","100","+4930123","ctx","clid","SIP/1","SIP/2","Dial","","2026-11-21 10:00:0${i}","2026-11-21 10:00:0${i}","2026-11-21 10:01:0${i}",60,58,"ANSWERED","DOCUMENTATION","1763715600.${i}"`;
+  writeFileSync(master, gzipSync([0, 1, 2].map(line).join('\n') + '\n'));
+  const r3 = await runVigil(['replay', '--rules', rules, '--threads', '0', '--format', 'asterisk', '--input-tz', 'Europe/Berlin', master]);
+  assert.is(r3.code, 0, r3.stderr);
+  const alert = JSON.parse(r3.stdout) as { key: string, ts: string, record: string };
+  assert.equal([alert.key, alert.ts, alert.record], ['a7', '2026-11-21T10:00:02+01:00', '1763715600.2']);
+
+  const stdinRejects = join(dir, 'stdin-rejects.jsonl');
+  const r4 = vigilWithStdin(['replay', '--rules', rules, '--threads', '1', '--rejects', stdinRejects, '-'], gzipSync(jsonl));
+  assert.is(r4.code, 0, r4.stderr);
+  assert.equal(r4.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { record: string }).record), ['g2']);
+  const stdinReject = JSON.parse(readFileSync(stdinRejects, 'utf8')) as { source: string, line: number };
+  assert.equal([stdinReject.source, stdinReject.line], ['stdin', 6]);
+});
+
+cli('replay of a gzip file (one member or several) writes, byte for byte but detectedAt, what the file uncompressed writes', async ({ dir }) => {
+  const rulesFile = join(dir, 'traffic-rules.yaml');
+  writeFileSync(rulesFile, readFileSync(new URL('../../../test/fixtures/replay-rules.yaml', import.meta.url)));
+  const text = trafficLines({ seed: 3, records: 6000, start: Date.UTC(2026, 10, 20), badEvery: 401 }).join('\n') + '\n';
+  const third = Math.floor(text.length / 3);
+  const variants: Array<[string, Buffer | string]> = [
+    ['plain', text],
+    ['gzip', gzipSync(text)],
+    ['members', Buffer.concat([gzipSync(text.slice(0, third)), gzipSync(text.slice(third, 2 * third)), gzipSync(text.slice(2 * third))])],
+  ];
+  const out: Record<string, { alerts: string[], rejects: string, summary: string }> = {};
+  for (const [name, bytes] of variants) {
+    // The same name in a folder of its own: the rejects name their source, byte for byte too.
+    const cwd = join(dir, `same-${name}`);
+    mkdirSync(cwd);
+    writeFileSync(join(cwd, 'cdrs.jsonl'), bytes);
+    const r = await runVigil(['replay', '--rules', rulesFile, '--threads', '2', '--epoch', '700', '--alerts', 'alerts.jsonl', '--rejects', 'rejects.jsonl', 'cdrs.jsonl'], { cwd });
+    assert.is(r.code, 0, `${name}: ${r.stderr}`);
+    out[name] = { alerts: withoutDetectedAt(readFileSync(join(cwd, 'alerts.jsonl'), 'utf8')), rejects: readFileSync(join(cwd, 'rejects.jsonl'), 'utf8'), summary: r.stderr.replace(/ in [^\n]*\n$/, '') };
+  }
+  const plain = out.plain!;
+  assert.ok(plain.alerts.length > 50, `expected alerts, got ${plain.alerts.length}`);
+  assert.ok(plain.rejects.split('\n').filter(Boolean).length >= 10, 'the bad lines are rejected');
+  assert.is(plain.summary, 'replay: 6,000 records read, 14 rejected, ' + `${plain.alerts.length.toLocaleString('en-US')} alerts`);
+  for (const name of ['gzip', 'members']) {
+    assert.equal(out[name]!.alerts, plain.alerts, name);
+    assert.is(out[name]!.rejects, plain.rejects, name);
+    assert.is(out[name]!.summary, plain.summary, name);
+  }
+});
+
+cli('a gzip input cut short: every record before the cut is run, exit 1 names file:line, no later input is read; with --data the run goes on once the file is whole', async ({ dir, rules }) => {
+  const t = Date.parse('2026-11-21T10:00:00+01:00');
+  const lines = Array.from({ length: 600 }, (_, i) => JSON.stringify({ id: `k${i}`, ts: t + i * 600_000, account: `a${i % 13}`, called: '+4930123' }));
+  const later = join(dir, 'later.jsonl');
+  writeFileSync(later, [600, 601, 602].map((i) => JSON.stringify({ id: `k${i}`, ts: t + i * 600_000, account: 'a0', called: '+4930123' })).join('\n') + '\n');
+  const whole = gzipSync(lines.join('\n') + '\n');
+  const cut = whole.subarray(0, Math.floor(whole.length / 2));
+  const readable = gunzipSync(cut, { finishFlush: zlibConstants.Z_SYNC_FLUSH }).toString('utf8').split('\n').length - 1;
+  const brokenAt = readable + 1;
+  assert.ok(readable > 100 && readable < 500, `the cut is in the middle, after line ${readable}`);
+
+  const args = (tag: string, input: string): string[] => ['replay', '--rules', rules, '--threads', '1', '--epoch', '50', '--data', join(dir, `cut-data-${tag}`), '--alerts', join(dir, `cut-alerts-${tag}.jsonl`), input, later];
+  const cleanInput = join(dir, 'whole', 'cdr.jsonl.gz');
+  mkdirSync(join(dir, 'whole'));
+  writeFileSync(cleanInput, whole);
+  const clean = await runVigil(args('clean', cleanInput));
+  assert.is(clean.code, 0, clean.stderr);
+  const cleanAlerts = withoutDetectedAt(readFileSync(join(dir, 'cut-alerts-clean.jsonl'), 'utf8'));
+  const before = new Set(lines.slice(0, readable).map((l) => (JSON.parse(l) as { id: string }).id));
+  const cleanBefore = cleanAlerts.filter((a) => before.has((JSON.parse(a) as { record: string }).record));
+  assert.ok(cleanBefore.length > 10 && cleanBefore.length < cleanAlerts.length, 'alerts on both sides of the cut');
+
+  const input = join(dir, 'cdr.jsonl.gz');
+  writeFileSync(input, cut);
+  const data = join(dir, 'cut-data-cut');
+  const message = `vigil: ${input}:${brokenAt}: the gzip data is truncated (zlib: unexpected end of file); the records before line ${brokenAt} were run and their alerts written, the INPUT after it was not read; once the file is whole, the same run on --data ${data} goes on from there\n`;
+  for (const attempt of ['first', 'again on the same cut file']) {
+    const r = await runVigil(args('cut', input));
+    assert.equal([r.code, r.stdout, r.stderr], [1, '', message], attempt);
+    assert.equal(withoutDetectedAt(readFileSync(join(dir, 'cut-alerts-cut.jsonl'), 'utf8')), cleanBefore, `${attempt}: the alerts of the records before the cut, each once`);
+  }
+
+  writeFileSync(input, whole);
+  const resumed = await runVigil(args('cut', input));
+  assert.is(resumed.code, 0, resumed.stderr);
+  assert.match(resumed.stderr, `(resumed after ${readable.toLocaleString('en-US')} records committed by an earlier run)`);
+  const alerts = withoutDetectedAt(readFileSync(join(dir, 'cut-alerts-cut.jsonl'), 'utf8'));
+  assert.equal(alerts, cleanAlerts, 'the same alerts as a run on the whole file, each once');
+
+  // Without --data, and on standard input.
+  const piped = vigilWithStdin(['replay', '--rules', rules, '--threads', '0', '-'], cut);
+  assert.is(piped.code, 1);
+  assert.is(piped.stderr, `vigil: stdin:${brokenAt}: the gzip data is truncated (zlib: unexpected end of file); the records before line ${brokenAt} were run and their alerts written\n`);
+  assert.equal(withoutDetectedAt(piped.stdout), cleanBefore);
 });
 
 cli.run();

@@ -1,17 +1,21 @@
 // readRawRecords/readRawBatches on real files in an mkdtemp folder: line numbers, blank lines,
 // CRLF, a byte-order mark, bad JSON, lines over 64 KiB (within one read and across many),
 // CSV records spanning lines, Asterisk files, and the same results whatever the read size
-// (down to one byte per read, which cuts every line and every multi-byte character).
+// (down to one byte per read, which cuts every line and every multi-byte character); gzip
+// files (known by their magic bytes), several members, and files cut short or damaged.
 // Run: npx tsc -p tsconfig.json && node dist/test/cluster/record-source.test.js
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { constants as zlibConstants, gunzipSync, gzipSync } from 'node:zlib';
 import { formatOf, readRawBatches, readRawRecords } from '../../cluster/record-source.js';
 import type { RawRecord, ReadOptions, RecordFormat } from '../../cluster/record-source.js';
 import { MAX_RECORD_BYTES } from '../../core/usage-record.js';
+import { InputDamagedError } from '../../core/errors.js';
 import { Zone } from '../../core/zone.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
+import { mulberry32 } from '../helpers/prng.js';
 
 interface Ctx { dir: string }
 const BERLIN = new Zone('Europe/Berlin');
@@ -235,4 +239,143 @@ formats('knows JSON lines and CSV by extension, and nothing else', () => {
   assert.is(formatOf('-'), undefined);
 });
 
+formats('looks past a trailing .gz', () => {
+  assert.is(formatOf('/var/cdr/cdr-2026-12-01.jsonl.gz'), 'jsonl');
+  assert.is(formatOf('Master.csv.gz'), 'csv');
+  assert.is(formatOf('A.CSV.GZ'), 'csv');
+  assert.is(formatOf('a.ndjson.gz'), 'jsonl');
+  assert.is(formatOf('cdrs.gz'), undefined);
+  assert.is(formatOf('a.txt.gz'), undefined);
+});
+
 formats.run();
+
+// ---------------------------------------------------------------------------------------------
+
+const gzip = suite<Ctx>('cluster/record-source: gzip', { dir: '' });
+gzip.before((ctx) => { ctx.dir = tempDir('vigil-records-'); });
+gzip.after((ctx) => { removeDir(ctx.dir); });
+
+/** Records, then how the read ended: `end`, or the InputDamagedError's line and reason. */
+async function readUntilBroken (path: string, format: RecordFormat | undefined, over: Partial<ReadOptions> = {}): Promise<{ records: string[], end: string }> {
+  const records: string[] = [];
+  try {
+    for await (const r of readRawRecords(path, format, { inputZone: BERLIN, ...over })) records.push(summary(r));
+  } catch (err) {
+    if (!(err instanceof InputDamagedError)) throw err;
+    assert.is(err.code, 'VIGIL_INPUT_DAMAGED');
+    assert.is(err.source, path);
+    assert.is(err.message, `${path}:${err.line}: ${err.reason}; the records before line ${err.line} were read, nothing from there on`);
+    return { records, end: `${err.line} ${err.reason}` };
+  }
+  return { records, end: 'end' };
+}
+
+const TEXT = '\ufeff{"a":"日本語"}\r\n\n{"b":"😀 Grüße"}\n{bad\r\n{"c":[1,2]}';
+
+gzip('a gzip file gives the records of its text, at the lines of the text, for any read size', async (ctx) => {
+  const plain = write(ctx, 'h.jsonl', TEXT);
+  const packed = write(ctx, 'h.jsonl.gz', gzipSync(TEXT));
+  const want = (await readAll(plain, 'jsonl')).map(summary);
+  assert.is(want.length, 4);
+  for (const chunkBytes of [1, 2, 7, 64, 65_536]) {
+    assert.equal((await readAll(packed, 'jsonl', { chunkBytes })).map(summary), want, `chunks of ${chunkBytes}`);
+  }
+  const got = await readAll(packed, undefined);
+  assert.equal(got.map((r) => r.ok ? r.position : r.reject.position), [1, 3, 4, 5].map((line) => ({ source: packed, line })), 'positions name the file as given');
+  const bad = got[2];
+  assert.ok(bad !== undefined && !bad.ok);
+  assert.is(bad.reject.raw, '{bad');
+});
+
+gzip('gzip is known by its magic bytes, not by the name', async (ctx) => {
+  const want = (await readAll(write(ctx, 'ref.jsonl', TEXT), 'jsonl')).map(summary);
+  assert.equal((await readAll(write(ctx, 'packed-but-named.jsonl', gzipSync(TEXT)), undefined)).map(summary), want, 'gzip named .jsonl');
+  assert.equal((await readAll(write(ctx, 'plain-but-named.jsonl.gz', TEXT), undefined)).map(summary), want, 'text named .gz');
+  assert.equal(await readAll(write(ctx, 'empty.jsonl.gz', ''), undefined), [], 'an empty file');
+  assert.equal(await readAll(write(ctx, 'empty-member.jsonl.gz', gzipSync('')), undefined), [], 'an empty member');
+  assert.equal((await readAll(write(ctx, 'one-byte.jsonl', '\x1f'), undefined, { chunkBytes: 1 })).map((r) => r.ok), [false], 'one byte of the magic: text');
+});
+
+gzip('CSV by the extension under .gz, and Asterisk with the format given', async (ctx) => {
+  const csvText = 'ts,account,note,duration\r\n1782900000000,A1,"two\r\nlines",30\r\n\r\n1782900000001,A2,,0\r\n';
+  const got = await readAll(write(ctx, 'a.csv.gz', gzipSync(csvText)), undefined);
+  assert.equal(got.map(summary), [
+    '2 ok {"ts":1782900000000,"account":"A1","note":"two\\nlines","duration":30}',
+    '5 ok {"ts":1782900000001,"account":"A2","duration":0}',
+  ]);
+  const line = (start: string): string => `"acc1","201","0049301234567","from-internal","","SIP/201-1","SIP/trunk-2","Dial","","${start}","${start}","${start}",10,8,"ANSWERED","DOCUMENTATION","1768474800.5"`;
+  const master = write(ctx, 'Master.csv.gz', gzipSync([line('2026-07-01 12:00:00'), line('2026-01-15 12:00:00')].join('\n') + '\n'));
+  const cdrs = await readAll(master, 'asterisk', { inputZone: BERLIN });
+  assert.equal(cdrs.map((r) => r.ok ? [(r.value as { ts: number }).ts, r.position.line] : r.reject.reason), [[Date.UTC(2026, 6, 1, 10), 1], [Date.UTC(2026, 0, 15, 11), 2]]);
+});
+
+gzip('several members read one after another, as zcat reads them, also when a boundary cuts a line and a character', async (ctx) => {
+  const lines = Array.from({ length: 3000 }, (_, i) => JSON.stringify({ n: i, s: 'ü😀'.repeat(i % 7) }));
+  const text = Buffer.from(lines.join('\n') + '\n');
+  // Cut inside the four bytes of an emoji, so the character is split across members.
+  const emoji = text.indexOf(Buffer.from('😀'), Math.floor(text.length / 3));
+  const cuts = [emoji + 2, Math.floor(text.length * 0.8)];
+  const members = [text.subarray(0, cuts[0]), text.subarray(cuts[0], cuts[1]), text.subarray(cuts[1])].map((part) => gzipSync(part));
+  // Zero bytes after the last member are padding (tape, some archivers), as for zcat.
+  const path = write(ctx, 'multi.jsonl.gz', Buffer.concat([...members, Buffer.alloc(512)]));
+  for (const chunkBytes of [100, 65_536]) {
+    const got = await readAll(path, undefined, { chunkBytes });
+    assert.is(got.length, 3000, `chunks of ${chunkBytes}`);
+    assert.ok(got.every((r, i) => r.ok && r.position.line === i + 1 && r.text === lines[i]), `chunks of ${chunkBytes}: every line whole and in order`);
+  }
+});
+
+gzip('a file cut short gives every line before the cut, then says where it broke', async (ctx) => {
+  const lines = Array.from({ length: 2000 }, (_, i) => JSON.stringify({ n: i, pad: 'x'.repeat(i % 50) }));
+  const whole = gzipSync(lines.join('\n') + '\n');
+  for (const [at, what] of [[5, 'inside the header'], [Math.floor(whole.length / 3), 'inside the data'], [whole.length - 4, 'inside the trailer']] as Array<[number, string]>) {
+    const path = write(ctx, `cut-${at}.jsonl.gz`, whole.subarray(0, at));
+    // What zlib can give from the bytes there are: its complete lines are what must be read.
+    const readable = gunzipSync(whole.subarray(0, at), { finishFlush: zlibConstants.Z_SYNC_FLUSH }).toString('utf8');
+    const complete = readable.split('\n').length - 1;
+    for (const chunkBytes of [1000, 65_536]) {
+      const got = await readUntilBroken(path, undefined, { chunkBytes });
+      assert.equal(got.records, lines.slice(0, complete).map((l, i) => `${i + 1} ok ${l}`), `${what}, chunks of ${chunkBytes}`);
+      assert.is(got.end, `${complete + 1} the gzip data is truncated (zlib: unexpected end of file)`, `${what}, chunks of ${chunkBytes}`);
+    }
+  }
+});
+
+gzip('a CSV record open across lines where the file is cut is not read, and the break is at its first line', async (ctx) => {
+  // Letters at random, so the cut in the middle of the compressed bytes falls in the middle of the field.
+  const rnd = mulberry32(5);
+  const field = Array.from({ length: 4000 }, () => String.fromCharCode(97 + Math.floor(rnd() * 26))).join('');
+  const text = `account,note\nA1,ok\nA2,"spans\nlines\n${field}"\nA3,x\n`;
+  const whole = gzipSync(text);
+  const cut = whole.subarray(0, Math.floor(whole.length / 2));
+  const readable = gunzipSync(cut, { finishFlush: zlibConstants.Z_SYNC_FLUSH }).toString('utf8');
+  assert.ok(readable.includes('lines\n') && !readable.includes('"\nA3'), 'the cut is inside the quoted field');
+  const path = write(ctx, 'cut.csv.gz', cut);
+  const got = await readUntilBroken(path, undefined);
+  assert.equal(got, { records: ['2 ok {"account":"A1","note":"ok"}'], end: '3 the gzip data is truncated (zlib: unexpected end of file)' });
+});
+
+gzip('damaged data is an InputDamagedError after the records read before it, never a crash', async (ctx) => {
+  const lines = Array.from({ length: 4000 }, (_, i) => JSON.stringify({ n: i }));
+  const whole = gzipSync(lines.join('\n') + '\n');
+  const flipped = Buffer.from(whole);
+  flipped[Math.floor(whole.length / 2)]! ^= 0x55;
+  const badCrc = Buffer.from(whole);
+  badCrc[whole.length - 6]! ^= 0xff;
+  const cases: Array<[string, Buffer, RegExp]> = [
+    ['a flipped byte', flipped, /^the gzip data is damaged \(zlib: .+\)$/],
+    ['a wrong checksum', badCrc, /^the gzip data is damaged \(zlib: incorrect data check\)$/],
+    ['text after the last member', Buffer.concat([whole, Buffer.from('appended by mistake\n')]), /^the gzip data is damaged \(zlib: incorrect header check\)$/],
+  ];
+  for (const [what, bytes, reason] of cases) {
+    const got = await readUntilBroken(write(ctx, `damaged-${what.replace(/ /g, '-')}.jsonl.gz`, bytes), undefined);
+    const [line, ...words] = got.end.split(' ');
+    assert.match(words.join(' '), reason, what);
+    // Those read are the file's first records, each whole; the break is right after them.
+    assert.equal(got.records, lines.slice(0, got.records.length).map((l, i) => `${i + 1} ok ${l}`), what);
+    assert.is(Number(line), got.records.length + 1, what);
+  }
+});
+
+gzip.run();

@@ -1,7 +1,7 @@
 // `vigil replay` end to end: the threaded engine (shard actors on worker threads, counters in
 // LMDB) writes exactly what the single-threaded core writes; a run killed with SIGKILL at random
 // moments and started again on the same data folder ends with the same alerts, rejects and
-// counters as a clean run; a shard thread that dies loses nothing, nor does a commit that fails
+// counters as a clean run, a gzip input (of several members) as a plain one; a shard thread that dies loses nothing, nor does a commit that fails
 // (the actor is restarted; a store that keeps failing stops the run); a corrupt store is reported.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -9,6 +9,7 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
 import { open } from 'lmdb';
 import { compileRules, type CompiledRules } from '../../core/compile.js';
 import { loadRules } from '../../cluster/rules-file.js';
@@ -168,20 +169,25 @@ killed.before((ctx) => {
 });
 killed.after((ctx) => { removeDir(ctx.dir); });
 
-killed('every alert and reject appears exactly once and the final counters equal a clean run', async ({ dir, input }) => {
-  const args = (tag: string): string[] => ['replay', '--rules', RULES, '--threads', '2', '--epoch', '500',
-    '--data', join(dir, `data-${tag}`), '--alerts', join(dir, `alerts-${tag}.jsonl`), '--rejects', join(dir, `rejects-${tag}.jsonl`), input];
-  const clean = await runVigil(args('clean'));
+/**
+ * Runs `input` clean, then again on another data folder killed with SIGKILL `attempts` times at
+ * random moments, and checks that the killed one ends with the clean one's alerts, rejects and
+ * live counters, every alert once.
+ */
+async function killAndResume (dir: string, input: string, tag: string, attempts: number, minInterrupted: number): Promise<void> {
+  const args = (run: string): string[] => ['replay', '--rules', RULES, '--threads', '2', '--epoch', '500',
+    '--data', join(dir, `data-${run}`), '--alerts', join(dir, `alerts-${run}.jsonl`), '--rejects', join(dir, `rejects-${run}.jsonl`), input];
+  const clean = await runVigil(args(`${tag}-clean`));
   assert.is(clean.code, 0, clean.stderr);
 
   // Each run is killed at a random moment after it has visibly made progress (its alerts file
   // grew), so the next one must resume from a checkpoint, not start afresh.
   const rnd = mulberry32(2026);
-  const alertsFile = join(dir, 'alerts-killed.jsonl');
+  const alertsFile = join(dir, `alerts-${tag}-killed.jsonl`);
   let interrupted = 0;
-  for (let attempt = 0; attempt < 6; attempt++) {
+  for (let attempt = 0; attempt < attempts; attempt++) {
     const before = existsSync(alertsFile) ? statSync(alertsFile).size : 0;
-    const run = startVigil(args('killed'));
+    const run = startVigil(args(`${tag}-killed`));
     const state = { finished: false };
     run.done.then(() => { state.finished = true; }, () => undefined);
     const deadline = Date.now() + 60_000;
@@ -192,22 +198,35 @@ killed('every alert and reject appears exactly once and the final counters equal
     if (result.signal === 'SIGKILL') interrupted++;
     else assert.is(result.code, 0, result.stderr);
   }
-  const last = await runVigil(args('killed'));
+  const last = await runVigil(args(`${tag}-killed`));
   assert.is(last.code, 0, last.stderr);
-  assert.ok(interrupted >= 4, `at least 4 runs should have been killed mid-way, got ${interrupted}`);
+  assert.ok(interrupted >= minInterrupted, `at least ${minInterrupted} runs should have been killed mid-way, got ${interrupted}`);
   assert.match(last.stderr, /resumed after [\d,]+ records committed by an earlier run/);
 
-  const alerts = (tag: string): string[] => withoutDetectedAt(readFileSync(join(dir, `alerts-${tag}.jsonl`), 'utf8'));
-  const cleanAlerts = alerts('clean');
+  const alerts = (run: string): string[] => withoutDetectedAt(readFileSync(join(dir, `alerts-${run}.jsonl`), 'utf8'));
+  const cleanAlerts = alerts(`${tag}-clean`);
   assert.ok(cleanAlerts.length > 100);
-  assert.equal(alerts('killed'), cleanAlerts);
-  assert.is(new Set(alerts('killed').map((a) => (JSON.parse(a) as { id: string }).id)).size, cleanAlerts.length, 'no alert id twice');
-  assert.is(readFileSync(join(dir, 'rejects-killed.jsonl'), 'utf8'), readFileSync(join(dir, 'rejects-clean.jsonl'), 'utf8'));
+  assert.equal(alerts(`${tag}-killed`), cleanAlerts);
+  assert.is(new Set(alerts(`${tag}-killed`).map((a) => (JSON.parse(a) as { id: string }).id)).size, cleanAlerts.length, 'no alert id twice');
+  assert.is(readFileSync(join(dir, `rejects-${tag}-killed.jsonl`), 'utf8'), readFileSync(join(dir, `rejects-${tag}-clean.jsonl`), 'utf8'));
   const compiled = compileRules(loadRules(RULES));
-  const a = liveCounters(join(dir, 'data-clean'), compiled);
-  const b = liveCounters(join(dir, 'data-killed'), compiled);
+  const a = liveCounters(join(dir, `data-${tag}-clean`), compiled);
+  const b = liveCounters(join(dir, `data-${tag}-killed`), compiled);
   assert.ok(a.size > 50, `expected live counters, got ${a.size}`);
   assert.equal([...b.entries()].sort(), [...a.entries()].sort());
+}
+
+killed('every alert and reject appears exactly once and the final counters equal a clean run', async ({ dir, input }) => {
+  await killAndResume(dir, input, 'plain', 6, 4);
+});
+
+killed('so with a gzip input of several members, which a resumed run decompresses from its start and skips', async ({ dir, input }) => {
+  // Three members, as `cat a.gz b.gz c.gz` makes; the rejects name the .gz file, in both runs.
+  const text = readFileSync(input);
+  const cuts = [Math.floor(text.length / 3), Math.floor(text.length * 2 / 3)];
+  const gz = join(dir, 'cdrs.jsonl.gz');
+  writeFileSync(gz, Buffer.concat([text.subarray(0, cuts[0]), text.subarray(cuts[0], cuts[1]), text.subarray(cuts[1])].map((part) => gzipSync(part))));
+  await killAndResume(dir, gz, 'gzip', 4, 3);
 });
 
 killed('a corrupt counter row in the data folder stops the run with exit 1 and says what to do', async ({ dir, input }) => {
