@@ -3,7 +3,7 @@
  * with rejected records), 2 on bad usage or an invalid rules file, 1 on an engine failure.
  */
 import { parseArgs } from 'node:util';
-import { existsSync } from 'node:fs';
+import { accessSync, constants as fsConstants, existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { availableParallelism, userInfo } from 'node:os';
 import { DataUnavailableError, EngineError, formatDiagnostic, InputDamagedError, InvalidRulesError, RefusedError, UsageError } from '../core/errors.js';
@@ -124,9 +124,7 @@ async function replayCommand (args: string[]): Promise<number> {
   if (threads === 0 && values.data !== undefined) fail('--data needs shard threads (the durable engine); drop --threads 0');
   const epochSize = values.epoch === undefined ? undefined : Number(values.epoch);
   if (epochSize !== undefined && (!Number.isInteger(epochSize) || epochSize < 1)) fail(`--epoch must be a positive whole number of records, got "${values.epoch ?? ''}"`);
-  for (const input of positionals) {
-    if (input !== '-' && !existsSync(input)) fail(`cannot read INPUT "${input}": no such file`);
-  }
+  for (const input of positionals) if (input !== '-') requireInputFile(input);
   const compiled = compileRules(loadRules(file));
   const tty = process.stderr.isTTY;
   let shown = false;
@@ -173,7 +171,7 @@ async function backtestCommand (args: string[]): Promise<number> {
   for (const input of positionals) {
     // Both rule sets read every input, so standard input (readable once) cannot be one.
     if (input === '-') fail('backtest reads each INPUT twice: give files, not - (standard input)');
-    if (!existsSync(input)) fail(`cannot read INPUT "${input}": no such file`);
+    requireInputFile(input);
   }
   const report = await backtest({
     candidate: compileRules(loadRules(file)),
@@ -213,6 +211,26 @@ async function riskCommand (args: string[]): Promise<number> {
   const reports = await readRisk({ compiled: compileRules(loadRules(file)), dataPath: values.data, key, shards, at });
   process.stdout.write(values.json === true ? JSON.stringify(reports) + '\n' : formatRisk(key, reports));
   return 0;
+}
+
+/**
+ * An INPUT must be a file the process can read (a pipe such as <(zcat …) or a device is
+ * one): a folder or a file without read permission is a slip on the command line (exit 2),
+ * not a failure of the engine halfway through a run.
+ */
+function requireInputFile (input: string): void {
+  let stat;
+  try {
+    stat = statSync(input);
+  } catch {
+    fail(`cannot read INPUT "${input}": no such file`);
+  }
+  if (stat.isDirectory()) fail(`INPUT "${input}" is a folder: give the record files in it (e.g. ${join(input, '*.jsonl.gz')})`);
+  try {
+    accessSync(input, fsConstants.R_OK);
+  } catch {
+    fail(`cannot read INPUT "${input}": permission denied`);
+  }
 }
 
 /**

@@ -256,12 +256,14 @@ cli('replay refuses a data folder of other rules before it starts, as serve does
   assert.is(readFileSync(alerts, 'utf8').split('\n').filter(Boolean).length, 1, 'the alerts of the first run are left as they were');
 });
 
-cli('bad usage exits 2 with a message and the usage', async ({ rules }) => {
+cli('bad usage exits 2 with a message and the usage', async ({ dir, rules }) => {
   const cases: Array<[string[], string]> = [
     [['replay', '--rules', rules], 'vigil: replay needs at least one INPUT (a file, or - for standard input)'],
     [['replay', '--rules', rules, '--format', 'xml', 'x.jsonl'], 'vigil: --format must be jsonl, csv or asterisk, got "xml"'],
     [['replay', '--rules', rules, '--input-tz', 'Mars/Olympus', 'x.jsonl'], 'vigil: --input-tz must be an IANA time zone such as Europe/Berlin, got "Mars/Olympus"'],
     [['replay', '--rules', rules, '/nonexistent/cdrs.jsonl'], 'vigil: cannot read INPUT "/nonexistent/cdrs.jsonl": no such file'],
+    [['replay', '--rules', rules, dir], `vigil: INPUT "${dir}" is a folder: give the record files in it (e.g. ${dir}/*.jsonl.gz)`],
+    [['backtest', '--rules', rules, '--baseline', rules, dir], `vigil: INPUT "${dir}" is a folder: give the record files in it (e.g. ${dir}/*.jsonl.gz)`],
     [['replay', '--rules', rules, '--threads', 'many', 'x'], 'vigil: --threads must be a whole number from 0 to 256, got "many"'],
     [['check'], 'vigil: --rules FILE is required'],
     [['frobnicate'], 'vigil: unknown command "frobnicate"'],
