@@ -3,7 +3,7 @@
  * with rejected records), 2 on bad usage or an invalid rules file, 1 on an engine failure.
  */
 import { parseArgs } from 'node:util';
-import { accessSync, constants as fsConstants, existsSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants as fsConstants, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { availableParallelism, userInfo } from 'node:os';
 import { DataUnavailableError, EngineError, formatDiagnostic, InputDamagedError, InvalidRulesError, RefusedError, UsageError } from '../core/errors.js';
@@ -231,6 +231,34 @@ function requireInputFile (input: string): void {
   } catch {
     fail(`cannot read INPUT "${input}": permission denied`);
   }
+  // gzip is read as it comes; other compressions would only give a reject per "line". Only a
+  // regular file is looked into: reading the head of a pipe would take it from the run.
+  if (!stat.isFile()) return;
+  const compression = otherCompression(input);
+  if (compression !== undefined) fail(`INPUT "${input}" is ${compression.name}-compressed, which vigil does not read (it reads gzip): decompress it first (${compression.cat} ${input} > FILE)`);
+}
+
+/** Compressions whose magic bytes no text starts with, and the command that undoes each. */
+const COMPRESSIONS: ReadonlyArray<{ name: string, cat: string, magic: readonly number[] }> = [
+  { name: 'zstd', cat: 'zstdcat', magic: [0x28, 0xb5, 0x2f, 0xfd] },
+  { name: 'xz', cat: 'xzcat', magic: [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00] },
+  { name: 'bzip2', cat: 'bzcat', magic: [0x42, 0x5a, 0x68] },
+  { name: 'zip', cat: 'unzip -p', magic: [0x50, 0x4b, 0x03, 0x04] },
+];
+
+function otherCompression (file: string): { name: string, cat: string } | undefined {
+  const head = Buffer.alloc(10);
+  const fd = openSync(file, 'r');
+  let n: number;
+  try {
+    n = readSync(fd, head, 0, head.length, 0);
+  } finally {
+    closeSync(fd);
+  }
+  const found = COMPRESSIONS.find((c) => n >= c.magic.length && c.magic.every((b, i) => head[i] === b));
+  // "BZh" could begin a text: bzip2 also has a block size digit and its block magic (pi's digits).
+  if (found?.name === 'bzip2' && !(n >= 10 && head[3]! >= 0x31 && head[3]! <= 0x39 && head.subarray(4, 10).equals(Buffer.from([0x31, 0x41, 0x59, 0x26, 0x53, 0x59])))) return undefined;
+  return found;
 }
 
 /**

@@ -256,6 +256,13 @@ cli('replay refuses a data folder of other rules before it starts, as serve does
   assert.is(readFileSync(alerts, 'utf8').split('\n').filter(Boolean).length, 1, 'the alerts of the first run are left as they were');
 });
 
+/** A file that starts with a compression's magic bytes (what follows does not matter to the check). */
+function compressed (dir: string, ext: string, magic: number[]): string {
+  const file = join(dir, `in.jsonl.${ext}`);
+  writeFileSync(file, Buffer.from([...magic, 0x31, 0x41, 0x59]));
+  return file;
+}
+
 cli('bad usage exits 2 with a message and the usage', async ({ dir, rules }) => {
   const cases: Array<[string[], string]> = [
     [['replay', '--rules', rules], 'vigil: replay needs at least one INPUT (a file, or - for standard input)'],
@@ -264,6 +271,8 @@ cli('bad usage exits 2 with a message and the usage', async ({ dir, rules }) => 
     [['replay', '--rules', rules, '/nonexistent/cdrs.jsonl'], 'vigil: cannot read INPUT "/nonexistent/cdrs.jsonl": no such file'],
     [['replay', '--rules', rules, dir], `vigil: INPUT "${dir}" is a folder: give the record files in it (e.g. ${dir}/*.jsonl.gz)`],
     [['backtest', '--rules', rules, '--baseline', rules, dir], `vigil: INPUT "${dir}" is a folder: give the record files in it (e.g. ${dir}/*.jsonl.gz)`],
+    [['replay', '--rules', rules, compressed(dir, 'zst', [0x28, 0xb5, 0x2f, 0xfd, 0x04])], `vigil: INPUT "${dir}/in.jsonl.zst" is zstd-compressed, which vigil does not read (it reads gzip): decompress it first (zstdcat ${dir}/in.jsonl.zst > FILE)`],
+    [['backtest', '--rules', rules, '--baseline', rules, compressed(dir, 'xz', [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00, 0x00])], `vigil: INPUT "${dir}/in.jsonl.xz" is xz-compressed, which vigil does not read (it reads gzip): decompress it first (xzcat ${dir}/in.jsonl.xz > FILE)`],
     [['replay', '--rules', rules, '--threads', 'many', 'x'], 'vigil: --threads must be a whole number from 0 to 256, got "many"'],
     [['check'], 'vigil: --rules FILE is required'],
     [['frobnicate'], 'vigil: unknown command "frobnicate"'],
