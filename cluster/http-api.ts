@@ -26,7 +26,7 @@ import type { CounterReading, RiskReport } from '../core/engine.js';
 import { parseCursor } from './alert-history.js';
 import { refuseBeforeNewest } from './risk-view.js';
 import { METRICS_CONTENT_TYPE } from './metrics.js';
-import { BODIES_AT_ONCE, Gate, MAX_BODY_BYTES, parseBody, readBody, tooLarge } from './http-body.js';
+import { BODIES_AT_ONCE, Gate, MAX_BODY_BYTES, decodeBody, parseBody, readBody, tooLarge } from './http-body.js';
 
 export { MAX_BODY_BYTES, parseBody, type ParsedBody } from './http-body.js';
 
@@ -281,11 +281,13 @@ class Handlers {
     return actor.api(authorize(this.deps.tokens, req.headers.authorization));
   }
 
-  /** The body, read under the limit; 413 beyond it. */
+  /** The body, read under the limit (413 beyond it) and decoded as its Content-Encoding says (415 for one not taken). */
   private async body (req: FastifyRequest): Promise<Buffer> {
     const body = req.body === undefined ? Buffer.alloc(0) : await readBody(req.raw, this.limit);
     if (body === undefined) throw new HttpError(413, tooLarge(this.limit), { connection: 'close' });
-    return body;
+    const decoded = await decodeBody(body, req.headers['content-encoding'], this.limit);
+    if (!decoded.ok) throw new HttpError(decoded.status, decoded.error);
+    return decoded.body;
   }
 
   async records (req: FastifyRequest, reply: FastifyReply): Promise<unknown> {

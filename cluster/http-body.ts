@@ -5,6 +5,8 @@
  * buffered by the framework, so that a semaphore bounds how many are in memory at once.
  */
 import type { IncomingMessage } from 'node:http';
+import { gunzip } from 'node:zlib';
+import { promisify } from 'node:util';
 import { EngineError } from '../core/errors.js';
 import { MAX_RECORD_BYTES } from '../core/usage-record.js';
 import { parseJsonLine } from '../core/readers/jsonl.js';
@@ -115,4 +117,32 @@ export async function readBody (req: IncomingMessage, limit: number): Promise<Bu
     chunks.push(chunk);
   }
   return over ? undefined : Buffer.concat(chunks, size);
+}
+
+const gunzipAsync = promisify(gunzip);
+
+export type DecodedBody = { readonly ok: true, readonly body: Buffer } | { readonly ok: false, readonly status: 400 | 413 | 415, readonly error: string };
+
+/**
+ * A body as its `Content-Encoding` says: as it is (none, `identity`), or gunzipped (`gzip`):
+ * mediation systems compress the batches they post, CDR text shrinks tenfold. The limit holds
+ * for the decompressed text too, so a small body cannot unpack into gigabytes. Decompression
+ * runs on libuv's pool, not on the thread that cuts epochs.
+ */
+export async function decodeBody (body: Buffer, encoding: string | undefined, limit: number): Promise<DecodedBody> {
+  const coding = (encoding ?? '').trim().toLowerCase();
+  if (coding === '' || coding === 'identity') return { ok: true, body };
+  if (coding !== 'gzip' && coding !== 'x-gzip') {
+    return { ok: false, status: 415, error: `Content-Encoding "${clip(encoding ?? '')}" is not supported; send the body as it is or gzip-compressed (Content-Encoding: gzip)` };
+  }
+  try {
+    return { ok: true, body: await gunzipAsync(body, { maxOutputLength: limit }) };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') return { ok: false, status: 413, error: `the body decompresses to more than ${limit} bytes; send fewer records per request` };
+    return { ok: false, status: 400, error: `the body is not gzip data as its Content-Encoding says (zlib: ${err instanceof Error ? err.message : String(err)})` };
+  }
+}
+
+function clip (text: string): string {
+  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
 }

@@ -9,6 +9,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import type { Alert } from '../../core/alert.js';
 import type { Block, BlockChange } from '../../core/blocklist.js';
@@ -181,6 +182,37 @@ api('tokens: writes and the rules file need one (401 without or with a wrong one
   } finally {
     const r = await stop(n);
     assert.is(r.code, 0, r.stderr);
+  }
+});
+
+api('POST bodies gzip-compressed (Content-Encoding: gzip) count as the same text sent plain; another encoding is 415, broken gzip 400, gzip that unpacks beyond the limit 413', async ({ dir, lines }) => {
+  const text = lines.slice(0, 1_500).join('\n') + '\n';
+  const plainFiles = writeNode(dir, 'plain', readFileSync(RULES_A, 'utf8'));
+  const plain = await serve(plainFiles.config);
+  const files = writeNode(dir, 'gzip', readFileSync(RULES_A, 'utf8'));
+  const packed = await serve(files.config);
+  try {
+    const a = await http(plain.port, 'POST', '/v1/records', { body: text, token: TOKEN });
+    const b = await http(packed.port, 'POST', '/v1/records', { body: gzipSync(text), token: TOKEN, headers: { 'content-encoding': 'gzip' } });
+    assert.is(b.status, 202, b.text);
+    assert.equal(b.json, a.json, 'the same answer: accepted, rejected, each reject at its line');
+    assert.ok((b.json.rejected as number) > 0 && (b.json.accepted as number) > 1_000);
+    assert.equal(readAlerts(files.alerts).map(alertText), readAlerts(plainFiles.alerts).map(alertText), 'and the same alerts');
+
+    const cases: Array<[Record<string, string>, Buffer | string, number, string]> = [
+      [{ 'content-encoding': 'br' }, text, 415, 'Content-Encoding "br" is not supported; send the body as it is or gzip-compressed (Content-Encoding: gzip)'],
+      [{ 'content-encoding': 'gzip' }, text, 400, 'the body is not gzip data as its Content-Encoding says (zlib: incorrect header check)'],
+      [{ 'content-encoding': 'gzip' }, gzipSync(Buffer.alloc(16 * 1024 * 1024 + 1, 0x20)), 413, 'the body decompresses to more than 16777216 bytes; send fewer records per request'],
+    ];
+    for (const [headers, body, status, error] of cases) {
+      const r = await http(packed.port, 'POST', '/v1/records', { body, token: TOKEN, headers });
+      assert.equal([r.status, r.json], [status, { error }], JSON.stringify(headers));
+    }
+  } finally {
+    for (const n of [plain, packed]) {
+      const r = await stop(n);
+      assert.is(r.code, 0, r.stderr);
+    }
   }
 });
 

@@ -21,9 +21,9 @@ export async function within<T> (ms: number, what: string, p: Promise<T>): Promi
 export interface Reply { status: number, headers: Record<string, string | string[] | undefined>, text: string, json: Record<string, unknown> }
 
 /** One request on its own connection; `json` is `{}` when the body is not JSON (/metrics). */
-export function request (port: number, method: string, path: string, opts: { body?: string | Buffer | undefined, token?: string } = {}): Promise<Reply> {
+export function request (port: number, method: string, path: string, opts: { body?: string | Buffer | undefined, token?: string, headers?: Record<string, string> } = {}): Promise<Reply> {
   return within(WAIT_MS, `${method} ${path}`, new Promise<Reply>((resolve, reject) => {
-    const headers: Record<string, string> = opts.token === undefined ? {} : { authorization: `Bearer ${opts.token}` };
+    const headers: Record<string, string> = { ...opts.headers, ...(opts.token === undefined ? {} : { authorization: `Bearer ${opts.token}` }) };
     const req = httpRequest({ host: '127.0.0.1', port, method, path, agent: false, headers }, (res) => {
       let text = '';
       res.setEncoding('utf8');
