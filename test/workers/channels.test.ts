@@ -318,4 +318,27 @@ actor('a dead channel costs one attempt per back-off pause, not one per queued a
   }
 });
 
+actor('a recipient refused for good holds up none of the others: the channel does not back off, and the refusal is logged once', async ({ dir }) => {
+  // Every alert fails the same way (its mail refused for the typo), so a channel-wide back-off
+  // would send one mail per pause (up to 5 min) and the recipients that take mail would starve.
+  const smtp = await startSmtpReceiver({ user: 'vigil', password: PASSWORD });
+  smtp.refuseRecipient = (r) => (r === TYPO ? NO_SUCH : undefined);
+  const events: Array<Record<string, unknown>> = [];
+  const d = data(dir, { desk: { type: 'email', settings: { to: [FRAUD, TYPO], smtp: `smtp://vigil:${encodeURIComponent(PASSWORD)}@127.0.0.1:${smtp.port}` } } });
+  const a = NotifierActor.open({ ...d, options: { ...d.options, backoffBaseMs: 1_000, backoffCapMs: 300_000 } }, { ...defaultDeps, log: (e) => { events.push(e); } });
+  try {
+    await a.enqueue(Array.from({ length: 40 }, (_, i) => alert(i)));
+    await waitFor(() => new Set(smtp.mails.map((m) => m.headers['x-vigil-alert-id'])).size === 40, 10_000, `every alert at ${FRAUD}`);
+    const s = a.stats().channels[0]!;
+    assert.is(s.state, 'delivering', 'not backing off');
+    assert.is(s.queued, 40, 'each alert still owed to the refused recipient');
+    assert.ok(smtp.mails.every((m) => m.to.length === 1 && m.to[0] === FRAUD));
+    const said = `channel desk: SMTP smtp://127.0.0.1:${smtp.port} refused ${TYPO} (550 5.1.1 <${TYPO}>: no such mailbox); ${FRAUD} got the mail`;
+    assert.equal(events.map((e) => [e.level, e.msg, e.error]), [['warn', 'some recipients refused, retried for them alone', said]]);
+  } finally {
+    await a.close();
+    await smtp.close();
+  }
+});
+
 actor.run();

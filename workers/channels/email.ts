@@ -9,12 +9,14 @@
  * 550 for a typo, 450 or 451 for now); nodemailer then resolves and lists the refused ones.
  * That is no delivery for them: the sender remembers, per alert, the recipients that have not
  * accepted it yet and fails the attempt naming them and the server's answer, so the outbox
- * retries it like any failure and dead-letters it after `retry.max`. A retry goes to those
- * recipients only (the To header still names them all). The lane may fold new alerts into a
+ * retries it and dead-letters it after `retry.max`. Such a failure is `partial` (the server is
+ * up and took the mail for others): the alert backs off, the channel does not, or a typo'd
+ * address would hold up every alert for everyone. A retry goes to the recipients still owed
+ * (the To header names them all, as the first mail did). The lane may fold new alerts into a
  * retried digest, so the memo is kept per alert, not per message: each recipient gets, in one
- * mail, the alerts it is still owed. The memo is in memory and bounded: after a restart, or
- * for an alert pushed out by many newer refusals, a retry goes to every recipient again, which
- * "at least once" allows (a receiver drops a repeat by its alert id).
+ * mail, the alerts it is still owed. The memo is in memory and bounded: after a restart, or for
+ * an alert pushed out by many newer refusals, a retry goes to every recipient again, which "at
+ * least once" allows (a receiver drops a repeat by its alert id).
  */
 import { createTransport } from 'nodemailer';
 import type { NodemailerError, SMTPPoolSentMessageInfo, SendMailOptions, Transporter } from 'nodemailer';
@@ -113,7 +115,10 @@ export class EmailSender implements ChannelSender {
     if (failure !== undefined) parts.push(failure);
     const got = this.recipients.filter((r) => alerts.every((a) => this.owed.get(a.id)?.has(r) === false));
     if (got.length > 0) parts.push(`${got.join(', ')} got the mail`);
-    throw new DeliveryError(this.name, this.redactor.redact(`SMTP ${safeUrl(this.settings.smtp)} ${parts.join('; ')}`));
+    // Refused for some recipients while others took these alerts: the server is up and takes
+    // mail, so the channel does not back off as a whole (a typo would hold up every alert).
+    const partial = failure === undefined && alerts.some((a) => this.owed.has(a.id));
+    throw new DeliveryError(this.name, this.redactor.redact(`SMTP ${safeUrl(this.settings.smtp)} ${parts.join('; ')}`), { partial });
   }
 
   /**
