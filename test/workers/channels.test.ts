@@ -2,7 +2,8 @@
 // secrets never echoed), a rules file's channels read through the real parser, and the
 // notification actor in-process (real LMDB outbox, real sockets to closed ports) to show that
 // secrets reach no log line, stat, dead letter or error, and that a dead channel costs one
-// attempt per back-off pause rather than one per queued alert.
+// attempt per back-off pause rather than one per queued alert. The e-mail sender against a real
+// SMTP server that refuses some recipients: a mail is delivered once every recipient took it.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
@@ -13,6 +14,8 @@ import { smsDigestText, smsText } from '../../workers/channels/format.js';
 import { Redactor, safeUrl } from '../../workers/channels/redact.js';
 import { authorization } from '../../workers/channels/sms.js';
 import { WebhookSender, signature } from '../../workers/channels/webhook.js';
+import { EmailSender } from '../../workers/channels/email.js';
+import { DeliveryError } from '../../workers/channels/errors.js';
 import { NotifierActor, defaultDeps } from '../../workers/notifier/actor.js';
 import { backoffMs } from '../../workers/notifier/lane.js';
 import type { NotifierData } from '../../workers/notifier/protocol.js';
@@ -20,7 +23,8 @@ import type { NatsSettings } from '../../workers/nats-connect.js';
 import { Notifications } from '../../cluster/notifier.js';
 import { rule, rules } from '../helpers/config.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
-import { freePort, startHttpReceiver, waitFor } from '../fixtures/receivers.js';
+import { freePort, startHttpReceiver, startSmtpReceiver, waitFor } from '../fixtures/receivers.js';
+import type { SmtpReceiver } from '../fixtures/receivers.js';
 import { alert } from '../fixtures/alerts.js';
 
 const settings = suite('core/channel-settings: what the notifier reads from channels:');
@@ -128,6 +132,134 @@ words('full-jitter back-off grows from base to cap', () => {
 
 words.run();
 
+interface MailCtx { smtp: SmtpReceiver, senders: EmailSender[] }
+const mail = suite<MailCtx>('workers/channels/email: a mail is delivered once every recipient took it (a real SMTP server)', { smtp: undefined as unknown as SmtpReceiver, senders: [] });
+const PASSWORD = 'p@ss-9z!';
+const FRAUD = 'fraud@example.net';
+const TYPO = 'fruad@example.net';
+const NO_SUCH = { code: 550, text: `5.1.1 <${TYPO}>: no such mailbox` };
+mail.before(async (c) => { c.smtp = await startSmtpReceiver({ user: 'vigil', password: PASSWORD }); });
+mail.before.each((c) => { c.smtp.mails.length = 0; c.smtp.refuseRecipient = undefined; c.smtp.refuseMessage = undefined; });
+mail.after.each(async (c) => { for (const s of c.senders.splice(0)) await s.close(); });
+mail.after(async (c) => { await c.smtp.close(); });
+
+function mailer (c: MailCtx, to: string[], owedMax?: number): EmailSender {
+  const smtp = new URL(`smtp://vigil:${encodeURIComponent(PASSWORD)}@127.0.0.1:${c.smtp.port}`);
+  const s = new EmailSender('desk', { to, from: 'vigil@example.net', smtp }, 1, 2_000, new Redactor([PASSWORD, encodeURIComponent(PASSWORD)]), owedMax);
+  c.senders.push(s);
+  return s;
+}
+
+/** The attempt's error message; fails the test if the attempt was delivered. */
+async function refusal (attempt: Promise<void>): Promise<string> {
+  try {
+    await attempt;
+  } catch (err) {
+    assert.instance(err, DeliveryError);
+    assert.is((err as DeliveryError).code, 'VIGIL_DELIVERY_FAILED');
+    return (err as Error).message;
+  }
+  return assert.unreachable('the attempt should fail') as never;
+}
+
+/** Who got which mail: `to` (as the server took it) and the alert ids it carried. */
+const received = (s: SmtpReceiver): Array<[string[], string]> => s.mails.map((m) => [[...m.to], m.headers['x-vigil-alert-id'] ?? m.headers['x-vigil-alert-ids'] ?? '']);
+
+mail('a recipient the server refuses fails the attempt, naming it and the answer; the retry goes to it alone', async (c) => {
+  const sender = mailer(c, [FRAUD, TYPO]);
+  c.smtp.refuseRecipient = (r) => (r === TYPO ? NO_SUCH : undefined);
+  const origin = `smtp://127.0.0.1:${c.smtp.port}`;
+  const said = `channel desk: SMTP ${origin} refused ${TYPO} (550 5.1.1 <${TYPO}>: no such mailbox); ${FRAUD} got the mail`;
+  assert.is(await refusal(sender.send([alert(1)], false)), said);
+  assert.equal(received(c.smtp), [[[FRAUD], 'alert-0001']]);
+  // Refused again: the same words, and the recipient that took it gets no second copy.
+  assert.is(await refusal(sender.send([alert(1)], false)), said);
+  assert.equal(received(c.smtp), [[[FRAUD], 'alert-0001']]);
+  c.smtp.refuseRecipient = undefined;
+  await sender.send([alert(1)], false);
+  assert.equal(received(c.smtp), [[[FRAUD], 'alert-0001'], [[TYPO], 'alert-0001']]);
+  assert.is(c.smtp.mails[1]!.headers.to, `${FRAUD}, ${TYPO}`, 'the retry is addressed like the first mail');
+  assert.is(c.smtp.mails[1]!.headers.subject, '[Vigil] critical: spend-day acct-1 at 513.5 (limit 500)');
+  // Delivered, the alert is forgotten: sent again (enqueued anew), it goes to everyone.
+  await sender.send([alert(1)], false);
+  assert.equal(received(c.smtp)[2], [[FRAUD, TYPO], 'alert-0001']);
+});
+
+mail('a temporary refusal (451) is retried the same way; several refused recipients are each named with their answer', async (c) => {
+  const sender = mailer(c, [FRAUD, 'noc@example.net', 'desk@example.net']);
+  c.smtp.refuseRecipient = (r) => (r === FRAUD ? undefined : r === 'noc@example.net' ? { code: 451, text: '4.3.0 mailbox busy, try again later' } : { code: 550, text: '5.7.1 relaying denied' });
+  assert.is(await refusal(sender.send([alert(2)], false)), `channel desk: SMTP smtp://127.0.0.1:${c.smtp.port} refused noc@example.net (451 4.3.0 mailbox busy, try again later), desk@example.net (550 5.7.1 relaying denied); ${FRAUD} got the mail`);
+  c.smtp.refuseRecipient = (r) => (r === 'desk@example.net' ? { code: 550, text: '5.7.1 relaying denied' } : undefined);
+  assert.is(await refusal(sender.send([alert(2)], false)), `channel desk: SMTP smtp://127.0.0.1:${c.smtp.port} refused desk@example.net (550 5.7.1 relaying denied); ${FRAUD}, noc@example.net got the mail`);
+  c.smtp.refuseRecipient = undefined;
+  await sender.send([alert(2)], false);
+  assert.equal(received(c.smtp), [[[FRAUD], 'alert-0002'], [['noc@example.net'], 'alert-0002'], [['desk@example.net'], 'alert-0002']]);
+});
+
+mail('every recipient refused: each is named, nobody got the mail, the retry goes to all; a secret in an answer is hidden', async (c) => {
+  const sender = mailer(c, [FRAUD, TYPO]);
+  c.smtp.refuseRecipient = (r) => ({ code: 550, text: `5.1.1 <${r}> unknown (session vigil:${PASSWORD})` });
+  assert.is(await refusal(sender.send([alert(3)], false)), `channel desk: SMTP smtp://127.0.0.1:${c.smtp.port} refused ${FRAUD} (550 5.1.1 <${FRAUD}> unknown (session vigil:***)), ${TYPO} (550 5.1.1 <${TYPO}> unknown (session vigil:***))`);
+  assert.equal(c.smtp.mails, []);
+  c.smtp.refuseRecipient = undefined;
+  await sender.send([alert(3)], false);
+  assert.equal(received(c.smtp), [[[FRAUD, TYPO], 'alert-0003']]);
+});
+
+mail('every recipient accepting: one mail to all of them, delivered at once', async (c) => {
+  const sender = mailer(c, [FRAUD, TYPO]);
+  await sender.send([alert(4)], false);
+  await sender.send([alert(5), alert(6)], true);
+  assert.equal(received(c.smtp), [[[FRAUD, TYPO], 'alert-0004'], [[FRAUD, TYPO], 'alert-0005 alert-0006']]);
+});
+
+mail('a digest retried with new alerts folded in: each recipient gets, in one mail, the alerts it is still owed', async (c) => {
+  const sender = mailer(c, [FRAUD, TYPO]);
+  const origin = `smtp://127.0.0.1:${c.smtp.port}`;
+  c.smtp.refuseRecipient = (r) => (r === TYPO ? NO_SUCH : undefined);
+  assert.is(await refusal(sender.send([alert(1), alert(2)], true)), `channel desk: SMTP ${origin} refused ${TYPO} (550 5.1.1 <${TYPO}>: no such mailbox); ${FRAUD} got the mail`);
+  // The lane retries the failed entries together with alerts that arrived meanwhile.
+  assert.is(await refusal(sender.send([alert(1), alert(2), alert(3)], true)), `channel desk: SMTP ${origin} refused ${TYPO} (550 5.1.1 <${TYPO}>: no such mailbox); ${FRAUD} got the mail`);
+  c.smtp.refuseRecipient = undefined;
+  await sender.send([alert(1), alert(2), alert(3)], true);
+  assert.equal(received(c.smtp), [
+    [[FRAUD], 'alert-0001 alert-0002'],
+    [[FRAUD], 'alert-0003'],
+    [[TYPO], 'alert-0001 alert-0002 alert-0003'],
+  ]);
+  assert.is(c.smtp.mails[1]!.headers.subject, '[Vigil] 1 alert (1 critical)');
+  assert.is(c.smtp.mails[2]!.headers.subject, '[Vigil] 3 alerts (3 critical)');
+});
+
+mail('the memo of owed recipients is bounded: an alert pushed out by newer refusals goes to everyone again', async (c) => {
+  const sender = mailer(c, [FRAUD, TYPO], 2);
+  c.smtp.refuseRecipient = (r) => (r === TYPO ? NO_SUCH : undefined);
+  for (const i of [1, 2, 3]) await refusal(sender.send([alert(i)], false));
+  c.smtp.refuseRecipient = undefined;
+  for (const i of [1, 2, 3]) await sender.send([alert(i)], false);
+  assert.equal(received(c.smtp).slice(3), [[[FRAUD, TYPO], 'alert-0001'], [[TYPO], 'alert-0002'], [[TYPO], 'alert-0003']]);
+});
+
+mail('any other failure reads as before, and once some recipients took the mail, names them too', async (c) => {
+  const port = await freePort();
+  const nowhere = new EmailSender('desk', { to: [FRAUD], smtp: new URL(`smtp://127.0.0.1:${port}`) }, 1, 2_000, new Redactor([]));
+  c.senders.push(nowhere);
+  assert.is(await refusal(nowhere.send([alert(1)], false)), `channel desk: SMTP smtp://127.0.0.1:${port} ESOCKET: connect ECONNREFUSED 127.0.0.1:${port}`);
+  const sender = mailer(c, [FRAUD, TYPO]);
+  const origin = `smtp://127.0.0.1:${c.smtp.port}`;
+  c.smtp.refuseMessage = { code: 554, text: '5.7.1 rejected by the content filter' };
+  assert.is(await refusal(sender.send([alert(1)], false)), `channel desk: SMTP ${origin} answered 554: Message failed: 554 5.7.1 rejected by the content filter`);
+  c.smtp.refuseMessage = undefined;
+  c.smtp.refuseRecipient = (r) => (r === TYPO ? NO_SUCH : undefined);
+  await refusal(sender.send([alert(1)], false));
+  c.smtp.refuseRecipient = undefined;
+  c.smtp.refuseMessage = { code: 554, text: '5.7.1 rejected by the content filter' };
+  assert.is(await refusal(sender.send([alert(1)], false)), `channel desk: SMTP ${origin} answered 554: Message failed: 554 5.7.1 rejected by the content filter; ${FRAUD} got the mail`);
+  assert.equal(received(c.smtp), [[[FRAUD], 'alert-0001']]);
+});
+
+mail.run();
+
 interface Ctx { dir: string }
 const actor = suite<Ctx>('workers/notifier/actor: in-process, real outbox and sockets', { dir: '' });
 actor.before.each((c) => { c.dir = tempDir('vigil-notify-'); });
@@ -183,6 +315,29 @@ actor('a dead channel costs one attempt per back-off pause, not one per queued a
     assert.ok(s.inFlight <= 1, 'one probe at a time while failing');
   } finally {
     await a.close();
+  }
+});
+
+actor('a recipient refused for good holds up none of the others: the channel does not back off, and the refusal is logged once', async ({ dir }) => {
+  // Every alert fails the same way (its mail refused for the typo), so a channel-wide back-off
+  // would send one mail per pause (up to 5 min) and the recipients that take mail would starve.
+  const smtp = await startSmtpReceiver({ user: 'vigil', password: PASSWORD });
+  smtp.refuseRecipient = (r) => (r === TYPO ? NO_SUCH : undefined);
+  const events: Array<Record<string, unknown>> = [];
+  const d = data(dir, { desk: { type: 'email', settings: { to: [FRAUD, TYPO], smtp: `smtp://vigil:${encodeURIComponent(PASSWORD)}@127.0.0.1:${smtp.port}` } } });
+  const a = NotifierActor.open({ ...d, options: { ...d.options, backoffBaseMs: 1_000, backoffCapMs: 300_000 } }, { ...defaultDeps, log: (e) => { events.push(e); } });
+  try {
+    await a.enqueue(Array.from({ length: 40 }, (_, i) => alert(i)));
+    await waitFor(() => new Set(smtp.mails.map((m) => m.headers['x-vigil-alert-id'])).size === 40, 10_000, `every alert at ${FRAUD}`);
+    const s = a.stats().channels[0]!;
+    assert.is(s.state, 'delivering', 'not backing off');
+    assert.is(s.queued, 40, 'each alert still owed to the refused recipient');
+    assert.ok(smtp.mails.every((m) => m.to.length === 1 && m.to[0] === FRAUD));
+    const said = `channel desk: SMTP smtp://127.0.0.1:${smtp.port} refused ${TYPO} (550 5.1.1 <${TYPO}>: no such mailbox); ${FRAUD} got the mail`;
+    assert.equal(events.map((e) => [e.level, e.msg, e.error]), [['warn', 'some recipients refused, retried for them alone', said]]);
+  } finally {
+    await a.close();
+    await smtp.close();
   }
 });
 

@@ -465,11 +465,21 @@ interface MailCtx extends Ctx { smtp: Awaited<ReturnType<typeof startSmtpReceive
 const mailCtx = { ...ctx } as MailCtx;
 const email = suite<MailCtx>('workers/notifier: email channel through a real SMTP server', mailCtx);
 email.before(async (c) => { c.smtp = await startSmtpReceiver({ user: 'vigil', password: 'p@ss-9z!' }); });
-email.before.each((c) => { c.dir = tempDir('vigil-notify-'); c.smtp.mails.length = 0; });
+email.before.each((c) => { c.dir = tempDir('vigil-notify-'); c.smtp.mails.length = 0; c.smtp.refuseRecipient = undefined; });
 email.after.each(async (c) => { await cleanup(); removeDir(c.dir); });
 email.after(async (c) => { await c.smtp.close(); });
 
-email('one plain-text mail per alert, authenticated with the URL\'s user and password', async ({ dir, smtp }) => {
+const FRAUD = 'fraud@example.net';
+const TYPO = 'fruad@example.net';
+const desk = (port: number, settings: Record<string, unknown> = {}): Channels => ({
+  desk: { type: 'email', settings: { to: [FRAUD, TYPO], smtp: `smtp://vigil:${encodeURIComponent('p@ss-9z!')}@127.0.0.1:${port}`, ...settings } },
+});
+/** Who got which mail: the recipients the server took it for, and the alert ids it carried. */
+const received = (s: MailCtx['smtp']): Array<[string[], string]> => s.mails.map((m) => [[...m.to], m.headers['x-vigil-alert-id'] ?? m.headers['x-vigil-alert-ids'] ?? '']);
+/** In the order of the alert ids (mails of a channel with concurrency 2 arrive in either order). */
+const byId = (mails: Array<[string[], string]>): Array<[string[], string]> => mails.sort((a, b) => a[1].localeCompare(b[1]));
+
+email('one plain-text mail per alert to every recipient, delivered at the first attempt, authenticated with the URL\'s user and password', async ({ dir, smtp }) => {
   const n = await notifier(options(dir, {
     desk: { type: 'email', settings: { to: ['fraud@example.net', 'noc@example.net'], from: 'vigil@example.net', smtp: `smtp://vigil:${encodeURIComponent('p@ss-9z!')}@127.0.0.1:${smtp.port}` } },
   }));
@@ -491,6 +501,12 @@ email('one plain-text mail per alert, authenticated with the URL\'s user and pas
     'Alert id:    alert-0001',
   ].join('\n'));
   assert.ok(smtp.mails.some((m) => m.headers['x-vigil-alert-id'] === 'alert-0002'));
+  // Every recipient took each mail: delivered at the first attempt, nothing left queued.
+  await waitFor(async () => channel(await n.stats(), 'desk').queued === 0, 5_000, 'an empty queue');
+  assert.equal(byId(received(smtp)), [[['fraud@example.net', 'noc@example.net'], 'alert-0001'], [['fraud@example.net', 'noc@example.net'], 'alert-0002']]);
+  const s = channel(await n.stats(), 'desk');
+  assert.is(s.failedAttempts, 0);
+  assert.is(s.delivered, 2);
 });
 
 email('a digest mail folds a burst', async ({ dir, smtp }) => {
@@ -523,6 +539,64 @@ email('a refused login is retried, dead-lettered after retry.max, and the passwo
   const everything = JSON.stringify({ dead, stats });
   assert.not.ok(everything.includes(password), 'the password leaked');
   assert.is(smtp.mails.length, 0);
+});
+
+email('a recipient the server refuses is retried alone until it takes the alert; the others get it once', async ({ dir, smtp }) => {
+  smtp.refuseRecipient = (r) => (r === TYPO ? { code: 550, text: `5.1.1 <${TYPO}>: no such mailbox` } : undefined);
+  const n = await notifier(options(dir, desk(smtp.port)));
+  await n.enqueue([alert(1)]);
+  await waitFor(async () => channel(await n.stats(), 'desk').failedAttempts >= 3, 10_000, 'three refused attempts');
+  let s = channel(await n.stats(), 'desk');
+  assert.is(s.lastError, `channel desk: SMTP smtp://127.0.0.1:${smtp.port} refused ${TYPO} (550 5.1.1 <${TYPO}>: no such mailbox); ${FRAUD} got the mail`);
+  assert.is(s.queued, 1, 'still in the outbox');
+  assert.is(s.delivered, 0);
+  assert.equal(received(smtp), [[[FRAUD], 'alert-0001']], 'the retries went to the refused recipient alone');
+  smtp.refuseRecipient = undefined;
+  await waitFor(async () => channel(await n.stats(), 'desk').queued === 0, 5_000, 'the alert out of the outbox');
+  s = channel(await n.stats(), 'desk');
+  assert.is(s.delivered, 1);
+  assert.is(s.state, 'idle');
+  assert.equal(received(smtp), [[[FRAUD], 'alert-0001'], [[TYPO], 'alert-0001']]);
+  assert.equal(await n.deadLetters(), []);
+});
+
+email('a recipient refused for good: the alert is dead-lettered after retry.max naming it, the others got it once; a redrive goes to it alone', async ({ dir, smtp }) => {
+  smtp.refuseRecipient = (r) => (r === TYPO ? { code: 550, text: `5.1.1 <${TYPO}>: no such mailbox` } : undefined);
+  const n = await notifier(options(dir, desk(smtp.port, { retry: { max: '1s' } })));
+  await n.enqueue(alerts(2));
+  await waitFor(async () => (await n.deadLetters()).length === 2, 10_000, '2 dead letters');
+  const dead = await n.deadLetters();
+  assert.equal(dead.map((d) => d.id).sort(), ['desk/alert-0000', 'desk/alert-0001']);
+  for (const d of dead) assert.is(d.error, `channel desk: SMTP smtp://127.0.0.1:${smtp.port} refused ${TYPO} (550 5.1.1 <${TYPO}>: no such mailbox); ${FRAUD} got the mail`);
+  assert.equal(byId(received(smtp)), [[[FRAUD], 'alert-0000'], [[FRAUD], 'alert-0001']]);
+  assert.is(channel(await n.stats(), 'desk').queued, 0);
+  // The mailbox is fixed on the server: a redrive reaches it, and the others get no second copy.
+  smtp.refuseRecipient = undefined;
+  assert.is(await n.redrive(), 2);
+  await waitFor(() => smtp.mails.length === 4, 5_000, 'the redriven alerts');
+  await waitFor(async () => channel(await n.stats(), 'desk').queued === 0, 5_000, 'an empty queue');
+  assert.equal(byId(received(smtp).slice(2)), [[[TYPO], 'alert-0000'], [[TYPO], 'alert-0001']]);
+  assert.equal(await n.deadLetters(), []);
+});
+
+email('a digest a recipient refused is retried for it alone; alerts folded into the retry reach the others in a mail of their own', async ({ dir, smtp }) => {
+  smtp.refuseRecipient = (r) => (r === TYPO ? { code: 451, text: '4.2.1 mailbox busy, try again later' } : undefined);
+  const n = await notifier(options(dir, desk(smtp.port, { digest: '1s' })));
+  await n.enqueue(alerts(3));
+  await waitFor(() => smtp.mails.length === 1, 10_000, 'the first digest');
+  await n.enqueue(alerts(2, 3));
+  await waitFor(() => smtp.mails.length === 2, 10_000, 'the alerts folded into the retry');
+  assert.is(channel(await n.stats(), 'desk').lastError, `channel desk: SMTP smtp://127.0.0.1:${smtp.port} refused ${TYPO} (451 4.2.1 mailbox busy, try again later); ${FRAUD} got the mail`);
+  smtp.refuseRecipient = undefined;
+  await waitFor(async () => channel(await n.stats(), 'desk').queued === 0, 5_000, 'an empty queue');
+  assert.equal(received(smtp), [
+    [[FRAUD], 'alert-0000 alert-0001 alert-0002'],
+    [[FRAUD], 'alert-0003 alert-0004'],
+    [[TYPO], 'alert-0000 alert-0001 alert-0002 alert-0003 alert-0004'],
+  ]);
+  assert.is(smtp.mails[2]!.headers.subject, '[Vigil] 5 alerts (5 critical)');
+  assert.is(smtp.mails[2]!.headers.to, `${FRAUD}, ${TYPO}`);
+  assert.is(channel(await n.stats(), 'desk').delivered, 5);
 });
 
 email.run();

@@ -8,7 +8,9 @@
  *   [0, min(cap, base * 2^(failures - 1))), and sends one message at a time until one goes
  *   through. So a dead receiver costs one attempt per pause, not one per queued alert. The
  *   failed entries also back off on their own, so one alert the receiver keeps refusing does
- *   not hold up the others.
+ *   not hold up the others. A partial refusal (a mail some recipients took and others refused)
+ *   backs off only its entries: the receiver is up, and pausing the channel for a typo'd
+ *   address would hold up every alert, each failing the same way.
  * - `rate: N/I`: at most N messages start in any window of length I. When alerts wait and only
  *   one slot is left, they go out together as one digest: folded, never dropped.
  * - `digest: D`: one message at a time, D after the oldest waiting alert arrived and at least D
@@ -19,6 +21,7 @@
  * failed (a few: one per pause while the channel is down), are objects.
  */
 import type { Alert } from '../../core/alert.js';
+import { DeliveryError } from '../channels/errors.js';
 import type { Channel } from '../channels/types.js';
 import { BATCH_MAX, type Pacing } from './outbox.js';
 
@@ -120,6 +123,8 @@ export class Lane {
   failedAttempts = 0;
   lastError: string | undefined;
   lastErrorAt: number | undefined;
+  /** the last partial refusal logged, so that a recipient refusing every alert is logged once */
+  private lastPartial: string | undefined;
 
   constructor (channel: Channel, deps: LaneDeps) {
     this.channel = channel;
@@ -305,6 +310,7 @@ export class Lane {
     this.messages++;
     if (this.failures > 0) this.deps.log({ level: 'info', msg: 'channel delivering again', channel: this.channel.name, target: this.channel.target, after: this.failures });
     this.failures = 0;
+    this.lastPartial = undefined;
     this.pausedUntil = 0;
     this.pump();
   }
@@ -324,9 +330,17 @@ export class Lane {
       e.nextAt = now + backoffMs(e.attempts, base, cap, random);
       this.retrying.set(e.seq, e);
     }
-    if (this.failures === 0) this.deps.log({ level: 'warn', msg: 'channel failing, backing off', channel: this.channel.name, target: this.channel.target, error: message });
-    this.failures++;
-    this.pausedUntil = now + backoffMs(this.failures, base, cap, random);
+    if (err instanceof DeliveryError && err.partial) {
+      // Some recipients took the message and others refused it (a typo'd mail address): the
+      // receiver is up, so only these entries back off. Pausing the channel would hold up every
+      // alert, since each one fails the same way. Said once until the words change.
+      if (message !== this.lastPartial) this.deps.log({ level: 'warn', msg: 'some recipients refused, retried for them alone', channel: this.channel.name, target: this.channel.target, error: message });
+      this.lastPartial = message;
+    } else {
+      if (this.failures === 0) this.deps.log({ level: 'warn', msg: 'channel failing, backing off', channel: this.channel.name, target: this.channel.target, error: message });
+      this.failures++;
+      this.pausedUntil = now + backoffMs(this.failures, base, cap, random);
+    }
     const expired = this.expire(now);
     if (expired.length > 0) {
       this.deps.dead(expired, message);
