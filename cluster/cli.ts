@@ -360,11 +360,7 @@ export async function main (argv: string[]): Promise<number> {
         fail(`unknown command "${command}"`);
     }
   } catch (err) {
-    if (err instanceof InvalidConfigError) {
-      for (const d of err.diagnostics) process.stderr.write(formatDiagnostic(d) + '\n');
-      return 2;
-    }
-    if (err instanceof InvalidRulesError) {
+    if (err instanceof InvalidConfigError || err instanceof InvalidRulesError) {
       for (const d of err.diagnostics) process.stderr.write(formatDiagnostic(d) + '\n');
       return 2;
     }
@@ -373,19 +369,14 @@ export async function main (argv: string[]): Promise<number> {
       process.stderr.write(`vigil: ${err.message}\n`);
       return 2;
     }
-    if (err instanceof UsageError) {
+    // Ours or parseArgs' (an unknown flag, a flag without its value): the flags were wrong.
+    if (err instanceof UsageError || (err instanceof TypeError && (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS') === true)) {
       process.stderr.write(`vigil: ${err.message}\n${USAGE}\n`);
       return 2;
     }
-    if (err instanceof DataUnavailableError) {
-      process.stderr.write(`vigil: ${err.message}\n`);
-      return 1;
-    }
-    if (err instanceof TypeError && (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS') === true) {
-      process.stderr.write(`vigil: ${err.message}\n${USAGE}\n`);
-      return 2;
-    }
-    if (err instanceof EngineError && err.code === 'VIGIL_STORE_CORRUPT') {
+    // A data folder that cannot be used as it is (missing, locked, other rules, damaged): the message
+    // says what to do about it, and it is not a failure of the engine.
+    if (err instanceof DataUnavailableError || (err instanceof EngineError && err.code === 'VIGIL_STORE_CORRUPT')) {
       process.stderr.write(`vigil: ${err.message}\n`);
       return 1;
     }
