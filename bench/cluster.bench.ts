@@ -82,7 +82,7 @@ import type { ShardBatch } from '../workers/lanes/protocol.js';
 import { connect, DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type NatsConnection } from '../workers/nats-client.js';
 import { startNatsServer, type NatsServer } from '../test/helpers/nats-server.js';
 import type { CaseResult } from './harness.js';
-import { intArg, machine, percentile, report, sink } from './harness.js';
+import { caseResult, intArg, machine, median, percentile, report, sink } from './harness.js';
 import { loadRules } from './rules.js';
 
 const RULES = fileURLToPath(new URL('../../examples/rules.yaml', import.meta.url));
@@ -425,7 +425,6 @@ interface CaseStats extends CaseResult {
   readonly shardsPerRecord: number;
 }
 
-const median = (values: readonly number[]): number => percentile([...values].sort((a, b) => a - b), 0.5);
 const r2 = (v: number): number => Math.round(v * 100) / 100;
 
 /** harness.runCases for async cases: warm-up rounds, then rounds of one sample per case, interleaved, until `samples` or the budget. */
@@ -445,17 +444,11 @@ async function runInterleaved (cases: readonly AsyncCase[], lines: readonly stri
   }
   return cases.map((c, i) => {
     const got = samples[i]!;
-    const sorted = got.map((x) => x.ns / x.records).sort((a, b) => a - b);
-    const medianNs = percentile(sorted, 0.5);
     const per = (f: (x: Sample) => number): number => r2(median(got.map((x) => f(x) / x.records * 1e6)));
     const cpu = { bench: per((x) => x.cpu.bench), nats: per((x) => x.cpu.nats), nodes: per((x) => x.cpu.nodes), nodesMain: per((x) => x.cpu.nodesMain), total: per((x) => x.cpu.bench + x.cpu.nats + x.cpu.nodes) };
     const last = got[got.length - 1]!;
     return {
-      name: c.name,
-      opsPerSec: Math.round(1e9 / medianNs),
-      medianNs: Math.round(medianNs * 10) / 10,
-      p95Ns: Math.round(percentile(sorted, 0.95) * 10) / 10,
-      samples: sorted.length,
+      ...caseResult(c.name, got.map((x) => x.ns / x.records)),
       cpuUsPerRecord: cpu,
       recordsPerMessage: last.messages === 0 ? 0 : Math.round(last.routed / last.messages * 10) / 10,
       shardsPerRecord: last.routed === 0 ? 0 : Math.round(last.routed / last.records * 100) / 100,

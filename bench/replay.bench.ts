@@ -30,7 +30,7 @@ import type { CompiledRules } from '../core/compile.js';
 import { DEFAULTS, generateTraffic } from '../examples/dataset.js';
 import { replay } from '../cluster/replay.js';
 import type { CaseResult } from './harness.js';
-import { intArg, percentile, report, sink } from './harness.js';
+import { caseResult, intArg, percentile, report, sink } from './harness.js';
 import { loadRules } from './rules.js';
 import { runOpenLoop } from './open-loop.js';
 
@@ -72,11 +72,7 @@ async function runInterleaved (cases: readonly AsyncCase[], input: string, warmI
       times[i]!.push(ns / records);
     }
   }
-  return cases.map((c, i) => {
-    const sorted = [...times[i]!].sort((a, b) => a - b);
-    const medianNs = percentile(sorted, 0.5);
-    return { name: c.name, opsPerSec: Math.round(1e9 / medianNs), medianNs: Math.round(medianNs * 10) / 10, p95Ns: Math.round(percentile(sorted, 0.95) * 10) / 10, samples: sorted.length };
-  });
+  return cases.map((c, i) => caseResult(c.name, times[i]!));
 }
 
 function replayCase (compiled: CompiledRules, threads: number, dir: string): AsyncCase {

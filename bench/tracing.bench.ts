@@ -57,7 +57,7 @@ import { clusterNames, ensureCluster, type ClusterNames } from '../cluster/jetst
 import { connect, jetstreamManager, type JetStreamManager, type NatsConnection } from '../workers/nats-client.js';
 import { startNatsServer, type NatsServer } from '../test/helpers/nats-server.js';
 import type { CaseResult } from './harness.js';
-import { intArg, machine, percentile, report, sink } from './harness.js';
+import { caseResult, intArg, machine, median, report, sink } from './harness.js';
 import { loadRules } from './rules.js';
 
 const RULES = fileURLToPath(new URL('../../examples/rules.yaml', import.meta.url));
@@ -341,7 +341,6 @@ async function runSample (ctx: Ctx, c: Case, lines: readonly string[], bodies: r
 
 // ---- rounds
 
-const median = (values: readonly number[]): number => percentile([...values].sort((a, b) => a - b), 0.5);
 const r2 = (v: number): number => Math.round(v * 100) / 100;
 const rate = (s: Sample): number => s.records / (s.ns / 1e9);
 
@@ -355,15 +354,9 @@ interface CaseStats extends CaseResult {
 }
 
 function stats (c: Case, got: readonly Sample[]): CaseStats {
-  const sorted = got.map((x) => x.ns / x.records).sort((a, b) => a - b);
-  const medianNs = percentile(sorted, 0.5);
   const per = (f: (x: Sample) => number): number => r2(median(got.map((x) => f(x) / x.records * 1e6)));
   return {
-    name: c.name,
-    opsPerSec: Math.round(1e9 / medianNs),
-    medianNs: Math.round(medianNs * 10) / 10,
-    p95Ns: Math.round(percentile(sorted, 0.95) * 10) / 10,
-    samples: sorted.length,
+    ...caseResult(c.name, got.map((x) => x.ns / x.records)),
     cpuUsPerRecord: {
       bench: per((x) => x.cpu.bench),
       nats: per((x) => x.cpu.nats),
