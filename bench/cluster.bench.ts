@@ -82,8 +82,9 @@ import type { ShardBatch } from '../workers/lanes/protocol.js';
 import { connect, DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type NatsConnection } from '../workers/nats-client.js';
 import { startNatsServer, type NatsServer } from '../test/helpers/nats-server.js';
 import type { CaseResult } from './harness.js';
-import { caseResult, intArg, machine, median, percentile, report, sink } from './harness.js';
+import { caseResult, intArg, machine, median, report, sink } from './harness.js';
 import { loadRules } from './rules.js';
+import { summarize, type Latencies } from './latencies.js';
 
 const RULES = fileURLToPath(new URL('../../examples/rules.yaml', import.meta.url));
 const GOAL_SHARE = 0.5;
@@ -457,13 +458,6 @@ async function runInterleaved (cases: readonly AsyncCase[], lines: readonly stri
 }
 
 // ---- latency
-
-interface Latencies { readonly n: number, readonly p50: number, readonly p99: number, readonly p999: number, readonly max: number }
-
-function summarize (values: ArrayLike<number>): Latencies {
-  const sorted = Float64Array.from(values).filter((v) => !Number.isNaN(v)).sort();
-  return { n: sorted.length, p50: r2(percentile(sorted, 0.5)), p99: r2(percentile(sorted, 0.99)), p999: r2(percentile(sorted, 0.999)), max: r2(sorted[sorted.length - 1] ?? NaN) };
-}
 
 interface LatencyRun {
   readonly rate: number;

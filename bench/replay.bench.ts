@@ -30,9 +30,10 @@ import type { CompiledRules } from '../core/compile.js';
 import { DEFAULTS, generateTraffic } from '../examples/dataset.js';
 import { replay } from '../cluster/replay.js';
 import type { CaseResult } from './harness.js';
-import { caseResult, intArg, percentile, report, sink } from './harness.js';
+import { caseResult, intArg, report, sink } from './harness.js';
 import { loadRules } from './rules.js';
 import { runOpenLoop } from './open-loop.js';
+import { summarize, type Latencies } from './latencies.js';
 
 const RULES = fileURLToPath(new URL('../../examples/rules.yaml', import.meta.url));
 const GOAL_RATE = 250_000;
@@ -91,14 +92,6 @@ function replayCase (compiled: CompiledRules, threads: number, dir: string): Asy
       }
     },
   };
-}
-
-interface Latencies { readonly n: number, readonly p50: number, readonly p99: number, readonly p999: number, readonly max: number }
-
-function summarize (values: ArrayLike<number>): Latencies {
-  const sorted = Float64Array.from(values).filter((v) => !Number.isNaN(v)).sort();
-  const r = (v: number): number => Math.round(v * 100) / 100;
-  return { n: sorted.length, p50: r(percentile(sorted, 0.5)), p99: r(percentile(sorted, 0.99)), p999: r(percentile(sorted, 0.999)), max: r(sorted[sorted.length - 1] ?? NaN) };
 }
 
 interface LatencyRun {
