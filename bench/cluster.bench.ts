@@ -62,10 +62,8 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CompiledRules } from '../core/compile.js';
-import { EngineError } from '../core/errors.js';
 import { Ingest } from '../core/ingest.js';
 import { Placement } from '../core/placement.js';
-import { parseJsonLine } from '../core/readers/jsonl.js';
 import type { UsageRecord } from '../core/usage-record.js';
 import { DEFAULTS, generateTraffic, type Traffic } from '../examples/dataset.js';
 import { Coordinator } from '../cluster/coordinator.js';
@@ -85,6 +83,7 @@ import type { CaseResult } from './harness.js';
 import { caseResult, intArg, machine, median, report, sink } from './harness.js';
 import { loadRules } from './rules.js';
 import { summarize, type Latencies } from './latencies.js';
+import { offerOnSchedule, rawRecord } from './offer-records.js';
 
 const RULES = fileURLToPath(new URL('../../examples/rules.yaml', import.meta.url));
 const GOAL_SHARE = 0.5;
@@ -187,17 +186,6 @@ function cpuSince (ctx: Ctx, nodes: readonly ServeProc[], from: Cpu): Cpu {
 }
 
 // ---- input
-
-/** A JSON line as the record source gives it (a line that does not decode becomes a reject). */
-function rawRecord (text: string, seq: number): RawRecord {
-  const position = { source: 'bench', seq };
-  try {
-    return { ok: true, value: parseJsonLine(text), position, text };
-  } catch (err) {
-    if (!(err instanceof EngineError)) throw err;
-    return { ok: false, reject: { reason: err.message, code: err.code, position, raw: text } };
-  }
-}
 
 interface Prebuilt { readonly shard: number, readonly data: Uint8Array }
 
@@ -519,35 +507,18 @@ async function measureLatency (ctx: Ctx, lines: readonly string[], from: number,
     const coordinator = new Coordinator({ nc: ctx.nc, js: ctx.js, names, compiled: ctx.compiled, shards: SHARDS, id: 'bench' });
     try {
       gc?.();
-      const acks: Array<Promise<void>> = [];
-      const t0 = performance.now() + 10;
-      const gap = 1000 / rate;
-      let sent = 0;
-      while (sent < n) {
-        const now = performance.now();
-        const due = Math.min(n, Math.floor((now - t0) / gap) + 1);
-        if (due > sent) {
-          const from = sent;
-          const items: RawRecord[] = [];
-          for (let i = from; i < due; i++) {
-            scheduled[i] = t0 + i * gap;
-            const raw = rawRecord(lines[i]!, i);
-            if (raw.ok) {
-              const id = (raw.value as { id?: unknown }).id;
-              if (typeof id === 'string') byId.set(id, i);
-            }
-            items.push(raw);
-          }
-          sent = due;
-          // Not awaited: the offer waits while the coordinator is full, and the schedule must not.
-          acks.push(coordinator.offer(items).then(async ({ committed }) => { await committed; }).then(() => {
-            const done = performance.now();
-            for (let i = from; i < due; i++) toStream[i] = done - scheduled[i]!;
-          }));
-        }
-        await sleep(1);
-      }
-      await Promise.all(acks);
+      const t0 = await offerOnSchedule({
+        lines,
+        rate,
+        scheduled,
+        offer: (items) => coordinator.offer(items),
+        // Alerts name their record by id: the alert's latency is from that record's due time.
+        offered: (i, raw) => {
+          const id = raw.ok ? (raw.value as { id?: unknown }).id : undefined;
+          if (typeof id === 'string') byId.set(id, i);
+        },
+        acked: (i, ms) => { toStream[i] = ms; },
+      });
       await coordinator.flush();
       await waitApplied(nodes, coordinator.counts.published);
       const seconds = (performance.now() - t0) / 1000;
