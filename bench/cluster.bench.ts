@@ -67,7 +67,7 @@ import { Placement } from '../core/placement.js';
 import type { UsageRecord } from '../core/usage-record.js';
 import { DEFAULTS, generateTraffic, type Traffic } from '../examples/dataset.js';
 import { Coordinator } from '../cluster/coordinator.js';
-import { clusterNames, ensureCluster, type ClusterNames } from '../cluster/jetstream.js';
+import type { ClusterNames } from '../cluster/jetstream.js';
 import { shardsFor } from '../cluster/ownership.js';
 import type { RawRecord } from '../cluster/record-source.js';
 import { replay } from '../cluster/replay.js';
@@ -84,6 +84,7 @@ import { caseResult, intArg, machine, median, report, sink } from './harness.js'
 import { loadRules } from './rules.js';
 import { summarize, type Latencies } from './latencies.js';
 import { offerOnSchedule, rawRecord } from './offer-records.js';
+import { withStreams } from './cluster-streams.js';
 
 const RULES = fileURLToPath(new URL('../../examples/rules.yaml', import.meta.url));
 const GOAL_SHARE = 0.5;
@@ -123,13 +124,6 @@ interface Ctx {
   readonly js: JetStreamClient;
   readonly jsm: JetStreamManager;
   readonly dir: string;
-}
-
-let prefixes = 0;
-
-/** A stream prefix no other sample used. */
-function freshPrefix (): string {
-  return `bench${process.pid}s${++prefixes}`;
 }
 
 /** Starts `vigil serve --config` in the node role and resolves once it says it is ready. */
@@ -238,21 +232,9 @@ interface AsyncCase {
   readonly run: (lines: readonly string[]) => Promise<Sample>;
 }
 
-/** Creates a prefix's streams and bucket, runs `body`, then deletes them (the store stays small). */
-async function withStreams<T> (ctx: Ctx, body: (prefix: string, names: ClusterNames) => Promise<T>): Promise<T> {
-  const prefix = freshPrefix();
-  const names = clusterNames(prefix);
-  await ensureCluster(ctx.nc, ctx.jsm, names, { replicas: 1, retentionMs: 3_600_000, leaseMs: LEASE_MS });
-  try {
-    return await body(prefix, names);
-  } finally {
-    for (const stream of [names.shardStream, names.alertStream, `KV_${names.leaseBucket}`]) await ctx.jsm.streams.delete(stream).catch(() => false);
-  }
-}
-
 /** Starts `count` node processes on a fresh prefix and folder, waits until they hold every shard, runs `body`, stops them. */
 async function withNodes<T> (ctx: Ctx, count: number, body: (nodes: ServeProc[], names: ClusterNames) => Promise<T>): Promise<T> {
-  return await withStreams(ctx, async (prefix, names) => {
+  return await withStreams(ctx, 'bench', LEASE_MS, async (prefix, names) => {
     const dir = mkdtempSync(join(ctx.dir, 'nodes-'));
     const started = await Promise.allSettled(Array.from({ length: count }, (_, i) => startNode(ctx, dir, prefix, `n${i + 1}`)));
     const nodes = started.flatMap((s) => s.status === 'fulfilled' ? [s.value] : []);
@@ -275,7 +257,7 @@ function ceilingCase (ctx: Ctx, prebuilt: Map<number, { messages: Prebuilt[], ro
       let built = prebuilt.get(lines.length);
       if (built === undefined) { built = shardMessages(ctx.compiled, lines); prebuilt.set(lines.length, built); }
       const { messages, routed } = built;
-      return await withStreams(ctx, async (prefix, names) => {
+      return await withStreams(ctx, 'bench', LEASE_MS, async (prefix, names) => {
         const consumer = await ctx.js.consumers.get(names.shardStream, { deliver_policy: DeliverPolicy.All });
         const stream = await consumer.consume({ max_messages: 1024 });
         let decoded = 0;
