@@ -69,7 +69,6 @@ import { DEFAULTS, generateTraffic, type Traffic } from '../examples/dataset.js'
 import { Coordinator } from '../cluster/coordinator.js';
 import type { ClusterNames } from '../cluster/jetstream.js';
 import { shardsFor } from '../cluster/ownership.js';
-import type { RawRecord } from '../cluster/record-source.js';
 import { replay } from '../cluster/replay.js';
 import { EmbeddedEngine } from '../cluster/embedded.js';
 import { CheckpointStore } from '../cluster/checkpoint.js';
@@ -83,7 +82,7 @@ import type { CaseResult } from './harness.js';
 import { caseResult, intArg, machine, median, report, sink } from './harness.js';
 import { loadRules } from './rules.js';
 import { summarize, type Latencies } from './latencies.js';
-import { offerOnSchedule, rawRecord } from './offer-records.js';
+import { offerInChunks, offerOnSchedule, rawRecord } from './offer-records.js';
 import { withStreams } from './cluster-streams.js';
 
 const RULES = fileURLToPath(new URL('../../examples/rules.yaml', import.meta.url));
@@ -112,8 +111,6 @@ const DRAIN_MS = 300_000;
 
 const gc = (globalThis as { gc?: () => void }).gc;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-/** Lets timers and I/O run: without it a closed loop of offers is all microtasks and routes every record before one publish. */
-const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 // ---- processes (bench/serve-procs.ts tracks them and stops them, also on failure)
 
@@ -331,14 +328,7 @@ function servePipelineCase (ctx: Ctx): AsyncCase {
         gc?.();
         const cpu0 = cpuNow(ctx, []);
         const t0 = process.hrtime.bigint();
-        const receipts: Array<Promise<{ accepted: number }>> = [];
-        for (let i = 0; i < lines.length; i += CHUNK) {
-          const items: RawRecord[] = [];
-          for (let j = i; j < Math.min(lines.length, i + CHUNK); j++) items.push(rawRecord(lines[j]!, j));
-          receipts.push((await stream.offer(items)).committed);
-          // A producer's next chunk comes as I/O: timers and replies run in between.
-          await yieldToLoop();
-        }
+        const receipts = await offerInChunks(lines, CHUNK, (items) => stream.offer(items));
         await stream.drain();
         const accepted = (await Promise.all(receipts)).reduce((a, r) => a + r.accepted, 0);
         const ns = Number(process.hrtime.bigint() - t0);
@@ -365,14 +355,7 @@ function clusterCase (ctx: Ctx, count: number): AsyncCase {
         gc?.();
         const cpu0 = cpuNow(ctx, nodes);
         const t0 = process.hrtime.bigint();
-        const receipts: Array<Promise<unknown>> = [];
-        for (let i = 0; i < lines.length; i += CHUNK) {
-          const items: RawRecord[] = [];
-          for (let j = i; j < Math.min(lines.length, i + CHUNK); j++) items.push(rawRecord(lines[j]!, j));
-          receipts.push((await coordinator.offer(items)).committed);
-          // As a producer's next chunk would come, as I/O: the 5 ms batch timer and the PubAcks run in between.
-          await yieldToLoop();
-        }
+        const receipts = await offerInChunks(lines, CHUNK, (items) => coordinator.offer(items));
         await coordinator.flush();
         await Promise.all(receipts);
         await waitApplied(nodes, coordinator.counts.published);

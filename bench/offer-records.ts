@@ -1,10 +1,11 @@
 /**
  * How the benches feed records to a pipeline that takes RawRecords (a coordinator, the
- * streaming pipeline): each line as the record source would give it, and, open-loop, on a
- * fixed schedule whether or not the pipeline keeps up, so that a slow pipeline shows as
- * latency measured from the schedule rather than as a slower schedule.
+ * streaming pipeline): each line as the record source would give it; closed-loop, a chunk at
+ * a time as fast as the pipeline takes them; or open-loop, on a fixed schedule whether or not
+ * the pipeline keeps up, so that a slow pipeline shows as latency measured from the schedule
+ * rather than as a slower schedule.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';
 import { EngineError } from '../core/errors.js';
 import { parseJsonLine } from '../core/readers/jsonl.js';
 import type { RawRecord } from '../cluster/record-source.js';
@@ -18,6 +19,23 @@ export function rawRecord (text: string, seq: number): RawRecord {
     if (!(err instanceof EngineError)) throw err;
     return { ok: false, reject: { reason: err.message, code: err.code, position, raw: text } };
   }
+}
+
+/**
+ * Offers `lines` in chunks of `chunk` records, each once the pipeline took the last, and
+ * resolves with each chunk's commit (not awaited). Between chunks the event loop runs, as a
+ * producer's next chunk would come as I/O: without it a closed loop of offers is all
+ * microtasks, and the pipeline's timers (the batch timer, PubAcks, replies) wait for the end.
+ */
+export async function offerInChunks<T> (lines: readonly string[], chunk: number, offer: (items: RawRecord[]) => Promise<{ readonly committed: Promise<T> }>): Promise<Array<Promise<T>>> {
+  const receipts: Array<Promise<T>> = [];
+  for (let i = 0; i < lines.length; i += chunk) {
+    const items: RawRecord[] = [];
+    for (let j = i; j < Math.min(lines.length, i + chunk); j++) items.push(rawRecord(lines[j]!, j));
+    receipts.push((await offer(items)).committed);
+    await yieldToLoop();
+  }
+  return receipts;
 }
 
 export interface Schedule {
