@@ -62,16 +62,13 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CompiledRules } from '../core/compile.js';
-import { EngineError } from '../core/errors.js';
 import { Ingest } from '../core/ingest.js';
 import { Placement } from '../core/placement.js';
-import { parseJsonLine } from '../core/readers/jsonl.js';
 import type { UsageRecord } from '../core/usage-record.js';
 import { DEFAULTS, generateTraffic, type Traffic } from '../examples/dataset.js';
 import { Coordinator } from '../cluster/coordinator.js';
-import { clusterNames, ensureCluster, type ClusterNames } from '../cluster/jetstream.js';
+import type { ClusterNames } from '../cluster/jetstream.js';
 import { shardsFor } from '../cluster/ownership.js';
-import type { RawRecord } from '../cluster/record-source.js';
 import { replay } from '../cluster/replay.js';
 import { EmbeddedEngine } from '../cluster/embedded.js';
 import { CheckpointStore } from '../cluster/checkpoint.js';
@@ -82,8 +79,11 @@ import type { ShardBatch } from '../workers/lanes/protocol.js';
 import { connect, DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type NatsConnection } from '../workers/nats-client.js';
 import { startNatsServer, type NatsServer } from '../test/helpers/nats-server.js';
 import type { CaseResult } from './harness.js';
-import { intArg, machine, percentile, report, sink } from './harness.js';
+import { caseResult, intArg, machine, median, report, sink } from './harness.js';
 import { loadRules } from './rules.js';
+import { summarize, type Latencies } from './latencies.js';
+import { offerInChunks, offerOnSchedule, rawRecord } from './offer-records.js';
+import { withStreams } from './cluster-streams.js';
 
 const RULES = fileURLToPath(new URL('../../examples/rules.yaml', import.meta.url));
 const GOAL_SHARE = 0.5;
@@ -111,8 +111,6 @@ const DRAIN_MS = 300_000;
 
 const gc = (globalThis as { gc?: () => void }).gc;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-/** Lets timers and I/O run: without it a closed loop of offers is all microtasks and routes every record before one publish. */
-const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 // ---- processes (bench/serve-procs.ts tracks them and stops them, also on failure)
 
@@ -123,13 +121,6 @@ interface Ctx {
   readonly js: JetStreamClient;
   readonly jsm: JetStreamManager;
   readonly dir: string;
-}
-
-let prefixes = 0;
-
-/** A stream prefix no other sample used. */
-function freshPrefix (): string {
-  return `bench${process.pid}s${++prefixes}`;
 }
 
 /** Starts `vigil serve --config` in the node role and resolves once it says it is ready. */
@@ -187,17 +178,6 @@ function cpuSince (ctx: Ctx, nodes: readonly ServeProc[], from: Cpu): Cpu {
 
 // ---- input
 
-/** A JSON line as the record source gives it (a line that does not decode becomes a reject). */
-function rawRecord (text: string, seq: number): RawRecord {
-  const position = { source: 'bench', seq };
-  try {
-    return { ok: true, value: parseJsonLine(text), position, text };
-  } catch (err) {
-    if (!(err instanceof EngineError)) throw err;
-    return { ok: false, reject: { reason: err.message, code: err.code, position, raw: text } };
-  }
-}
-
 interface Prebuilt { readonly shard: number, readonly data: Uint8Array }
 
 /** The shard messages the coordinator would publish for `lines` when every batch fills up: 500 records per shard, the rest at the end. */
@@ -249,21 +229,9 @@ interface AsyncCase {
   readonly run: (lines: readonly string[]) => Promise<Sample>;
 }
 
-/** Creates a prefix's streams and bucket, runs `body`, then deletes them (the store stays small). */
-async function withStreams<T> (ctx: Ctx, body: (prefix: string, names: ClusterNames) => Promise<T>): Promise<T> {
-  const prefix = freshPrefix();
-  const names = clusterNames(prefix);
-  await ensureCluster(ctx.nc, ctx.jsm, names, { replicas: 1, retentionMs: 3_600_000, leaseMs: LEASE_MS });
-  try {
-    return await body(prefix, names);
-  } finally {
-    for (const stream of [names.shardStream, names.alertStream, `KV_${names.leaseBucket}`]) await ctx.jsm.streams.delete(stream).catch(() => false);
-  }
-}
-
 /** Starts `count` node processes on a fresh prefix and folder, waits until they hold every shard, runs `body`, stops them. */
 async function withNodes<T> (ctx: Ctx, count: number, body: (nodes: ServeProc[], names: ClusterNames) => Promise<T>): Promise<T> {
-  return await withStreams(ctx, async (prefix, names) => {
+  return await withStreams(ctx, 'bench', LEASE_MS, async (prefix, names) => {
     const dir = mkdtempSync(join(ctx.dir, 'nodes-'));
     const started = await Promise.allSettled(Array.from({ length: count }, (_, i) => startNode(ctx, dir, prefix, `n${i + 1}`)));
     const nodes = started.flatMap((s) => s.status === 'fulfilled' ? [s.value] : []);
@@ -286,7 +254,7 @@ function ceilingCase (ctx: Ctx, prebuilt: Map<number, { messages: Prebuilt[], ro
       let built = prebuilt.get(lines.length);
       if (built === undefined) { built = shardMessages(ctx.compiled, lines); prebuilt.set(lines.length, built); }
       const { messages, routed } = built;
-      return await withStreams(ctx, async (prefix, names) => {
+      return await withStreams(ctx, 'bench', LEASE_MS, async (prefix, names) => {
         const consumer = await ctx.js.consumers.get(names.shardStream, { deliver_policy: DeliverPolicy.All });
         const stream = await consumer.consume({ max_messages: 1024 });
         let decoded = 0;
@@ -360,14 +328,7 @@ function servePipelineCase (ctx: Ctx): AsyncCase {
         gc?.();
         const cpu0 = cpuNow(ctx, []);
         const t0 = process.hrtime.bigint();
-        const receipts: Array<Promise<{ accepted: number }>> = [];
-        for (let i = 0; i < lines.length; i += CHUNK) {
-          const items: RawRecord[] = [];
-          for (let j = i; j < Math.min(lines.length, i + CHUNK); j++) items.push(rawRecord(lines[j]!, j));
-          receipts.push((await stream.offer(items)).committed);
-          // A producer's next chunk comes as I/O: timers and replies run in between.
-          await yieldToLoop();
-        }
+        const receipts = await offerInChunks(lines, CHUNK, (items) => stream.offer(items));
         await stream.drain();
         const accepted = (await Promise.all(receipts)).reduce((a, r) => a + r.accepted, 0);
         const ns = Number(process.hrtime.bigint() - t0);
@@ -394,14 +355,7 @@ function clusterCase (ctx: Ctx, count: number): AsyncCase {
         gc?.();
         const cpu0 = cpuNow(ctx, nodes);
         const t0 = process.hrtime.bigint();
-        const receipts: Array<Promise<unknown>> = [];
-        for (let i = 0; i < lines.length; i += CHUNK) {
-          const items: RawRecord[] = [];
-          for (let j = i; j < Math.min(lines.length, i + CHUNK); j++) items.push(rawRecord(lines[j]!, j));
-          receipts.push((await coordinator.offer(items)).committed);
-          // As a producer's next chunk would come, as I/O: the 5 ms batch timer and the PubAcks run in between.
-          await yieldToLoop();
-        }
+        const receipts = await offerInChunks(lines, CHUNK, (items) => coordinator.offer(items));
         await coordinator.flush();
         await Promise.all(receipts);
         await waitApplied(nodes, coordinator.counts.published);
@@ -425,7 +379,6 @@ interface CaseStats extends CaseResult {
   readonly shardsPerRecord: number;
 }
 
-const median = (values: readonly number[]): number => percentile([...values].sort((a, b) => a - b), 0.5);
 const r2 = (v: number): number => Math.round(v * 100) / 100;
 
 /** harness.runCases for async cases: warm-up rounds, then rounds of one sample per case, interleaved, until `samples` or the budget. */
@@ -445,17 +398,11 @@ async function runInterleaved (cases: readonly AsyncCase[], lines: readonly stri
   }
   return cases.map((c, i) => {
     const got = samples[i]!;
-    const sorted = got.map((x) => x.ns / x.records).sort((a, b) => a - b);
-    const medianNs = percentile(sorted, 0.5);
     const per = (f: (x: Sample) => number): number => r2(median(got.map((x) => f(x) / x.records * 1e6)));
     const cpu = { bench: per((x) => x.cpu.bench), nats: per((x) => x.cpu.nats), nodes: per((x) => x.cpu.nodes), nodesMain: per((x) => x.cpu.nodesMain), total: per((x) => x.cpu.bench + x.cpu.nats + x.cpu.nodes) };
     const last = got[got.length - 1]!;
     return {
-      name: c.name,
-      opsPerSec: Math.round(1e9 / medianNs),
-      medianNs: Math.round(medianNs * 10) / 10,
-      p95Ns: Math.round(percentile(sorted, 0.95) * 10) / 10,
-      samples: sorted.length,
+      ...caseResult(c.name, got.map((x) => x.ns / x.records)),
       cpuUsPerRecord: cpu,
       recordsPerMessage: last.messages === 0 ? 0 : Math.round(last.routed / last.messages * 10) / 10,
       shardsPerRecord: last.routed === 0 ? 0 : Math.round(last.routed / last.records * 100) / 100,
@@ -464,13 +411,6 @@ async function runInterleaved (cases: readonly AsyncCase[], lines: readonly stri
 }
 
 // ---- latency
-
-interface Latencies { readonly n: number, readonly p50: number, readonly p99: number, readonly p999: number, readonly max: number }
-
-function summarize (values: ArrayLike<number>): Latencies {
-  const sorted = Float64Array.from(values).filter((v) => !Number.isNaN(v)).sort();
-  return { n: sorted.length, p50: r2(percentile(sorted, 0.5)), p99: r2(percentile(sorted, 0.99)), p999: r2(percentile(sorted, 0.999)), max: r2(sorted[sorted.length - 1] ?? NaN) };
-}
 
 interface LatencyRun {
   readonly rate: number;
@@ -532,35 +472,18 @@ async function measureLatency (ctx: Ctx, lines: readonly string[], from: number,
     const coordinator = new Coordinator({ nc: ctx.nc, js: ctx.js, names, compiled: ctx.compiled, shards: SHARDS, id: 'bench' });
     try {
       gc?.();
-      const acks: Array<Promise<void>> = [];
-      const t0 = performance.now() + 10;
-      const gap = 1000 / rate;
-      let sent = 0;
-      while (sent < n) {
-        const now = performance.now();
-        const due = Math.min(n, Math.floor((now - t0) / gap) + 1);
-        if (due > sent) {
-          const from = sent;
-          const items: RawRecord[] = [];
-          for (let i = from; i < due; i++) {
-            scheduled[i] = t0 + i * gap;
-            const raw = rawRecord(lines[i]!, i);
-            if (raw.ok) {
-              const id = (raw.value as { id?: unknown }).id;
-              if (typeof id === 'string') byId.set(id, i);
-            }
-            items.push(raw);
-          }
-          sent = due;
-          // Not awaited: the offer waits while the coordinator is full, and the schedule must not.
-          acks.push(coordinator.offer(items).then(async ({ committed }) => { await committed; }).then(() => {
-            const done = performance.now();
-            for (let i = from; i < due; i++) toStream[i] = done - scheduled[i]!;
-          }));
-        }
-        await sleep(1);
-      }
-      await Promise.all(acks);
+      const t0 = await offerOnSchedule({
+        lines,
+        rate,
+        scheduled,
+        offer: (items) => coordinator.offer(items),
+        // Alerts name their record by id: the alert's latency is from that record's due time.
+        offered: (i, raw) => {
+          const id = raw.ok ? (raw.value as { id?: unknown }).id : undefined;
+          if (typeof id === 'string') byId.set(id, i);
+        },
+        acked: (i, ms) => { toStream[i] = ms; },
+      });
       await coordinator.flush();
       await waitApplied(nodes, coordinator.counts.published);
       const seconds = (performance.now() - t0) / 1000;

@@ -18,52 +18,12 @@
  * the demo's defaults: ~174k records over 3 days), so inputs are fixed and reproducible.
  * Every sample starts from an empty engine and replays the whole stream in order.
  */
-import type { CompiledRules } from '../core/compile.js';
-import { Engine } from '../core/engine.js';
-import { Ingest } from '../core/ingest.js';
-import type { Alert } from '../core/alert.js';
 import { DEFAULTS, generateTraffic } from '../examples/dataset.js';
 import type { BenchCase } from './harness.js';
 import { intArg, report, runCases, sink, stringArg } from './harness.js';
 import { loadRules, namedRules } from './rules.js';
 import { SlotTable } from './slot-table.js';
-
-function parseLine (line: string): unknown {
-  try {
-    return JSON.parse(line);
-  } catch {
-    return undefined;
-  }
-}
-
-/** The full core path, from a fresh engine: what one shard actor does per record. */
-function coreCase (compiled: CompiledRules, lines: readonly string[]): BenchCase {
-  let ingest = new Ingest(compiled);
-  let engine = new Engine(compiled, () => 0);
-  const alerts: Alert[] = [];
-  const replay = (n: number): number => {
-    let accepted = 0;
-    for (let i = 0; i < n; i++) {
-      const raw = parseLine(lines[i] as string);
-      if (raw === undefined) continue;
-      const p = ingest.prepare(raw, { source: 'bench', line: i + 1 });
-      if (!p.ok) continue;
-      engine.advance(ingest.watermark);
-      engine.process(p.record, undefined, alerts);
-      accepted++;
-    }
-    sink.value += accepted + alerts.length;
-    alerts.length = 0;
-    return n;
-  };
-  return {
-    name: 'core',
-    setup: () => { ingest = new Ingest(compiled); engine = new Engine(compiled, () => 0); },
-    run: () => replay(lines.length),
-    // A sample takes seconds; a sixth of the stream is plenty for the JIT.
-    warm: () => { replay(Math.ceil(lines.length / 6)); },
-  };
-}
+import { coreCase, parseLine } from './core-path.js';
 
 /** Decode, intern the account once, bump one slot per counter. */
 function ceilingCase (counters: number, lines: readonly string[]): BenchCase {
@@ -118,7 +78,7 @@ function main (): void {
   const names = compiled.counters.map((c) => c.rules[0]?.id ?? String(c.index));
 
   const results = runCases([
-    coreCase(compiled, lines),
+    coreCase('core', compiled, lines),
     ceilingCase(counters, lines),
     naiveCase(names, lines),
   ], { warmup, samples, minSamples: Math.min(3, samples), budgetMs: intArg('budget', 40) * 1000 });

@@ -83,11 +83,22 @@ export function runCases (cases: readonly BenchCase[], options: BenchOptions): C
     if (s >= (options.minSamples ?? 1) && performance.now() - started > (options.budgetMs ?? Infinity)) break;
     cases.forEach((c, i) => (times[i] as number[]).push(sampleNsPerOp(c)));
   }
-  return cases.map((c, i) => {
-    const sorted = [...(times[i] as number[])].sort((a, b) => a - b);
-    const medianNs = percentile(sorted, 0.5);
-    return { name: c.name, opsPerSec: Math.round(1e9 / medianNs), medianNs: round(medianNs), p95Ns: round(percentile(sorted, 0.95)), samples: sorted.length };
-  });
+  return cases.map((c, i) => caseResult(c.name, times[i] as number[]));
+}
+
+/**
+ * A case's figures from its samples' ns per operation: benches that time their own samples
+ * (async cases, several processes) report them as runCases does, so their tables compare.
+ */
+export function caseResult (name: string, nsPerOp: readonly number[]): CaseResult {
+  const sorted = [...nsPerOp].sort((a, b) => a - b);
+  const medianNs = percentile(sorted, 0.5);
+  return { name, opsPerSec: Math.round(1e9 / medianNs), medianNs: round(medianNs), p95Ns: round(percentile(sorted, 0.95)), samples: sorted.length };
+}
+
+/** Median of values in any order; NaN for none. */
+export function median (values: readonly number[]): number {
+  return percentile([...values].sort((a, b) => a - b), 0.5);
 }
 
 function round (ns: number): number {

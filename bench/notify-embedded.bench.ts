@@ -36,7 +36,7 @@ import { EmbeddedEngine, type EpochResult } from '../cluster/embedded.js';
 import { Notifications } from '../cluster/notifier.js';
 import { DEFAULTS, generateTraffic } from '../examples/dataset.js';
 import type { CaseResult } from './harness.js';
-import { intArg, percentile, report, sink } from './harness.js';
+import { caseResult, intArg, median, percentile, report, sink } from './harness.js';
 import { closedPort, makeAlerts } from './dead-webhook.js';
 import { loadRules } from './rules.js';
 
@@ -159,15 +159,10 @@ async function main (): Promise<void> {
       loads.push(loadavg()[0]!);
     }
     const stats = (await notifications.stats()).channels[0]!;
-    const results: CaseResult[] = cases.map((c, i) => {
-      const sorted = [...times[i]!].sort((a, b) => a - b);
-      const median = percentile(sorted, 0.5);
-      return { name: c.name, opsPerSec: Math.round(1e9 / median), medianNs: Math.round(median * 10) / 10, p95Ns: Math.round(percentile(sorted, 0.95) * 10) / 10, samples: sorted.length };
-    });
+    const results: CaseResult[] = cases.map((c, i) => caseResult(c.name, times[i]!));
     report('notify-embedded', results, { records: lines.length, alerts: nAlerts, batches: BATCHES, epoch: EPOCH, threads, rules: compiled.rules.length, seed: DEFAULTS.seed, loadavg1m: loads.map((l) => Math.round(l * 10) / 10) }, 'embedded');
     console.log(`dead webhook at the end: queued ${stats.queued}, failed attempts ${stats.failedAttempts}, delivered ${stats.delivered}`);
-    const medianOf = (xs: readonly number[]): number => percentile([...xs].sort((a, b) => a - b), 0.5);
-    console.log(`process CPU per replay (median): ${cases.map((c, i) => `${c.name} ${medianOf(cpus[i]!).toFixed(0)} ms`).join(', ')}`);
+    console.log(`process CPU per replay (median): ${cases.map((c, i) => `${c.name} ${median(cpus[i]!).toFixed(0)} ms`).join(', ')}`);
     const ratios = times[1]!.map((t, r) => t / times[0]![r]!).sort((a, b) => a - b);
     const paired = (percentile(ratios, 0.5) - 1) * 100;
     const slower = (1 - results[1]!.opsPerSec / results[0]!.opsPerSec) * 100;

@@ -47,7 +47,7 @@ import { Ingest } from '../core/ingest.js';
 import { Notifications } from '../cluster/notifier.js';
 import { DEFAULTS, generateTraffic } from '../examples/dataset.js';
 import type { CaseResult } from './harness.js';
-import { intArg, percentile, report, sink } from './harness.js';
+import { caseResult, intArg, median, percentile, report, sink } from './harness.js';
 import { closedPort, makeAlerts } from './dead-webhook.js';
 import { loadRules } from './rules.js';
 
@@ -229,25 +229,20 @@ async function main (): Promise<void> {
     loads.push(loadavg()[0]!);
   }
   for (const c of cases) await c.finish?.();
-  const results: CaseResult[] = cases.map((c, i) => {
-    const sorted = [...times[i]!].sort((a, b) => a - b);
-    const median = percentile(sorted, 0.5);
-    return { name: c.name, opsPerSec: Math.round(1e9 / median), medianNs: Math.round(median * 10) / 10, p95Ns: Math.round(percentile(sorted, 0.95) * 10) / 10, samples: sorted.length };
-  });
+  const results: CaseResult[] = cases.map((c, i) => caseResult(c.name, times[i]!));
   report('notify', results, { thread: freshThread ? 'fresh per sample' : 'opened once', records: lines.length, alerts: nAlerts, batches: BATCHES, slice: SLICE, rules: compiled.rules.length, seed: DEFAULTS.seed, loadavg1m: loads.map((l) => Math.round(l * 10) / 10) }, 'core');
   for (const line of checks.slice(-2)) console.log(`last sample, ${line}`);
-  const cpuMedian = (i: number): number => percentile([...cpus[i]!].sort((a, b) => a - b), 0.5);
+  const cpuMedian = (i: number): number => median(cpus[i]!);
   console.log(`process CPU per replay (median): ${cases.map((c, i) => `${c.name} ${cpuMedian(i).toFixed(0)} ms`).join(', ')}`);
-  const medianOf = (xs: readonly number[]): number => percentile([...xs].sort((a, b) => a - b), 0.5);
-  if (!Number.isNaN(runs[0]![0])) console.log(`detecting thread per replay (median), on a CPU / waiting for one: ${cases.map((c, i) => `${c.name} ${medianOf(runs[i]!).toFixed(0)} / ${medianOf(waits[i]!).toFixed(0)} ms`).join(', ')}`);
-  console.log(`detecting thread's GC pauses per replay (median): ${cases.map((c, i) => `${c.name} ${medianOf(gcs[i]!).toFixed(0)} ms`).join(', ')}`);
+  if (!Number.isNaN(runs[0]![0])) console.log(`detecting thread per replay (median), on a CPU / waiting for one: ${cases.map((c, i) => `${c.name} ${median(runs[i]!).toFixed(0)} / ${median(waits[i]!).toFixed(0)} ms`).join(', ')}`);
+  console.log(`detecting thread's GC pauses per replay (median): ${cases.map((c, i) => `${c.name} ${median(gcs[i]!).toFixed(0)} ms`).join(', ')}`);
   // Paired: each round's time against core's in the same round, so a busy spell of the
   // machine, which slows every case of a round, cancels out; the median of those ratios.
   for (let i = 1; i < cases.length; i++) {
     const ratios = times[i]!.map((t, round) => t / times[0]![round]!).sort((a, b) => a - b);
     const paired = (percentile(ratios, 0.5) - 1) * 100;
     const slower = (1 - results[i]!.opsPerSec / results[0]!.opsPerSec) * 100;
-    const handoff = percentile([...handoffs[i]!].sort((a, b) => a - b), 0.5) / 1e6;
+    const handoff = median(handoffs[i]!) / 1e6;
     const replayMs = results[i]!.medianNs * lines.length / 1e6;
     console.log(`${cases[i]!.name}: the detecting thread spent ${handoff.toFixed(1)} ms of a ${replayMs.toFixed(0)} ms replay in enqueue calls (median); the process spent ${(cpuMedian(i) - cpuMedian(0)).toFixed(0)} ms more CPU than core`);
     console.log(`${cases[i]!.name}: ${slower.toFixed(1)} % slower than core by medians, ${paired.toFixed(1)} % by the median of per-round ratios (goal <= 5 %): ${paired <= 5 ? 'holds' : 'does NOT hold'}`);

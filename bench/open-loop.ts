@@ -11,16 +11,13 @@
  * (`vigil bench --threads N`) and bench/replay.bench.ts.
  */
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { CompiledRules } from '../core/compile.js';
 import { Ingest } from '../core/ingest.js';
-import { EngineError } from '../core/errors.js';
-import { parseJsonLine } from '../core/readers/jsonl.js';
 import { EmbeddedEngine } from '../cluster/embedded.js';
 import { CheckpointStore } from '../cluster/checkpoint.js';
 import { LineWriter } from '../cluster/output.js';
 import { EpochStream, LineSink, type EpochSink } from '../cluster/stream.js';
-import type { RawRecord } from '../cluster/record-source.js';
+import { offerOnSchedule } from './offer-records.js';
 
 const BATCH = { maxRecords: 1000, maxWaitMs: 5 };
 export const SHARDS = 64;
@@ -45,16 +42,6 @@ export interface OpenLoopRun {
   readonly seconds: number;
   readonly epochs: number;
   readonly alerts: number;
-}
-
-function rawRecord (text: string, seq: number): RawRecord {
-  const position = { source: 'bench', seq };
-  try {
-    return { ok: true, value: parseJsonLine(text), position, text };
-  } catch (err) {
-    if (!(err instanceof EngineError)) throw err;
-    return { ok: false, reject: { reason: err.message, code: err.code, position, raw: text } };
-  }
 }
 
 export async function runOpenLoop (o: OpenLoopOptions): Promise<OpenLoopRun> {
@@ -87,35 +74,14 @@ export async function runOpenLoop (o: OpenLoopOptions): Promise<OpenLoopRun> {
   const stream = new EpochStream({ engine, ingest: new Ingest(compiled), sink: timed, checkpoint: (cp) => checkpoints.write(cp), shards: SHARDS, checkpointed: 0, ...BATCH });
   try {
     await stream.start(0);
-    const acks: Array<Promise<void>> = [];
-    const t0 = performance.now() + 10;
-    const gap = 1000 / rate;
-    let sent = 0;
-    let lastTick = t0;
-    while (sent < n) {
-      const now = performance.now();
-      const due = Math.min(n, Math.floor((now - t0) / gap) + 1);
-      if (due > sent) {
-        const from = sent;
-        const items: RawRecord[] = [];
-        for (let i = from; i < due; i++) {
-          scheduled[i] = t0 + i * gap;
-          items.push(rawRecord(lines[i]!, i));
-        }
-        sent = due;
-        // Not awaited: the offer waits while the pipeline is full, and the schedule must not.
-        acks.push(stream.offer(items).then(({ committed }) => committed).then(() => {
-          const done = performance.now();
-          for (let i = from; i < due; i++) o.acked?.(i, done - scheduled[i]!);
-        }));
-      }
-      if (now - lastTick > 250) {
-        lastTick = now;
-        o.tick?.(sent, epochs);
-      }
-      await sleep(1);
-    }
-    await Promise.all(acks);
+    const t0 = await offerOnSchedule({
+      lines,
+      rate,
+      scheduled,
+      offer: (items) => stream.offer(items),
+      ...(o.acked === undefined ? {} : { acked: o.acked }),
+      tick: (sent) => { o.tick?.(sent, epochs); },
+    });
     const seconds = (performance.now() - t0) / 1000;
     await stream.drain();
     return { seconds, epochs, alerts };

@@ -30,9 +30,10 @@ import type { CompiledRules } from '../core/compile.js';
 import { DEFAULTS, generateTraffic } from '../examples/dataset.js';
 import { replay } from '../cluster/replay.js';
 import type { CaseResult } from './harness.js';
-import { intArg, percentile, report, sink } from './harness.js';
+import { caseResult, intArg, report, sink } from './harness.js';
 import { loadRules } from './rules.js';
 import { runOpenLoop } from './open-loop.js';
+import { summarize, type Latencies } from './latencies.js';
 
 const RULES = fileURLToPath(new URL('../../examples/rules.yaml', import.meta.url));
 const GOAL_RATE = 250_000;
@@ -72,11 +73,7 @@ async function runInterleaved (cases: readonly AsyncCase[], input: string, warmI
       times[i]!.push(ns / records);
     }
   }
-  return cases.map((c, i) => {
-    const sorted = [...times[i]!].sort((a, b) => a - b);
-    const medianNs = percentile(sorted, 0.5);
-    return { name: c.name, opsPerSec: Math.round(1e9 / medianNs), medianNs: Math.round(medianNs * 10) / 10, p95Ns: Math.round(percentile(sorted, 0.95) * 10) / 10, samples: sorted.length };
-  });
+  return cases.map((c, i) => caseResult(c.name, times[i]!));
 }
 
 function replayCase (compiled: CompiledRules, threads: number, dir: string): AsyncCase {
@@ -95,14 +92,6 @@ function replayCase (compiled: CompiledRules, threads: number, dir: string): Asy
       }
     },
   };
-}
-
-interface Latencies { readonly n: number, readonly p50: number, readonly p99: number, readonly p999: number, readonly max: number }
-
-function summarize (values: ArrayLike<number>): Latencies {
-  const sorted = Float64Array.from(values).filter((v) => !Number.isNaN(v)).sort();
-  const r = (v: number): number => Math.round(v * 100) / 100;
-  return { n: sorted.length, p50: r(percentile(sorted, 0.5)), p99: r(percentile(sorted, 0.99)), p999: r(percentile(sorted, 0.999)), max: r(sorted[sorted.length - 1] ?? NaN) };
 }
 
 interface LatencyRun {

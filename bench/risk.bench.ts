@@ -2,7 +2,7 @@
  * risk: what novelty and risk rules cost the core. Two cases over the same lines in the same
  * run (interleaved sample by sample, so a busy machine hits both alike):
  *   - without: examples/rules.yaml as it is (the demo's rules), the core path of core.bench.ts
- *     (JSON.parse, Ingest.prepare, Engine.process);
+ *     (bench/core-path.ts: JSON.parse, Ingest.prepare, Engine.process);
  *   - with: the same rules, each given `score: 10`, plus four novelty rules (new origin
  *     country and new destination country per account, new called number per caller, new
  *     device per subscription, each with `history: 30d`) and two risk rules (by account and by
@@ -18,27 +18,15 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { CompiledRules } from '../core/compile.js';
 import { compileRules } from '../core/compile.js';
 import { parseRules } from '../core/rules-parse.js';
 import type { RuleConfig, RulesConfig } from '../core/rules-config.js';
-import { Engine } from '../core/engine.js';
-import { Ingest } from '../core/ingest.js';
-import type { Alert } from '../core/alert.js';
 import { DEFAULTS, generateTraffic } from '../examples/dataset.js';
-import type { BenchCase } from './harness.js';
-import { intArg, report, runCases, sink } from './harness.js';
+import { intArg, report, runCases } from './harness.js';
+import { coreCase } from './core-path.js';
 
 const RULES = fileURLToPath(new URL('../../examples/rules.yaml', import.meta.url));
 const DAY_MS = 86_400_000;
-
-function parseLine (line: string): unknown {
-  try {
-    return JSON.parse(line);
-  } catch {
-    return undefined;
-  }
-}
 
 function extraRule (id: string, by: string, measure: RuleConfig['measure'], over: Partial<RuleConfig> = {}): RuleConfig {
   return {
@@ -71,35 +59,6 @@ function withRisk (base: RulesConfig): RulesConfig {
       extraRule('risky-account', 'account', { kind: 'risk' }, { limit: 50, severity: 'critical' }),
       extraRule('risky-caller', 'caller', { kind: 'risk' }, { limit: 30, severity: 'critical' }),
     ],
-  };
-}
-
-function coreCase (name: string, compiled: CompiledRules, lines: readonly string[], tally: { alerts: number }): BenchCase {
-  let ingest = new Ingest(compiled);
-  let engine = new Engine(compiled, () => 0);
-  const alerts: Alert[] = [];
-  const replay = (n: number): number => {
-    let accepted = 0;
-    let raised = 0;
-    for (let i = 0; i < n; i++) {
-      const raw = parseLine(lines[i] as string);
-      if (raw === undefined) continue;
-      const p = ingest.prepare(raw, { source: 'bench', line: i + 1 });
-      if (!p.ok) continue;
-      engine.advance(ingest.watermark);
-      engine.process(p.record, undefined, alerts);
-      raised += alerts.length;
-      alerts.length = 0;
-      accepted++;
-    }
-    sink.value += accepted + raised;
-    return raised;
-  };
-  return {
-    name,
-    setup: () => { ingest = new Ingest(compiled); engine = new Engine(compiled, () => 0); },
-    run: () => { tally.alerts = replay(lines.length); return lines.length; },
-    warm: () => { replay(Math.ceil(lines.length / 6)); },
   };
 }
 

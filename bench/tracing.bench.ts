@@ -53,12 +53,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { DEFAULTS, generateTraffic } from '../examples/dataset.js';
-import { clusterNames, ensureCluster, type ClusterNames } from '../cluster/jetstream.js';
 import { connect, jetstreamManager, type JetStreamManager, type NatsConnection } from '../workers/nats-client.js';
 import { startNatsServer, type NatsServer } from '../test/helpers/nats-server.js';
 import type { CaseResult } from './harness.js';
-import { intArg, machine, percentile, report, sink } from './harness.js';
+import { caseResult, intArg, machine, median, report, sink } from './harness.js';
 import { loadRules } from './rules.js';
+import { withStreams } from './cluster-streams.js';
 
 const RULES = fileURLToPath(new URL('../../examples/rules.yaml', import.meta.url));
 /** the goal: |1 - on / off| below this */
@@ -90,11 +90,6 @@ interface Ctx {
   readonly jsm: JetStreamManager;
   readonly dir: string;
   readonly receiver: Receiver;
-}
-
-let prefixes = 0;
-function freshPrefix (): string {
-  return `trace${process.pid}s${++prefixes}`;
 }
 
 /** Starts `vigil serve --config` in `role` and resolves with its API port once it says it is ready. */
@@ -251,18 +246,6 @@ interface Case {
   readonly tracing: boolean;
 }
 
-/** Creates a prefix's streams and bucket, runs `body`, then deletes them. */
-async function withStreams<T> (ctx: Ctx, body: (names: ClusterNames, prefix: string) => Promise<T>): Promise<T> {
-  const prefix = freshPrefix();
-  const names = clusterNames(prefix);
-  await ensureCluster(ctx.nc, ctx.jsm, names, { replicas: 1, retentionMs: 3_600_000, leaseMs: LEASE_MS });
-  try {
-    return await body(names, prefix);
-  } finally {
-    for (const stream of [names.shardStream, names.alertStream, `KV_${names.leaseBucket}`]) await ctx.jsm.streams.delete(stream).catch(() => false);
-  }
-}
-
 const TELEMETRY_LINE = /"telemetry":"[^"]*","traces":"http:\/\/127\.0\.0\.1:\d+\/v1\/traces"/;
 
 /**
@@ -282,7 +265,7 @@ function requestBodies (lines: readonly string[]): Buffer[] {
 }
 
 async function runSample (ctx: Ctx, c: Case, lines: readonly string[], bodies: readonly Buffer[], round: number): Promise<Sample> {
-  return await withStreams(ctx, async (names, prefix) => {
+  return await withStreams(ctx, 'trace', LEASE_MS, async (prefix, names) => {
     const dir = mkdtempSync(join(ctx.dir, c.tracing ? 'on-' : 'off-'));
     const endpoint = c.tracing ? ctx.receiver.url : undefined;
     const spans0 = { ...ctx.receiver.counts };
@@ -341,7 +324,6 @@ async function runSample (ctx: Ctx, c: Case, lines: readonly string[], bodies: r
 
 // ---- rounds
 
-const median = (values: readonly number[]): number => percentile([...values].sort((a, b) => a - b), 0.5);
 const r2 = (v: number): number => Math.round(v * 100) / 100;
 const rate = (s: Sample): number => s.records / (s.ns / 1e9);
 
@@ -355,15 +337,9 @@ interface CaseStats extends CaseResult {
 }
 
 function stats (c: Case, got: readonly Sample[]): CaseStats {
-  const sorted = got.map((x) => x.ns / x.records).sort((a, b) => a - b);
-  const medianNs = percentile(sorted, 0.5);
   const per = (f: (x: Sample) => number): number => r2(median(got.map((x) => f(x) / x.records * 1e6)));
   return {
-    name: c.name,
-    opsPerSec: Math.round(1e9 / medianNs),
-    medianNs: Math.round(medianNs * 10) / 10,
-    p95Ns: Math.round(percentile(sorted, 0.95) * 10) / 10,
-    samples: sorted.length,
+    ...caseResult(c.name, got.map((x) => x.ns / x.records)),
     cpuUsPerRecord: {
       bench: per((x) => x.cpu.bench),
       nats: per((x) => x.cpu.nats),

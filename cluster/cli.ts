@@ -2,7 +2,7 @@
  * The `vigil` command line (../shared/spec/interfaces.md). Exit codes: 0 when it ran (even
  * with rejected records), 2 on bad usage or an invalid rules file, 1 on an engine failure.
  */
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { accessSync, closeSync, constants as fsConstants, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { availableParallelism, userInfo } from 'node:os';
@@ -64,6 +64,32 @@ function rulesFlag (value: string | undefined): string {
   return value;
 }
 
+/** The flags and positionals (INPUT, KEY, an action) of a command that takes both; an unknown flag is refused. */
+function parseCommand<T extends NonNullable<ParseArgsConfig['options']>> (args: string[], options: T) {
+  return parseArgs({ args, options, allowPositionals: true, strict: true });
+}
+
+/** A flag that, when given, must be a whole number of at least 1; `what` ends the message ("a positive whole number …"). */
+function positiveWholeFlag (flag: string, value: string | undefined, what = 'a positive whole number'): number | undefined {
+  const n = value === undefined ? undefined : Number(value);
+  if (n !== undefined && (!Number.isInteger(n) || n < 1)) fail(`--${flag} must be ${what}, got "${value ?? ''}"`);
+  return n;
+}
+
+/**
+ * Every INPUT must be a file that exists, or - (standard input); `noStdin` is the message when
+ * the command cannot take -. Checked in order, so the first bad INPUT is the one reported.
+ */
+function requireInputs (inputs: readonly string[], noStdin?: string): void {
+  for (const input of inputs) {
+    if (input === '-') {
+      if (noStdin !== undefined) fail(noStdin);
+      continue;
+    }
+    requireInputFile(input);
+  }
+}
+
 function check (args: string[]): number {
   const { values } = parseArgs({ args, options: { rules: { type: 'string' } }, strict: true });
   const file = rulesFlag(values.rules);
@@ -101,20 +127,15 @@ function summaryLine (s: ReplaySummary): string {
 }
 
 async function replayCommand (args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      rules: { type: 'string' },
-      alerts: { type: 'string' },
-      rejects: { type: 'string' },
-      format: { type: 'string' },
-      'input-tz': { type: 'string' },
-      data: { type: 'string' },
-      threads: { type: 'string' },
-      epoch: { type: 'string' },
-    },
+  const { values, positionals } = parseCommand(args, {
+    rules: { type: 'string' },
+    alerts: { type: 'string' },
+    rejects: { type: 'string' },
+    format: { type: 'string' },
+    'input-tz': { type: 'string' },
+    data: { type: 'string' },
+    threads: { type: 'string' },
+    epoch: { type: 'string' },
   });
   const file = rulesFlag(values.rules);
   if (positionals.length === 0) fail('replay needs at least one INPUT (a file, or - for standard input)');
@@ -122,9 +143,8 @@ async function replayCommand (args: string[]): Promise<number> {
   const threads = values.threads === undefined ? defaultThreads() : Number(values.threads);
   if (!Number.isInteger(threads) || threads < 0 || threads > 256) fail(`--threads must be a whole number from 0 to 256, got "${values.threads ?? ''}"`);
   if (threads === 0 && values.data !== undefined) fail('--data needs shard threads (the durable engine); drop --threads 0');
-  const epochSize = values.epoch === undefined ? undefined : Number(values.epoch);
-  if (epochSize !== undefined && (!Number.isInteger(epochSize) || epochSize < 1)) fail(`--epoch must be a positive whole number of records, got "${values.epoch ?? ''}"`);
-  for (const input of positionals) if (input !== '-') requireInputFile(input);
+  const epochSize = positiveWholeFlag('epoch', values.epoch, 'a positive whole number of records');
+  requireInputs(positionals);
   const compiled = compileRules(loadRules(file));
   const tty = process.stderr.isTTY;
   let shown = false;
@@ -152,27 +172,19 @@ async function replayCommand (args: string[]): Promise<number> {
 }
 
 async function backtestCommand (args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      rules: { type: 'string' },
-      baseline: { type: 'string' },
-      json: { type: 'boolean' },
-      format: { type: 'string' },
-      'input-tz': { type: 'string' },
-    },
+  const { values, positionals } = parseCommand(args, {
+    rules: { type: 'string' },
+    baseline: { type: 'string' },
+    json: { type: 'boolean' },
+    format: { type: 'string' },
+    'input-tz': { type: 'string' },
   });
   const file = rulesFlag(values.rules);
   if (values.baseline === undefined) fail('backtest needs --baseline FILE (the rules running today)');
   if (positionals.length === 0) fail('backtest needs at least one INPUT file');
   const { format, zone } = inputOptions(values);
-  for (const input of positionals) {
-    // Both rule sets read every input, so standard input (readable once) cannot be one.
-    if (input === '-') fail('backtest reads each INPUT twice: give files, not - (standard input)');
-    requireInputFile(input);
-  }
+  // Both rule sets read every input, so standard input (readable once) cannot be one.
+  requireInputs(positionals, 'backtest reads each INPUT twice: give files, not - (standard input)');
   const report = await backtest({
     candidate: compileRules(loadRules(file)),
     baseline: compileRules(loadRules(values.baseline)),
@@ -185,24 +197,18 @@ async function backtestCommand (args: string[]): Promise<number> {
 }
 
 async function riskCommand (args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      rules: { type: 'string' },
-      data: { type: 'string' },
-      shards: { type: 'string' },
-      at: { type: 'string' },
-      json: { type: 'boolean' },
-    },
+  const { values, positionals } = parseCommand(args, {
+    rules: { type: 'string' },
+    data: { type: 'string' },
+    shards: { type: 'string' },
+    at: { type: 'string' },
+    json: { type: 'boolean' },
   });
   const file = rulesFlag(values.rules);
   if (values.data === undefined) fail('risk needs --data DIR (a data folder written by vigil replay --data or vigil serve)');
   if (positionals.length !== 1) fail('risk needs exactly one KEY');
   // Without --shards, the folder's checkpoint says how many it was written with.
-  const shards = values.shards === undefined ? undefined : Number(values.shards);
-  if (shards !== undefined && (!Number.isInteger(shards) || shards < 1)) fail(`--shards must be a positive whole number, got "${values.shards ?? ''}"`);
+  const shards = positiveWholeFlag('shards', values.shards);
   const at = values.at === undefined ? undefined : Date.parse(values.at);
   if (at !== undefined && Number.isNaN(at)) fail(`--at must be a time such as 2026-11-21T14:00:00+01:00, got "${values.at ?? ''}"`);
   const key = positionals[0]!;
@@ -330,7 +336,7 @@ async function serveCommand (args: string[]): Promise<number> {
  */
 async function blocksCommand (args: string[]): Promise<number> {
   const [sub, ...rest] = args;
-  const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, strict: true, options: { data: { type: 'string' }, by: { type: 'string' } } });
+  const { values, positionals } = parseCommand(rest, { data: { type: 'string' }, by: { type: 'string' } });
   if (sub !== 'list' && sub !== 'lift' && sub !== 'history') fail(`blocks needs list, lift KEY or history KEY, got ${sub === undefined ? 'nothing' : `"${sub}"`}`);
   const data = values.data;
   if (data === undefined) fail(`blocks ${sub} needs --data DIR (the data folder of a node or of a replay --data)`);
@@ -369,12 +375,7 @@ async function blocksCommand (args: string[]): Promise<number> {
  * that node's notification thread (a second process delivering from it would send twice).
  */
 async function deadLettersCommand (args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    strict: true,
-    options: { url: { type: 'string' }, token: { type: 'string' }, id: { type: 'string' } },
-  });
+  const { values, positionals } = parseCommand(args, { url: { type: 'string' }, token: { type: 'string' }, id: { type: 'string' } });
   const action = positionals[0];
   if (action !== 'list' && action !== 'redrive') fail('dead-letters needs list or redrive');
   const base = (values.url ?? 'http://127.0.0.1:7800').replace(/\/+$/, '');
@@ -426,11 +427,7 @@ export async function main (argv: string[]): Promise<number> {
         fail(`unknown command "${command}"`);
     }
   } catch (err) {
-    if (err instanceof InvalidConfigError) {
-      for (const d of err.diagnostics) process.stderr.write(formatDiagnostic(d) + '\n');
-      return 2;
-    }
-    if (err instanceof InvalidRulesError) {
+    if (err instanceof InvalidConfigError || err instanceof InvalidRulesError) {
       for (const d of err.diagnostics) process.stderr.write(formatDiagnostic(d) + '\n');
       return 2;
     }
@@ -439,24 +436,19 @@ export async function main (argv: string[]): Promise<number> {
       process.stderr.write(`vigil: ${err.message}\n`);
       return 2;
     }
-    if (err instanceof UsageError) {
+    // Ours or parseArgs' (an unknown flag, a flag without its value): the flags were wrong.
+    if (err instanceof UsageError || (err instanceof TypeError && (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS') === true)) {
       process.stderr.write(`vigil: ${err.message}\n${USAGE}\n`);
       return 2;
-    }
-    if (err instanceof DataUnavailableError) {
-      process.stderr.write(`vigil: ${err.message}\n`);
-      return 1;
     }
     // An input that cannot be read on, like one that cannot be read at all: exit 1, naming where.
     if (err instanceof InputDamagedError) {
       process.stderr.write(`vigil: ${err.message}\n`);
       return 1;
     }
-    if (err instanceof TypeError && (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS') === true) {
-      process.stderr.write(`vigil: ${err.message}\n${USAGE}\n`);
-      return 2;
-    }
-    if (err instanceof EngineError && err.code === 'VIGIL_STORE_CORRUPT') {
+    // A data folder that cannot be used as it is (missing, locked, other rules, damaged): the message
+    // says what to do about it, and it is not a failure of the engine.
+    if (err instanceof DataUnavailableError || (err instanceof EngineError && err.code === 'VIGIL_STORE_CORRUPT')) {
       process.stderr.write(`vigil: ${err.message}\n`);
       return 1;
     }

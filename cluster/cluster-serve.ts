@@ -22,7 +22,7 @@ import { ReloadUnsupportedError, RoleMissingError, UsageError } from '../core/er
 import type { RiskReport } from '../core/engine.js';
 import { jetstream, jetstreamManager, type NatsConnection } from '../workers/nats-client.js';
 import { loadRules } from './rules-file.js';
-import { buildApi, formatAddress, listenOn, type NodeState, type RulesInfo } from './http-api.js';
+import { buildApi, formatAddress, type NodeState, type RulesInfo } from './http-api.js';
 import { Blocklist } from './blocklist.js';
 import { AlertHistory } from './alert-history.js';
 import { Metrics } from './metrics.js';
@@ -35,7 +35,8 @@ import { ShardNode } from './shard-node.js';
 import { AlertIntake } from './alert-intake.js';
 import { connectNats } from './nats-connect.js';
 import { createLog } from './log.js';
-import { startTelemetry, telemetryEvent, type Telemetry } from './telemetry.js';
+import { startTelemetry, type Telemetry } from './telemetry.js';
+import { listenThenOpen } from './serve-start.js';
 import type { ServeOptions } from './serve.js';
 import type { Receipt } from './stream.js';
 import { DataFolderLock, startHolding } from '../workers/data-folder-lock.js';
@@ -150,24 +151,11 @@ export class ClusterServe {
     node.folderLock = lock;
     // Before the first span or count; a wrong OTEL_* variable fails here (a usage error).
     node.telemetry = await startTelemetry(config.telemetry, node.metrics, { instanceId: config.cluster.nodeId, log: node.log });
-    try {
-      await node.app.ready();
-      await listenOn(node.server, config.listen);
-    } catch (err) {
-      await node.telemetry.shutdown();
-      throw err;
-    }
-    node.log({ listening: formatAddress(node.address) });
-    const exporting = telemetryEvent(node.telemetry);
-    if (exporting !== undefined) node.log(exporting);
-    try {
+    await listenThenOpen({ app: node.app, server: node.server, listen: config.listen, telemetry: node.telemetry, log: node.log }, async (address) => {
       await node.open();
       node.state = 'ready';
-      node.log({ ready: formatAddress(node.address), node: config.cluster.nodeId, roles: config.cluster.roles, shards: config.cluster.shards, held: node.node?.held.length ?? 0 });
-    } catch (err) {
-      await node.close();
-      throw err;
-    }
+      return { ready: formatAddress(address), node: config.cluster.nodeId, roles: config.cluster.roles, shards: config.cluster.shards, held: node.node?.held.length ?? 0 };
+    }, () => node.close());
     return node;
   }
 

@@ -32,12 +32,13 @@ import { EmbeddedEngine, describeRestart, type EpochResult } from './embedded.js
 import { LineWriter } from './output.js';
 import { EpochStream, LineSink, type EpochSink, type OutputMark } from './stream.js';
 import type { Epoch } from './replay.js';
-import { buildApi, formatAddress, listenOn, type NodeState, type ReloadResult, type RulesInfo } from './http-api.js';
+import { buildApi, formatAddress, type NodeState, type ReloadResult, type RulesInfo } from './http-api.js';
 import { Blocklist } from './blocklist.js';
 import { AlertHistory } from './alert-history.js';
 import { Metrics } from './metrics.js';
 import { createLog } from './log.js';
-import { startTelemetry, telemetryEvent, type Telemetry } from './telemetry.js';
+import { startTelemetry, type Telemetry } from './telemetry.js';
+import { listenThenOpen } from './serve-start.js';
 import { Notifications, channelBaseDir } from './notifier.js';
 import { BlockCheckResponder } from './block-check.js';
 import { connectNats } from './nats-connect.js';
@@ -264,26 +265,11 @@ export class ServeNode {
     };
     server.prependListener('request', follow);
     server.prependListener('checkContinue', follow);
-    try {
-      await node.app.ready();
-      await listenOn(server, config.listen);
-    } catch (err) {
-      await node.telemetry.shutdown();
-      throw err;
-    }
-    const address = server.address() as AddressInfo;
-    node.log({ listening: formatAddress(address) });
-    const exporting = telemetryEvent(node.telemetry);
-    if (exporting !== undefined) node.log(exporting);
-
-    try {
+    await listenThenOpen({ app: node.app, server, listen: config.listen, telemetry: node.telemetry, log: node.log }, async (address) => {
       await node.open();
       node.state = 'ready';
-      node.log({ ready: formatAddress(address), epoch: node.stream!.checkpointed, threads: node.engine!.actors, shards: node.shards, data: config.data });
-    } catch (err) {
-      await node.close();
-      throw err;
-    }
+      return { ready: formatAddress(address), epoch: node.stream!.checkpointed, threads: node.engine!.actors, shards: node.shards, data: config.data };
+    }, () => node.close());
     return node;
   }
 

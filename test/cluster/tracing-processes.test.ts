@@ -12,8 +12,7 @@ import { startServe, stopServe, request, type Running } from '../helpers/node.js
 import { startHttpReceiver, waitFor, type HttpReceiver } from '../fixtures/receivers.js';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../fixtures/otlp-receiver.js';
 import { tempDir, removeDir } from '../helpers/tmp.js';
-
-const T = Date.parse('2026-11-21T10:00:00+01:00');
+import { busyRecords, writeBusyRules } from '../helpers/traced-alert.js';
 
 interface Ctx { dir: string, nats: NatsServer, otlp: OtlpReceiver, hook: HttpReceiver, nodes: Running[], delay: string | undefined }
 const test = suite<Ctx>('cluster: one trace across processes, exported over OTLP', {} as Ctx);
@@ -45,19 +44,14 @@ function config (ctx: Ctx, id: string, roles: string): string {
 }
 
 test('ingest (front) → publish → consume and the actor\'s work (node) → alert → intake and delivery (front), one trace', async (ctx) => {
-  writeFileSync(join(ctx.dir, 'rules.yaml'), `version: 1
-channels:
-  hook: { type: webhook, url: "${ctx.hook.url}/alerts" }
-rules:
-  - { id: busy, by: account, measure: count, window: day, limit: 2, notify: [hook] }
-`);
+  writeBusyRules(ctx.dir, ctx.hook.url);
   const front = await startServe(config(ctx, 'front', 'coordinator, notifier'));
   ctx.nodes.push(front);
   const node = await startServe(config(ctx, 'worker', 'node'));
   ctx.nodes.push(node);
   await waitFor(async () => /vigil_shards_held 2\b/.test((await request(node.port, 'GET', '/metrics')).text), 20_000, 'the node to hold both shards');
 
-  const body = [0, 1, 2].map((i) => JSON.stringify({ id: `r${i}`, ts: T + i * 1000, account: 'acct-7', called: '+4930123' })).join('\n') + '\n';
+  const body = busyRecords().map((r) => JSON.stringify(r)).join('\n') + '\n';
   assert.is((await request(front.port, 'POST', '/v1/records', { body })).status, 202);
   await waitFor(() => ctx.hook.requests.length > 0, 20_000, 'the webhook delivery');
 

@@ -18,8 +18,7 @@ import { headers, connect, type NatsConnection } from '../../workers/nats-client
 import { startNatsServer, type NatsServer } from '../helpers/nats-server.js';
 import { startHttpReceiver, waitFor, type HttpReceiver } from '../fixtures/receivers.js';
 import { tempDir, removeDir } from '../helpers/tmp.js';
-
-const T = Date.parse('2026-11-21T10:00:00+01:00');
+import { busyRecords, writeBusyRules } from '../helpers/traced-alert.js';
 
 interface Ctx { dir: string, nats: NatsServer, nc: NatsConnection, hook: HttpReceiver, exporter: InMemorySpanExporter, provider: BasicTracerProvider }
 const test = suite<Ctx>('cluster: one trace from ingest to delivery', {} as Ctx);
@@ -49,12 +48,7 @@ const byName = (spans: readonly ReadableSpan[], name: string): ReadableSpan[] =>
 const parentOf = (s: ReadableSpan): string | undefined => s.parentSpanContext?.spanId;
 
 test('a producer\'s trace continues through ingest, the shard stream, the actor thread, the alert and its delivery', async (ctx) => {
-  writeFileSync(join(ctx.dir, 'rules.yaml'), `version: 1
-channels:
-  hook: { type: webhook, url: "${ctx.hook.url}/alerts" }
-rules:
-  - { id: busy, by: account, measure: count, window: day, limit: 2, notify: [hook] }
-`);
+  writeBusyRules(ctx.dir, ctx.hook.url);
   const text = `rules: rules.yaml\ndata: data\nlisten: 127.0.0.1:0\nthreads: 1\nnats: { servers: ["${ctx.nats.url}"], prefix: tr }\ncluster: { node_id: t1, shards: 2, lease: 2s }\n`;
   writeFileSync(join(ctx.dir, 'node.yaml'), text);
   const node = await ClusterServe.start(parseConfig(text, join(ctx.dir, 'node.yaml')), { log: () => undefined });
@@ -64,7 +58,7 @@ rules:
     const producer = tracer.startSpan('switch sends CDRs', { kind: SpanKind.PRODUCER });
     const h = headers();
     propagation.inject(trace.setSpan(context.active(), producer), h, { set: (c, k, v) => { c.set(k, v); } });
-    const records = [0, 1, 2].map((i) => ({ id: `r${i}`, ts: T + i * 1000, account: 'acct-7', called: '+4930123' }));
+    const records = busyRecords();
     const reply = (await ctx.nc.request(names.subjects.in, JSON.stringify(records), { timeout: 5000, headers: h })).json<{ accepted: number }>();
     producer.end();
     assert.is(reply.accepted, 3);

@@ -19,19 +19,8 @@ import type { OracleAlert } from './oracle.js';
 
 export type RuleInput = Partial<RuleConfig> & Pick<RuleConfig, 'id'>;
 
-export function rule (r: RuleInput): RuleConfig {
-  return {
-    by: [{ kind: 'field', field: 'account' }],
-    measure: { kind: 'count' },
-    window: { kind: 'calendar', unit: 'day' },
-    limits: new Map(),
-    severity: 'critical',
-    minCount: 0,
-    enabled: true,
-    position: { line: 1, col: 1 },
-    ...r,
-  };
-}
+// One rule builder for every engine test, so a default changes in one place.
+export { rule } from './config.js';
 
 export const GROUPS: ReadonlyMap<string, readonly string[]> = new Map([
   ['wholesale', ['acct-7', 'acct-9']],
