@@ -4,7 +4,8 @@
  * survive a crash of this process; its byte count then goes into the checkpoint. Standard
  * output cannot be cut back, so a resumed run may repeat there what the killed one printed
  * after its last checkpoint (the README says so); the same holds for a pipe or device named as
- * a file (`--rejects /dev/stdout`), which is appended to, not written at offsets.
+ * a file (`--rejects /dev/stdout`), which is appended to, not written at offsets. A file cut
+ * short by someone else (log rotation with copytruncate) is written on at its new end.
  */
 import { closeSync, existsSync, ftruncateSync, fstatSync, openSync, writeSync } from 'node:fs';
 
@@ -50,6 +51,12 @@ export class LineWriter {
     if (this.buffer === '') return;
     const chunk = Buffer.from(this.buffer, 'utf8');
     this.buffer = '';
+    if (this.positional) {
+      // Rotated by truncation (logrotate's copytruncate): writing on at the old offset would
+      // leave that many NUL bytes before the next line. Go on at the file's new end instead.
+      const size = fstatSync(this.fd).size;
+      if (size < this.written) this.written = size;
+    }
     let off = 0;
     while (off < chunk.length) {
       try {
