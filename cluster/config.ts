@@ -13,7 +13,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { isIP } from 'node:net';
 import { availableParallelism, hostname } from 'node:os';
-import { LineCounter, parseDocument, isMap, isScalar, isSeq } from 'yaml';
+import { parseDocument, isMap, isScalar, isSeq } from 'yaml';
 import { UsageError, formatDiagnostic, show, type Diagnostic } from '../core/errors.js';
 import { Diagnostics, Reader, checkStructure, got, isMissing, orList, textOf, type Entry } from '../core/rules-yaml.js';
 import { DURATION_TEXT, parseDuration } from '../core/rules-text.js';
@@ -166,11 +166,10 @@ export function loadConfig (file: string): ServeConfig {
 
 /** Validates config text named `file`; paths in it are resolved against `file`'s folder. */
 export function parseConfig (text: string, file: string): ServeConfig {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
-  const d = new Diagnostics(file, lines);
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: false });
+  const d = new Diagnostics(file, text);
   if (doc.errors.length > 0) {
-    for (const err of doc.errors) d.atOffset(err.pos[0], `invalid YAML: ${err.message}`);
+    d.syntax(doc.errors);
     throw new InvalidConfigError(d.sorted());
   }
   const structure = checkStructure(doc.contents, d);

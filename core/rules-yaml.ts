@@ -4,8 +4,8 @@
  * `<path> must be <expectation>, got <value>` at the node. Readers return undefined after
  * reporting, so callers go on and every problem in the file is found in one pass.
  */
-import type { LineCounter, Node, Pair, Scalar } from 'yaml';
-import { isAlias, isMap, isScalar, isSeq } from 'yaml';
+import type { Node, Pair, Scalar, YAMLError } from 'yaml';
+import { LineCounter, isAlias, isMap, isScalar, isSeq } from 'yaml';
 import type { Diagnostic } from './errors.js';
 import { show } from './errors.js';
 import { didYouMean } from './did-you-mean.js';
@@ -18,9 +18,16 @@ export class Diagnostics {
   private readonly lines: LineCounter;
   private readonly items: Pending[] = [];
 
-  constructor (file: string, lines: LineCounter) {
+  /**
+   * `text` is the file, for its line starts. They are counted here rather than by the YAML
+   * lexer, whose LineCounter misses the line breaks inside a token it skips while recovering
+   * from a syntax error: every problem after it would get a column past the end of its line.
+   */
+  constructor (file: string, text: string) {
     this.file = file;
-    this.lines = lines;
+    this.lines = new LineCounter();
+    this.lines.addNewLine(0);
+    for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) this.lines.addNewLine(i + 1);
   }
 
   get count (): number { return this.items.length; }
@@ -31,8 +38,27 @@ export class Diagnostics {
   }
 
   atOffset (offset: number, message: string): void {
-    const { line, col } = this.lines.linePos(offset);
+    const { line, col } = this.lines.linePos(Math.max(0, offset));
     this.items.push({ order: offset, seq: this.items.length, d: { file: this.file, line, col, message } });
+  }
+
+  /**
+   * The YAML parser's errors, one a position. Its messages quote the token they stopped at,
+   * which may be thousands of characters long: clipped like any value.
+   */
+  syntax (errors: readonly YAMLError[]): void {
+    const seen = new Set<number>();
+    for (const err of errors) {
+      if (seen.has(err.pos[0])) continue;
+      seen.add(err.pos[0]);
+      // `Unexpected scalar token in YAML stream: "…"`, the token as JSON.
+      const m = /^([^"]*: )(".*")$/s.exec(err.message);
+      // The parser runs out of stack on collections nested hundreds deep, and says only that.
+      const message = err.code === 'RESOURCE_EXHAUSTION'
+        ? `lists or maps nested too deeply to read (${err.message})`
+        : m === null ? clip(err.message, 200) : `${m[1] as string}${clip(m[2] as string, 60)}`;
+      this.atOffset(err.pos[0], `invalid YAML: ${message}`);
+    }
   }
 
   /** A problem in another file (a list or limits file), sorted where `node` refers to it. */
@@ -53,6 +79,10 @@ export class Diagnostics {
   sorted (): Diagnostic[] {
     return [...this.items].sort((a, b) => a.order - b.order || a.seq - b.seq).map((p) => p.d);
   }
+}
+
+function clip (text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
 export function startOf (node: unknown): number {

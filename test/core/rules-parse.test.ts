@@ -856,6 +856,31 @@ const ROWS: readonly Row[] = [
     expected: [`${R}:3:1 invalid YAML: Tabs are not allowed as indentation`],
   },
   {
+    // The YAML lexer skips the line break inside "count\n    window" while recovering: the
+    // problems after it were placed on line 4, past its end (4:30, 4:32).
+    name: 'YAML syntax error: positions after a token that spans lines are on the right line',
+    text: 'version: 1\nrules:\n  - id: a\n}   measure: count\n    window: day\n',
+    expected: [
+      `${R}:4:1 invalid YAML: Unexpected flow-map-end token in YAML stream: "}"`,
+      `${R}:4:5 invalid YAML: Unexpected scalar token in YAML stream: "measure"`,
+      `${R}:4:12 invalid YAML: Unexpected map-value-ind token in YAML stream: ":"`,
+      `${R}:4:14 invalid YAML: Unexpected scalar token in YAML stream: "count\\n    window"`,
+      `${R}:5:11 invalid YAML: Unexpected map-value-ind token in YAML stream: ":"`,
+      `${R}:5:13 invalid YAML: Unexpected scalar token in YAML stream: "day"`,
+    ],
+  },
+  {
+    // The whole token was quoted: a 20,000-character value made a 20,000-character message.
+    name: 'YAML syntax error: a long token is clipped like any value',
+    text: `version: 1\nrules:\n  - id: a\n} description: "${'a'.repeat(100)}"\n`,
+    expected: [
+      `${R}:4:1 invalid YAML: Unexpected flow-map-end token in YAML stream: "}"`,
+      `${R}:4:3 invalid YAML: Unexpected scalar token in YAML stream: "description"`,
+      `${R}:4:14 invalid YAML: Unexpected map-value-ind token in YAML stream: ":"`,
+      `${R}:4:16 invalid YAML: Unexpected double-quoted-scalar token in YAML stream: "\\"${'a'.repeat(56)}…`,
+    ],
+  },
+  {
     name: 'several errors across the file come back at once, in file order',
     text: [
       'version: 1',
@@ -906,6 +931,13 @@ for (const row of ROWS) {
     assert.equal(diagnosticsOf(row.text, row.files, row.file), row.expected);
   });
 }
+
+bad('collections nested too deeply for the YAML parser are refused with a message that says so', () => {
+  // Where the parser's stack runs out depends on the machine: the line is certain, the column not.
+  const got = diagnosticsOf(`version: 1\nrules: ${'['.repeat(5000)}${']'.repeat(5000)}\n`);
+  assert.is(got.length, 1);
+  assert.match(got[0] as string, /^rules\.yaml:2:\d+ invalid YAML: lists or maps nested too deeply to read \(Maximum call stack size exceeded\)$/);
+});
 
 bad('an empty file', () => {
   assert.equal(diagnosticsOf(''), [`${R}:1:1 the rules file must be a map of top-level keys (version, rules, …), got nothing`]);
