@@ -37,9 +37,15 @@ export class Diagnostics {
     this.atOffset(startOf(node), message);
   }
 
+  /**
+   * Control characters in `message` (from a key or a token as written: `"a\nb":`, a stray
+   * CR) are escaped as in JSON: `vigil check` prints one problem a line.
+   */
   atOffset (offset: number, message: string): void {
     const { line, col } = this.lines.linePos(Math.max(0, offset));
-    this.items.push({ order: offset, seq: this.items.length, d: { file: this.file, line, col, message } });
+    // eslint-disable-next-line no-control-regex
+    const text = message.replace(/[\u0000-\u001f\u007f]/g, escapeControl);
+    this.items.push({ order: offset, seq: this.items.length, d: { file: this.file, line, col, message: text } });
   }
 
   /**
@@ -63,7 +69,8 @@ export class Diagnostics {
 
   /** A problem in another file (a list or limits file), sorted where `node` refers to it. */
   external (node: unknown, d: Diagnostic): void {
-    this.items.push({ order: startOf(node), seq: this.items.length, d });
+    // eslint-disable-next-line no-control-regex
+    this.items.push({ order: startOf(node), seq: this.items.length, d: { ...d, message: d.message.replace(/[\u0000-\u001f\u007f]/g, escapeControl) } });
   }
 
   /** Where `node` starts (1-based line and column). */
@@ -79,6 +86,12 @@ export class Diagnostics {
   sorted (): Diagnostic[] {
     return [...this.items].sort((a, b) => a.order - b.order || a.seq - b.seq).map((p) => p.d);
   }
+}
+
+const ESCAPES: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+function escapeControl (c: string): string {
+  return ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
 }
 
 function clip (text: string, max: number): string {

@@ -881,6 +881,17 @@ const ROWS: readonly Row[] = [
     ],
   },
   {
+    // A stray CR (a file edited on two systems) or a quoted key with a line break was printed
+    // as is: the terminal broke the line or jumped back to its start.
+    name: 'control characters of a key are shown escaped, each problem on one line',
+    text: withRules('  - id: a', '    measure: count', '    window: day', '    lim\rit: 1', '  - { id: b, measure: count, window: day, limit: 1, where: { "a\\nb\\u0000": 1 } }'),
+    expected: [
+      `${R}:9:5 rules[0].limit is required (or adaptive: { over, factor, min })`,
+      `${R}:12:5 unknown key "lim\\rit" in rule "a"; did you mean "limit"?`,
+      `${R}:13:62 unknown field "a\\nb\\u0000" in rules[1].where`,
+    ],
+  },
+  {
     name: 'several errors across the file come back at once, in file order',
     text: [
       'version: 1',
