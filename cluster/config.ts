@@ -172,7 +172,9 @@ export function parseConfig (text: string, file: string): ServeConfig {
     d.syntax(doc.errors);
     throw new InvalidConfigError(d.sorted());
   }
-  const structure = checkStructure(doc.contents, d);
+  const structure = checkStructure(doc.contents, d, 'config files');
+  // As in a rules file: reading on would report every alias a second time, as a wrong value.
+  if (structure.hasAliases) throw new InvalidConfigError(d.sorted());
   const r = new Reader(d, structure.skip);
   const base = dirname(resolve(file));
   const entries = r.map(doc.contents, 'config', 'a map with at least rules: and data:') ?? [];

@@ -152,14 +152,15 @@ export interface Structure {
 /**
  * Checks the whole tree once before reading it: map keys must be plain text and unique, and
  * aliases are refused (a rules file should read the same top to bottom, and an alias would
- * also let a small file expand into a huge filter).
+ * also let a small file expand into a huge filter). `files` names the kind of file in that
+ * message (the node config is read with the same checks).
  */
-export function checkStructure (root: unknown, d: Diagnostics): Structure {
+export function checkStructure (root: unknown, d: Diagnostics, files = 'rules files'): Structure {
   const skip = new WeakSet<Pair>();
   let hasAliases = false;
   const walk = (node: unknown): void => {
     if (isAlias(node)) {
-      d.at(node, `aliases (*${node.source}) are not supported in rules files; write the value out`);
+      d.at(node, `aliases (*${node.source}) are not supported in ${files}; write the value out`);
       hasAliases = true;
     } else if (isMap(node)) {
       const seen = new Map<string, unknown>();
