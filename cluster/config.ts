@@ -352,7 +352,7 @@ function duration (node: unknown, r: Reader, path: string, expect: string, ok: (
  */
 function readNats (e: Entry | undefined, r: Reader, base: string): ServeConfig['nats'] | null {
   if (e === undefined) return null;
-  const entries = r.knownMap(e.value, 'config.nats', 'config.nats', NATS_KEYS, 'a map with servers (a list of nats:// URLs) and optionally prefix, user and password, token, nkey, creds and tls');
+  const entries = secretMap(e.value, 'config.nats', 'a map with servers (a list of nats:// URLs) and optionally prefix, user and password, token, nkey, creds and tls', r, NATS_KEYS);
   if (entries === undefined) return null;
   const of = new Map(entries.map((x) => [x.key, x.value]));
   const servers: string[] = [];
@@ -449,9 +449,28 @@ function readNatsSecret (node: unknown, path: string, what: string, r: Reader): 
     const text = textOf(node);
     if (text !== '') return text;
   }
-  const kind = isMissing(node) ? 'nothing' : isScalar(node) ? (node.value === '' ? 'empty text' : `a ${typeof node.value}`) : isMap(node) ? 'a map' : 'a list';
-  r.d.at(node, `${path} must be text (${what}), got ${kind}`);
+  r.d.at(node, `${path} must be text (${what}), got ${kindOf(node)}`);
   return undefined;
+}
+
+/** What `node` is, for a message about a setting that holds secrets: never the value itself. */
+function kindOf (node: unknown): string {
+  if (isMissing(node)) return 'nothing';
+  if (isScalar(node)) return node.value === '' ? 'empty text' : node.value === null ? 'null' : `a ${typeof node.value}`;
+  return isMap(node) ? 'a map' : 'a list';
+}
+
+/**
+ * The entries of a map that holds secrets (config.api, its tokens, config.nats), or undefined
+ * (reported): a token given where the map belongs (`tokens: SECRET`), or the map written as a
+ * list, must not be echoed back.
+ */
+function secretMap (node: unknown, path: string, expect: string, r: Reader, known?: readonly string[]): Entry[] | undefined {
+  if (!isMap(node)) {
+    r.d.at(node, `${path} must be ${expect}, got ${kindOf(node)}${isMissing(node) ? '' : ' (not shown: it may hold a secret)'}`);
+    return undefined;
+  }
+  return known === undefined ? r.map(node, path) : r.knownMap(node, path, path, known);
 }
 
 /**
@@ -541,7 +560,7 @@ function readSecret (node: unknown, path: string, r: Reader): string | undefined
 /** `api: { token: SECRET }` and/or `api: { tokens: { NAME: SECRET, … } }`. */
 function readApi (e: Entry | undefined, r: Reader): ServeConfig['api'] | undefined {
   if (e === undefined) return { tokens: [] };
-  const entries = r.knownMap(e.value, 'config.api', 'config.api', API_KEYS, 'a map with token (a secret) or tokens (name: secret)');
+  const entries = secretMap(e.value, 'config.api', 'a map with token (a secret) or tokens (name: secret)', r, API_KEYS);
   if (entries === undefined) return undefined;
   const tokens: ApiToken[] = [];
   let ok = true;
@@ -551,7 +570,7 @@ function readApi (e: Entry | undefined, r: Reader): ServeConfig['api'] | undefin
       if (secret === undefined) ok = false; else tokens.push({ name: DEFAULT_TOKEN_NAME, secret });
       continue;
     }
-    const named = r.map(entry.value, 'config.api.tokens', 'a map of token name: secret');
+    const named = secretMap(entry.value, 'config.api.tokens', 'a map of token name: secret', r);
     if (named === undefined) { ok = false; continue; }
     for (const t of named) {
       if (!/^[A-Za-z0-9_.-]+$/.test(t.key)) {

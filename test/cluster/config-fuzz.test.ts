@@ -5,6 +5,9 @@ import * as assert from 'uvu/assert';
 import { configError } from '../helpers/config-error.js';
 
 const F = 'node.yaml';
+const TOKEN = '3f9c2a7e5b1d4c8f9e0a';
+const OPS_TOKEN = '8d1e4b2a9c7f3e6d5b0a';
+const PASSWORD = '9c1e5a7b3d2f';
 
 interface Row { readonly name: string, readonly text: string, readonly expected: readonly string[] }
 
@@ -31,6 +34,23 @@ const ROWS: readonly Row[] = [
       `${F}:5:8 invalid YAML: Unexpected map-value-ind token in YAML stream: ":"`,
       `${F}:5:10 invalid YAML: Unexpected scalar token in YAML stream: "3"`,
     ],
+  },
+  {
+    // The value was echoed: `got "8d1e4b2a9c7f3e6d5b0a"`, the token itself.
+    name: 'a token given where the map of tokens belongs is not shown',
+    text: `rules: r\ndata: d\napi: { tokens: ${OPS_TOKEN} }\n`,
+    expected: [`${F}:3:16 config.api.tokens must be a map of token name: secret, got a string (not shown: it may hold a secret)`],
+  },
+  {
+    name: 'a token given as config.api is not shown',
+    text: `rules: r\ndata: d\napi: ${TOKEN}\n`,
+    expected: [`${F}:3:6 config.api must be a map with token (a secret) or tokens (name: secret), got a string (not shown: it may hold a secret)`],
+  },
+  {
+    // It was echoed as JSON clipped to 60 characters: a shorter server list showed the password.
+    name: 'config.nats written as a list is not shown, its password with it',
+    text: `rules: r\ndata: d\nnats:\n  - servers: [nats://127.0.0.1:4222]\n    user: vigil\n    password: ${PASSWORD}\n`,
+    expected: [`${F}:4:3 config.nats must be a map with servers (a list of nats:// URLs) and optionally prefix, user and password, token, nkey, creds and tls, got a list (not shown: it may hold a secret)`],
   },
   {
     name: 'a control character in a key is shown escaped',
