@@ -15,7 +15,7 @@ import { isIP } from 'node:net';
 import { availableParallelism, hostname } from 'node:os';
 import { parseDocument, isMap, isScalar, isSeq } from 'yaml';
 import { UsageError, formatDiagnostic, show, type Diagnostic } from '../core/errors.js';
-import { Diagnostics, Reader, checkStructure, got, isMissing, orList, textOf, type Entry } from '../core/rules-yaml.js';
+import { Diagnostics, Reader, checkStructure, got, gluedKey, isMissing, orList, textOf, type Entry } from '../core/rules-yaml.js';
 import { DURATION_TEXT, parseDuration } from '../core/rules-text.js';
 import { DEFAULT_PREFIX, isValidPrefix } from './subjects.js';
 import type { NatsAuth, NatsSettings, NatsTls } from '../workers/nats-connect.js';
@@ -574,7 +574,10 @@ function readApi (e: Entry | undefined, r: Reader): ServeConfig['api'] | undefin
     if (named === undefined) { ok = false; continue; }
     for (const t of named) {
       if (!/^[A-Za-z0-9_.-]+$/.test(t.key)) {
-        r.d.at(t.keyNode, `config.api.tokens: a token name must be letters, digits, _ . or -, got ${got(t.keyNode)}`);
+        // `ops:SECRET` is one key to YAML: never shown past its colon.
+        const glued = gluedKey(t.key);
+        const shown = glued === undefined ? got(t.keyNode) : `"${glued.shown}"; did you mean "${glued.key}: …" (a space after the colon)?`;
+        r.d.at(t.keyNode, `config.api.tokens: a token name must be letters, digits, _ . or -, got ${shown}`);
         ok = false;
         continue;
       }

@@ -225,7 +225,13 @@ export class Reader {
   onlyKnown (entries: readonly Entry[], where: string, known: readonly string[]): Entry[] {
     return entries.filter((e) => {
       if (known.includes(e.key)) return true;
-      this.d.at(e.keyNode, `unknown key "${e.key}" in ${where}${didYouMean(e.key, known)}`);
+      const glued = gluedKey(e.key);
+      if (glued !== undefined) {
+        const hint = known.includes(glued.key) ? `; did you mean "${glued.key}: …" (a space after the colon)?` : '';
+        this.d.at(e.keyNode, `unknown key "${glued.shown}" in ${where}${hint}`);
+      } else {
+        this.d.at(e.keyNode, `unknown key "${e.key}" in ${where}${didYouMean(e.key, known)}`);
+      }
       return false;
     });
   }
@@ -270,6 +276,16 @@ export class Reader {
     this.d.at(node, `${path} must be ${orList(values)}, got ${got(node)}${hint}`);
     return undefined;
   }
+}
+
+/**
+ * `secret:s3cr3t`, a key and its value without the space YAML needs after the colon: one key
+ * to YAML. Shown up to the colon only, since the value may be a secret (a channel's secret, an
+ * API token, a NATS password); undefined for any other key.
+ */
+export function gluedKey (key: string): { key: string, shown: string } | undefined {
+  const m = /^([^:\s]+):\S/.exec(key);
+  return m === null ? undefined : { key: m[1] as string, shown: `${m[1] as string}:…` };
 }
 
 /** `a, b or c` */

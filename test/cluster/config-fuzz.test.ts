@@ -53,6 +53,21 @@ const ROWS: readonly Row[] = [
     expected: [`${F}:4:3 config.nats must be a map with servers (a list of nats:// URLs) and optionally prefix, user and password, token, nkey, creds and tls, got a list (not shown: it may hold a secret)`],
   },
   {
+    // `ops:SECRET` (no space after the colon) is one key to YAML: the name shown was the token.
+    name: 'a token name glued to its token is shown up to the colon, with the fix',
+    text: `rules: r\ndata: d\napi: { tokens: { ops:${OPS_TOKEN} } }\n`,
+    expected: [`${F}:3:18 config.api.tokens: a token name must be letters, digits, _ . or -, got "ops:…"; did you mean "ops: …" (a space after the colon)?`],
+  },
+  {
+    name: 'an unknown key glued to a secret is shown up to the colon, with the fix',
+    text: `rules: r\ndata: d\napi: { token:${TOKEN} }\nnats: { servers: [nats://127.0.0.1:4222], user: vigil, password:${PASSWORD} }\n`,
+    expected: [
+      `${F}:3:8 unknown key "token:…" in config.api; did you mean "token: …" (a space after the colon)?`,
+      `${F}:4:43 config.nats.password must be given with config.nats.user, got nothing`,
+      `${F}:4:56 unknown key "password:…" in config.nats; did you mean "password: …" (a space after the colon)?`,
+    ],
+  },
+  {
     name: 'a control character in a key is shown escaped',
     text: 'rules: r\ndata: d\n"thr\\reads": 3\n',
     expected: [`${F}:3:1 unknown key "thr\\reads" in config; did you mean "threads"?`],

@@ -881,6 +881,13 @@ const ROWS: readonly Row[] = [
     ],
   },
   {
+    // `secret:change-me` is one key to YAML (no space after the colon): the message showed it
+    // whole, the channel's secret with it.
+    name: 'a key glued to its value is shown up to the colon, with the fix',
+    text: withRules('  - { id: a, measure: count, window: day, limit: 1 }').replace('  fraud-desk: { type: log }', '  fraud-desk: { type: webhook, url: "http://127.0.0.1/", secret:change-me }'),
+    expected: [`${R}:7:58 unknown key "secret:…" in channel "fraud-desk"; did you mean "secret: …" (a space after the colon)?`],
+  },
+  {
     // A stray CR (a file edited on two systems) or a quoted key with a line break was printed
     // as is: the terminal broke the line or jumped back to its start.
     name: 'control characters of a key are shown escaped, each problem on one line',
