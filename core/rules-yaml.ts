@@ -38,14 +38,13 @@ export class Diagnostics {
   }
 
   /**
-   * Control characters in `message` (from a key or a token as written: `"a\nb":`, a stray
-   * CR) are escaped as in JSON: `vigil check` prints one problem a line.
+   * Control and invisible characters in `message` (from a key or a token as written:
+   * `"a\nb":`, a stray CR, a no-break space pasted into a key) are escaped as in JSON:
+   * `vigil check` prints one problem a line, and each as it reads in the file.
    */
   atOffset (offset: number, message: string): void {
     const { line, col } = this.lines.linePos(Math.max(0, offset));
-    // eslint-disable-next-line no-control-regex
-    const text = message.replace(/[\u0000-\u001f\u007f]/g, escapeControl);
-    this.items.push({ order: offset, seq: this.items.length, d: { file: this.file, line, col, message: text } });
+    this.items.push({ order: offset, seq: this.items.length, d: { file: this.file, line, col, message: message.replace(UNSEEN, escapeUnseen) } });
   }
 
   /**
@@ -69,8 +68,7 @@ export class Diagnostics {
 
   /** A problem in another file (a list or limits file), sorted where `node` refers to it. */
   external (node: unknown, d: Diagnostic): void {
-    // eslint-disable-next-line no-control-regex
-    this.items.push({ order: startOf(node), seq: this.items.length, d: { ...d, message: d.message.replace(/[\u0000-\u001f\u007f]/g, escapeControl) } });
+    this.items.push({ order: startOf(node), seq: this.items.length, d: { ...d, message: d.message.replace(UNSEEN, escapeUnseen) } });
   }
 
   /** Where `node` starts (1-based line and column). */
@@ -90,7 +88,15 @@ export class Diagnostics {
 
 const ESCAPES: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
-function escapeControl (c: string): string {
+/**
+ * What a terminal shows as nothing, as a space or as a line break: control characters,
+ * no-break and zero-width spaces, direction marks, a byte-order mark inside the text, lone
+ * surrogates. Shown raw, a key pasted with one read `unknown key "measure"; did you mean "measure"?`.
+ */
+// eslint-disable-next-line no-control-regex
+const UNSEEN = /[\u0000-\u001f\u007f-\u00a0\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+function escapeUnseen (c: string): string {
   return ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
 }
 

@@ -220,6 +220,11 @@ if (!isMainThread) {
       ],
     },
     {
+      name: 'a no-break space in a key is shown escaped',
+      text: 'rules: r\ndata: d\nthreads\u00a0: 1\n',
+      expected: [`${F}:3:1 unknown key "threads\\u00a0" in config; did you mean "threads"?`],
+    },
+    {
       name: 'a control character in a key is shown escaped',
       text: 'rules: r\ndata: d\n"thr\\reads": 3\n',
       expected: [`${F}:3:1 unknown key "thr\\reads" in config; did you mean "threads"?`],

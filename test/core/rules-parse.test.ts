@@ -881,6 +881,18 @@ const ROWS: readonly Row[] = [
     ],
   },
   {
+    // A no-break space pasted into a key, a byte-order mark or a zero-width space: the message
+    // read `unknown key "measu re"; did you mean "measure"?`, or the same word twice.
+    name: 'invisible characters of a key are shown escaped',
+    text: 'version: 1\nrules:\n  - id: a\n    measu\u00a0re: count\n    window: day\n    limit: 1\n    by\ufeff: account\n    where: { caller: [a], "\u200bcountry": DE }\n',
+    expected: [
+      `${R}:3:5 rules[0].measure is required`,
+      `${R}:4:5 unknown key "measu\\u00a0re" in rule "a"; did you mean "measure"?`,
+      `${R}:7:5 unknown key "by\\ufeff" in rule "a"; did you mean "by"?`,
+      `${R}:8:27 unknown field "\\u200bcountry" in rules[0].where; did you mean "country"?`,
+    ],
+  },
+  {
     // `secret:change-me` is one key to YAML (no space after the colon): the message showed it
     // whole, the channel's secret with it.
     name: 'a key glued to its value is shown up to the colon, with the fix',

@@ -23,6 +23,10 @@ export interface FuzzReport {
   readonly failures: readonly FuzzFailure[];
 }
 
+/** Controls, no-break and zero-width spaces, direction marks, BOM, lone surrogates. */
+// eslint-disable-next-line no-control-regex
+const UNSEEN = /[\u0000-\u001f\u007f-\u00a0\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
 /** Text left out of a quoted value, so that `got "undefined"` is not taken for a bug. */
 function unquoted (message: string): string {
   return message.replace(/"(?:[^"\\]|\\.)*"/g, '""');
@@ -31,7 +35,8 @@ function unquoted (message: string): string {
 /**
  * What is wrong with `diagnostics` as a refusal of `files` (name -> text: the file read and the
  * files it refers to): none at all, a position outside its file, an empty message, a message
- * of several lines (the CLI prints one problem a line) or one that shows a value of ours
+ * of several lines (the CLI prints one problem a line), one with a character a terminal does
+ * not show (a key with a no-break space would read as a key it is not) or one that shows a value of ours
  * (`undefined`, `[object Object]`, `NaN`) instead of what the file says.
  */
 export function diagnosticProblems (diagnostics: readonly Diagnostic[], files: ReadonlyMap<string, string>): string[] {
@@ -46,6 +51,7 @@ export function diagnosticProblems (diagnostics: readonly Diagnostic[], files: R
     else if (!Number.isInteger(d.col) || d.col < 1 || d.col > (lines[d.line - 1] ?? '').length + 1) out.push(`column outside line ${d.line}: ${shown}`);
     if (typeof d.message !== 'string' || d.message.trim() === '') out.push(`empty message: ${shown}`);
     else if (/[\n\r]/.test(d.message)) out.push(`message of several lines: ${JSON.stringify(d.message.slice(0, 200))}`);
+    else if (UNSEEN.test(d.message)) out.push(`message with a character a terminal does not show: ${JSON.stringify(shown.slice(0, 200))}`);
     else if (/\bundefined\b|\[object |\bNaN\b/.test(unquoted(d.message))) out.push(`unclear message: ${shown.slice(0, 300)}`);
   }
   return out;
