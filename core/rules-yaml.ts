@@ -59,9 +59,12 @@ export class Diagnostics {
       // `Unexpected scalar token in YAML stream: "…"`, the token as JSON.
       const m = /^([^"]*: )(".*")$/s.exec(err.message);
       // The parser runs out of stack on collections nested hundreds deep, and says only that.
+      // And names its own API when the text holds several documents.
       const message = err.code === 'RESOURCE_EXHAUSTION'
         ? `lists or maps nested too deeply to read (${err.message})`
-        : m === null ? clip(err.message, 200) : `${m[1] as string}${clip(m[2] as string, 60)}`;
+        : err.code === 'MULTIPLE_DOCS'
+          ? 'a second document starts here; the file must be one document'
+          : m === null ? clip(err.message, 200) : `${m[1] as string}${clip(m[2] as string, 60)}`;
       this.atOffset(err.pos[0], `invalid YAML: ${message}`);
     }
   }

@@ -870,6 +870,12 @@ const ROWS: readonly Row[] = [
     ],
   },
   {
+    // It said `Source contains multiple documents; please use YAML.parseAllDocuments()`.
+    name: 'YAML syntax error: a second document',
+    text: 'version: 1\nrules: []\n---\nversion: 1\n',
+    expected: [`${R}:3:1 invalid YAML: a second document starts here; the file must be one document`],
+  },
+  {
     // The whole token was quoted: a 20,000-character value made a 20,000-character message.
     name: 'YAML syntax error: a long token is clipped like any value',
     text: `version: 1\nrules:\n  - id: a\n} description: "${'a'.repeat(100)}"\n`,
