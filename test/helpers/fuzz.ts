@@ -37,7 +37,7 @@ function unquoted (message: string): string {
  * files it refers to): none at all, a position outside its file, an empty message, a message
  * of several lines (the CLI prints one problem a line), one with a character a terminal does
  * not show (a key with a no-break space would read as a key it is not) or one that shows a value of ours
- * (`undefined`, `[object Object]`, `NaN`) instead of what the file says.
+ * (`undefined`, `[object Object]`, `NaN`, unless the file has it) instead of what the file says.
  */
 export function diagnosticProblems (diagnostics: readonly Diagnostic[], files: ReadonlyMap<string, string>): string[] {
   if (diagnostics.length === 0) return ['refused without a diagnostic'];
@@ -52,7 +52,7 @@ export function diagnosticProblems (diagnostics: readonly Diagnostic[], files: R
     if (typeof d.message !== 'string' || d.message.trim() === '') out.push(`empty message: ${shown}`);
     else if (/[\n\r]/.test(d.message)) out.push(`message of several lines: ${JSON.stringify(d.message.slice(0, 200))}`);
     else if (UNSEEN.test(d.message)) out.push(`message with a character a terminal does not show: ${JSON.stringify(shown.slice(0, 200))}`);
-    else if (/\bundefined\b|\[object |\bNaN\b/.test(unquoted(d.message))) out.push(`unclear message: ${shown.slice(0, 300)}`);
+    else if ((unquoted(d.message).match(/\bundefined\b|\[object |\bNaN\b/g) ?? []).some((word) => !text.includes(word))) out.push(`unclear message: ${shown.slice(0, 300)}`);
   }
   return out;
 }
