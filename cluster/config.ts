@@ -13,9 +13,9 @@ import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { isIP } from 'node:net';
 import { availableParallelism, hostname } from 'node:os';
-import { LineCounter, parseDocument, isMap, isScalar, isSeq } from 'yaml';
+import { parseDocument, isMap, isScalar, isSeq } from 'yaml';
 import { UsageError, formatDiagnostic, show, type Diagnostic } from '../core/errors.js';
-import { Diagnostics, Reader, checkStructure, got, isMissing, orList, textOf, type Entry } from '../core/rules-yaml.js';
+import { Diagnostics, Reader, checkStructure, got, gluedKey, isMissing, orList, textOf, type Entry } from '../core/rules-yaml.js';
 import { DURATION_TEXT, parseDuration } from '../core/rules-text.js';
 import { DEFAULT_PREFIX, isValidPrefix } from './subjects.js';
 import type { NatsAuth, NatsSettings, NatsTls } from '../workers/nats-connect.js';
@@ -166,14 +166,15 @@ export function loadConfig (file: string): ServeConfig {
 
 /** Validates config text named `file`; paths in it are resolved against `file`'s folder. */
 export function parseConfig (text: string, file: string): ServeConfig {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
-  const d = new Diagnostics(file, lines);
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: false });
+  const d = new Diagnostics(file, text);
   if (doc.errors.length > 0) {
-    for (const err of doc.errors) d.atOffset(err.pos[0], `invalid YAML: ${err.message}`);
+    d.syntax(doc.errors);
     throw new InvalidConfigError(d.sorted());
   }
-  const structure = checkStructure(doc.contents, d);
+  const structure = checkStructure(doc.contents, d, 'config files');
+  // As in a rules file: reading on would report every alias a second time, as a wrong value.
+  if (structure.hasAliases) throw new InvalidConfigError(d.sorted());
   const r = new Reader(d, structure.skip);
   const base = dirname(resolve(file));
   const entries = r.map(doc.contents, 'config', 'a map with at least rules: and data:') ?? [];
@@ -351,7 +352,7 @@ function duration (node: unknown, r: Reader, path: string, expect: string, ok: (
  */
 function readNats (e: Entry | undefined, r: Reader, base: string): ServeConfig['nats'] | null {
   if (e === undefined) return null;
-  const entries = r.knownMap(e.value, 'config.nats', 'config.nats', NATS_KEYS, 'a map with servers (a list of nats:// URLs) and optionally prefix, user and password, token, nkey, creds and tls');
+  const entries = secretMap(e.value, 'config.nats', 'a map with servers (a list of nats:// URLs) and optionally prefix, user and password, token, nkey, creds and tls', r, NATS_KEYS);
   if (entries === undefined) return null;
   const of = new Map(entries.map((x) => [x.key, x.value]));
   const servers: string[] = [];
@@ -448,9 +449,28 @@ function readNatsSecret (node: unknown, path: string, what: string, r: Reader): 
     const text = textOf(node);
     if (text !== '') return text;
   }
-  const kind = isMissing(node) ? 'nothing' : isScalar(node) ? (node.value === '' ? 'empty text' : `a ${typeof node.value}`) : isMap(node) ? 'a map' : 'a list';
-  r.d.at(node, `${path} must be text (${what}), got ${kind}`);
+  r.d.at(node, `${path} must be text (${what}), got ${kindOf(node)}`);
   return undefined;
+}
+
+/** What `node` is, for a message about a setting that holds secrets: never the value itself. */
+function kindOf (node: unknown): string {
+  if (isMissing(node)) return 'nothing';
+  if (isScalar(node)) return node.value === '' ? 'empty text' : node.value === null ? 'null' : `a ${typeof node.value}`;
+  return isMap(node) ? 'a map' : 'a list';
+}
+
+/**
+ * The entries of a map that holds secrets (config.api, its tokens, config.nats), or undefined
+ * (reported): a token given where the map belongs (`tokens: SECRET`), or the map written as a
+ * list, must not be echoed back.
+ */
+function secretMap (node: unknown, path: string, expect: string, r: Reader, known?: readonly string[]): Entry[] | undefined {
+  if (!isMap(node)) {
+    r.d.at(node, `${path} must be ${expect}, got ${kindOf(node)}${isMissing(node) ? '' : ' (not shown: it may hold a secret)'}`);
+    return undefined;
+  }
+  return known === undefined ? r.map(node, path) : r.knownMap(node, path, path, known);
 }
 
 /**
@@ -540,7 +560,7 @@ function readSecret (node: unknown, path: string, r: Reader): string | undefined
 /** `api: { token: SECRET }` and/or `api: { tokens: { NAME: SECRET, … } }`. */
 function readApi (e: Entry | undefined, r: Reader): ServeConfig['api'] | undefined {
   if (e === undefined) return { tokens: [] };
-  const entries = r.knownMap(e.value, 'config.api', 'config.api', API_KEYS, 'a map with token (a secret) or tokens (name: secret)');
+  const entries = secretMap(e.value, 'config.api', 'a map with token (a secret) or tokens (name: secret)', r, API_KEYS);
   if (entries === undefined) return undefined;
   const tokens: ApiToken[] = [];
   let ok = true;
@@ -550,11 +570,14 @@ function readApi (e: Entry | undefined, r: Reader): ServeConfig['api'] | undefin
       if (secret === undefined) ok = false; else tokens.push({ name: DEFAULT_TOKEN_NAME, secret });
       continue;
     }
-    const named = r.map(entry.value, 'config.api.tokens', 'a map of token name: secret');
+    const named = secretMap(entry.value, 'config.api.tokens', 'a map of token name: secret', r);
     if (named === undefined) { ok = false; continue; }
     for (const t of named) {
       if (!/^[A-Za-z0-9_.-]+$/.test(t.key)) {
-        r.d.at(t.keyNode, `config.api.tokens: a token name must be letters, digits, _ . or -, got ${got(t.keyNode)}`);
+        // `ops:SECRET` is one key to YAML: never shown past its colon.
+        const glued = gluedKey(t.key);
+        const shown = glued === undefined ? got(t.keyNode) : `"${glued.shown}"; did you mean "${glued.key}: …" (a space after the colon)?`;
+        r.d.at(t.keyNode, `config.api.tokens: a token name must be letters, digits, _ . or -, got ${shown}`);
         ok = false;
         continue;
       }

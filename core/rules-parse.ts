@@ -5,7 +5,7 @@
  * Top-level sections are read here; rules, filters, channels and the tariff have their own
  * modules. Lists are read before everything that refers to them, whatever order the file has.
  */
-import { LineCounter, isSeq, parseDocument } from 'yaml';
+import { isSeq, parseDocument } from 'yaml';
 import { isSupportedCountry } from 'libphonenumber-js/min';
 import type { ChannelConfig, RuleConfig, RulesConfig, Tariff } from './rules-config.js';
 import { InvalidRulesError } from './errors.js';
@@ -35,17 +35,11 @@ const DEFAULT_HALF_LIFE_MS = 86_400_000;
  * list and limits files it refers to. Throws InvalidRulesError listing every problem.
  */
 export function parseRules (text: string, file: string, source: RulesSource): RulesConfig {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
-  const d = new Diagnostics(file, lines);
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: false });
+  const d = new Diagnostics(file, text);
   if (doc.errors.length > 0) {
     // The tree after a syntax error is a guess; checking it would mostly report the guess.
-    const seen = new Set<number>();
-    for (const err of doc.errors) {
-      if (seen.has(err.pos[0])) continue;
-      seen.add(err.pos[0]);
-      d.atOffset(err.pos[0], `invalid YAML: ${err.message}`);
-    }
+    d.syntax(doc.errors);
     throw new InvalidRulesError(d.sorted());
   }
   const structure = checkStructure(doc.contents, d);

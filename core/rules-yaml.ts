@@ -4,8 +4,8 @@
  * `<path> must be <expectation>, got <value>` at the node. Readers return undefined after
  * reporting, so callers go on and every problem in the file is found in one pass.
  */
-import type { LineCounter, Node, Pair, Scalar } from 'yaml';
-import { isAlias, isMap, isScalar, isSeq } from 'yaml';
+import type { Node, Pair, Scalar, YAMLError } from 'yaml';
+import { LineCounter, isAlias, isMap, isScalar, isSeq } from 'yaml';
 import type { Diagnostic } from './errors.js';
 import { show } from './errors.js';
 import { didYouMean } from './did-you-mean.js';
@@ -18,9 +18,16 @@ export class Diagnostics {
   private readonly lines: LineCounter;
   private readonly items: Pending[] = [];
 
-  constructor (file: string, lines: LineCounter) {
+  /**
+   * `text` is the file, for its line starts. They are counted here rather than by the YAML
+   * lexer, whose LineCounter misses the line breaks inside a token it skips while recovering
+   * from a syntax error: every problem after it would get a column past the end of its line.
+   */
+  constructor (file: string, text: string) {
     this.file = file;
-    this.lines = lines;
+    this.lines = new LineCounter();
+    this.lines.addNewLine(0);
+    for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) this.lines.addNewLine(i + 1);
   }
 
   get count (): number { return this.items.length; }
@@ -30,14 +37,41 @@ export class Diagnostics {
     this.atOffset(startOf(node), message);
   }
 
+  /**
+   * Control and invisible characters in `message` (from a key or a token as written:
+   * `"a\nb":`, a stray CR, a no-break space pasted into a key) are escaped as in JSON:
+   * `vigil check` prints one problem a line, and each as it reads in the file.
+   */
   atOffset (offset: number, message: string): void {
-    const { line, col } = this.lines.linePos(offset);
-    this.items.push({ order: offset, seq: this.items.length, d: { file: this.file, line, col, message } });
+    const { line, col } = this.lines.linePos(Math.max(0, offset));
+    this.items.push({ order: offset, seq: this.items.length, d: { file: this.file, line, col, message: message.replace(UNSEEN, escapeUnseen) } });
+  }
+
+  /**
+   * The YAML parser's errors, one a position. Its messages quote the token they stopped at,
+   * which may be thousands of characters long: clipped like any value.
+   */
+  syntax (errors: readonly YAMLError[]): void {
+    const seen = new Set<number>();
+    for (const err of errors) {
+      if (seen.has(err.pos[0])) continue;
+      seen.add(err.pos[0]);
+      // `Unexpected scalar token in YAML stream: "…"`, the token as JSON.
+      const m = /^([^"]*: )(".*")$/s.exec(err.message);
+      // The parser runs out of stack on collections nested hundreds deep, and says only that.
+      // And names its own API when the text holds several documents.
+      const message = err.code === 'RESOURCE_EXHAUSTION'
+        ? `lists or maps nested too deeply to read (${err.message})`
+        : err.code === 'MULTIPLE_DOCS'
+          ? 'a second document starts here; the file must be one document'
+          : m === null ? clip(err.message, 200) : `${m[1] as string}${clip(m[2] as string, 60)}`;
+      this.atOffset(err.pos[0], `invalid YAML: ${message}`);
+    }
   }
 
   /** A problem in another file (a list or limits file), sorted where `node` refers to it. */
   external (node: unknown, d: Diagnostic): void {
-    this.items.push({ order: startOf(node), seq: this.items.length, d });
+    this.items.push({ order: startOf(node), seq: this.items.length, d: { ...d, message: d.message.replace(UNSEEN, escapeUnseen) } });
   }
 
   /** Where `node` starts (1-based line and column). */
@@ -53,6 +87,24 @@ export class Diagnostics {
   sorted (): Diagnostic[] {
     return [...this.items].sort((a, b) => a.order - b.order || a.seq - b.seq).map((p) => p.d);
   }
+}
+
+const ESCAPES: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * What a terminal shows as nothing, as a space or as a line break: control characters,
+ * no-break and zero-width spaces, direction marks, a byte-order mark inside the text, lone
+ * surrogates. Shown raw, a key pasted with one read `unknown key "measure"; did you mean "measure"?`.
+ */
+// eslint-disable-next-line no-control-regex
+const UNSEEN = /[\u0000-\u001f\u007f-\u00a0\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+function escapeUnseen (c: string): string {
+  return ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+}
+
+function clip (text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
 export function startOf (node: unknown): number {
@@ -109,14 +161,15 @@ export interface Structure {
 /**
  * Checks the whole tree once before reading it: map keys must be plain text and unique, and
  * aliases are refused (a rules file should read the same top to bottom, and an alias would
- * also let a small file expand into a huge filter).
+ * also let a small file expand into a huge filter). `files` names the kind of file in that
+ * message (the node config is read with the same checks).
  */
-export function checkStructure (root: unknown, d: Diagnostics): Structure {
+export function checkStructure (root: unknown, d: Diagnostics, files = 'rules files'): Structure {
   const skip = new WeakSet<Pair>();
   let hasAliases = false;
   const walk = (node: unknown): void => {
     if (isAlias(node)) {
-      d.at(node, `aliases (*${node.source}) are not supported in rules files; write the value out`);
+      d.at(node, `aliases (*${node.source}) are not supported in ${files}; write the value out`);
       hasAliases = true;
     } else if (isMap(node)) {
       const seen = new Map<string, unknown>();
@@ -181,7 +234,13 @@ export class Reader {
   onlyKnown (entries: readonly Entry[], where: string, known: readonly string[]): Entry[] {
     return entries.filter((e) => {
       if (known.includes(e.key)) return true;
-      this.d.at(e.keyNode, `unknown key "${e.key}" in ${where}${didYouMean(e.key, known)}`);
+      const glued = gluedKey(e.key);
+      if (glued !== undefined) {
+        const hint = known.includes(glued.key) ? `; did you mean "${glued.key}: …" (a space after the colon)?` : '';
+        this.d.at(e.keyNode, `unknown key "${glued.shown}" in ${where}${hint}`);
+      } else {
+        this.d.at(e.keyNode, `unknown key "${e.key}" in ${where}${didYouMean(e.key, known)}`);
+      }
       return false;
     });
   }
@@ -226,6 +285,16 @@ export class Reader {
     this.d.at(node, `${path} must be ${orList(values)}, got ${got(node)}${hint}`);
     return undefined;
   }
+}
+
+/**
+ * `secret:s3cr3t`, a key and its value without the space YAML needs after the colon: one key
+ * to YAML. Shown up to the colon only, since the value may be a secret (a channel's secret, an
+ * API token, a NATS password); undefined for any other key.
+ */
+export function gluedKey (key: string): { key: string, shown: string } | undefined {
+  const m = /^([^:\s]+):\S/.exec(key);
+  return m === null ? undefined : { key: m[1] as string, shown: `${m[1] as string}:…` };
 }
 
 /** `a, b or c` */

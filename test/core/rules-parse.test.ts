@@ -856,6 +856,67 @@ const ROWS: readonly Row[] = [
     expected: [`${R}:3:1 invalid YAML: Tabs are not allowed as indentation`],
   },
   {
+    // The YAML lexer skips the line break inside "count\n    window" while recovering: the
+    // problems after it were placed on line 4, past its end (4:30, 4:32).
+    name: 'YAML syntax error: positions after a token that spans lines are on the right line',
+    text: 'version: 1\nrules:\n  - id: a\n}   measure: count\n    window: day\n',
+    expected: [
+      `${R}:4:1 invalid YAML: Unexpected flow-map-end token in YAML stream: "}"`,
+      `${R}:4:5 invalid YAML: Unexpected scalar token in YAML stream: "measure"`,
+      `${R}:4:12 invalid YAML: Unexpected map-value-ind token in YAML stream: ":"`,
+      `${R}:4:14 invalid YAML: Unexpected scalar token in YAML stream: "count\\n    window"`,
+      `${R}:5:11 invalid YAML: Unexpected map-value-ind token in YAML stream: ":"`,
+      `${R}:5:13 invalid YAML: Unexpected scalar token in YAML stream: "day"`,
+    ],
+  },
+  {
+    // It said `Source contains multiple documents; please use YAML.parseAllDocuments()`.
+    name: 'YAML syntax error: a second document',
+    text: 'version: 1\nrules: []\n---\nversion: 1\n',
+    expected: [`${R}:3:1 invalid YAML: a second document starts here; the file must be one document`],
+  },
+  {
+    // The whole token was quoted: a 20,000-character value made a 20,000-character message.
+    name: 'YAML syntax error: a long token is clipped like any value',
+    text: `version: 1\nrules:\n  - id: a\n} description: "${'a'.repeat(100)}"\n`,
+    expected: [
+      `${R}:4:1 invalid YAML: Unexpected flow-map-end token in YAML stream: "}"`,
+      `${R}:4:3 invalid YAML: Unexpected scalar token in YAML stream: "description"`,
+      `${R}:4:14 invalid YAML: Unexpected map-value-ind token in YAML stream: ":"`,
+      `${R}:4:16 invalid YAML: Unexpected double-quoted-scalar token in YAML stream: "\\"${'a'.repeat(56)}…`,
+    ],
+  },
+  {
+    // A no-break space pasted into a key, a byte-order mark or a zero-width space: the message
+    // read `unknown key "measu re"; did you mean "measure"?`, or the same word twice.
+    name: 'invisible characters of a key are shown escaped',
+    text: 'version: 1\nrules:\n  - id: a\n    measu\u00a0re: count\n    window: day\n    limit: 1\n    by\ufeff: account\n    where: { caller: [a], "\u200bcountry": DE }\n',
+    expected: [
+      `${R}:3:5 rules[0].measure is required`,
+      `${R}:4:5 unknown key "measu\\u00a0re" in rule "a"; did you mean "measure"?`,
+      `${R}:7:5 unknown key "by\\ufeff" in rule "a"; did you mean "by"?`,
+      `${R}:8:27 unknown field "\\u200bcountry" in rules[0].where; did you mean "country"?`,
+    ],
+  },
+  {
+    // `secret:change-me` is one key to YAML (no space after the colon): the message showed it
+    // whole, the channel's secret with it.
+    name: 'a key glued to its value is shown up to the colon, with the fix',
+    text: withRules('  - { id: a, measure: count, window: day, limit: 1 }').replace('  fraud-desk: { type: log }', '  fraud-desk: { type: webhook, url: "http://127.0.0.1/", secret:change-me }'),
+    expected: [`${R}:7:58 unknown key "secret:…" in channel "fraud-desk"; did you mean "secret: …" (a space after the colon)?`],
+  },
+  {
+    // A stray CR (a file edited on two systems) or a quoted key with a line break was printed
+    // as is: the terminal broke the line or jumped back to its start.
+    name: 'control characters of a key are shown escaped, each problem on one line',
+    text: withRules('  - id: a', '    measure: count', '    window: day', '    lim\rit: 1', '  - { id: b, measure: count, window: day, limit: 1, where: { "a\\nb\\u0000": 1 } }'),
+    expected: [
+      `${R}:9:5 rules[0].limit is required (or adaptive: { over, factor, min })`,
+      `${R}:12:5 unknown key "lim\\rit" in rule "a"; did you mean "limit"?`,
+      `${R}:13:62 unknown field "a\\nb\\u0000" in rules[1].where`,
+    ],
+  },
+  {
     name: 'several errors across the file come back at once, in file order',
     text: [
       'version: 1',
@@ -906,6 +967,13 @@ for (const row of ROWS) {
     assert.equal(diagnosticsOf(row.text, row.files, row.file), row.expected);
   });
 }
+
+bad('collections nested too deeply for the YAML parser are refused with a message that says so', () => {
+  // Where the parser's stack runs out depends on the machine: the line is certain, the column not.
+  const got = diagnosticsOf(`version: 1\nrules: ${'['.repeat(5000)}${']'.repeat(5000)}\n`);
+  assert.is(got.length, 1);
+  assert.match(got[0] as string, /^rules\.yaml:2:\d+ invalid YAML: lists or maps nested too deeply to read \(Maximum call stack size exceeded\)$/);
+});
 
 bad('an empty file', () => {
   assert.equal(diagnosticsOf(''), [`${R}:1:1 the rules file must be a map of top-level keys (version, rules, …), got nothing`]);
