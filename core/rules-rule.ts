@@ -256,6 +256,8 @@ function parseWarning (node: unknown, path: string, s: RuleScope): Warning | und
   return { kind: 'share', value: pct / 100 };
 }
 
+const ADAPTIVE_OVER_MAX = 1000;
+
 function parseAdaptive (node: unknown, path: string, s: RuleScope, limit: number | undefined, hasLimit: boolean): Adaptive | undefined {
   const r = s.r;
   const entries = r.knownMap(node, path, path, ['over', 'factor', 'min'], 'a map { over: N, factor: K, min: M }');
@@ -264,7 +266,9 @@ function parseAdaptive (node: unknown, path: string, s: RuleScope, limit: number
     const e = entries.find((x) => x.key === key);
     return e === undefined ? undefined : r.number(e.value, `${path}.${key}`, expect, ok);
   };
-  const over = field('over', 'an integer >= 1', (n) => Number.isInteger(n) && n >= 1);
+  // Each key keeps `over` windows of history: a bound keeps a typo (over: 100000000) from
+  // costing seconds a record and the heap; 1000 is years of days, weeks of minutes.
+  const over = field('over', `an integer from 1 to ${ADAPTIVE_OVER_MAX} (completed windows each key keeps)`, (n) => Number.isInteger(n) && n >= 1 && n <= ADAPTIVE_OVER_MAX);
   const factor = field('factor', 'a number > 0', positive);
   const min = field('min', 'a number >= 0', nonNegative);
   const minEntry = entries.find((x) => x.key === 'min');

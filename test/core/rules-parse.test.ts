@@ -577,7 +577,8 @@ const ROWS: readonly Row[] = [
       '  - { id: d, measure: count, window: day, limit: 10, warning: "120%" }',
       '  - { id: e, measure: count, window: day, limit: 10, warning: "80%", severity: warning }',
       '  - { id: f, measure: count, window: day, limit: 10, warning: lots }',
-      '  - { id: g, measure: count, window: day, limit: 10, adaptive: { over: 0, factr: 2, min: 5 } }'
+      '  - { id: g, measure: count, window: day, limit: 10, adaptive: { over: 0, factr: 2, min: 5 } }',
+      '  - { id: h, measure: count, window: day, adaptive: { over: 100000000, factor: 2, min: 5 } }'
     ),
     expected: [
       `${R}:9:5 rules[0].limit is required (or adaptive: { over, factor, min })`,
@@ -588,9 +589,10 @@ const ROWS: readonly Row[] = [
       `${R}:15:63 rules[4].warning needs severity critical (the warning threshold alerts at severity warning, the limit at the rule's severity), got severity "warning"`,
       `${R}:16:63 rules[5].warning must be a number >= 0 or a share of the limit such as "80%", got "lots"`,
       `${R}:17:64 rules[6].adaptive.factor is required`,
-      `${R}:17:72 rules[6].adaptive.over must be an integer >= 1, got 0`,
+      `${R}:17:72 rules[6].adaptive.over must be an integer from 1 to 1000 (completed windows each key keeps), got 0`,
       `${R}:17:75 unknown key "factr" in rules[6].adaptive; did you mean "factor"?`,
       `${R}:17:85 rules[6].adaptive.min cannot be given with limit: limit is then the floor`,
+      `${R}:18:61 rules[7].adaptive.over must be an integer from 1 to 1000 (completed windows each key keeps), got 100000000`,
     ],
   },
   {
