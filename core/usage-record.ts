@@ -156,8 +156,9 @@ function parseAttrs (o: Input, given: unknown, unknown: boolean): Record<string,
     if (name === '__proto__') throw new InvalidRecordError(name, 'a field name other than __proto__', v);
     if (!isScalar(v)) throw new InvalidRecordError(name, `${SCALAR} (unknown fields are kept under attrs)`, v);
     attrs ??= {};
-    // `attrs.NAME` given explicitly wins over a top-level NAME.
-    if (!(name in attrs)) attrs[name] = v;
+    // `attrs.NAME` given explicitly wins over a top-level NAME. Own keys only: `in` would see
+    // Object.prototype's, and drop a field named toString or constructor.
+    if (!Object.hasOwn(attrs, name)) attrs[name] = v;
   }
   return attrs;
 }

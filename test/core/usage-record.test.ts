@@ -226,6 +226,26 @@ fields('keeps unknown scalar fields under attrs; explicit attrs win on a clash',
   assert.equal(r.attrs, { tier: 'gold', roaming: false, cell_id: 4711, vip: true });
 });
 
+// Fields named like a member of Object.prototype are fields like any other (they used to be
+// dropped: `name in attrs` saw the prototype's). JSON.parse, as a producer's JSON arrives.
+const PROTO_NAMED: Array<[string, string, Record<string, unknown>]> = [
+  ['toString', '{"toString":"x"}', { toString: 'x' }],
+  ['constructor', '{"constructor":"Object"}', { constructor: 'Object' }],
+  ['hasOwnProperty', '{"hasOwnProperty":1}', { hasOwnProperty: 1 }],
+  ['valueOf', '{"valueOf":false}', { valueOf: false }],
+  ['prototype', '{"prototype":"p"}', { prototype: 'p' }],
+  ['isPrototypeOf and __defineGetter__', '{"isPrototypeOf":2,"__defineGetter__":"g"}', { isPrototypeOf: 2, __defineGetter__: 'g' }],
+  ['constructor under attrs and at the top (attrs win)', '{"attrs":{"constructor":"a"},"constructor":"top"}', { constructor: 'a' }],
+];
+for (const [name, extra, attrs] of PROTO_NAMED) {
+  fields(`keeps an unknown field named ${name} under attrs`, () => {
+    const input = JSON.parse(`{"ts":"2026-07-01T10:00:00Z","account":"A1","called":"+252612345678",${extra.slice(1)}`) as Record<string, unknown>;
+    const r = parseUsageRecord(input, CTX);
+    assert.equal(r.attrs, attrs);
+    assert.ok(Object.keys(attrs).every((k) => Object.hasOwn(r.attrs!, k)));
+  });
+}
+
 fields('ignores derived fields in the input and computes them', () => {
   const r = parse({ country: 'XX', hour: 99, weekday: 'fri', minuteOfDay: -1, group: ['x'], called_raw: 'nope' });
   assert.is(r.country, 'SO');
