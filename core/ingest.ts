@@ -19,7 +19,8 @@ function clip (raw: unknown): string {
     const text = JSON.stringify(raw) ?? String(raw);
     return text.length > 4096 ? text.slice(0, 4096) : text;
   } catch {
-    return String(raw);
+    // Nested too deep for JSON.stringify (and for String()), or holding a bigint.
+    return show(raw, 4096);
   }
 }
 

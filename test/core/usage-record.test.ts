@@ -99,6 +99,12 @@ const ROWS: Array<[string, unknown, string, string]> = [
   ['an unknown field with an object value', { ...BASE, cell: { lac: 1 } }, 'cell', 'record.cell must be a string, number or boolean (unknown fields are kept under attrs), got {"lac":1}'],
   ['an unknown field with an array value', { ...BASE, hops: [1, 2] }, 'hops', 'record.hops must be a string, number or boolean (unknown fields are kept under attrs), got [1,2]'],
   ['an unknown field named __proto__', JSON.parse('{"ts":"2026-07-01T10:00:00Z","account":"A1","called":"+49","__proto__":"x"}'), '__proto__', 'record.__proto__ must be a field name other than __proto__, got "x"'],
+  // Nested deeper than JSON.stringify (or String()) can go: the message used to be "Maximum
+  // call stack size exceeded", or "got [object Object]".
+  ['a record nested 20,000 arrays deep', JSON.parse(`${'['.repeat(20_000)}${']'.repeat(20_000)}`), 'record', `record must be an object, got ${'['.repeat(59)}…`],
+  ['an unknown field nested 20,000 arrays deep', { ...BASE, x: JSON.parse(`${'['.repeat(20_000)}${']'.repeat(20_000)}`) }, 'x', `record.x must be a string, number or boolean (unknown fields are kept under attrs), got ${'['.repeat(59)}…`],
+  ['an attrs value nested 20,000 objects deep', { ...BASE, attrs: { x: JSON.parse(`${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}`) } }, 'attrs.x', `record.attrs.x must be a string, number or boolean, got ${'{"a":'.repeat(12).slice(0, 59)}…`],
+  ['an attrs value holding a 64-bit integer (MessagePack)', { ...BASE, attrs: { n: { v: 2n ** 64n } } }, 'attrs.n', 'record.attrs.n must be a string, number or boolean, got {"v":18446744073709551616n}'],
 ];
 
 for (const [name, input, field, message] of ROWS) {
