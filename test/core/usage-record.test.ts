@@ -48,6 +48,7 @@ function rejects (input: unknown, field: string, message: string, ctx = CTX): vo
 const bad = suite('core/usage-record: bad records');
 
 const TS = 'record.ts must be an ISO 8601 time with an offset or epoch milliseconds';
+const TS_RANGE = 'record.ts must be a time from 1973-03-03T09:46:40Z to 9999-12-31T23:59:59.999Z';
 const ROWS: Array<[string, unknown, string, string]> = [
   ['a number instead of an object', 42, 'record', 'record must be an object, got 42'],
   ['an array instead of an object', [1], 'record', 'record must be an object, got [1]'],
@@ -66,6 +67,14 @@ const ROWS: Array<[string, unknown, string, string]> = [
   ['ts in epoch seconds', { ...BASE, ts: 1_782_900_000 }, 'ts', 'record.ts must be epoch milliseconds (not seconds) >= 100000000000, got 1782900000'],
   ['ts in epoch seconds, as CSV text', { ...BASE, ts: '1782900000' }, 'ts', 'record.ts must be epoch milliseconds (not seconds) >= 100000000000, got "1782900000"'],
   ['ts past year 9999', { ...BASE, ts: 3e14 }, 'ts', 'record.ts must be epoch milliseconds <= 253402300799999 (year 9999), got 300000000000000'],
+  // ISO times out of the range epoch milliseconds may take: year 0 used to be accepted with
+  // its hour and windows in Intl's 19xx, and a late reason said "1901-01-01T00:53:28+16663824:53.46…".
+  ['ts in year 0', { ...BASE, ts: '0000-01-01T00:00:00Z' }, 'ts', `${TS_RANGE}, got "0000-01-01T00:00:00Z"`],
+  ['ts in year 1 with the largest offset', { ...BASE, ts: '0001-01-01T00:00:00+23:59' }, 'ts', `${TS_RANGE}, got "0001-01-01T00:00:00+23:59"`],
+  ['ts in local mean time (1899)', { ...BASE, ts: '1899-06-01T12:00:00+01:00' }, 'ts', `${TS_RANGE}, got "1899-06-01T12:00:00+01:00"`],
+  ['ts before the epoch', { ...BASE, ts: '1969-12-31T23:59:59Z' }, 'ts', `${TS_RANGE}, got "1969-12-31T23:59:59Z"`],
+  ['ts one ms before 1973-03-03T09:46:40Z', { ...BASE, ts: '1973-03-03T09:46:39.999Z' }, 'ts', `${TS_RANGE}, got "1973-03-03T09:46:39.999Z"`],
+  ['ts past year 9999 by its offset', { ...BASE, ts: '9999-12-31T23:59:59-23:59' }, 'ts', `${TS_RANGE}, got "9999-12-31T23:59:59-23:59"`],
   ['missing account', { ts: BASE.ts, called: '+49' }, 'account', 'record.account must be a non-empty string, got nothing'],
   ['empty account', { ...BASE, account: '' }, 'account', 'record.account must be a non-empty string, got ""'],
   ['blank account', { ...BASE, account: '  ' }, 'account', 'record.account must be a non-empty string, got "  "'],
@@ -154,6 +163,10 @@ fields('reads ts as ISO 8601 with Z or an offset, epoch ms, or epoch ms as text'
   assert.is(parse({ ts: '2026-07-01T10:00:00,5Z' }).ts, at + 500);
   assert.is(parse({ ts: at }).ts, at);
   assert.is(parse({ ts: String(at) }).ts, at);
+  // The ends of the range, as ISO text.
+  assert.is(parse({ ts: '1973-03-03T09:46:40Z' }).ts, 100_000_000_000);
+  assert.is(parse({ ts: '9999-12-31T23:59:59.999Z' }).ts, 253_402_300_799_999);
+  assert.is(parse({ ts: '1973-03-03T10:46:40+01:00' }).ts, 100_000_000_000);
   assert.is(parseTimestamp('2024-02-29T00:00:00Z'), Date.UTC(2024, 1, 29));
 });
 
