@@ -1,0 +1,395 @@
+// Seeded mutants of valid usage records for the fuzz tests (test/**/fuzz-*.test.ts), and the
+// model they are checked against: which records an input holds and on which line each starts.
+// Inputs are bytes, so that invalid UTF-8, NUL bytes and a byte-order mark in the middle of a
+// line can be written; a mutant never holds a `\n` of its own unless it means to (a CSV field
+// spanning lines, CR-only line ends that join lines).
+//   const rnd = mulberry32(1);
+//   const file = jsonlInput(rnd, lines, { mutants: 0.5 });  // { bytes, units }
+//   const model = recordSpans(splitLines(file.bytes), 'jsonl');  // one span per record
+import * as assert from 'uvu/assert';
+import { MAX_RECORD_BYTES, type Reject, type UsageRecord } from '../../core/usage-record.js';
+import { type Rng, intBetween, pick } from './prng.js';
+
+// ---------------------------------------------------------------------------------------------
+// values
+
+/** JSON texts of every wrong type and odd number, written as text so 1e400 and -0 stay as sent. */
+export const ODD_JSON: readonly string[] = [
+  'null', 'true', 'false', '0', '-0', '-1', '1.5', '1e400', '-1e400', '1e-400', '18446744073709551616',
+  '-9223372036854775808', '9007199254740993', '""', '" "', '"x"', '"\\u0000"', '"\\ud800"', '"\\ufeff"', '[]', '[1]',
+  '{}', '{"a":1}', '{"__proto__":{"x":1}}', '"true"', '"-1"', '"1e400"', '"Infinity"', '"NaN"', '"é😀日本"',
+];
+
+/** Event times out of range or not times at all, as JSON texts. */
+export const ODD_TS: readonly string[] = [
+  '"0000-01-01T00:00:00Z"', '"0001-01-01T00:00:00+23:59"', '"1969-12-31T23:59:59Z"', '"1899-06-01T12:00:00+01:00"',
+  '"9999-12-31T23:59:59Z"', '"9999-12-31T23:59:59-23:59"', '"275760-09-13T00:00:00Z"', '"+275760-09-13T00:00:00.000Z"',
+  '"-000001-01-01T00:00:00Z"', '"2026-02-29T10:00:00Z"', '"2026-03-29T02:30:00+01:00"', '"2026-03-29T02:30:00"',
+  '-1', '-62167219200000', '8640000000000000', '8640000000000001', '-8640000000000001', '1e400', '-0', '0', '"-0"',
+  '"1700000000"', '"１７００００００００００００"', '1.7e12', '1700000000000.5', '"2026-07-01T10:00:00.123456789Z"',
+];
+
+/** Keys that name a member of Object.prototype, or are one. */
+export const PROTO_KEYS: readonly string[] = ['__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf', '__defineGetter__', 'isPrototypeOf'];
+
+const INVALID_UTF8: readonly number[][] = [
+  [0xff], [0xfe], [0xc3], [0xe2, 0x82], [0xf0, 0x9f, 0x98], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0x80], [0xf8, 0x88, 0x80, 0x80, 0x80],
+];
+const BOM = [0xef, 0xbb, 0xbf];
+const UNICODE: readonly string[] = ['Zürich', '東京', '😀', 'مرحبا', 'a\u0301', '\u2028', 'ß'];
+
+// ---------------------------------------------------------------------------------------------
+// byte mutations, on a line without its line break
+
+/** One random byte-level change: NUL, invalid UTF-8, a BOM, a CR, a cut (maybe inside a character). */
+export function mutateBytes (rnd: Rng, line: Buffer): { bytes: Buffer, how: string } {
+  const at = intBetween(rnd, 0, line.length);
+  const splice = (insert: readonly number[], cut = 0): Buffer => Buffer.concat([line.subarray(0, at), Buffer.from(insert), line.subarray(Math.min(line.length, at + cut))]);
+  switch (intBetween(rnd, 0, 7)) {
+    case 0: return { bytes: splice([0]), how: 'NUL byte' };
+    case 1: return { bytes: splice(pick(rnd, INVALID_UTF8)), how: 'invalid UTF-8' };
+    case 2: return { bytes: splice(BOM), how: 'BOM in the middle' };
+    case 3: return { bytes: splice([0x0d]), how: 'CR in the middle' };
+    case 4: return { bytes: line.subarray(0, at), how: 'cut short' };
+    case 5: return { bytes: splice([intBetween(rnd, 0x0e, 0xff)], 1), how: 'byte replaced' };
+    case 6: return { bytes: splice([], intBetween(rnd, 1, 8)), how: 'bytes dropped' };
+    default: return { bytes: splice([...line.subarray(at, at + intBetween(rnd, 1, 20))]), how: 'bytes repeated' };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON lines
+
+/** A JSON object's members as [key, value text], so values can be any text (1e400, -0). */
+type Members = Array<[string, string]>;
+
+function membersOf (line: string): Members {
+  return Object.entries(JSON.parse(line) as Record<string, unknown>).map(([k, v]) => [k, JSON.stringify(v)]);
+}
+
+function objectText (members: Members): string {
+  return `{${members.map(([k, v]) => `${JSON.stringify(k)}:${v}`).join(',')}}`;
+}
+
+const RECORD_FIELDS = ['id', 'ts', 'account', 'subscription', 'caller', 'called', 'service', 'duration', 'answered', 'cost',
+  'currency', 'trunk', 'provider', 'direction', 'origin', 'device', 'attrs', 'called_raw', 'country', 'hour', 'group'];
+
+/** What a JSON-lines mutant is, for a failing assertion's message and for what a test expects. */
+export interface JsonMutant {
+  readonly text: Buffer;
+  readonly how: string;
+  /** true: must be accepted (given a watermark that does not make it late); false: must be rejected; undefined: either */
+  readonly valid: boolean | undefined;
+}
+
+/** A random mutant of the valid JSON record `line`. */
+export function mutateJsonLine (rnd: Rng, line: string): JsonMutant {
+  const m = membersOf(line);
+  const text = (s: string): Buffer => Buffer.from(s);
+  const at = (): number => intBetween(rnd, 0, m.length - 1);
+  switch (intBetween(rnd, 0, 13)) {
+    case 0: {
+      const field = pick(rnd, RECORD_FIELDS);
+      const value = pick(rnd, ODD_JSON);
+      const i = m.findIndex(([k]) => k === field);
+      if (i >= 0) m[i] = [field, value]; else m.push([field, value]);
+      return { text: text(objectText(m)), how: `${field}: ${value}`, valid: undefined };
+    }
+    case 1: {
+      const ts = pick(rnd, ODD_TS);
+      return { text: text(objectText(m.map(([k, v]) => [k, k === 'ts' ? ts : v]))), how: `ts: ${ts}`, valid: undefined };
+    }
+    case 2: {
+      const [name] = m.splice(at(), 1)[0]!;
+      return { text: text(objectText(m)), how: `without ${name}`, valid: undefined };
+    }
+    case 3: {
+      const key = pick(rnd, PROTO_KEYS);
+      const value = pick(rnd, ['"x"', '1', 'true', '{"polluted":true}', 'null', '[]']);
+      const inAttrs = rnd() < 0.5;
+      if (inAttrs) m.push(['attrs', `{${JSON.stringify(key)}:${value}}`]); else m.splice(at(), 0, [key, value]);
+      return { text: text(objectText(m)), how: `${inAttrs ? 'attrs.' : ''}${key}: ${value}`, valid: undefined };
+    }
+    case 4: {
+      const [k] = m[at()]!;
+      const value = pick(rnd, ODD_JSON);
+      if (rnd() < 0.5) m.unshift([k, value]); else m.push([k, value]);
+      return { text: text(objectText(m)), how: `duplicate ${k}`, valid: undefined };
+    }
+    case 5: {
+      const depth = intBetween(rnd, 1, 30_000);
+      const open = rnd() < 0.5 ? '[' : '{"a":';
+      const close = open === '[' ? ']' : '}';
+      const deep = `${open.repeat(depth)}${open === '[' ? '' : '1'}${close.repeat(depth)}`;
+      if (rnd() < 0.3) return { text: text(deep), how: `nested ${depth} deep`, valid: false };
+      m.push([rnd() < 0.5 ? 'x' : 'attrs', deep]);
+      return { text: text(objectText(m)), how: `a field nested ${depth} deep`, valid: false };
+    }
+    case 6: {
+      const size = pick(rnd, [MAX_RECORD_BYTES + 1000, 1 << 20]);
+      if (rnd() < 0.2) return { text: text('['.repeat(100_000)), how: '100k [', valid: false };
+      m.push(['pad', JSON.stringify('p'.repeat(size))]);
+      return { text: text(objectText(m)), how: `a line of ${size} bytes`, valid: false };
+    }
+    case 7: {
+      const value = pick(rnd, ['[]', '"text"', '1', 'null', 'true', `[${line}]`, `${line} ${line}`, `${line},`, '{', '}', line.slice(0, -1)]);
+      return { text: text(value), how: `not one object: ${value.slice(0, 20)}`, valid: false };
+    }
+    case 8: case 9: case 10: {
+      const { bytes, how } = mutateBytes(rnd, text(line));
+      return { text: bytes, how, valid: undefined };
+    }
+    case 11: {
+      const field = pick(rnd, ['account', 'caller', 'called', 'trunk', 'device']);
+      const was = m.find(([k]) => k === field)?.[1];
+      const value = JSON.stringify(`${pick(rnd, UNICODE)}${was === undefined ? '' : String(JSON.parse(was))}${pick(rnd, UNICODE)}`);
+      const i = m.findIndex(([k]) => k === field);
+      if (i >= 0) m[i] = [field, value]; else m.push([field, value]);
+      return { text: text(objectText(m)), how: `unicode ${field}`, valid: true };
+    }
+    case 12: {
+      m.push([`x${intBetween(rnd, 0, 9)}`, pick(rnd, ['"ü"', '7', 'false', '-0', '1e-400'])]);
+      return { text: text(objectText(m)), how: 'an unknown scalar field', valid: true };
+    }
+    default:
+      return { text: text(line), how: 'unchanged', valid: true };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// CSV and Asterisk Master.csv
+
+/** A CSV field as RFC 4180 writes it: quoted when it holds a comma, a quote or a line break. */
+export function csvField (value: string): string {
+  return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
+}
+
+const ODD_CELLS: readonly string[] = [
+  '', ' ', 'abc', '1e400', '-0', '-1', '18446744073709551616', 'true', '\u0000', 'a"b', '"open', '"closed"junk', '""',
+  '"a""b"', '"multi\nline"', '"multi\r\nline"', '"a,b"', 'é😀', '0x10', 'NaN', 'Infinity', '1.5e3', '+5', '.5',
+];
+
+const ODD_CSV_TS: readonly string[] = ['0', '-1', '1e400', '-0', '2026-02-29T10:00:00Z', '0000-01-01T00:00:00Z', '9999-12-31T23:59:59-23:59', '1700000000', '8640000000000001', '2026-07-01 10:00:00'];
+
+/** A random mutant of the CSV row `fields` (already CSV text each). `ts` is the index of the ts column, if any. */
+export function mutateCsvRow (rnd: Rng, fields: readonly string[], ts: number | undefined): { text: Buffer, how: string } {
+  const f = [...fields];
+  const at = intBetween(rnd, 0, f.length - 1);
+  switch (intBetween(rnd, 0, 8)) {
+    case 0: {
+      const cell = pick(rnd, ODD_CELLS);
+      f[at] = cell;
+      return { text: Buffer.from(f.join(',')), how: `field ${at}: ${JSON.stringify(cell)}` };
+    }
+    case 1:
+      if (ts !== undefined) {
+        const cell = pick(rnd, ODD_CSV_TS);
+        f[ts] = cell;
+        return { text: Buffer.from(f.join(',')), how: `ts: ${cell}` };
+      }
+      f.push('extra');
+      return { text: Buffer.from(f.join(',')), how: 'a column more' };
+    case 2: {
+      const n = intBetween(rnd, 1, 3);
+      if (rnd() < 0.5) { for (let i = 0; i < n; i++) f.push(`x${i}`); return { text: Buffer.from(f.join(',')), how: `${n} columns more` }; }
+      return { text: Buffer.from(f.slice(0, Math.max(0, f.length - n)).join(',')), how: `${n} columns fewer` };
+    }
+    case 3: {
+      const v = f[at]!.replace(/"/g, '');
+      const kind = pick(rnd, ['an unbalanced quote', 'a quote inside an unquoted field', 'text after a closing quote']);
+      f[at] = kind === 'an unbalanced quote' ? `"${v}` : kind === 'a quote inside an unquoted field' ? `a"${v}` : `"${v}"x`;
+      return { text: Buffer.from(f.join(',')), how: `${kind} in field ${at}` };
+    }
+    case 4: case 5: {
+      const { bytes, how } = mutateBytes(rnd, Buffer.from(f.join(',')));
+      return { text: bytes, how };
+    }
+    case 6:
+      f[at] = csvField(`${pick(rnd, UNICODE)}\n${pick(rnd, UNICODE)}`);
+      return { text: Buffer.from(f.join(',')), how: `field ${at} spans lines` };
+    case 7:
+      f[at] = csvField('q'.repeat(pick(rnd, [MAX_RECORD_BYTES + 10, 1 << 20])));
+      return { text: Buffer.from(f.join(',')), how: 'a huge field' };
+    default:
+      return { text: Buffer.from(f.join(',')), how: 'unchanged' };
+  }
+}
+
+/** Asterisk Master.csv rows: 16 to 21 quoted fields as cdr_csv writes them, from a valid JSON record. */
+export function asteriskRow (rnd: Rng, record: Record<string, unknown>): string[] {
+  const start = new Date(record.ts as number).toISOString().slice(0, 19).replace('T', ' ');
+  const billsec = String(record.duration ?? 0);
+  const q = (s: string): string => csvField(s) === s ? `"${s}"` : csvField(s);
+  const base = [
+    String(record.account), String(record.caller ?? ''), String(record.called ?? ''), 'from-internal', `"Alice" <${String(record.caller ?? '')}>`,
+    'SIP/100-0001', 'SIP/trunk-0002', 'Dial', 'SIP/trunk/123,60', start, start, start, billsec, billsec,
+    Number(billsec) > 0 ? 'ANSWERED' : 'NO ANSWER', 'DOCUMENTATION',
+  ].map(q);
+  const extra = pick(rnd, [[], [`"1700000000.${intBetween(rnd, 1, 99)}"`], ['"1700000000.1"', '"user"'], ['"peer"', '"1700000000.1"', '"3"'], ['"1700000000.1"', '"u"', '"peer"', '"1700000000.1"', '"3"']]);
+  // The durations are numbers, not quoted (cdr_csv writes them bare).
+  base[12] = billsec; base[13] = billsec;
+  return [...base, ...extra];
+}
+
+const ODD_STARTS: readonly string[] = ['"0000-00-00 00:00:00"', '"0000-01-01 00:00:00"', '"2026-02-30 10:00:00"', '"9999-12-31 23:59:59"', '"1969-12-31 23:59:59"', '"2026-07-01T10:00:00"', '""', '"2026-03-29 02:30:00"', '"10000-01-01 00:00:00"'];
+
+/** A random mutant of an Asterisk row. */
+export function mutateAsteriskRow (rnd: Rng, fields: readonly string[]): { text: Buffer, how: string } {
+  const f = [...fields];
+  switch (intBetween(rnd, 0, 5)) {
+    case 0: return { text: Buffer.from(f.slice(0, 10).join(',')), how: '10 columns' };
+    case 1: { const more = Array.from({ length: 40 - f.length }, (_, i) => `"c${i}"`); return { text: Buffer.from([...f, ...more].join(',')), how: '40 columns' }; }
+    case 2: { const s = pick(rnd, ODD_STARTS); f[9] = s; return { text: Buffer.from(f.join(',')), how: `start ${s}` }; }
+    case 3: { const b = pick(rnd, ['-5', '1e400', 'x', '', '99999999999999999999', '"60"']); f[13] = b; return { text: Buffer.from(f.join(',')), how: `billsec ${b}` }; }
+    case 4: return mutateCsvRow(rnd, f, undefined);
+    default: return { text: Buffer.from(f.join(',')), how: 'unchanged' };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// inputs and the model of their records
+
+/** A unit of an input: a record (maybe mutated, maybe spanning lines) or a blank line. */
+export interface Unit { readonly text: Buffer, readonly how: string, readonly valid: boolean | undefined }
+
+/** An input of units: its bytes, and for each unit the line it starts on and whether it has lines of its own (no CR-only end joins it to a neighbour). */
+export interface Input { readonly bytes: Buffer, readonly units: readonly Unit[], readonly lineOf: readonly number[], readonly alone: readonly boolean[] }
+
+/** Joins units with line ends: mostly LF, some CRLF, a few CR only (`crOnly`); blank lines among them. */
+export function joinUnits (rnd: Rng, units: readonly Unit[], opts: { crOnly?: boolean } = {}): Input {
+  const parts: Buffer[] = [];
+  const lineOf: number[] = [];
+  const alone: boolean[] = [];
+  let line = 1;
+  let joined = false;
+  const put = (b: Buffer): void => {
+    parts.push(b);
+    for (const c of b) if (c === 0x0a) line++;
+  };
+  for (const [i, u] of units.entries()) {
+    if (rnd() < 0.03) put(Buffer.from(pick(rnd, ['\n', ' \t\n', '\r\n', '\ufeff\n'])));
+    lineOf.push(line);
+    put(u.text);
+    let end = '';
+    if (i < units.length - 1 || rnd() < 0.5) {
+      const r = rnd();
+      end = r < 0.8 ? '\n' : r < 0.97 || opts.crOnly !== true ? '\r\n' : '\r';
+    }
+    alone.push(!joined && end !== '\r');
+    joined = end === '\r';
+    put(Buffer.from(end));
+  }
+  return { bytes: Buffer.concat(parts), units, lineOf, alone };
+}
+
+/**
+ * The lines of an input as the readers see them: split on LF, one CR before it dropped, decoded
+ * as UTF-8 (an invalid byte becomes U+FFFD), a byte-order mark at the very start dropped. A last
+ * line without its LF is a line; an input ending in LF has no empty line after it.
+ */
+export function splitLines (bytes: Buffer): string[] {
+  const lines: string[] = [];
+  let from = 0;
+  while (from < bytes.length) {
+    let nl = bytes.indexOf(0x0a, from);
+    if (nl < 0) nl = bytes.length;
+    const end = nl > from && bytes[nl - 1] === 0x0d ? nl - 1 : nl;
+    lines.push(bytes.toString('utf8', from, end));
+    from = nl + 1;
+  }
+  if (lines.length > 0 && lines[0]!.charCodeAt(0) === 0xfeff) lines[0] = lines[0]!.slice(1);
+  return lines;
+}
+
+/** One record of an input as the model sees it: the line it starts on, and whether it is over the size limit or left open. */
+export interface Span { readonly line: number, readonly tooLarge: boolean, readonly open: boolean }
+
+const isBlank = (line: string): boolean => /^[ \t\ufeff]*$/.test(line);
+
+/** True when the CSV record is still inside a quoted field at the end of `line` (RFC 4180; text after a closing quote ends the record as an error). */
+function csvOpenAfter (line: string, open: boolean): boolean {
+  let i = 0;
+  let quoted = open;
+  for (;;) {
+    if (!quoted) {
+      if (line.charCodeAt(i) !== 34) {
+        const comma = line.indexOf(',', i);
+        if (comma < 0) return false;
+        i = comma + 1;
+        continue;
+      }
+      i++;
+    }
+    quoted = false;
+    for (;;) {
+      const q = line.indexOf('"', i);
+      if (q < 0) return true;
+      if (line.charCodeAt(q + 1) === 34) { i = q + 2; continue; }
+      i = q + 1;
+      break;
+    }
+    if (i >= line.length || line.charCodeAt(i) !== 44) return false;
+    i++;
+  }
+}
+
+/**
+ * The records `lines` hold, in order: for JSON lines one per line that is not blank; for CSV
+ * (and Master.csv) one per RFC 4180 record, which a quoted field may carry across lines, cut
+ * where it passes the 64 KiB limit. The CSV header is the first span; the caller drops it.
+ */
+export function recordSpans (lines: readonly string[], format: 'jsonl' | 'csv'): Span[] {
+  const spans: Span[] = [];
+  let open = false;
+  let start = 0;
+  let bytes = 0;
+  for (const [i, line] of lines.entries()) {
+    const n = i + 1;
+    const size = Buffer.byteLength(line);
+    if (!open) {
+      if (isBlank(line)) continue;
+      start = n;
+      if (size > MAX_RECORD_BYTES) { spans.push({ line: n, tooLarge: true, open: false }); continue; }
+      if (format === 'jsonl') { spans.push({ line: n, tooLarge: false, open: false }); continue; }
+      bytes = size;
+      open = csvOpenAfter(line, false);
+    } else {
+      bytes += 1 + size;
+      if (size > MAX_RECORD_BYTES || bytes > MAX_RECORD_BYTES) { spans.push({ line: start, tooLarge: true, open: false }); open = false; continue; }
+      open = csvOpenAfter(line, true);
+    }
+    if (!open) spans.push({ line: start, tooLarge: false, open: false });
+  }
+  if (open) spans.push({ line: start, tooLarge: false, open: true });
+  return spans;
+}
+
+// ---------------------------------------------------------------------------------------------
+// what every outcome must be
+
+/** What every reject's reason looks like: the field, what it must be, what it got; or the size; or lateness. */
+const CLEAR = /^(?:record(?:\.\S+)? must be [^]+, got [^]+|record larger than 64 KiB|late: record\.ts [^]+)$/;
+const UNCLEAR = /Maximum call stack|\[object |undefined|NaN|\+\d{5,}:/;
+const KNOWN = new Set(['id', 'ts', 'account', 'subscription', 'caller', 'called', 'service', 'duration', 'answered', 'cost',
+  'currency', 'trunk', 'provider', 'direction', 'origin', 'device', 'attrs', 'called_raw', 'country', 'hour', 'weekday', 'minuteOfDay', 'group']);
+
+/** Asserts a reject is one a person can act on: a code, a reason saying what is wrong (`where` for messages). */
+export function assertClear (reject: Reject, where: string): void {
+  assert.ok(reject.code === 'VIGIL_INVALID_RECORD' || reject.code === 'VIGIL_LATE_RECORD', `${where}: code ${reject.code}`);
+  assert.ok(CLEAR.test(reject.reason), `${where}: unclear reason ${JSON.stringify(reject.reason)}`);
+  const what = reject.reason.split(', got ')[0]!;
+  assert.not.ok(UNCLEAR.test(what), `${where}: unclear reason ${JSON.stringify(reject.reason)}`);
+  assert.type(reject.raw, 'string');
+  assert.ok(reject.raw.length <= 4096, `${where}: raw of ${reject.raw.length} chars`);
+}
+
+/** Every unknown scalar field of `value` is in the record's attrs: an accepted record keeps what it was sent. */
+export function assertKept (value: unknown, record: UsageRecord, where: string): void {
+  const o = value as Record<string, unknown>;
+  assert.is(record.account, typeof o.account === 'number' ? String(o.account) : o.account, `${where}: account`);
+  for (const name of Object.keys(o)) {
+    const v = o[name];
+    if (KNOWN.has(name) || v === null || typeof v === 'object') continue;
+    assert.ok(record.attrs !== undefined && Object.hasOwn(record.attrs, name), `${where}: field ${name} lost`);
+  }
+}
