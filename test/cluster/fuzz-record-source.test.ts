@@ -43,14 +43,15 @@ const brief = (r: RawRecord): string => r.ok ? `${r.position.line} ok ${r.text}`
  * one result per span, at its line; every reject clear; an unchanged record accepted whole.
  * Returns accepted and rejected counts.
  */
-async function check (ctx: Ctx, path: string, input: Input, format: RecordFormat, chunkSizes: ReadonlyArray<number | undefined>): Promise<{ accepted: number, rejected: number }> {
+async function check (ctx: Ctx, path: string, input: Input, format: RecordFormat, chunkSizes: ReadonlyArray<number | undefined>, header = true): Promise<{ accepted: number, rejected: number }> {
   let spans: Span[] = recordSpans(splitLines(input.bytes), format === 'jsonl' ? 'jsonl' : 'csv');
-  if (format === 'csv') spans = spans.slice(1); // the header
+  // A good header is no record; a bad one is rejected, and every row after it.
+  if (format === 'csv' && header) spans = spans.slice(1);
   const got = await readAll(path, format, chunkSizes[0]);
   for (const size of chunkSizes.slice(1)) {
     assert.equal((await readAll(path, format, size)).map(brief), got.map(brief), `${path}: the same records in reads of ${size ?? 'default'} bytes`);
   }
-  assert.is(got.length, spans.length, `${path}: one result per record`);
+  assert.equal(got.map((r) => r.ok ? r.position.line : r.reject.position.line), spans.map((sp) => sp.line), `${path}: one result per record, at the line it starts on`);
   const byLine = new Map<number, RawRecord>();
   const ingest = new Ingest(ctx.compiled);
   let accepted = 0;
@@ -64,6 +65,7 @@ async function check (ctx: Ctx, path: string, input: Input, format: RecordFormat
     if (span.tooLarge) assert.is(r.ok ? undefined : r.reject.reason, TOO_LARGE, where);
     if (span.open) assert.match(r.ok ? '' : r.reject.reason, 'a quoted field is still open at the end of the input', where);
     if (!r.ok) { assertClear(r.reject, where); rejected++; continue; }
+    assert.ok(header, `${where}: a row under a bad header must be rejected`);
     ingest.watermark = -Infinity; // lateness is the replay tests' business; here each record alone
     const prepared = ingest.prepare(r.value, r.position, r.text);
     if (prepared.ok) {
@@ -76,7 +78,7 @@ async function check (ctx: Ctx, path: string, input: Input, format: RecordFormat
     }
   }
   for (const [i, unit] of input.units.entries()) {
-    if (unit.valid !== true || !input.alone[i]) continue;
+    if (unit.valid !== true || !input.alone[i] || !header) continue;
     const r = byLine.get(input.lineOf[i]!);
     if (r === undefined) continue; // inside a record a quote before it left open
     assert.ok(r.ok, `${path}:${input.lineOf[i]!}: ${unit.how} must be read, got ${brief(r)}`);
@@ -160,6 +162,37 @@ for (const format of ['jsonl', 'csv', 'asterisk'] as const) {
       writeFileSync(gz, gzipSync(input.bytes));
       const plain = (await readAll(path, format)).map(brief);
       assert.equal((await readAll(gz, format, 4093)).map(brief), plain, 'gzip reads as plain');
+    }
+  });
+}
+
+// [what, header line, extra cells per row, whether the header is good]
+const HEADERS: Array<[string, string, string, boolean]> = [
+  ['the usual header', HEADER.join(','), '', true],
+  ['a byte-order mark and spaces around names', `\ufeff ${HEADER.join(' , ')} `, '', true],
+  ['quoted names', HEADER.map((h) => `"${h}"`).join(','), '', true],
+  ['columns named constructor, prototype and toString', `${HEADER.join(',')},constructor,prototype,toString`, ',c,p,t', true],
+  ['an empty name', `${HEADER.join(',')},,x`, ',a,b', false],
+  ['a trailing comma', `${HEADER.join(',')},`, ',', false],
+  ['a duplicate name', `${HEADER.join(',')},account`, ',A9', false],
+  ['a duplicate name but for spaces', `${HEADER.join(',')}, account `, ',A9', false],
+  ['a column named __proto__', `${HEADER.join(',')},__proto__`, ',x', false],
+  ['a column named attrs. with no attribute', `${HEADER.join(',')},attrs.`, ',x', false],
+  ['attrs beside attrs.NAME', `${HEADER.join(',')},attrs`, ',x', false],
+  ['an unbalanced quote', `"${HEADER.join(',')}`, '', false],
+];
+
+for (const [what, header, extra, good] of HEADERS) {
+  fuzz(`csv: a header with ${what}, over mutated rows and header only`, async (ctx) => {
+    const rnd = mulberry32(header.length);
+    const rows = csvUnits(rnd, 30, header.length, true).slice(1).map((u) => ({ ...u, text: Buffer.concat([u.text, Buffer.from(extra)]) }));
+    for (const [n, units] of [[0, []], [1, rows]] as const) {
+      const input = joinUnits(rnd, [{ text: Buffer.from(header), how: 'header', valid: undefined }, ...units]);
+      const path = join(ctx.dir, `header-${header.length}-${n}.csv`);
+      writeFileSync(path, input.bytes);
+      const r = await check(ctx, path, input, 'csv', [undefined, 3], good);
+      if (good) assert.is(r.rejected + r.accepted, recordSpans(splitLines(input.bytes), 'csv').length - 1);
+      else assert.is(r.accepted, 0);
     }
   });
 }
