@@ -110,6 +110,8 @@ export function parseTimestamp (value: unknown): number {
     if (!Number.isFinite(value)) throw new InvalidRecordError('ts', TS_EXPECTED, value);
     return fromEpoch(value, value);
   }
+  // A MessagePack timestamp (extension -1) decodes to a Date, which would show as an ISO text.
+  if (value instanceof Date) throw new InvalidRecordError('ts', `${TS_EXPECTED}, not a MessagePack timestamp`, value);
   if (typeof value !== 'string') throw new InvalidRecordError('ts', TS_EXPECTED, value);
   const t = parseIso(value);
   if (Number.isFinite(t)) return inTsRange(t, value);

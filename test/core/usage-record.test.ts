@@ -74,6 +74,8 @@ const ROWS: Array<[string, unknown, string, string]> = [
   ['ts in local mean time (1899)', { ...BASE, ts: '1899-06-01T12:00:00+01:00' }, 'ts', `${TS_RANGE}, got "1899-06-01T12:00:00+01:00"`],
   ['ts before the epoch', { ...BASE, ts: '1969-12-31T23:59:59Z' }, 'ts', `${TS_RANGE}, got "1969-12-31T23:59:59Z"`],
   ['ts one ms before 1973-03-03T09:46:40Z', { ...BASE, ts: '1973-03-03T09:46:39.999Z' }, 'ts', `${TS_RANGE}, got "1973-03-03T09:46:39.999Z"`],
+  // A MessagePack timestamp decodes to a Date, which the reason showed as an ISO text without saying what was wrong with it.
+  ['ts that is a Date (a MessagePack timestamp)', { ...BASE, ts: new Date('2026-07-01T10:00:00Z') }, 'ts', `${TS}, not a MessagePack timestamp, got "2026-07-01T10:00:00.000Z"`],
   ['ts past year 9999 by its offset', { ...BASE, ts: '9999-12-31T23:59:59-23:59' }, 'ts', `${TS_RANGE}, got "9999-12-31T23:59:59-23:59"`],
   ['missing account', { ts: BASE.ts, called: '+49' }, 'account', 'record.account must be a non-empty string, got nothing'],
   ['empty account', { ...BASE, account: '' }, 'account', 'record.account must be a non-empty string, got ""'],
