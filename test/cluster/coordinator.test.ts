@@ -1,0 +1,69 @@
+// decodeInput (a `<prefix>.in` payload) then Ingest.prepare, one row per kind of payload that
+// used to go wrong: each record comes out at its place in the message (seq), accepted or
+// rejected with this exact reason, and decodeInput never throws (a throw lost the message:
+// no reject, no reply). MessagePack is written by hand here, as other languages' encoders do.
+// Run: npx tsc -p tsconfig.json && node dist/test/cluster/coordinator.test.js
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { decodeInput } from '../../cluster/coordinator.js';
+import { compileRules } from '../../core/compile.js';
+import { Ingest } from '../../core/ingest.js';
+import { rules } from '../helpers/config.js';
+
+const str = (s: string): Buffer => { const b = Buffer.from(s); return Buffer.concat([Buffer.from([0xa0 | b.length]), b]); };
+const map = (entries: Array<[string, Buffer]>): Buffer => Buffer.concat([Buffer.from([0x80 | entries.length]), ...entries.flatMap(([k, v]) => [str(k), v])]);
+const u64 = (n: bigint): Buffer => { const b = Buffer.alloc(9); b[0] = 0xcf; b.writeBigUInt64BE(n, 1); return b; };
+const i64 = (n: bigint): Buffer => { const b = Buffer.alloc(9); b[0] = 0xd3; b.writeBigInt64BE(n, 1); return b; };
+/** A record whose ts is `ts` (already MessagePack). */
+const record = (ts: Buffer, more: Array<[string, Buffer]> = []): Buffer => map([['ts', ts], ['account', str('A1')], ['called', str('+4930123')], ...more]);
+const TS = 1_782_900_000_000n;
+
+/** Each record of the payload as `seq ok` or `seq reject <reason>`, after validation. */
+function outcome (payload: Buffer): string[] {
+  const ingest = new Ingest(compileRules(rules([])));
+  return decodeInput(payload, 'nats:vigil.in').map((item) => {
+    if (!item.ok) return `${item.reject.position.seq} reject ${item.reject.reason}`;
+    const prepared = ingest.prepare(item.value, item.position, item.text);
+    return prepared.ok ? `${item.position.seq} ok` : `${prepared.reject.position.seq} reject ${prepared.reject.reason}`;
+  });
+}
+
+const test = suite('cluster/coordinator: decodeInput on payloads that used to go wrong');
+
+const ROWS: Array<[string, Buffer, string[]]> = [
+  // A uint64 or int64 became a bigint, JSON.stringify threw and the message was lost. Python's
+  // and Go's encoders write every integer past 32 bits so: an epoch-ms ts always.
+  ['a ts written as uint64 (Python, Go)', record(u64(TS)), ['1 ok']],
+  ['a ts written as int64', record(i64(TS)), ['1 ok']],
+  ['a uint64 of 1 in an attribute', record(u64(TS), [['hops', u64(1n)]]), ['1 ok']],
+  ['a ts of 2^64 - 1', record(u64(2n ** 64n - 1n)), ['1 reject record.ts must be an ISO 8601 time with an offset or epoch milliseconds, got 18446744073709551615n']],
+  ['an id past 2^53 (not exactly a number)', record(u64(TS), [['id', u64(2n ** 53n + 1n)]]), ['1 reject record.id must be a string, got 9007199254740993n']],
+  ['an array of a good record and one with a negative int64 ts', Buffer.concat([Buffer.from([0x92]), record(u64(TS)), record(i64(-(2n ** 63n)))]),
+    ['1 ok', '2 reject record.ts must be an ISO 8601 time with an offset or epoch milliseconds, got -9223372036854775808n']],
+  // The timestamp extension (-1) decoded to a Date, shown as an ISO text the reason said it was not.
+  ['a ts as a MessagePack timestamp', record(Buffer.from([0xd6, 0xff, 0x6a, 0x44, 0xe5, 0x20])),
+    ['1 reject record.ts must be an ISO 8601 time with an offset or epoch milliseconds, not a MessagePack timestamp, got "2026-07-01T10:00:00.000Z"']],
+  // msgpackr reads nesting by recursion; its stack overflow was the reason.
+  ['MessagePack nested 20,000 deep', Buffer.concat([Buffer.from([0x92, 0x81, 0xa1, 0x61]), Buffer.alloc(20_000, 0x91), Buffer.from([0x01]), record(u64(TS))]),
+    ['1 reject the message is neither JSON nor MessagePack (nested too deeply)']],
+  ['an array element nested 2,000 deep', Buffer.concat([Buffer.from([0x92]), map([['ts', Buffer.concat([Buffer.alloc(2_000, 0x91), Buffer.from([0x01])])]]), record(u64(TS))]),
+    [`1 reject record.ts must be an ISO 8601 time with an offset or epoch milliseconds, got ${'['.repeat(59)}…`, '2 ok']],
+  ['a JSON line that is not JSON, at its seq (it was given a line)', Buffer.from(`{"ts":${TS},"account":"A1","called":"+49"}\nnope\n`),
+    ['1 ok', '2 reject record must be valid JSON (Unexpected token \'o\', "nope" is not valid JSON), got "nope"']],
+];
+
+for (const [name, payload, want] of ROWS) {
+  test(name, () => {
+    assert.equal(outcome(payload), want);
+  });
+}
+
+// The 64 KiB limit held for JSON lines only.
+test('a MessagePack record over 64 KiB is rejected at its seq, the next one read', () => {
+  const str32 = Buffer.alloc(5 + 70_000, 0x70); // str 32 of 70,000 p
+  str32[0] = 0xdb;
+  str32.writeUInt32BE(70_000, 1);
+  assert.equal(outcome(Buffer.concat([Buffer.from([0x92]), record(u64(TS), [['pad', str32]]), record(u64(TS))])), ['1 reject record larger than 64 KiB', '2 ok']);
+});
+
+test.run();
