@@ -365,6 +365,73 @@ export function recordSpans (lines: readonly string[], format: 'jsonl' | 'csv'):
 }
 
 // ---------------------------------------------------------------------------------------------
+// MessagePack as other languages' encoders write it
+
+/** Bytes to put into a MessagePack value as they are (an extension, a map with odd keys). */
+export class RawPack {
+  readonly bytes: Buffer;
+  constructor (bytes: Buffer) { this.bytes = bytes; }
+}
+
+function head (small: number, max: number, codes: readonly number[], n: number): Buffer {
+  if (n < max) return Buffer.from([small | n]);
+  if (n < 0x10000) { const b = Buffer.alloc(3); b[0] = codes[0]!; b.writeUInt16BE(n, 1); return b; }
+  const b = Buffer.alloc(5); b[0] = codes[1]!; b.writeUInt32BE(n, 1); return b;
+}
+
+/**
+ * `value` as MessagePack in the smallest form, as Python's msgpack and Go's encoders write it:
+ * an integer past 32 bits as uint64/int64 (an epoch-ms ts always is one), other numbers as
+ * float64, a Buffer as bin, a RawPack as its bytes.
+ */
+export function packForeign (value: unknown): Buffer {
+  if (value instanceof RawPack) return value.bytes;
+  if (value === null || value === undefined) return Buffer.from([0xc0]);
+  if (value === true || value === false) return Buffer.from([value ? 0xc3 : 0xc2]);
+  if (typeof value === 'bigint') { const b = Buffer.alloc(9); b[0] = value < 0n ? 0xd3 : 0xcf; if (value < 0n) b.writeBigInt64BE(value, 1); else b.writeBigUInt64BE(value, 1); return b; }
+  if (typeof value === 'number') {
+    if (!Number.isInteger(value) || Object.is(value, -0) || Math.abs(value) >= 2 ** 63) { const b = Buffer.alloc(9); b[0] = 0xcb; b.writeDoubleBE(value, 1); return b; }
+    if (value >= 0 && value < 128) return Buffer.from([value]);
+    if (value < 0 && value >= -32) return Buffer.from([value & 0xff]);
+    if (value >= 0 && value < 2 ** 32) { const b = Buffer.alloc(5); b[0] = 0xce; b.writeUInt32BE(value, 1); return b; }
+    if (value < 0 && value >= -(2 ** 31)) { const b = Buffer.alloc(5); b[0] = 0xd2; b.writeInt32BE(value, 1); return b; }
+    return packForeign(BigInt(value));
+  }
+  if (typeof value === 'string') {
+    const b = Buffer.from(value);
+    const h = b.length < 32 ? Buffer.from([0xa0 | b.length]) : b.length < 256 ? Buffer.from([0xd9, b.length]) : head(0, 0, [0xda, 0xdb], b.length);
+    return Buffer.concat([h, b]);
+  }
+  if (Buffer.isBuffer(value)) return Buffer.concat([head(0, 0, [0xc5, 0xc6], value.length), value]);
+  if (Array.isArray(value)) return Buffer.concat([head(0x90, 16, [0xdc, 0xdd], value.length), ...value.map(packForeign)]);
+  const entries = Object.entries(value as Record<string, unknown>);
+  return Buffer.concat([head(0x80, 16, [0xde, 0xdf], entries.length), ...entries.flatMap(([k, v]) => [packForeign(k), packForeign(v)])]);
+}
+
+/** MessagePack values no JSON producer writes, for a field of a record. */
+export const ODD_PACKED: ReadonlyArray<[string, () => unknown]> = [
+  ['uint64 max', () => 2n ** 64n - 1n],
+  ['int64 min', () => -(2n ** 63n)],
+  ['uint64 past 2^53', () => 2n ** 53n + 1n],
+  ['bin', () => Buffer.from([1, 2, 3])],
+  ['timestamp extension', () => new RawPack(Buffer.from([0xd6, 0xff, 0x6a, 0x44, 0xe5, 0x20]))],
+  ['extension type 5', () => new RawPack(Buffer.from([0xd4, 0x05, 0x01]))],
+  ['extension type 0x72 cut short', () => new RawPack(Buffer.from([0xd4, 0x72, 0x01]))],
+  ['a map with integer keys', () => new RawPack(Buffer.from([0x82, 0x01, 0xa1, 0x61, 0x02, 0xc3]))],
+  ['a map with a map as key', () => new RawPack(Buffer.from([0x81, 0x80, 0x01]))],
+  ['a map with an array as key', () => new RawPack(Buffer.from([0x81, 0x91, 0x01, 0x02]))],
+  ['float NaN', () => NaN],
+  ['float Infinity', () => Infinity],
+  ['float32 NaN', () => new RawPack(Buffer.from([0xca, 0x7f, 0xc0, 0, 0]))],
+  ['-0', () => -0],
+  ['nil', () => null],
+  ['nested 3,000 deep', () => new RawPack(Buffer.concat([Buffer.alloc(3_000, 0x91), Buffer.from([0x01])]))],
+  ['nested 200,000 deep', () => new RawPack(Buffer.concat([Buffer.alloc(200_000, 0x91), Buffer.from([0x01])]))],
+  ['__proto__ map', () => new RawPack(Buffer.concat([Buffer.from([0x81]), packForeign('__proto__'), packForeign({ polluted: true })]))],
+  ['a 70 KB string', () => 'p'.repeat(70_000)],
+];
+
+// ---------------------------------------------------------------------------------------------
 // what every outcome must be
 
 /** What every reject's reason looks like: the field, what it must be, what it got; or the size; or lateness. */
