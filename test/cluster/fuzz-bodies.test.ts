@@ -15,12 +15,11 @@ import { compileRules } from '../../core/compile.js';
 import { Ingest } from '../../core/ingest.js';
 import { MAX_RECORD_BYTES } from '../../core/usage-record.js';
 import { fileURLToPath } from 'node:url';
-import { intBetween, mulberry32, pick, type Rng } from '../helpers/prng.js';
+import { intBetween, mulberry32, pick } from '../helpers/prng.js';
 import { trafficLines } from '../helpers/traffic.js';
-import { ODD_PACKED, assertClear, joinUnits, mutateBytes, mutateJsonLine, packForeign, type Unit } from '../helpers/mutate.js';
+import { FUZZ_START, ODD_PACKED, assertClear, joinUnits, mutantUnits, mutateBytes, packForeign } from '../helpers/mutate.js';
 
 const RULES = fileURLToPath(new URL('../../../test/fixtures/replay-rules.yaml', import.meta.url));
-const START = Date.UTC(2026, 2, 27, 20, 0, 0);
 const TOO_LARGE = 'record larger than 64 KiB';
 /** A body or message refused whole says what is wrong and how to send records. */
 const WHOLE = /^(?:the body (?:is empty|is an empty array|is not JSON \([^]+\)|starts with \[ but is not a JSON array \([^]+\)); send records as JSON lines \(one record per line\) or as a JSON array of records|the message is neither JSON nor MessagePack \([^]+\))$/;
@@ -91,21 +90,13 @@ function checkBody (parsed: ParsedBody, text: string, where: string): Set<number
   return new Set([...accepted].map((k) => positionOf(parsed.items[k]!).line!));
 }
 
-function jsonUnits (rnd: Rng, seed: number, n: number): Unit[] {
-  return trafficLines({ seed, records: n, start: START }).map((line) => {
-    if (rnd() < 0.4) return { text: Buffer.from(line), how: 'unchanged', valid: true };
-    const m = mutateJsonLine(rnd, line);
-    return { text: m.text, how: m.how, valid: m.valid };
-  });
-}
-
 const test = suite('cluster/http-body and coordinator: fuzzed bodies and payloads');
 
 test('JSON-lines bodies of mutants: each record at its line, the body refused only when nothing in it is JSON', () => {
   let accepted = 0;
   for (let seed = 1; seed <= 60; seed++) {
     const rnd = mulberry32(seed * 31);
-    const input = joinUnits(rnd, jsonUnits(rnd, seed, intBetween(rnd, 1, 40)), { crOnly: seed % 4 === 0 });
+    const input = joinUnits(rnd, mutantUnits('jsonl', rnd, intBetween(rnd, 1, 40), seed, false), { crOnly: seed % 4 === 0 });
     const text = input.bytes.toString('utf8');
     const where = `body ${seed}`;
     const lines = checkBody(parseBody(text, `http#${seed}`), text, where);
@@ -132,7 +123,7 @@ test('JSON-lines bodies of mutants: each record at its line, the body refused on
 test('JSON-array bodies of mutants: each element at its place, held to 64 KiB', () => {
   for (let seed = 1; seed <= 60; seed++) {
     const rnd = mulberry32(seed * 131);
-    const values = jsonUnits(rnd, seed + 1000, intBetween(rnd, 1, 30)).filter((u) => {
+    const values = mutantUnits('jsonl', rnd, intBetween(rnd, 1, 30), seed + 1000, false).filter((u) => {
       try { JSON.parse(u.text.toString('utf8')); return true; } catch { return false; }
     });
     const sep = (): string => pick(rnd, [',', ', ', ',\n', '\r\n,\t']);
@@ -154,7 +145,7 @@ test('MessagePack payloads of mutants, as Python and Go write them: never a thro
   let wholes = 0;
   for (let seed = 1; seed <= 150; seed++) {
     const rnd = mulberry32(seed * 977);
-    const records = trafficLines({ seed, records: intBetween(rnd, 1, 6), start: START }).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const records = trafficLines({ seed, records: intBetween(rnd, 1, 6), start: FUZZ_START }).map((l) => JSON.parse(l) as Record<string, unknown>);
     let refusable = false;
     let damaged = false;
     const unchanged = new Set<number>();

@@ -16,17 +16,14 @@ import { loadRules } from '../../cluster/rules-file.js';
 import { compileRules, type CompiledRules } from '../../core/compile.js';
 import { Ingest } from '../../core/ingest.js';
 import { Zone } from '../../core/zone.js';
-import { mulberry32, pick, type Rng } from '../helpers/prng.js';
-import { trafficLines } from '../helpers/traffic.js';
+import { mulberry32 } from '../helpers/prng.js';
 import { tempDir, removeDir } from '../helpers/tmp.js';
 import {
-  asteriskRow, assertClear, assertKept, csvField, joinUnits, mutateAsteriskRow, mutateCsvRow, mutateJsonLine, recordSpans, splitLines,
-  type Input, type Span, type Unit,
+  CSV_HEADER, assertClear, assertKept, joinUnits, mutantUnits, recordSpans, splitLines, type Input, type Span,
 } from '../helpers/mutate.js';
 
 const RULES = fileURLToPath(new URL('../../../test/fixtures/replay-rules.yaml', import.meta.url));
 const BERLIN = new Zone('Europe/Berlin');
-const START = Date.UTC(2026, 2, 27, 20, 0, 0);
 const TOO_LARGE = 'record larger than 64 KiB';
 interface Ctx { dir: string, compiled: CompiledRules }
 
@@ -90,47 +87,9 @@ async function check (ctx: Ctx, path: string, input: Input, format: RecordFormat
   return { accepted, rejected };
 }
 
-function jsonUnits (rnd: Rng, n: number, seed: number, small: boolean): Unit[] {
-  return trafficLines({ seed, records: n, start: START }).map((line) => {
-    if (rnd() < 0.4) return { text: Buffer.from(line), how: 'unchanged', valid: true };
-    for (;;) {
-      const m = mutateJsonLine(rnd, line);
-      if (!small || m.text.length < 3000) return { text: m.text, how: m.how, valid: m.valid };
-    }
-  });
-}
-
-const HEADER = ['id', 'ts', 'account', 'caller', 'called', 'service', 'duration', 'cost', 'trunk', 'provider', 'attrs.region'];
-const REGIONS = ['north', 'süd', 'Ost, West', 'say "hi"', '東京', ''];
-
-function csvUnits (rnd: Rng, n: number, seed: number, small: boolean): Unit[] {
-  const header: Unit = { text: Buffer.from(HEADER.join(',')), how: 'header', valid: undefined };
-  return [header, ...trafficLines({ seed, records: n, start: START }).map((line): Unit => {
-    const o = JSON.parse(line) as Record<string, unknown>;
-    const fields = HEADER.map((h) => csvField(h === 'attrs.region' ? pick(rnd, REGIONS) : String(o[h] ?? '')));
-    if (rnd() < 0.4) return { text: Buffer.from(fields.join(',')), how: 'unchanged', valid: true };
-    for (;;) {
-      const m = mutateCsvRow(rnd, fields, 1);
-      if (!small || m.text.length < 3000) return { text: m.text, how: m.how, valid: m.how === 'unchanged' ? true : undefined };
-    }
-  })];
-}
-
-function asteriskUnits (rnd: Rng, n: number, seed: number, small: boolean): Unit[] {
-  return trafficLines({ seed, records: n, start: START }).map((line): Unit => {
-    const fields = asteriskRow(rnd, JSON.parse(line) as Record<string, unknown>);
-    if (rnd() < 0.4) return { text: Buffer.from(fields.join(',')), how: 'unchanged', valid: true };
-    for (;;) {
-      const m = mutateAsteriskRow(rnd, fields);
-      if (!small || m.text.length < 3000) return { text: m.text, how: m.how, valid: m.how === 'unchanged' ? true : undefined };
-    }
-  });
-}
-
-const UNITS = { jsonl: jsonUnits, csv: csvUnits, asterisk: asteriskUnits };
+const fuzz = suite<Ctx>('cluster/record-source: fuzzed inputs', {} as Ctx);
 const EXT = { jsonl: 'jsonl', csv: 'csv', asterisk: 'csv' };
 
-const fuzz = suite<Ctx>('cluster/record-source: fuzzed inputs', {} as Ctx);
 fuzz.before((ctx) => {
   ctx.dir = tempDir('vigil-fuzz-');
   ctx.compiled = compileRules(loadRules(RULES));
@@ -142,7 +101,7 @@ for (const format of ['jsonl', 'csv', 'asterisk'] as const) {
     const totals = { accepted: 0, rejected: 0 };
     for (let seed = 1; seed <= 8; seed++) {
       const rnd = mulberry32(seed * 7919);
-      const input = joinUnits(rnd, UNITS[format](rnd, 40, seed, true), { crOnly: seed % 3 === 0 });
+      const input = joinUnits(rnd, mutantUnits(format, rnd, 40, seed, true), { crOnly: seed % 3 === 0 });
       const path = join(ctx.dir, `small-${seed}.${EXT[format]}`);
       writeFileSync(path, input.bytes);
       const r = await check(ctx, path, input, format, [undefined, seed === 1 ? 1 : 1 + (seed % 5), 64]);
@@ -154,7 +113,7 @@ for (const format of ['jsonl', 'csv', 'asterisk'] as const) {
   fuzz(`${format}: large files of mutants with lines of 1 MB and deep nesting, plain and gzip`, async (ctx) => {
     for (let seed = 1; seed <= 3; seed++) {
       const rnd = mulberry32(seed * 104_729);
-      const input = joinUnits(rnd, UNITS[format](rnd, 700, seed + 100, false));
+      const input = joinUnits(rnd, mutantUnits(format, rnd, 700, seed + 100, false));
       const path = join(ctx.dir, `large-${seed}.${EXT[format]}`);
       writeFileSync(path, input.bytes);
       await check(ctx, path, input, format, [undefined, 4093]);
@@ -168,24 +127,24 @@ for (const format of ['jsonl', 'csv', 'asterisk'] as const) {
 
 // [what, header line, extra cells per row, whether the header is good]
 const HEADERS: Array<[string, string, string, boolean]> = [
-  ['the usual header', HEADER.join(','), '', true],
-  ['a byte-order mark and spaces around names', `\ufeff ${HEADER.join(' , ')} `, '', true],
-  ['quoted names', HEADER.map((h) => `"${h}"`).join(','), '', true],
-  ['columns named constructor, prototype and toString', `${HEADER.join(',')},constructor,prototype,toString`, ',c,p,t', true],
-  ['an empty name', `${HEADER.join(',')},,x`, ',a,b', false],
-  ['a trailing comma', `${HEADER.join(',')},`, ',', false],
-  ['a duplicate name', `${HEADER.join(',')},account`, ',A9', false],
-  ['a duplicate name but for spaces', `${HEADER.join(',')}, account `, ',A9', false],
-  ['a column named __proto__', `${HEADER.join(',')},__proto__`, ',x', false],
-  ['a column named attrs. with no attribute', `${HEADER.join(',')},attrs.`, ',x', false],
-  ['attrs beside attrs.NAME', `${HEADER.join(',')},attrs`, ',x', false],
-  ['an unbalanced quote', `"${HEADER.join(',')}`, '', false],
+  ['the usual header', CSV_HEADER.join(','), '', true],
+  ['a byte-order mark and spaces around names', `\ufeff ${CSV_HEADER.join(' , ')} `, '', true],
+  ['quoted names', CSV_HEADER.map((h) => `"${h}"`).join(','), '', true],
+  ['columns named constructor, prototype and toString', `${CSV_HEADER.join(',')},constructor,prototype,toString`, ',c,p,t', true],
+  ['an empty name', `${CSV_HEADER.join(',')},,x`, ',a,b', false],
+  ['a trailing comma', `${CSV_HEADER.join(',')},`, ',', false],
+  ['a duplicate name', `${CSV_HEADER.join(',')},account`, ',A9', false],
+  ['a duplicate name but for spaces', `${CSV_HEADER.join(',')}, account `, ',A9', false],
+  ['a column named __proto__', `${CSV_HEADER.join(',')},__proto__`, ',x', false],
+  ['a column named attrs. with no attribute', `${CSV_HEADER.join(',')},attrs.`, ',x', false],
+  ['attrs beside attrs.NAME', `${CSV_HEADER.join(',')},attrs`, ',x', false],
+  ['an unbalanced quote', `"${CSV_HEADER.join(',')}`, '', false],
 ];
 
 for (const [what, header, extra, good] of HEADERS) {
   fuzz(`csv: a header with ${what}, over mutated rows and header only`, async (ctx) => {
     const rnd = mulberry32(header.length);
-    const rows = csvUnits(rnd, 30, header.length, true).slice(1).map((u) => ({ ...u, text: Buffer.concat([u.text, Buffer.from(extra)]) }));
+    const rows = mutantUnits('csv', rnd, 30, header.length, true).slice(1).map((u) => ({ ...u, text: Buffer.concat([u.text, Buffer.from(extra)]) }));
     for (const [n, units] of [[0, []], [1, rows]] as const) {
       const input = joinUnits(rnd, [{ text: Buffer.from(header), how: 'header', valid: undefined }, ...units]);
       const path = join(ctx.dir, `header-${header.length}-${n}.csv`);

@@ -9,6 +9,7 @@
 import * as assert from 'uvu/assert';
 import { MAX_RECORD_BYTES, type Reject, type UsageRecord } from '../../core/usage-record.js';
 import { type Rng, intBetween, pick } from './prng.js';
+import { trafficLines } from './traffic.js';
 
 // ---------------------------------------------------------------------------------------------
 // values
@@ -362,6 +363,44 @@ export function recordSpans (lines: readonly string[], format: 'jsonl' | 'csv'):
   }
   if (open) spans.push({ line: start, tooLarge: false, open: true });
   return spans;
+}
+
+// ---------------------------------------------------------------------------------------------
+// inputs of realistic records, some mutated
+
+/** The start of the traffic the fuzz tests mutate (it spans the Europe/Berlin spring-forward night). */
+export const FUZZ_START = Date.UTC(2026, 2, 27, 20, 0, 0);
+export const CSV_HEADER = ['id', 'ts', 'account', 'caller', 'called', 'service', 'duration', 'cost', 'trunk', 'provider', 'attrs.region'];
+const REGIONS = ['north', 'süd', 'Ost, West', 'say "hi"', '東京', ''];
+
+/**
+ * `n` records of test/helpers/traffic.ts in `format` (CSV: with the header first), each left
+ * as it is with probability `keep` or mutated; `small` keeps every mutant under 3,000 bytes.
+ */
+export function mutantUnits (format: 'jsonl' | 'csv' | 'asterisk', rnd: Rng, n: number, seed: number, small: boolean, keep = 0.4): Unit[] {
+  const fits = (text: Buffer): boolean => !small || text.length < 3000;
+  const records = trafficLines({ seed, records: n, start: FUZZ_START });
+  if (format === 'jsonl') {
+    return records.map((line) => {
+      if (rnd() < keep) return { text: Buffer.from(line), how: 'unchanged', valid: true };
+      for (;;) {
+        const m = mutateJsonLine(rnd, line);
+        if (fits(m.text)) return { text: m.text, how: m.how, valid: m.valid };
+      }
+    });
+  }
+  const rows = records.map((line): Unit => {
+    const o = JSON.parse(line) as Record<string, unknown>;
+    const fields = format === 'csv'
+      ? CSV_HEADER.map((h) => csvField(h === 'attrs.region' ? pick(rnd, REGIONS) : String(o[h] ?? '')))
+      : asteriskRow(rnd, o);
+    if (rnd() < keep) return { text: Buffer.from(fields.join(',')), how: 'unchanged', valid: true };
+    for (;;) {
+      const m = format === 'csv' ? mutateCsvRow(rnd, fields, 1) : mutateAsteriskRow(rnd, fields);
+      if (fits(m.text)) return { text: m.text, how: m.how, valid: m.how === 'unchanged' ? true : undefined };
+    }
+  });
+  return format === 'csv' ? [{ text: Buffer.from(CSV_HEADER.join(',')), how: 'header', valid: undefined }, ...rows] : rows;
 }
 
 // ---------------------------------------------------------------------------------------------
