@@ -1,0 +1,114 @@
+// Fuzz, level 2: a real `vigil replay --threads 1 --data DIR` process on files of seeded
+// mutants (JSON lines with 1 MB lines and deep nesting, CSV, Asterisk Master.csv). It exits 0;
+// its summary counts every record of the input (test/helpers/mutate.ts's model); each reject
+// is a JSON line with a code, a clear reason, the file and the line a record starts on; and
+// its alerts and rejects are those of a `--threads 0` run. Records are kept near the traffic's
+// time but for a few far in the future at the end, which make what follows them late.
+// Run: npx tsc -p tsconfig.json && node dist/test/cluster/fuzz-replay.test.js
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadRules } from '../../cluster/rules-file.js';
+import { compileRules } from '../../core/compile.js';
+import { Ingest } from '../../core/ingest.js';
+import { AsteriskReader } from '../../core/readers/asterisk.js';
+import { CsvReader } from '../../core/readers/csv.js';
+import { JsonlReader } from '../../core/readers/jsonl.js';
+import type { Reject } from '../../core/usage-record.js';
+import { Zone } from '../../core/zone.js';
+import { runVigil } from '../helpers/cli.js';
+import { mulberry32 } from '../helpers/prng.js';
+import { tempDir, removeDir } from '../helpers/tmp.js';
+import { CSV_HEADER, FUZZ_START, assertClear, joinUnits, mutantUnits, recordSpans, splitLines, type Unit } from '../helpers/mutate.js';
+
+const RULES = fileURLToPath(new URL('../../../test/fixtures/replay-rules.yaml', import.meta.url));
+const DAY = 86_400_000;
+
+interface Ctx { dir: string }
+const fuzz = suite<Ctx>('cluster/replay: fuzzed inputs through the real command', {} as Ctx);
+fuzz.before((ctx) => { ctx.dir = tempDir('vigil-fuzz-replay-'); });
+fuzz.after((ctx) => { removeDir(ctx.dir); });
+
+const withoutDetectedAt = (text: string): string[] =>
+  text.split('\n').filter(Boolean).map((l) => { const a = JSON.parse(l) as Record<string, unknown>; delete a.detectedAt; return JSON.stringify(a); });
+
+/**
+ * Drops the mutants before the last `tail` units that would be accepted with a ts a day past the
+ * traffic: each would make every record after it late, and leave little to compare.
+ */
+function calmHead (format: 'jsonl' | 'csv' | 'asterisk', units: Unit[], tail: number): Unit[] {
+  const ingest = new Ingest(compileRules(loadRules(RULES)));
+  const zone = new Zone('Europe/Berlin');
+  const future = (u: Unit): boolean => {
+    const reader = format === 'jsonl' ? new JsonlReader() : format === 'csv' ? new CsvReader() : new AsteriskReader({ zone });
+    if (format === 'csv') reader.push(CSV_HEADER.join(','), 1);
+    for (const line of u.text.toString('utf8').split('\n')) {
+      try {
+        const value = reader.push(line, 2);
+        if (value === undefined) continue;
+        ingest.watermark = -Infinity;
+        const p = ingest.prepare(value, { source: 'probe', line: 2 });
+        if (p.ok && p.record.ts > FUZZ_START + DAY) return true;
+      } catch { /* a reject */ }
+    }
+    return false;
+  };
+  return units.filter((u, i) => i >= units.length - tail || u.valid === true || u.how === 'header' || !future(u));
+}
+
+const CASES = [
+  { format: 'jsonl', n: 2500, ext: 'jsonl' },
+  { format: 'csv', n: 1200, ext: 'csv' },
+  { format: 'asterisk', n: 1000, ext: 'csv' },
+] as const;
+
+for (const { format, n, ext } of CASES) {
+  fuzz(`${format}: every record counted and each reject placed; --threads 1 --data equals --threads 0`, async ({ dir }) => {
+    const rnd = mulberry32(n);
+    const units = calmHead(format, mutantUnits(format, rnd, n, 17, false, 0.6), 40);
+    const input = joinUnits(rnd, units);
+    const path = join(dir, `mutants.${ext}`);
+    writeFileSync(path, input.bytes);
+    let spans = recordSpans(splitLines(input.bytes), format === 'jsonl' ? 'jsonl' : 'csv');
+    if (format === 'csv') spans = spans.slice(1);
+    const starts = new Set(spans.map((s) => s.line));
+
+    const run = async (threads: number): Promise<{ alerts: string[], rejects: string, summary: number[] }> => {
+      const alerts = join(dir, `${format}-alerts-${threads}.jsonl`);
+      const rejects = join(dir, `${format}-rejects-${threads}.jsonl`);
+      const data = threads > 0 ? ['--data', join(dir, `${format}-data`)] : [];
+      const r = await runVigil(['replay', '--rules', RULES, '--format', format, '--input-tz', 'Europe/Berlin', '--threads', String(threads), ...data, '--alerts', alerts, '--rejects', rejects, path]);
+      assert.is(r.code, 0, `--threads ${threads} exits 0: ${r.stderr}`);
+      const m = /replay: ([\d,]+) records read, ([\d,]+) rejected, ([\d,]+) alerts/.exec(r.stderr);
+      assert.ok(m !== null, `a summary: ${r.stderr}`);
+      return { alerts: withoutDetectedAt(readFileSync(alerts, 'utf8')), rejects: readFileSync(rejects, 'utf8'), summary: m.slice(1).map((x) => Number(x.replace(/,/g, ''))) };
+    };
+    const threaded = await run(1);
+    const [read, rejected, alerts] = threaded.summary as [number, number, number];
+    assert.is(read, spans.length, 'every record of the input is read once');
+    const lines = threaded.rejects.split('\n').filter(Boolean);
+    assert.is(lines.length, rejected, 'every reject is written');
+    const seen = new Set<number>();
+    for (const text of lines) {
+      const r = JSON.parse(text) as { reason: string, code: string, source: string, line: number, raw: string };
+      assert.is(r.source, path);
+      assert.ok(starts.has(r.line), `reject at line ${r.line}, where a record starts`);
+      assert.not.ok(seen.has(r.line), `one reject for line ${r.line}`);
+      seen.add(r.line);
+      assertClear({ reason: r.reason, code: r.code, raw: r.raw, position: { source: r.source, line: r.line } } satisfies Reject, `${path}:${r.line}`);
+    }
+    assert.ok(read - rejected > read / 3, `most records accepted: ${read - rejected} of ${read}`);
+    assert.ok(rejected > read / 10, `many rejected: ${rejected} of ${read}`);
+    assert.is(threaded.alerts.length, alerts);
+    assert.ok(alerts > 20, `alerts raised: ${alerts}`);
+
+    const core = await run(0);
+    assert.equal(core.summary, threaded.summary);
+    assert.equal(threaded.alerts, core.alerts);
+    assert.is(threaded.rejects, core.rejects);
+  });
+}
+
+fuzz.run();
