@@ -13,16 +13,13 @@ import type { RawRecord } from '../../cluster/record-source.js';
 import { loadRules } from '../../cluster/rules-file.js';
 import { compileRules } from '../../core/compile.js';
 import { Ingest } from '../../core/ingest.js';
-import { MAX_RECORD_BYTES } from '../../core/usage-record.js';
 import { fileURLToPath } from 'node:url';
 import { intBetween, mulberry32, pick } from '../helpers/prng.js';
 import { trafficLines } from '../helpers/traffic.js';
-import { FUZZ_START, ODD_PACKED, assertClear, joinUnits, mutantUnits, mutateBytes, packForeign } from '../helpers/mutate.js';
+import { FUZZ_START, ODD_PACKED, WHOLE, assertClear, expectedBody, joinUnits, mutantUnits, mutateBytes, packForeign } from '../helpers/mutate.js';
 
 const RULES = fileURLToPath(new URL('../../../test/fixtures/replay-rules.yaml', import.meta.url));
 const TOO_LARGE = 'record larger than 64 KiB';
-/** A body or message refused whole says what is wrong and how to send records. */
-const WHOLE = /^(?:the body (?:is empty|is an empty array|is not JSON \([^]+\)|starts with \[ but is not a JSON array \([^]+\)); send records as JSON lines \(one record per line\) or as a JSON array of records|the message is neither JSON nor MessagePack \([^]+\))$/;
 /** MessagePack values msgpackr refuses, so that the whole message is refused. */
 const REFUSED_WHOLE = new Set(['extension type 5', 'extension type 0x72 cut short', 'a map with a map as key', 'a map with an array as key', 'nested 200,000 deep']);
 
@@ -44,33 +41,6 @@ function validate (items: readonly RawRecord[], where: string): { accepted: Set<
 }
 
 const positionOf = (item: RawRecord): { line?: number, seq?: number } => item.ok ? item.position : item.reject.position;
-
-/**
- * What parseBody must make of `text`, by the model: a JSON array (as JSON.parse reads it) when
- * it starts with `[`; else one record per line that is not blank, over 64 KiB a reject; refused
- * when nothing in it is JSON.
- */
-function expectedBody (text: string): { lines: number[], tooLarge: Set<number> } | 'refused' {
-  const first = /\S/.exec(text);
-  if (first === null) return 'refused';
-  if (first[0] === '[') {
-    try {
-      const values = JSON.parse(text) as unknown[];
-      return values.length === 0 ? 'refused' : { lines: values.map((_, i) => i + 1), tooLarge: new Set() };
-    } catch { return 'refused'; }
-  }
-  const lines: number[] = [];
-  const tooLarge = new Set<number>();
-  let json = 0;
-  text.split('\n').forEach((raw, i) => {
-    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
-    if (/^[\s\ufeff]*$/.test(line)) return;
-    lines.push(i + 1);
-    if (Buffer.byteLength(line) > MAX_RECORD_BYTES) { tooLarge.add(i + 1); return; }
-    try { JSON.parse(line.charCodeAt(0) === 0xfeff ? line.slice(1) : line); json++; } catch { /* a reject */ }
-  });
-  return json === 0 ? 'refused' : { lines, tooLarge };
-}
 
 /** Checks parseBody's answer on `text` against the model; returns the accepted items' lines. */
 function checkBody (parsed: ParsedBody, text: string, where: string): Set<number> {

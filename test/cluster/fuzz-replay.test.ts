@@ -3,7 +3,7 @@
 // its summary counts every record of the input (test/helpers/mutate.ts's model); each reject
 // is a JSON line with a code, a clear reason, the file and the line a record starts on; and
 // its alerts and rejects are those of a `--threads 0` run. Records are kept near the traffic's
-// time but for a few far in the future at the end, which make what follows them late.
+// time but for a few far in the future at the end (calmHead), which make what follows them late.
 // Run: npx tsc -p tsconfig.json && node dist/test/cluster/fuzz-replay.test.js
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -12,19 +12,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadRules } from '../../cluster/rules-file.js';
 import { compileRules } from '../../core/compile.js';
-import { Ingest } from '../../core/ingest.js';
-import { AsteriskReader } from '../../core/readers/asterisk.js';
-import { CsvReader } from '../../core/readers/csv.js';
-import { JsonlReader } from '../../core/readers/jsonl.js';
 import type { Reject } from '../../core/usage-record.js';
-import { Zone } from '../../core/zone.js';
 import { runVigil } from '../helpers/cli.js';
 import { mulberry32 } from '../helpers/prng.js';
 import { tempDir, removeDir } from '../helpers/tmp.js';
-import { CSV_HEADER, FUZZ_START, assertClear, joinUnits, mutantUnits, recordSpans, splitLines, type Unit } from '../helpers/mutate.js';
+import { assertClear, calmHead, joinUnits, mutantUnits, recordSpans, splitLines } from '../helpers/mutate.js';
 
 const RULES = fileURLToPath(new URL('../../../test/fixtures/replay-rules.yaml', import.meta.url));
-const DAY = 86_400_000;
 
 interface Ctx { dir: string }
 const fuzz = suite<Ctx>('cluster/replay: fuzzed inputs through the real command', {} as Ctx);
@@ -33,30 +27,6 @@ fuzz.after((ctx) => { removeDir(ctx.dir); });
 
 const withoutDetectedAt = (text: string): string[] =>
   text.split('\n').filter(Boolean).map((l) => { const a = JSON.parse(l) as Record<string, unknown>; delete a.detectedAt; return JSON.stringify(a); });
-
-/**
- * Drops the mutants before the last `tail` units that would be accepted with a ts a day past the
- * traffic: each would make every record after it late, and leave little to compare.
- */
-function calmHead (format: 'jsonl' | 'csv' | 'asterisk', units: Unit[], tail: number): Unit[] {
-  const ingest = new Ingest(compileRules(loadRules(RULES)));
-  const zone = new Zone('Europe/Berlin');
-  const future = (u: Unit): boolean => {
-    const reader = format === 'jsonl' ? new JsonlReader() : format === 'csv' ? new CsvReader() : new AsteriskReader({ zone });
-    if (format === 'csv') reader.push(CSV_HEADER.join(','), 1);
-    for (const line of u.text.toString('utf8').split('\n')) {
-      try {
-        const value = reader.push(line, 2);
-        if (value === undefined) continue;
-        ingest.watermark = -Infinity;
-        const p = ingest.prepare(value, { source: 'probe', line: 2 });
-        if (p.ok && p.record.ts > FUZZ_START + DAY) return true;
-      } catch { /* a reject */ }
-    }
-    return false;
-  };
-  return units.filter((u, i) => i >= units.length - tail || u.valid === true || u.how === 'header' || !future(u));
-}
 
 const CASES = [
   { format: 'jsonl', n: 2500, ext: 'jsonl' },
@@ -67,7 +37,7 @@ const CASES = [
 for (const { format, n, ext } of CASES) {
   fuzz(`${format}: every record counted and each reject placed; --threads 1 --data equals --threads 0`, async ({ dir }) => {
     const rnd = mulberry32(n);
-    const units = calmHead(format, mutantUnits(format, rnd, n, 17, false, 0.6), 40);
+    const units = calmHead(format, mutantUnits(format, rnd, n, 17, false, 0.6), compileRules(loadRules(RULES)), 40);
     const input = joinUnits(rnd, units);
     const path = join(dir, `mutants.${ext}`);
     writeFileSync(path, input.bytes);

@@ -7,7 +7,13 @@
 //   const file = jsonlInput(rnd, lines, { mutants: 0.5 });  // { bytes, units }
 //   const model = recordSpans(splitLines(file.bytes), 'jsonl');  // one span per record
 import * as assert from 'uvu/assert';
+import type { CompiledRules } from '../../core/compile.js';
+import { Ingest } from '../../core/ingest.js';
+import { AsteriskReader } from '../../core/readers/asterisk.js';
+import { CsvReader } from '../../core/readers/csv.js';
+import { JsonlReader } from '../../core/readers/jsonl.js';
 import { MAX_RECORD_BYTES, type Reject, type UsageRecord } from '../../core/usage-record.js';
+import { Zone } from '../../core/zone.js';
 import { type Rng, intBetween, pick } from './prng.js';
 import { trafficLines } from './traffic.js';
 
@@ -401,6 +407,64 @@ export function mutantUnits (format: 'jsonl' | 'csv' | 'asterisk', rnd: Rng, n: 
     }
   });
   return format === 'csv' ? [{ text: Buffer.from(CSV_HEADER.join(',')), how: 'header', valid: undefined }, ...rows] : rows;
+}
+
+/**
+ * `units` without the mutants before the last `tail` that would be accepted with a ts more
+ * than a day past the traffic: each would move the watermark so far that every record after
+ * it is late, and leave little to compare.
+ */
+export function calmHead (format: 'jsonl' | 'csv' | 'asterisk', units: readonly Unit[], compiled: CompiledRules, tail: number): Unit[] {
+  const ingest = new Ingest(compiled);
+  const zone = new Zone('Europe/Berlin');
+  const future = (u: Unit): boolean => {
+    const reader = format === 'jsonl' ? new JsonlReader() : format === 'csv' ? new CsvReader() : new AsteriskReader({ zone });
+    if (format === 'csv') reader.push(CSV_HEADER.join(','), 1);
+    for (const line of u.text.toString('utf8').split('\n')) {
+      try {
+        const value = reader.push(line, 2);
+        if (value === undefined) continue;
+        ingest.watermark = -Infinity;
+        const p = ingest.prepare(value, { source: 'probe', line: 2 });
+        if (p.ok && p.record.ts > FUZZ_START + 86_400_000) return true;
+      } catch { /* a reject */ }
+    }
+    return false;
+  };
+  return units.filter((u, i) => i >= units.length - tail || u.valid === true || u.how === 'header' || !future(u));
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP bodies
+
+/** A body or message refused whole says what is wrong and how to send records. */
+export const WHOLE = /^(?:the body (?:is empty|is an empty array|is not JSON \([^]+\)|starts with \[ but is not a JSON array \([^]+\)); send records as JSON lines \(one record per line\) or as a JSON array of records|the message is neither JSON nor MessagePack \([^]+\))$/;
+
+/**
+ * What parseBody must make of `text`, by the model: a JSON array (as JSON.parse reads it) when
+ * it starts with `[`; else one record per line that is not blank, over 64 KiB a reject; refused
+ * when nothing in it is JSON.
+ */
+export function expectedBody (text: string): { lines: number[], tooLarge: Set<number> } | 'refused' {
+  const first = /\S/.exec(text);
+  if (first === null) return 'refused';
+  if (first[0] === '[') {
+    try {
+      const values = JSON.parse(text) as unknown[];
+      return values.length === 0 ? 'refused' : { lines: values.map((_, i) => i + 1), tooLarge: new Set() };
+    } catch { return 'refused'; }
+  }
+  const lines: number[] = [];
+  const tooLarge = new Set<number>();
+  let json = 0;
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    if (/^[\s\ufeff]*$/.test(line)) return;
+    lines.push(i + 1);
+    if (Buffer.byteLength(line) > MAX_RECORD_BYTES) { tooLarge.add(i + 1); return; }
+    try { JSON.parse(line.charCodeAt(0) === 0xfeff ? line.slice(1) : line); json++; } catch { /* a reject */ }
+  });
+  return json === 0 ? 'refused' : { lines, tooLarge };
 }
 
 // ---------------------------------------------------------------------------------------------
