@@ -15,14 +15,10 @@ import { compileRules } from '../../core/compile.js';
 import { Ingest } from '../../core/ingest.js';
 import { fileURLToPath } from 'node:url';
 import { intBetween, mulberry32, pick } from '../helpers/prng.js';
-import { trafficLines } from '../helpers/traffic.js';
-import { FUZZ_START, ODD_PACKED, WHOLE, assertClear, expectedBody, joinUnits, mutantUnits, mutateBytes, packForeign } from '../helpers/mutate.js';
+import { WHOLE, assertClear, expectedBody, joinUnits, mutantMessage, mutantUnits } from '../helpers/mutate.js';
 
 const RULES = fileURLToPath(new URL('../../../test/fixtures/replay-rules.yaml', import.meta.url));
 const TOO_LARGE = 'record larger than 64 KiB';
-/** MessagePack values msgpackr refuses, so that the whole message is refused. */
-const REFUSED_WHOLE = new Set(['extension type 5', 'extension type 0x72 cut short', 'a map with a map as key', 'a map with an array as key', 'nested 200,000 deep']);
-
 const compiled = compileRules(loadRules(RULES));
 
 /** Validates every decoded record of `items`; rejects must be clear. Returns how many were accepted. */
@@ -115,24 +111,7 @@ test('MessagePack payloads of mutants, as Python and Go write them: never a thro
   let wholes = 0;
   for (let seed = 1; seed <= 150; seed++) {
     const rnd = mulberry32(seed * 977);
-    const records = trafficLines({ seed, records: intBetween(rnd, 1, 6), start: FUZZ_START }).map((l) => JSON.parse(l) as Record<string, unknown>);
-    let refusable = false;
-    let damaged = false;
-    const unchanged = new Set<number>();
-    const packed = records.map((r, i) => {
-      const roll = rnd();
-      if (roll < 0.6) { unchanged.add(i); return packForeign(r); }
-      if (roll < 0.95) {
-        const [name, make] = pick(rnd, ODD_PACKED);
-        if (REFUSED_WHOLE.has(name)) refusable = true;
-        return packForeign({ ...r, [pick(rnd, ['ts', 'account', 'called', 'duration', 'cost', 'id', 'attrs', 'x'])]: make() });
-      }
-      damaged = true;
-      return mutateBytes(rnd, packForeign(r)).bytes;
-    });
-    const single = packed.length === 1 && rnd() < 0.5;
-    let payload = single ? packed[0]! : Buffer.concat([packForeign(new Array(packed.length).fill(0)).subarray(0, packed.length < 16 ? 1 : 3), ...packed]);
-    if (rnd() < 0.05) { payload = mutateBytes(rnd, payload).bytes; damaged = true; }
+    const { payload, records, refusable, damaged, unchanged } = mutantMessage(rnd, seed);
     const where = `message ${seed}`;
     let items: RawRecord[] = [];
     try {

@@ -534,6 +534,43 @@ export const ODD_PACKED: ReadonlyArray<[string, () => unknown]> = [
   ['a 70 KB string', () => 'p'.repeat(70_000)],
 ];
 
+/** ODD_PACKED values msgpackr refuses, so that the whole message is refused. */
+export const REFUSED_WHOLE: ReadonlySet<string> = new Set(['extension type 5', 'extension type 0x72 cut short', 'a map with a map as key', 'a map with an array as key', 'nested 200,000 deep']);
+
+/** A `<prefix>.in` MessagePack message of 1 to 6 records, some mutated, and what was done to it. */
+export interface MutantMessage {
+  readonly payload: Buffer;
+  readonly records: ReadonlyArray<Record<string, unknown>>;
+  /** a value msgpackr refuses is in it (REFUSED_WHOLE) */
+  readonly refusable: boolean;
+  /** bytes were changed: what it decodes to is anyone's guess */
+  readonly damaged: boolean;
+  /** the places (from 0) of the records left as they were */
+  readonly unchanged: ReadonlySet<number>;
+}
+
+export function mutantMessage (rnd: Rng, seed: number): MutantMessage {
+  const records = trafficLines({ seed, records: intBetween(rnd, 1, 6), start: FUZZ_START }).map((l) => JSON.parse(l) as Record<string, unknown>);
+  let refusable = false;
+  let damaged = false;
+  const unchanged = new Set<number>();
+  const packed = records.map((r, i) => {
+    const roll = rnd();
+    if (roll < 0.6) { unchanged.add(i); return packForeign(r); }
+    if (roll < 0.95) {
+      const [name, make] = pick(rnd, ODD_PACKED);
+      if (REFUSED_WHOLE.has(name)) refusable = true;
+      return packForeign({ ...r, [pick(rnd, ['ts', 'account', 'called', 'duration', 'cost', 'id', 'attrs', 'x'])]: make() });
+    }
+    damaged = true;
+    return mutateBytes(rnd, packForeign(r)).bytes;
+  });
+  const single = packed.length === 1 && rnd() < 0.5;
+  let payload = single ? packed[0]! : Buffer.concat([Buffer.from([0x90 | packed.length]), ...packed]);
+  if (rnd() < 0.05) { payload = mutateBytes(rnd, payload).bytes; damaged = true; }
+  return { payload, records, refusable, damaged, unchanged };
+}
+
 // ---------------------------------------------------------------------------------------------
 // what every outcome must be
 
