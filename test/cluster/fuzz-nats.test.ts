@@ -105,6 +105,17 @@ fuzz('every message is answered; its rejects reach <prefix>.rejected; the node s
     const rejected = metrics.samples.filter((s) => s.name === 'vigil_records_rejected_total').reduce((sum, s) => sum + s.value, 0);
     assert.equal({ accepted: sampleValue(metrics, 'vigil_records_accepted_total'), rejected }, { accepted: totals.accepted, rejected: totals.rejected });
     assert.equal((await request(node.port, 'GET', '/readyz')).json, { status: 'ready' });
+    // The lanes apply what was published (acknowledged means held by JetStream, not applied),
+    // and no record made a commit fail (a key too long for LMDB did, until the engine stopped).
+    const applied = async (): Promise<[number | undefined, number | undefined]> => {
+      const e = parsePrometheus((await request(node.port, 'GET', '/metrics')).text);
+      return [sampleValue(e, 'vigil_node_records_applied'), sampleValue(e, 'vigil_coordinator_records_published')];
+    };
+    const until = Date.now() + 15_000;
+    let counts = await applied();
+    while (counts[0] !== counts[1] && Date.now() < until) { await new Promise((resolve) => setTimeout(resolve, 100)); counts = await applied(); }
+    assert.ok(counts[1]! > 0 && counts[0] === counts[1], `applied ${String(counts[0])} of ${String(counts[1])} published`);
+    assert.not.match(node.stderr(), /commit to the data folder failed|engine failure/);
   } finally {
     const result = await stopServe(node);
     assert.is(result.code, 0, result.stderr);

@@ -94,7 +94,7 @@ export function mutateJsonLine (rnd: Rng, line: string): JsonMutant {
   const m = membersOf(line);
   const text = (s: string): Buffer => Buffer.from(s);
   const at = (): number => intBetween(rnd, 0, m.length - 1);
-  switch (intBetween(rnd, 0, 13)) {
+  switch (intBetween(rnd, 0, 14)) {
     case 0: {
       const field = pick(rnd, RECORD_FIELDS);
       const value = pick(rnd, ODD_JSON);
@@ -157,6 +157,14 @@ export function mutateJsonLine (rnd: Rng, line: string): JsonMutant {
     case 12: {
       m.push([`x${intBetween(rnd, 0, 9)}`, pick(rnd, ['"ü"', '7', 'false', '-0', '1e-400'])]);
       return { text: text(objectText(m)), how: 'an unknown scalar field', valid: true };
+    }
+    case 13: {
+      // Counter keys go into LMDB keys, which hold 1978 bytes at most.
+      const field = pick(rnd, ['account', 'caller', 'called', 'trunk', 'provider', 'device', 'id']);
+      const value = JSON.stringify(pick(rnd, ['x', 'é', '😀', '0'])).slice(1, -1).repeat(intBetween(rnd, 300, 5000));
+      const i = m.findIndex(([k]) => k === field);
+      if (i >= 0) m[i] = [field, `"${value}"`]; else m.push([field, `"${value}"`]);
+      return { text: text(objectText(m)), how: `a long ${field}`, valid: undefined };
     }
     default:
       return { text: text(line), how: 'unchanged', valid: true };
