@@ -191,6 +191,12 @@ export class CsvReader implements LineReader {
   private setHeader (fields: string[]): void {
     // A byte-order mark would otherwise become part of the first column's name.
     const names = fields.map((f, i) => (i === 0 && f.charCodeAt(0) === 0xfeff ? f.slice(1) : f).trim());
+    // Lines end in LF or CRLF: in a file whose lines end in CR alone (old Mac exports), the
+    // whole file is one line, which made a header of unique names and no rows, without a word.
+    if (fields.some((f) => f.includes('\r'))) {
+      this.headerError = new InvalidRecordError('record', 'CSV whose lines end in LF or CRLF (this header holds a CR, which ends no line alone)', fields.join(','));
+      throw this.headerError;
+    }
     const seen = new Set<string>();
     const nested = names.some((n) => n.startsWith(ATTRS_PREFIX));
     for (const name of names) {

@@ -209,6 +209,15 @@ const BAD_HEADERS: Array<[string, string, string[]]> = [
     `2 reject ${UNREADABLE} "ts,account,${'n'.repeat(47)}…`,
     `3 reject ${UNREADABLE} "ts,account,${'n'.repeat(47)}…`,
   ]],
+  // Lines ending in CR alone are one line: it made a header of unique names and no rows, and
+  // the whole file was read as nothing ("0 records read, 0 rejected").
+  ['line ends of CR alone', 'id,ts,account\r1,1782900000000,A1\r2,1782900000001,A2\r', [
+    '1 reject record must be CSV whose lines end in LF or CRLF (this header holds a CR, which ends no line alone), got "id,ts,account\\r1,1782900000000,A1\\r2,1782900000001,A2"',
+  ]],
+  ['a CR inside a quoted name', 'ts,"acc\rount"\n1782900000000,A1\n', [
+    '1 reject record must be CSV whose lines end in LF or CRLF (this header holds a CR, which ends no line alone), got "ts,acc\\rount"',
+    '2 reject record must be CSV whose lines end in LF or CRLF (this header holds a CR, which ends no line alone), got "ts,acc\\rount"',
+  ]],
   // The header passes 64 KiB on line 66; the rest of it is read as rows of its own (its quote
   // state is lost with it), then the real rows: all rejected.
   ['a quoted name spanning lines past 64 KiB', `ts,"${Array.from({ length: 70 }, () => 'x'.repeat(1000)).join('\n')}"\nts,account\n1782900000000,A1\n`, [

@@ -288,7 +288,8 @@ export function joinUnits (rnd: Rng, units: readonly Unit[], opts: { crOnly?: bo
     let end = '';
     if (i < units.length - 1 || rnd() < 0.5) {
       const r = rnd();
-      end = r < 0.8 ? '\n' : r < 0.97 || opts.crOnly !== true ? '\r\n' : '\r';
+      // Not after a CSV header: joined to its first row, it is a header with a CR, refused.
+      end = r < 0.8 ? '\n' : r < 0.97 || opts.crOnly !== true || u.how === 'header' ? '\r\n' : '\r';
     }
     alone.push(!joined && end !== '\r');
     joined = end === '\r';
