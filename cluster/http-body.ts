@@ -15,6 +15,11 @@ import type { RawRecord } from './record-source.js';
 
 export const MAX_BODY_BYTES = 16 * 1024 * 1024;
 /**
+ * Records a body may hold. 16 MiB of records of a few bytes (`{}` or `x` lines) were millions
+ * of rejects: one POST held the event loop for a minute and a half, and its answer listed them all.
+ */
+export const MAX_BODY_RECORDS = 100_000;
+/**
  * Bodies read and parsed at once. Each may hold MAX_BODY_BYTES until its records have entered
  * epochs; further POSTs wait unread, so TCP slows their senders instead of memory growing.
  */
@@ -23,7 +28,10 @@ export const BODIES_AT_ONCE = 4;
 export const DRAIN_LIMIT = 4 * MAX_BODY_BYTES;
 const RAW_CLIP = 4096;
 
-export type ParsedBody = { readonly ok: true, readonly items: RawRecord[] } | { readonly ok: false, readonly error: string };
+/** `status` 413: the body holds more than MAX_BODY_RECORDS records; else 400. */
+export type ParsedBody = { readonly ok: true, readonly items: RawRecord[] } | { readonly ok: false, readonly error: string, readonly status?: 413 };
+
+const TOO_MANY = { ok: false, status: 413, error: `the body holds more than ${MAX_BODY_RECORDS} records; send fewer records per request` } as const;
 
 const BODY_SHAPE = 'send records as JSON lines (one record per line) or as a JSON array of records';
 const TOO_LARGE = 'record larger than 64 KiB';
@@ -53,7 +61,8 @@ export function decodedRecord (value: unknown, position: SourcePosition): RawRec
 /**
  * A POST body as raw records, each with its position (`source`, line: the line of a JSON line,
  * or the 1-based place in a JSON array). A line that is not JSON, or a record over 64 KiB,
- * becomes a reject; a body of which nothing is JSON is refused as a whole.
+ * becomes a reject; a body of which nothing is JSON, or of more than MAX_BODY_RECORDS records,
+ * is refused as a whole.
  */
 export function parseBody (text: string, source: string): ParsedBody {
   const first = /\S/.exec(text);
@@ -65,6 +74,7 @@ export function parseBody (text: string, source: string): ParsedBody {
     } catch (err) {
       return { ok: false, error: `the body starts with [ but is not a JSON array (${clipReason(err)}); ${BODY_SHAPE}` };
     }
+    if ((values as unknown[]).length > MAX_BODY_RECORDS) return TOO_MANY;
     const items = (values as unknown[]).map((value, i) => decodedRecord(value, { source, line: i + 1 }));
     return items.length === 0 ? { ok: false, error: `the body is an empty array; ${BODY_SHAPE}` } : { ok: true, items };
   }
@@ -79,6 +89,7 @@ export function parseBody (text: string, source: string): ParsedBody {
     const raw = text.charCodeAt(end - 1) === 13 ? text.slice(from, end - 1) : text.slice(from, end);
     from = end + 1;
     if (/^[\s\ufeff]*$/.test(raw)) continue;
+    if (items.length === MAX_BODY_RECORDS) return TOO_MANY;
     const position = { source, line };
     if (overLimit(raw)) {
       items.push({ ok: false, reject: { reason: TOO_LARGE, code: 'VIGIL_INVALID_RECORD', position, raw: raw.slice(0, RAW_CLIP) } });

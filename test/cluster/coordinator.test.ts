@@ -50,6 +50,8 @@ const ROWS: Array<[string, Buffer, string[]]> = [
     [`1 reject record.ts must be an ISO 8601 time with an offset or epoch milliseconds, got ${'['.repeat(59)}…`, '2 ok']],
   ['a JSON line that is not JSON, at its seq (it was given a line)', Buffer.from(`{"ts":${TS},"account":"A1","called":"+49"}\nnope\n`),
     ['1 ok', '2 reject record must be valid JSON (Unexpected token \'o\', "nope" is not valid JSON), got "nope"']],
+  // Millions of tiny records in a message held the coordinator's event loop for seconds.
+  ['a JSON message of 100,001 records', Buffer.from('{}\n'.repeat(100_001)), ['1 reject the body holds more than 100000 records; send fewer records per request']],
 ];
 
 for (const [name, payload, want] of ROWS) {

@@ -1,7 +1,7 @@
 // Fuzz, level 3: a real `vigil serve` node takes seeded POST /v1/records bodies of mutants: JSON
 // lines (LF, CRLF, CR only), JSON arrays, gzip-compressed (Content-Encoding gzip or x-gzip) or
 // not, and broken ones (damaged gzip, an encoding it does not take, no JSON at all, invalid
-// UTF-8, a body or a decompressed body over 16 MiB). Every answer is JSON: 202 with each reject
+// UTF-8, a body or a decompressed body over 16 MiB, 8 million lines). Every answer is JSON: 202 with each reject
 // at its line (test/helpers/mutate.ts's model of the body) and a clear reason, or 400, 413 or
 // 415 with an error saying what to do; the node stays ready; /metrics counts what the answers
 // said, and the node exits 0.
@@ -128,6 +128,11 @@ fuzz('every answer is JSON and accounts for each record; the node stays ready an
     assert.equal([big.status, big.json], [413, { error: `the body is larger than ${LIMIT} bytes; send fewer records per request` }]);
     const bomb = await request(node.port, 'POST', '/v1/records', { body: gzipSync(Buffer.alloc(LIMIT + 1, 0x20)), headers: { 'content-encoding': 'gzip' } });
     assert.equal([bomb.status, bomb.json], [413, { error: `the body decompresses to more than ${LIMIT} bytes; send fewer records per request` }]);
+    // 16 MiB of tiny lines: refused at once (8M rejects held the event loop a minute and a half).
+    const started = Date.now();
+    const many = await request(node.port, 'POST', '/v1/records', { body: 'x\n'.repeat(LIMIT / 2) });
+    assert.equal([many.status, many.json], [413, { error: 'the body holds more than 100000 records; send fewer records per request' }]);
+    assert.ok(Date.now() - started < 10_000, `answered in ${Date.now() - started} ms`);
     assert.equal((await request(node.port, 'GET', '/readyz')).json, { status: 'ready' });
 
     assert.ok(totals.accepted > 1000 && totals.rejected > 300 && totals.refused > 10, JSON.stringify(totals));
