@@ -256,13 +256,7 @@ export class Coordinator {
     const items = decodeInput(msg.data, `nats:${msg.subject}`);
     // A producer that traces sends its context in the headers: the ingest span continues it.
     const receipt = await (await this.offer(items, contextFrom(msg.headers))).committed;
-    if (msg.reply !== undefined && msg.reply !== '') {
-      msg.respond(JSON.stringify({
-        accepted: receipt.accepted,
-        rejected: receipt.rejects.length,
-        rejects: receipt.rejects.map((r) => ({ seq: r.position.seq ?? r.position.line, reason: r.reason })),
-      }));
-    }
+    if (msg.reply !== undefined && msg.reply !== '') msg.respond(replyText(receipt, this.opts.nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD));
   }
 
   async close (): Promise<void> {
@@ -271,6 +265,31 @@ export class Coordinator {
     this.closed = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
   }
+}
+
+/** nats-server's default max_payload, for a connection that has not said its own. */
+const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
+
+/**
+ * The answer to a `<prefix>.in` request: `{accepted, rejected, rejects: [{seq, reason}]}`.
+ * NATS refuses a message over the server's max_payload, and a refused answer was none: the
+ * producer timed out on records that were taken (20,000 bad lines were enough). So it lists the
+ * rejects that fit in `maxBytes` and, when that is not all of them, says how many it leaves
+ * out as `omitted`; every reject is on `<prefix>.rejected` too.
+ */
+export function replyText (receipt: Receipt, maxBytes: number): string {
+  const rejects = receipt.rejects.map((r) => ({ seq: r.position.seq ?? r.position.line, reason: r.reason }));
+  const all = JSON.stringify({ accepted: receipt.accepted, rejected: rejects.length, rejects });
+  if (all.length <= maxBytes / 3 || Buffer.byteLength(all) <= maxBytes) return all;
+  // Room for the frame around the list: {"accepted":N,"rejected":N,"rejects":[],"omitted":N}.
+  let room = maxBytes - 100;
+  let n = 0;
+  for (const r of rejects) {
+    room -= Buffer.byteLength(JSON.stringify(r)) + 1;
+    if (room < 0) break;
+    n++;
+  }
+  return JSON.stringify({ accepted: receipt.accepted, rejected: rejects.length, rejects: rejects.slice(0, n), omitted: rejects.length - n });
 }
 
 /**

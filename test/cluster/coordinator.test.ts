@@ -5,7 +5,8 @@
 // Run: npx tsc -p tsconfig.json && node dist/test/cluster/coordinator.test.js
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { decodeInput } from '../../cluster/coordinator.js';
+import { decodeInput, replyText } from '../../cluster/coordinator.js';
+import type { Reject } from '../../core/usage-record.js';
 import { compileRules } from '../../core/compile.js';
 import { Ingest } from '../../core/ingest.js';
 import { rules } from '../helpers/config.js';
@@ -69,3 +70,41 @@ test('a MessagePack record over 64 KiB is rejected at its seq, the next one read
 });
 
 test.run();
+
+// ---------------------------------------------------------------------------------------------
+
+// An answer over NATS's max_payload was refused, so the producer got none and timed out on
+// records that were taken: 20,000 bad lines in one request were enough.
+const reply = suite('cluster/coordinator: the answer to a <prefix>.in request fits in a NATS message');
+
+const rejectAt = (seq: number): Reject => ({ reason: `record.ts must be an ISO 8601 time with an offset or epoch milliseconds, got ${seq}`, code: 'VIGIL_INVALID_RECORD', position: { source: 'nats:vigil.in', seq }, raw: String(seq) });
+const MAX = 1024 * 1024;
+
+reply('lists every reject when they fit', () => {
+  assert.is(replyText({ accepted: 3, rejects: [rejectAt(2), rejectAt(5)] }, MAX),
+    '{"accepted":3,"rejected":2,"rejects":[{"seq":2,"reason":"record.ts must be an ISO 8601 time with an offset or epoch milliseconds, got 2"},{"seq":5,"reason":"record.ts must be an ISO 8601 time with an offset or epoch milliseconds, got 5"}]}');
+  assert.is(replyText({ accepted: 0, rejects: [] }, MAX), '{"accepted":0,"rejected":0,"rejects":[]}');
+});
+
+reply('lists the first rejects that fit and says how many it leaves out', () => {
+  const rejects = Array.from({ length: 20_000 }, (_, i) => rejectAt(i + 1));
+  const text = replyText({ accepted: 7, rejects }, MAX);
+  assert.ok(Buffer.byteLength(text) <= MAX, `${Buffer.byteLength(text)} bytes`);
+  const answer = JSON.parse(text) as { accepted: number, rejected: number, rejects: Array<{ seq: number, reason: string }>, omitted: number };
+  assert.equal(Object.keys(answer), ['accepted', 'rejected', 'rejects', 'omitted']);
+  assert.is(answer.accepted, 7);
+  assert.is(answer.rejected, 20_000);
+  assert.ok(answer.rejects.length > 9_000, `${answer.rejects.length} listed`);
+  assert.is(answer.omitted, 20_000 - answer.rejects.length);
+  assert.equal(answer.rejects.map((r) => r.seq), answer.rejects.map((_, i) => i + 1));
+  assert.is(answer.rejects[0]!.reason, rejectAt(1).reason);
+});
+
+reply('counts bytes, not characters', () => {
+  const wide = Array.from({ length: 2_000 }, (_, i): Reject => ({ ...rejectAt(i + 1), reason: `record.account must be a non-empty string, got "${'😀'.repeat(100)}"` }));
+  const text = replyText({ accepted: 0, rejects: wide }, 100_000);
+  assert.ok(Buffer.byteLength(text) <= 100_000, `${Buffer.byteLength(text)} bytes`);
+  assert.ok((JSON.parse(text) as { omitted: number }).omitted > 0);
+});
+
+reply.run();

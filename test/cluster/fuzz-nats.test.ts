@@ -1,7 +1,7 @@
 // Fuzz, level 4: a real cluster node (`vigil serve` on its own JetStream nats-server on a free
 // loopback port) takes seeded `<prefix>.in` requests of mutants: JSON lines, JSON arrays and
 // MessagePack as Python and Go write it (64-bit integers, extensions, non-string keys, deep
-// nesting, damaged bytes). Every request is answered (none lost), each reject of an answer is
+// nesting, damaged bytes), and one of 20,000 bad lines. Every request is answered (none lost), each reject of an answer is
 // on `<prefix>.rejected` with its reason, source and seq, the node stays ready, /metrics counts
 // what the answers said, and the node exits 0. Needs nats-server (apt-get install -y nats-server).
 // Run: npx tsc -p tsconfig.json && node dist/test/cluster/fuzz-nats.test.js
@@ -89,6 +89,12 @@ fuzz('every message is answered; its rejects reach <prefix>.rejected; the node s
       if (m % 25 === 0) assert.equal((await request(node.port, 'GET', '/readyz')).json, { status: 'ready' }, `ready after ${where}`);
     }
     assert.ok(totals.accepted > 500 && totals.rejected > 150, JSON.stringify(totals));
+
+    // 20,000 bad lines: an answer listing them all is over NATS's 1 MB, and was never sent.
+    const many = (await within(15_000, '20,000 bad lines', nc.request(`${PREFIX}.in`, Buffer.from('{"ts":1}\n'.repeat(20_000)), { timeout: 10_000 }))).json<Answer & { omitted: number }>();
+    assert.equal([many.accepted, many.rejected, many.rejects.length + many.omitted], [0, 20_000, 20_000]);
+    assert.ok(many.omitted > 0 && many.rejects.length > 5_000, `${many.rejects.length} listed`);
+    totals.rejected += many.rejected;
 
     await nc.flush();
     const deadline = Date.now() + 10_000;
