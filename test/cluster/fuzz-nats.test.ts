@@ -1,9 +1,10 @@
 // Fuzz, level 4: a real cluster node (`vigil serve` on its own JetStream nats-server on a free
 // loopback port) takes seeded `<prefix>.in` requests of mutants: JSON lines, JSON arrays and
 // MessagePack as Python and Go write it (64-bit integers, extensions, non-string keys, deep
-// nesting, damaged bytes), and one of 20,000 bad lines. Every request is answered (none lost), each reject of an answer is
-// on `<prefix>.rejected` with its reason, source and seq, the node stays ready, /metrics counts
-// what the answers said, and the node exits 0. Needs nats-server (apt-get install -y nats-server).
+// nesting, damaged bytes), and one of 20,000 bad lines. Every request is answered (none lost),
+// each reject of an answer is on `<prefix>.rejected` with its reason, source and seq, the lanes
+// apply all that was published, the node stays ready, /metrics counts what the answers said,
+// and the node exits 0. Needs nats-server (apt-get install -y nats-server).
 // Run: npx tsc -p tsconfig.json && node dist/test/cluster/fuzz-nats.test.js
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
