@@ -21,7 +21,7 @@ import { wire } from '../workers/codec.js';
 import type { ShardBatch } from '../workers/lanes/protocol.js';
 import type { RawRecord } from './record-source.js';
 import type { Receipt } from './stream.js';
-import { decodedRecord, parseBody } from './http-body.js';
+import { MAX_BODY_RECORDS, decodedRecord, parseBody } from './http-body.js';
 import { rejectLine } from './replay.js';
 import type { ClusterNames } from './jetstream.js';
 import { SpanKind, contextFrom, headersFor, messaging, startMerged, tracer, within, type Context, type Span } from './tracing.js';
@@ -328,5 +328,8 @@ export function decodeInput (data: Uint8Array, source: string): RawRecord[] {
     return [{ ok: false, reject: { reason: `the message is neither JSON nor MessagePack (${why})`, code: 'VIGIL_INVALID_RECORD', position: { source, seq: 1 }, raw: '' } }];
   }
   const values = Array.isArray(value) ? value : [value];
+  if (values.length > MAX_BODY_RECORDS) {
+    return [{ ok: false, reject: { reason: `the message holds more than ${MAX_BODY_RECORDS} records; send fewer records per message`, code: 'VIGIL_INVALID_RECORD', position: { source, seq: 1 }, raw: '' } }];
+  }
   return values.map((v, n) => decodedRecord(v, { source, seq: n + 1 }));
 }

@@ -53,6 +53,7 @@ const ROWS: Array<[string, Buffer, string[]]> = [
     ['1 ok', '2 reject record must be valid JSON (Unexpected token \'o\', "nope" is not valid JSON), got "nope"']],
   // Millions of tiny records in a message held the coordinator's event loop for seconds.
   ['a JSON message of 100,001 records', Buffer.from('{}\n'.repeat(100_001)), ['1 reject the body holds more than 100000 records; send fewer records per request']],
+  ['a MessagePack array of 1,000,000 nils (under 1 MB)', Buffer.concat([Buffer.from([0xdd, 0x00, 0x0f, 0x42, 0x40]), Buffer.alloc(1_000_000, 0xc0)]), ['1 reject the message holds more than 100000 records; send fewer records per message']],
 ];
 
 for (const [name, payload, want] of ROWS) {

@@ -447,7 +447,7 @@ export function calmHead (format: 'jsonl' | 'csv' | 'asterisk', units: readonly 
 // HTTP bodies
 
 /** A body or message refused whole says what is wrong and how to send records. */
-export const WHOLE = /^(?:the body (?:is empty|is an empty array|is not JSON \([^]+\)|starts with \[ but is not a JSON array \([^]+\)); send records as JSON lines \(one record per line\) or as a JSON array of records|the message is neither JSON nor MessagePack \([^]+\))$/;
+export const WHOLE = /^(?:the body (?:is empty|is an empty array|is not JSON \([^]+\)|starts with \[ but is not a JSON array \([^]+\)); send records as JSON lines \(one record per line\) or as a JSON array of records|the message is neither JSON nor MessagePack \([^]+\)|the (?:body|message) holds more than 100000 records; send fewer records per (?:request|message))$/;
 
 /**
  * What parseBody must make of `text`, by the model: a JSON array (as JSON.parse reads it) when
