@@ -15,7 +15,8 @@ import { compileRules } from '../../core/compile.js';
 import { Ingest } from '../../core/ingest.js';
 import { fileURLToPath } from 'node:url';
 import { intBetween, mulberry32, pick } from '../helpers/prng.js';
-import { WHOLE, assertClear, expectedBody, joinUnits, mutantMessage, mutantUnits } from '../helpers/mutate.js';
+import { WHOLE, assertClear, expectedBody } from '../helpers/fuzz-model.js';
+import { joinUnits, mutantMessage, mutantUnits } from '../helpers/mutate.js';
 
 const RULES = fileURLToPath(new URL('../../../test/fixtures/replay-rules.yaml', import.meta.url));
 const TOO_LARGE = 'record larger than 64 KiB';

@@ -19,7 +19,8 @@ import { request, startServe, stopServe, within } from '../helpers/node.js';
 import { parsePrometheus, sampleValue } from '../helpers/prometheus.js';
 import { intBetween, mulberry32 } from '../helpers/prng.js';
 import { tempDir, removeDir } from '../helpers/tmp.js';
-import { WHOLE, assertClear, calmHead, expectedBody, joinUnits, mutantMessage, mutantUnits } from '../helpers/mutate.js';
+import { WHOLE, assertClear, expectedBody } from '../helpers/fuzz-model.js';
+import { calmHead, joinUnits, mutantMessage, mutantUnits } from '../helpers/mutate.js';
 
 const RULES = fileURLToPath(new URL('../../../test/fixtures/replay-rules.yaml', import.meta.url));
 const PREFIX = 'fuzz';

@@ -18,9 +18,8 @@ import { Ingest } from '../../core/ingest.js';
 import { Zone } from '../../core/zone.js';
 import { mulberry32 } from '../helpers/prng.js';
 import { tempDir, removeDir } from '../helpers/tmp.js';
-import {
-  CSV_HEADER, assertClear, assertKept, joinUnits, mutantUnits, recordSpans, splitLines, type Input, type Span,
-} from '../helpers/mutate.js';
+import { assertClear, assertKept, recordSpans, splitLines, type Span } from '../helpers/fuzz-model.js';
+import { CSV_HEADER, joinUnits, mutantUnits, type Input } from '../helpers/mutate.js';
 
 const RULES = fileURLToPath(new URL('../../../test/fixtures/replay-rules.yaml', import.meta.url));
 const BERLIN = new Zone('Europe/Berlin');

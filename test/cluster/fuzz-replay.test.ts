@@ -16,7 +16,8 @@ import type { Reject } from '../../core/usage-record.js';
 import { runVigil } from '../helpers/cli.js';
 import { mulberry32 } from '../helpers/prng.js';
 import { tempDir, removeDir } from '../helpers/tmp.js';
-import { assertClear, calmHead, joinUnits, mutantUnits, recordSpans, splitLines } from '../helpers/mutate.js';
+import { assertClear, recordSpans, splitLines } from '../helpers/fuzz-model.js';
+import { calmHead, joinUnits, mutantUnits } from '../helpers/mutate.js';
 
 const RULES = fileURLToPath(new URL('../../../test/fixtures/replay-rules.yaml', import.meta.url));
 

@@ -18,7 +18,8 @@ import { intBetween, mulberry32, pick, type Rng } from '../helpers/prng.js';
 import { request, startServe, stopServe, type Reply } from '../helpers/node.js';
 import { parsePrometheus, sampleValue } from '../helpers/prometheus.js';
 import { tempDir, removeDir } from '../helpers/tmp.js';
-import { WHOLE, assertClear, calmHead, expectedBody, joinUnits, mutantUnits, mutateBytes, type Unit } from '../helpers/mutate.js';
+import { WHOLE, assertClear, expectedBody } from '../helpers/fuzz-model.js';
+import { calmHead, joinUnits, mutantUnits, mutateBytes, type Unit } from '../helpers/mutate.js';
 
 const RULES = fileURLToPath(new URL('../../../test/fixtures/replay-rules.yaml', import.meta.url));
 const LIMIT = 16 * 1024 * 1024;

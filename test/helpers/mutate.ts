@@ -1,19 +1,20 @@
-// Seeded mutants of valid usage records for the fuzz tests (test/**/fuzz-*.test.ts), and the
-// model they are checked against: which records an input holds and on which line each starts.
-// Inputs are bytes, so that invalid UTF-8, NUL bytes and a byte-order mark in the middle of a
-// line can be written; a mutant never holds a `\n` of its own unless it means to (a CSV field
-// spanning lines, CR-only line ends that join lines).
+// Seeded mutants of valid usage records for the fuzz tests (test/**/fuzz-*.test.ts): values of
+// every wrong type, byte damage, JSON lines, CSV and Asterisk rows, MessagePack messages, and
+// inputs of realistic traffic (test/helpers/traffic.ts) with some of it mutated. Inputs are
+// bytes, so that invalid UTF-8, NUL bytes and a byte-order mark in the middle of a line can be
+// written; a mutant holds a `\n` only when it means to (a CSV field spanning lines). What an
+// input must give is test/helpers/fuzz-model.ts's business.
 //   const rnd = mulberry32(1);
-//   const file = jsonlInput(rnd, lines, { mutants: 0.5 });  // { bytes, units }
-//   const model = recordSpans(splitLines(file.bytes), 'jsonl');  // one span per record
-import * as assert from 'uvu/assert';
+//   const input = joinUnits(rnd, mutantUnits('jsonl', rnd, 500, 1, false));  // { bytes, lineOf, … }
+//   const spans = recordSpans(splitLines(input.bytes), 'jsonl');           // one per record
 import type { CompiledRules } from '../../core/compile.js';
 import { Ingest } from '../../core/ingest.js';
 import { AsteriskReader } from '../../core/readers/asterisk.js';
 import { CsvReader } from '../../core/readers/csv.js';
 import { JsonlReader } from '../../core/readers/jsonl.js';
-import { MAX_RECORD_BYTES, type Reject, type UsageRecord } from '../../core/usage-record.js';
+import { MAX_RECORD_BYTES } from '../../core/usage-record.js';
 import { Zone } from '../../core/zone.js';
+import { RawPack, packForeign } from './msgpack-writer.js';
 import { type Rng, intBetween, pick } from './prng.js';
 import { trafficLines } from './traffic.js';
 
@@ -262,7 +263,7 @@ export function mutateAsteriskRow (rnd: Rng, fields: readonly string[]): { text:
 }
 
 // ---------------------------------------------------------------------------------------------
-// inputs and the model of their records
+// inputs of units
 
 /** A unit of an input: a record (maybe mutated, maybe spanning lines) or a blank line. */
 export interface Unit { readonly text: Buffer, readonly how: string, readonly valid: boolean | undefined }
@@ -296,88 +297,6 @@ export function joinUnits (rnd: Rng, units: readonly Unit[], opts: { crOnly?: bo
     put(Buffer.from(end));
   }
   return { bytes: Buffer.concat(parts), units, lineOf, alone };
-}
-
-/**
- * The lines of an input as the readers see them: split on LF, one CR before it dropped, decoded
- * as UTF-8 (an invalid byte becomes U+FFFD), a byte-order mark at the very start dropped. A last
- * line without its LF is a line; an input ending in LF has no empty line after it.
- */
-export function splitLines (bytes: Buffer): string[] {
-  const lines: string[] = [];
-  let from = 0;
-  while (from < bytes.length) {
-    let nl = bytes.indexOf(0x0a, from);
-    if (nl < 0) nl = bytes.length;
-    const end = nl > from && bytes[nl - 1] === 0x0d ? nl - 1 : nl;
-    lines.push(bytes.toString('utf8', from, end));
-    from = nl + 1;
-  }
-  if (lines.length > 0 && lines[0]!.charCodeAt(0) === 0xfeff) lines[0] = lines[0]!.slice(1);
-  return lines;
-}
-
-/** One record of an input as the model sees it: the line it starts on, and whether it is over the size limit or left open. */
-export interface Span { readonly line: number, readonly tooLarge: boolean, readonly open: boolean }
-
-const isBlank = (line: string): boolean => /^[ \t\ufeff]*$/.test(line);
-
-/** True when the CSV record is still inside a quoted field at the end of `line` (RFC 4180; text after a closing quote ends the record as an error). */
-function csvOpenAfter (line: string, open: boolean): boolean {
-  let i = 0;
-  let quoted = open;
-  for (;;) {
-    if (!quoted) {
-      if (line.charCodeAt(i) !== 34) {
-        const comma = line.indexOf(',', i);
-        if (comma < 0) return false;
-        i = comma + 1;
-        continue;
-      }
-      i++;
-    }
-    quoted = false;
-    for (;;) {
-      const q = line.indexOf('"', i);
-      if (q < 0) return true;
-      if (line.charCodeAt(q + 1) === 34) { i = q + 2; continue; }
-      i = q + 1;
-      break;
-    }
-    if (i >= line.length || line.charCodeAt(i) !== 44) return false;
-    i++;
-  }
-}
-
-/**
- * The records `lines` hold, in order: for JSON lines one per line that is not blank; for CSV
- * (and Master.csv) one per RFC 4180 record, which a quoted field may carry across lines, cut
- * where it passes the 64 KiB limit. The CSV header is the first span; the caller drops it.
- */
-export function recordSpans (lines: readonly string[], format: 'jsonl' | 'csv'): Span[] {
-  const spans: Span[] = [];
-  let open = false;
-  let start = 0;
-  let bytes = 0;
-  for (const [i, line] of lines.entries()) {
-    const n = i + 1;
-    const size = Buffer.byteLength(line);
-    if (!open) {
-      if (isBlank(line)) continue;
-      start = n;
-      if (size > MAX_RECORD_BYTES) { spans.push({ line: n, tooLarge: true, open: false }); continue; }
-      if (format === 'jsonl') { spans.push({ line: n, tooLarge: false, open: false }); continue; }
-      bytes = size;
-      open = csvOpenAfter(line, false);
-    } else {
-      bytes += 1 + size;
-      if (size > MAX_RECORD_BYTES || bytes > MAX_RECORD_BYTES) { spans.push({ line: start, tooLarge: true, open: false }); open = false; continue; }
-      open = csvOpenAfter(line, true);
-    }
-    if (!open) spans.push({ line: start, tooLarge: false, open: false });
-  }
-  if (open) spans.push({ line: start, tooLarge: false, open: true });
-  return spans;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -444,81 +363,7 @@ export function calmHead (format: 'jsonl' | 'csv' | 'asterisk', units: readonly 
 }
 
 // ---------------------------------------------------------------------------------------------
-// HTTP bodies
-
-/** A body or message refused whole says what is wrong and how to send records. */
-export const WHOLE = /^(?:the body (?:is empty|is an empty array|is not JSON \([^]+\)|starts with \[ but is not a JSON array \([^]+\)); send records as JSON lines \(one record per line\) or as a JSON array of records|the message is neither JSON nor MessagePack \([^]+\)|the (?:body|message) holds more than 100000 records; send fewer records per (?:request|message))$/;
-
-/**
- * What parseBody must make of `text`, by the model: a JSON array (as JSON.parse reads it) when
- * it starts with `[`; else one record per line that is not blank, over 64 KiB a reject; refused
- * when nothing in it is JSON.
- */
-export function expectedBody (text: string): { lines: number[], tooLarge: Set<number> } | 'refused' {
-  const first = /\S/.exec(text);
-  if (first === null) return 'refused';
-  if (first[0] === '[') {
-    try {
-      const values = JSON.parse(text) as unknown[];
-      return values.length === 0 ? 'refused' : { lines: values.map((_, i) => i + 1), tooLarge: new Set() };
-    } catch { return 'refused'; }
-  }
-  const lines: number[] = [];
-  const tooLarge = new Set<number>();
-  let json = 0;
-  text.split('\n').forEach((raw, i) => {
-    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
-    if (/^[\s\ufeff]*$/.test(line)) return;
-    lines.push(i + 1);
-    if (Buffer.byteLength(line) > MAX_RECORD_BYTES) { tooLarge.add(i + 1); return; }
-    try { JSON.parse(line.charCodeAt(0) === 0xfeff ? line.slice(1) : line); json++; } catch { /* a reject */ }
-  });
-  return json === 0 ? 'refused' : { lines, tooLarge };
-}
-
-// ---------------------------------------------------------------------------------------------
-// MessagePack as other languages' encoders write it
-
-/** Bytes to put into a MessagePack value as they are (an extension, a map with odd keys). */
-export class RawPack {
-  readonly bytes: Buffer;
-  constructor (bytes: Buffer) { this.bytes = bytes; }
-}
-
-function head (small: number, max: number, codes: readonly number[], n: number): Buffer {
-  if (n < max) return Buffer.from([small | n]);
-  if (n < 0x10000) { const b = Buffer.alloc(3); b[0] = codes[0]!; b.writeUInt16BE(n, 1); return b; }
-  const b = Buffer.alloc(5); b[0] = codes[1]!; b.writeUInt32BE(n, 1); return b;
-}
-
-/**
- * `value` as MessagePack in the smallest form, as Python's msgpack and Go's encoders write it:
- * an integer past 32 bits as uint64/int64 (an epoch-ms ts always is one), other numbers as
- * float64, a Buffer as bin, a RawPack as its bytes.
- */
-export function packForeign (value: unknown): Buffer {
-  if (value instanceof RawPack) return value.bytes;
-  if (value === null || value === undefined) return Buffer.from([0xc0]);
-  if (value === true || value === false) return Buffer.from([value ? 0xc3 : 0xc2]);
-  if (typeof value === 'bigint') { const b = Buffer.alloc(9); b[0] = value < 0n ? 0xd3 : 0xcf; if (value < 0n) b.writeBigInt64BE(value, 1); else b.writeBigUInt64BE(value, 1); return b; }
-  if (typeof value === 'number') {
-    if (!Number.isInteger(value) || Object.is(value, -0) || Math.abs(value) >= 2 ** 63) { const b = Buffer.alloc(9); b[0] = 0xcb; b.writeDoubleBE(value, 1); return b; }
-    if (value >= 0 && value < 128) return Buffer.from([value]);
-    if (value < 0 && value >= -32) return Buffer.from([value & 0xff]);
-    if (value >= 0 && value < 2 ** 32) { const b = Buffer.alloc(5); b[0] = 0xce; b.writeUInt32BE(value, 1); return b; }
-    if (value < 0 && value >= -(2 ** 31)) { const b = Buffer.alloc(5); b[0] = 0xd2; b.writeInt32BE(value, 1); return b; }
-    return packForeign(BigInt(value));
-  }
-  if (typeof value === 'string') {
-    const b = Buffer.from(value);
-    const h = b.length < 32 ? Buffer.from([0xa0 | b.length]) : b.length < 256 ? Buffer.from([0xd9, b.length]) : head(0, 0, [0xda, 0xdb], b.length);
-    return Buffer.concat([h, b]);
-  }
-  if (Buffer.isBuffer(value)) return Buffer.concat([head(0, 0, [0xc5, 0xc6], value.length), value]);
-  if (Array.isArray(value)) return Buffer.concat([head(0x90, 16, [0xdc, 0xdd], value.length), ...value.map(packForeign)]);
-  const entries = Object.entries(value as Record<string, unknown>);
-  return Buffer.concat([head(0x80, 16, [0xde, 0xdf], entries.length), ...entries.flatMap(([k, v]) => [packForeign(k), packForeign(v)])]);
-}
+// MessagePack messages
 
 /** MessagePack values no JSON producer writes, for a field of a record. */
 export const ODD_PACKED: ReadonlyArray<[string, () => unknown]> = [
@@ -578,34 +423,4 @@ export function mutantMessage (rnd: Rng, seed: number): MutantMessage {
   let payload = single ? packed[0]! : Buffer.concat([Buffer.from([0x90 | packed.length]), ...packed]);
   if (rnd() < 0.05) { payload = mutateBytes(rnd, payload).bytes; damaged = true; }
   return { payload, records, refusable, damaged, unchanged };
-}
-
-// ---------------------------------------------------------------------------------------------
-// what every outcome must be
-
-/** What every reject's reason looks like: the field, what it must be, what it got; or the size; or lateness. */
-const CLEAR = /^(?:record(?:\.\S+)? must be [^]+, got [^]+|record larger than 64 KiB|late: record\.ts [^]+)$/;
-const UNCLEAR = /Maximum call stack|\[object |undefined|NaN|\+\d{5,}:/;
-const KNOWN = new Set(['id', 'ts', 'account', 'subscription', 'caller', 'called', 'service', 'duration', 'answered', 'cost',
-  'currency', 'trunk', 'provider', 'direction', 'origin', 'device', 'attrs', 'called_raw', 'country', 'hour', 'weekday', 'minuteOfDay', 'group']);
-
-/** Asserts a reject is one a person can act on: a code, a reason saying what is wrong (`where` for messages). */
-export function assertClear (reject: Reject, where: string): void {
-  assert.ok(reject.code === 'VIGIL_INVALID_RECORD' || reject.code === 'VIGIL_LATE_RECORD', `${where}: code ${reject.code}`);
-  assert.ok(CLEAR.test(reject.reason), `${where}: unclear reason ${JSON.stringify(reject.reason)}`);
-  const what = reject.reason.split(', got ')[0]!;
-  assert.not.ok(UNCLEAR.test(what), `${where}: unclear reason ${JSON.stringify(reject.reason)}`);
-  assert.type(reject.raw, 'string');
-  assert.ok(reject.raw.length <= 4096, `${where}: raw of ${reject.raw.length} chars`);
-}
-
-/** Every unknown scalar field of `value` is in the record's attrs: an accepted record keeps what it was sent. */
-export function assertKept (value: unknown, record: UsageRecord, where: string): void {
-  const o = value as Record<string, unknown>;
-  assert.is(record.account, typeof o.account === 'number' ? String(o.account) : o.account, `${where}: account`);
-  for (const name of Object.keys(o)) {
-    const v = o[name];
-    if (KNOWN.has(name) || v === null || typeof v === 'object') continue;
-    assert.ok(record.attrs !== undefined && Object.hasOwn(record.attrs, name), `${where}: field ${name} lost`);
-  }
 }
