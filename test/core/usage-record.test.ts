@@ -49,6 +49,7 @@ const bad = suite('core/usage-record: bad records');
 
 const TS = 'record.ts must be an ISO 8601 time with an offset or epoch milliseconds';
 const TS_RANGE = 'record.ts must be a time from 1973-03-03T09:46:40Z to 9999-12-31T23:59:59.999Z';
+const UNICODE = 'Unicode text (a lone surrogate such as \\ud800 is none)';
 const ROWS: Array<[string, unknown, string, string]> = [
   ['a number instead of an object', 42, 'record', 'record must be an object, got 42'],
   ['an array instead of an object', [1], 'record', 'record must be an object, got [1]'],
@@ -77,6 +78,17 @@ const ROWS: Array<[string, unknown, string, string]> = [
   // A MessagePack timestamp decodes to a Date, which the reason showed as an ISO text without saying what was wrong with it.
   ['ts that is a Date (a MessagePack timestamp)', { ...BASE, ts: new Date('2026-07-01T10:00:00Z') }, 'ts', `${TS}, not a MessagePack timestamp, got "2026-07-01T10:00:00.000Z"`],
   ['ts past year 9999 by its offset', { ...BASE, ts: '9999-12-31T23:59:59-23:59' }, 'ts', `${TS_RANGE}, got "9999-12-31T23:59:59-23:59"`],
+  // A lone surrogate has no UTF-8 form: MessagePack (threads, LMDB, NATS) turned it into U+FFFD,
+  // so --threads 1 wrote other record ids and counted other keys than --threads 0.
+  ['an id holding a lone surrogate', { ...BASE, id: '\ud800' }, 'id', `record.id must be ${UNICODE}, got "\\ud800"`],
+  ['an account holding a lone low surrogate', { ...BASE, account: 'a\udc00' }, 'account', `record.account must be ${UNICODE}, got "a\\udc00"`],
+  ['a caller ending in half an emoji', { ...BASE, caller: '+49\ud83d' }, 'caller', `record.caller must be ${UNICODE}, got "+49\\ud83d"`],
+  ['a called with its surrogates swapped', { ...BASE, called: '\ude00\ud83d' }, 'called', `record.called must be ${UNICODE}, got "\\ude00\\ud83d"`],
+  ['a trunk holding a lone surrogate', { ...BASE, trunk: 't\ud800t' }, 'trunk', `record.trunk must be ${UNICODE}, got "t\\ud800t"`],
+  ['an attrs value holding a lone surrogate', { ...BASE, attrs: { tier: '\udfff' } }, 'attrs.tier', `record.attrs.tier must be ${UNICODE}, got "\\udfff"`],
+  ['an attrs name holding a lone surrogate', { ...BASE, attrs: { 'x\ud800': 1 } }, 'attrs', `record.attrs must be an object whose names are ${UNICODE}, got "x\\ud800"`],
+  ['an unknown field holding a lone surrogate', { ...BASE, note: '\ud800' }, 'note', `record.note must be ${UNICODE}, got "\\ud800"`],
+  ['an unknown field named with a lone surrogate', { ...BASE, '\ud800': 'x' }, 'record', `record must be an object whose field names are ${UNICODE}, got "\\ud800"`],
   ['missing account', { ts: BASE.ts, called: '+49' }, 'account', 'record.account must be a non-empty string, got nothing'],
   ['empty account', { ...BASE, account: '' }, 'account', 'record.account must be a non-empty string, got ""'],
   ['blank account', { ...BASE, account: '  ' }, 'account', 'record.account must be a non-empty string, got "  "'],
