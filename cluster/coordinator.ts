@@ -11,7 +11,7 @@
  * order. Memory is bounded: an offer waits while `maxQueued` records are unpublished.
  */
 import { randomUUID } from 'node:crypto';
-import { unpack } from 'msgpackr';
+import { Unpackr } from 'msgpackr';
 import type { CompiledRules } from '../core/compile.js';
 import { Ingest } from '../core/ingest.js';
 import { Placement } from '../core/placement.js';
@@ -21,7 +21,7 @@ import { wire } from '../workers/codec.js';
 import type { ShardBatch } from '../workers/lanes/protocol.js';
 import type { RawRecord } from './record-source.js';
 import type { Receipt } from './stream.js';
-import { parseBody } from './http-body.js';
+import { MAX_BODY_RECORDS, decodedRecord, parseBody } from './http-body.js';
 import { rejectLine } from './replay.js';
 import type { ClusterNames } from './jetstream.js';
 import { SpanKind, contextFrom, headersFor, messaging, startMerged, tracer, within, type Context, type Span } from './tracing.js';
@@ -256,13 +256,7 @@ export class Coordinator {
     const items = decodeInput(msg.data, `nats:${msg.subject}`);
     // A producer that traces sends its context in the headers: the ingest span continues it.
     const receipt = await (await this.offer(items, contextFrom(msg.headers))).committed;
-    if (msg.reply !== undefined && msg.reply !== '') {
-      msg.respond(JSON.stringify({
-        accepted: receipt.accepted,
-        rejected: receipt.rejects.length,
-        rejects: receipt.rejects.map((r) => ({ seq: r.position.seq ?? r.position.line, reason: r.reason })),
-      }));
-    }
+    if (msg.reply !== undefined && msg.reply !== '') msg.respond(replyText(receipt, this.opts.nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD));
   }
 
   async close (): Promise<void> {
@@ -273,10 +267,44 @@ export class Coordinator {
   }
 }
 
+/** nats-server's default max_payload, for a connection that has not said its own. */
+const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
+
+/**
+ * The answer to a `<prefix>.in` request: `{accepted, rejected, rejects: [{seq, reason}]}`.
+ * NATS refuses a message over the server's max_payload, and a refused answer was none: the
+ * producer timed out on records that were taken (20,000 bad lines were enough). So it lists the
+ * rejects that fit in `maxBytes` and, when that is not all of them, says how many it leaves
+ * out as `omitted`; every reject is on `<prefix>.rejected` too.
+ */
+export function replyText (receipt: Receipt, maxBytes: number): string {
+  const rejects = receipt.rejects.map((r) => ({ seq: r.position.seq ?? r.position.line, reason: r.reason }));
+  const all = JSON.stringify({ accepted: receipt.accepted, rejected: rejects.length, rejects });
+  if (all.length <= maxBytes / 3 || Buffer.byteLength(all) <= maxBytes) return all;
+  // Room for the frame around the list: {"accepted":N,"rejected":N,"rejects":[],"omitted":N}.
+  let room = maxBytes - 100;
+  let n = 0;
+  for (const r of rejects) {
+    room -= Buffer.byteLength(JSON.stringify(r)) + 1;
+    if (room < 0) break;
+    n++;
+  }
+  return JSON.stringify({ accepted: receipt.accepted, rejected: rejects.length, rejects: rejects.slice(0, n), omitted: rejects.length - n });
+}
+
+/**
+ * Producers' MessagePack, as plain maps. A 64-bit integer (what other languages' encoders write
+ * for any number past 32 bits, an epoch-ms `ts` among them) is a number when it is one exactly,
+ * a bigint beyond 2^53 (which validation refuses, naming it); msgpackr's default, a bigint
+ * always, made every such record a bigint.
+ */
+// 'auto' is in msgpackr's unpack.js but not (yet) in its types.
+const producers = new Unpackr({ useRecords: false, int64AsType: 'auto' as 'bigint' });
+
 /**
  * A `<prefix>.in` payload as raw records: JSON (one record, an array, or JSON lines) when it
  * starts with `{` or `[`, MessagePack (one map or an array of maps) otherwise. Positions are
- * the 1-based place in the message.
+ * the 1-based place in the message (`seq`).
  */
 export function decodeInput (data: Uint8Array, source: string): RawRecord[] {
   let i = 0;
@@ -284,15 +312,24 @@ export function decodeInput (data: Uint8Array, source: string): RawRecord[] {
   const first = data[i];
   if (first === 0x7b || first === 0x5b) {
     const parsed = parseBody(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'), source);
-    if (parsed.ok) return parsed.items.map((item) => item.ok ? { ...item, position: { source, seq: item.position.line ?? 1 } } : item);
+    if (parsed.ok) {
+      return parsed.items.map((item) => item.ok
+        ? { ...item, position: { source, seq: item.position.line ?? 1 } }
+        : { ok: false, reject: { ...item.reject, position: { source, seq: item.reject.position.line ?? 1 } } });
+    }
     return [{ ok: false, reject: { reason: parsed.error, code: 'VIGIL_INVALID_RECORD', position: { source, seq: 1 }, raw: '' } }];
   }
   let value: unknown;
   try {
-    value = unpack(data);
+    value = producers.unpack(data);
   } catch (err) {
-    return [{ ok: false, reject: { reason: `the message is neither JSON nor MessagePack (${err instanceof Error ? err.message : String(err)})`, code: 'VIGIL_INVALID_RECORD', position: { source, seq: 1 }, raw: '' } }];
+    // msgpackr reads nesting by recursion: a stack overflow means a message nested too deep.
+    const why = err instanceof RangeError ? 'nested too deeply' : err instanceof Error ? err.message : String(err);
+    return [{ ok: false, reject: { reason: `the message is neither JSON nor MessagePack (${why})`, code: 'VIGIL_INVALID_RECORD', position: { source, seq: 1 }, raw: '' } }];
   }
   const values = Array.isArray(value) ? value : [value];
-  return values.map((v, n) => ({ ok: true, value: v, position: { source, seq: n + 1 }, text: JSON.stringify(v) ?? '' }));
+  if (values.length > MAX_BODY_RECORDS) {
+    return [{ ok: false, reject: { reason: `the message holds more than ${MAX_BODY_RECORDS} records; send fewer records per message`, code: 'VIGIL_INVALID_RECORD', position: { source, seq: 1 }, raw: '' } }];
+  }
+  return values.map((v, n) => decodedRecord(v, { source, seq: n + 1 }));
 }

@@ -298,7 +298,7 @@ class Handlers {
     await this.bodies.acquire();
     try {
       const parsed = parseBody((await this.body(req)).toString('utf8'), `http#${seq}`);
-      if (!parsed.ok) throw new HttpError(400, parsed.error);
+      if (!parsed.ok) throw new HttpError(parsed.status ?? 400, parsed.error);
       this.unavailable();
       committed = (await this.deps.offer(parsed.items)).committed;
     } finally {

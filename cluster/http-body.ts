@@ -7,12 +7,18 @@
 import type { IncomingMessage } from 'node:http';
 import { gunzip } from 'node:zlib';
 import { promisify } from 'node:util';
-import { EngineError } from '../core/errors.js';
+import { EngineError, show } from '../core/errors.js';
 import { MAX_RECORD_BYTES } from '../core/usage-record.js';
 import { parseJsonLine } from '../core/readers/jsonl.js';
+import type { SourcePosition } from '../core/usage-record.js';
 import type { RawRecord } from './record-source.js';
 
 export const MAX_BODY_BYTES = 16 * 1024 * 1024;
+/**
+ * Records a body may hold. 16 MiB of records of a few bytes (`{}` or `x` lines) were millions
+ * of rejects: one POST held the event loop for a minute and a half, and its answer listed them all.
+ */
+export const MAX_BODY_RECORDS = 100_000;
 /**
  * Bodies read and parsed at once. Each may hold MAX_BODY_BYTES until its records have entered
  * epochs; further POSTs wait unread, so TCP slows their senders instead of memory growing.
@@ -22,14 +28,41 @@ export const BODIES_AT_ONCE = 4;
 export const DRAIN_LIMIT = 4 * MAX_BODY_BYTES;
 const RAW_CLIP = 4096;
 
-export type ParsedBody = { readonly ok: true, readonly items: RawRecord[] } | { readonly ok: false, readonly error: string };
+/** `status` 413: the body holds more than MAX_BODY_RECORDS records; else 400. */
+export type ParsedBody = { readonly ok: true, readonly items: RawRecord[] } | { readonly ok: false, readonly error: string, readonly status?: 413 };
+
+const TOO_MANY = { ok: false, status: 413, error: `the body holds more than ${MAX_BODY_RECORDS} records; send fewer records per request` } as const;
 
 const BODY_SHAPE = 'send records as JSON lines (one record per line) or as a JSON array of records';
+const TOO_LARGE = 'record larger than 64 KiB';
+
+/** True when `text` is over the record size limit in UTF-8 (counted only when it may be). */
+function overLimit (text: string): boolean {
+  return text.length > MAX_RECORD_BYTES || (text.length * 3 > MAX_RECORD_BYTES && Buffer.byteLength(text) > MAX_RECORD_BYTES);
+}
+
+/**
+ * A record decoded from a JSON array or MessagePack, with its text: the record as JSON, for
+ * its size and its reject. JSON.stringify throws on a value nested thousands deep or holding a
+ * bigint (a 64-bit integer in MessagePack); such a value is shown clipped instead (it is no
+ * valid record; validation says why).
+ */
+export function decodedRecord (value: unknown, position: SourcePosition): RawRecord {
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = show(value, RAW_CLIP);
+  }
+  if (overLimit(text)) return { ok: false, reject: { reason: TOO_LARGE, code: 'VIGIL_INVALID_RECORD', position, raw: text.slice(0, RAW_CLIP) } };
+  return { ok: true, value, position, text };
+}
 
 /**
  * A POST body as raw records, each with its position (`source`, line: the line of a JSON line,
- * or the 1-based place in a JSON array). A line that is not JSON becomes a reject; a body of
- * which nothing is JSON is refused as a whole.
+ * or the 1-based place in a JSON array). A line that is not JSON, or a record over 64 KiB,
+ * becomes a reject; a body of which nothing is JSON, or of more than MAX_BODY_RECORDS records,
+ * is refused as a whole.
  */
 export function parseBody (text: string, source: string): ParsedBody {
   const first = /\S/.exec(text);
@@ -41,7 +74,8 @@ export function parseBody (text: string, source: string): ParsedBody {
     } catch (err) {
       return { ok: false, error: `the body starts with [ but is not a JSON array (${clipReason(err)}); ${BODY_SHAPE}` };
     }
-    const items = (values as unknown[]).map((value, i): RawRecord => ({ ok: true, value, position: { source, line: i + 1 }, text: JSON.stringify(value) ?? '' }));
+    if ((values as unknown[]).length > MAX_BODY_RECORDS) return TOO_MANY;
+    const items = (values as unknown[]).map((value, i) => decodedRecord(value, { source, line: i + 1 }));
     return items.length === 0 ? { ok: false, error: `the body is an empty array; ${BODY_SHAPE}` } : { ok: true, items };
   }
   const items: RawRecord[] = [];
@@ -55,9 +89,10 @@ export function parseBody (text: string, source: string): ParsedBody {
     const raw = text.charCodeAt(end - 1) === 13 ? text.slice(from, end - 1) : text.slice(from, end);
     from = end + 1;
     if (/^[\s\ufeff]*$/.test(raw)) continue;
+    if (items.length === MAX_BODY_RECORDS) return TOO_MANY;
     const position = { source, line };
-    if (raw.length > MAX_RECORD_BYTES || (raw.length * 3 > MAX_RECORD_BYTES && Buffer.byteLength(raw) > MAX_RECORD_BYTES)) {
-      items.push({ ok: false, reject: { reason: 'record larger than 64 KiB', code: 'VIGIL_INVALID_RECORD', position, raw: raw.slice(0, RAW_CLIP) } });
+    if (overLimit(raw)) {
+      items.push({ ok: false, reject: { reason: TOO_LARGE, code: 'VIGIL_INVALID_RECORD', position, raw: raw.slice(0, RAW_CLIP) } });
       continue;
     }
     try {

@@ -107,7 +107,7 @@ class Assembler {
       this.more.push(text);
       this.bytes += 1 + Buffer.byteLength(text);
       if (this.bytes > MAX_RECORD_BYTES) {
-        this.reader.reset();
+        this.reader.reset(this.head);
         out.push(this.reject(TOO_LARGE, this.text()));
         return;
       }
@@ -129,11 +129,12 @@ class Assembler {
   tooLong (head: string, lineNo: number, out: RawRecord[]): void {
     if (this.reader.pending) {
       // It would have pushed the open record past the limit anyway.
-      this.reader.reset();
+      this.reader.reset(this.head);
       out.push(this.reject(TOO_LARGE, this.text()));
       return;
     }
     this.startLine = lineNo;
+    this.reader.reset(head);
     out.push(this.reject(TOO_LARGE, head));
   }
 
@@ -144,7 +145,7 @@ class Assembler {
 
   end (out: RawRecord[]): void {
     if (!this.reader.pending) return;
-    this.reader.reset();
+    this.reader.reset(this.head);
     const err = new InvalidRecordError('record', 'RFC 4180 CSV (a quoted field is still open at the end of the input)', this.head);
     out.push(this.reject(err.message, this.text(), err.code));
   }

@@ -206,9 +206,41 @@ export function show (value: unknown, max = 60): string {
   else if (typeof value === 'bigint') text = `${value}n`;
   else if (typeof value === 'number' && !Number.isFinite(value)) text = String(value);
   else {
-    try { text = JSON.stringify(value) ?? String(value); } catch { text = String(value); }
+    try { text = JSON.stringify(value) ?? String(value); } catch { text = preview(value, max); }
   }
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+/**
+ * JSON-like text of a value JSON.stringify cannot write: arrays or objects nested thousands
+ * deep (its stack overflows, and so does String(), which would otherwise say "[object
+ * Object]"), or a bigint inside. It stops once past `max` characters, so it never goes
+ * deeper than `max` levels.
+ */
+function preview (value: unknown, max: number): string {
+  let out = '';
+  const walk = (v: unknown): void => {
+    if (out.length > max) return;
+    if (Array.isArray(v)) {
+      out += '[';
+      for (let i = 0; i < v.length && out.length <= max; i++) { if (i > 0) out += ','; walk(v[i]); }
+      out += ']';
+    } else if (typeof v === 'object' && v !== null) {
+      out += '{';
+      let first = true;
+      for (const k of Object.keys(v)) {
+        if (out.length > max) break;
+        out += `${first ? '' : ','}${JSON.stringify(k)}:`;
+        first = false;
+        walk((v as Record<string, unknown>)[k]);
+      }
+      out += '}';
+    } else {
+      out += typeof v === 'bigint' ? `${v}n` : typeof v === 'string' ? JSON.stringify(v) : String(v);
+    }
+  };
+  walk(value);
+  return out;
 }
 
 export function assertNever (value: never, what: string): never {

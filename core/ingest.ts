@@ -5,11 +5,40 @@
  * decided once, in arrival order, before records fan out to shards: every shard then agrees
  * on which records count.
  */
-import type { CompiledRules } from './compile.js';
+import type { CompiledKeyer, CompiledRules } from './compile.js';
 import type { Reject, SourcePosition, UsageRecord } from './usage-record.js';
 import { parseUsageRecord, type RecordContext } from './usage-record.js';
 import { rateRecord } from './compile.js';
-import { EngineError, LateRecordError, show } from './errors.js';
+import { EngineError, InvalidRecordError, LateRecordError, show } from './errors.js';
+import { describeKeyPart } from './key.js';
+
+/**
+ * The longest counter key a record may give, in UTF-8 bytes. Keys are parts of LMDB keys (the
+ * counter rows, the blocklist, the alert history), which take at most 1978 bytes: a longer
+ * one failed every commit of the shard actor that got it, until the engine stopped.
+ */
+export const MAX_KEY_BYTES = 1024;
+
+function utf8Length (s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    // A surrogate pair is 4 bytes for 2 units; 0x800 and up 3 for 1; 0x80 and up 2 for 1.
+    if (c >= 0xd800 && c <= 0xdfff) n += 1;
+    else if (c >= 0x800) n += 2;
+    else if (c >= 0x80) n += 1;
+  }
+  return n;
+}
+
+/** The longest text of the record that a key may be made of, in UTF-16 units. */
+function longestText (r: UsageRecord): number {
+  let n = Math.max(r.id.length, r.account.length, r.subscription?.length ?? 0, r.caller?.length ?? 0, r.called?.length ?? 0,
+    r.called_raw?.length ?? 0, r.trunk?.length ?? 0, r.provider?.length ?? 0, r.device?.length ?? 0);
+  for (const g of r.group) n = Math.max(n, g.length);
+  if (r.attrs !== undefined) for (const name in r.attrs) { const v = r.attrs[name]; if (typeof v === 'string') n = Math.max(n, v.length); }
+  return n;
+}
 
 export type Prepared = { readonly ok: true, readonly record: UsageRecord } | { readonly ok: false, readonly reject: Reject };
 
@@ -19,7 +48,8 @@ function clip (raw: unknown): string {
     const text = JSON.stringify(raw) ?? String(raw);
     return text.length > 4096 ? text.slice(0, 4096) : text;
   } catch {
-    return String(raw);
+    // Nested too deep for JSON.stringify (and for String()), or holding a bigint.
+    return show(raw, 4096);
   }
 }
 
@@ -27,9 +57,17 @@ export class Ingest {
   private readonly compiled: CompiledRules;
   private readonly context: RecordContext;
   private mark = -Infinity;
+  /** the keyers records feed */
+  private readonly keyers: readonly CompiledKeyer[];
+  /** a record whose texts are all this long or shorter gives no key over MAX_KEY_BYTES */
+  private readonly shortText: number;
+  private readonly keys: string[] = [];
 
   constructor (compiled: CompiledRules) {
     this.compiled = compiled;
+    this.keyers = compiled.keyers.filter((k) => k.fed.length > 0);
+    const parts = Math.max(1, ...this.keyers.map((k) => k.by.length));
+    this.shortText = Math.floor((MAX_KEY_BYTES - parts) / (3 * parts));
     this.context = {
       zone: compiled.zone,
       ...(compiled.config.homeCountry === undefined ? {} : { homeCountry: compiled.config.homeCountry }),
@@ -47,6 +85,7 @@ export class Ingest {
     try {
       record = parseUsageRecord(raw, this.context);
       rateRecord(this.compiled, record);
+      if (longestText(record) > this.shortText) this.checkKeys(record);
     } catch (err) {
       return { ok: false, reject: this.reject(err, position, text ?? raw) };
     }
@@ -58,6 +97,19 @@ export class Ingest {
     }
     if (record.ts > this.mark) this.mark = record.ts;
     return { ok: true, record };
+  }
+
+  /** Throws when a counter key of the record is longer than MAX_KEY_BYTES. */
+  private checkKeys (record: UsageRecord): void {
+    for (const keyer of this.keyers) {
+      const n = keyer.extract(record, this.keys);
+      for (let i = 0; i < n; i++) {
+        const key = this.keys[i] as string;
+        if (key.length * 3 <= MAX_KEY_BYTES || utf8Length(key) <= MAX_KEY_BYTES) continue;
+        const rule = keyer.counters[0]?.rules[0]?.id ?? '?';
+        throw new InvalidRecordError(keyer.by.map(describeKeyPart).join('|'), `at most ${MAX_KEY_BYTES} bytes in UTF-8 (the key of rule ${rule})`, key);
+      }
+    }
   }
 
   reject (err: unknown, position: SourcePosition, raw: unknown): Reject {

@@ -84,6 +84,17 @@ function parseIso (s: string): number {
   return daysFromCivil(year, month, day) * DAY_MS + hour * HOUR_MS + minute * MINUTE_MS + second * 1000 + ms - offset;
 }
 
+/**
+ * A time read from text (ISO 8601, an Asterisk wall time), when it lies where epoch
+ * milliseconds may: zone offsets before 1973 are local mean times of seconds (Berlin +0:53:28)
+ * and before year 100 Intl reads the year as 19xx, so hours, windows and messages would come out
+ * wrong; past 9999 no ISO text can write it. `got` is the text, for the message.
+ */
+export function inTsRange (ms: number, got: unknown): number {
+  if (ms < MIN_EPOCH_MS || ms > MAX_EPOCH_MS) throw new InvalidRecordError('ts', 'a time from 1973-03-03T09:46:40Z to 9999-12-31T23:59:59.999Z', got);
+  return ms;
+}
+
 function fromEpoch (ms: number, got: unknown): number {
   if (ms < MIN_EPOCH_MS) throw new InvalidRecordError('ts', `epoch milliseconds (not seconds) >= ${MIN_EPOCH_MS}`, got);
   if (ms > MAX_EPOCH_MS) throw new InvalidRecordError('ts', `epoch milliseconds <= ${MAX_EPOCH_MS} (year 9999)`, got);
@@ -99,9 +110,11 @@ export function parseTimestamp (value: unknown): number {
     if (!Number.isFinite(value)) throw new InvalidRecordError('ts', TS_EXPECTED, value);
     return fromEpoch(value, value);
   }
+  // A MessagePack timestamp (extension -1) decodes to a Date, which would show as an ISO text.
+  if (value instanceof Date) throw new InvalidRecordError('ts', `${TS_EXPECTED}, not a MessagePack timestamp`, value);
   if (typeof value !== 'string') throw new InvalidRecordError('ts', TS_EXPECTED, value);
   const t = parseIso(value);
-  if (Number.isFinite(t)) return t;
+  if (Number.isFinite(t)) return inTsRange(t, value);
   // A CSV cell the reader did not convert, or a producer quoting its numbers.
   if (EPOCH_DIGITS.test(value)) return fromEpoch(Number(value), value);
   throw new InvalidRecordError('ts', t === NO_OFFSET ? TS_NO_OFFSET : TS_EXPECTED, value);

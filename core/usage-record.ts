@@ -94,13 +94,27 @@ const ATTRS = 'an object of string, number or boolean values';
 
 type Input = Record<string, unknown>;
 
+const UNICODE = 'Unicode text (a lone surrogate such as \\ud800 is none)';
+
+/**
+ * `s`, when it is Unicode text. A UTF-16 surrogate without its pair (JSON may write one,
+ * `"\ud800"`) has no UTF-8 form: MessagePack, which carries records to shard threads, into
+ * LMDB and over NATS, turned it into U+FFFD, so a threaded run counted another key and wrote
+ * another record id than the single-threaded core. isWellFormed is native, and constant time
+ * on the one-byte strings most texts are.
+ */
+function unicode (s: string, field: string): string {
+  if (!s.isWellFormed()) throw new InvalidRecordError(field, UNICODE, s);
+  return s;
+}
+
 /**
  * A string field. A finite number is accepted and converted (`"4930…"` and `4930…` are the same
  * caller; JSON producers and spreadsheets drop the quotes), as is null or "" for "absent".
  */
 function optionalString (v: unknown, field: string): string | undefined {
   if (v === undefined || v === null || v === '') return undefined;
-  if (typeof v === 'string') return v;
+  if (typeof v === 'string') return unicode(v, field);
   if (typeof v === 'number' && Number.isFinite(v)) return String(v);
   throw new InvalidRecordError(field, 'a string', v);
 }
@@ -144,6 +158,8 @@ function parseAttrs (o: Input, given: unknown, unknown: boolean): Record<string,
       if (v === undefined || v === null) continue;
       if (name === '__proto__') throw new InvalidRecordError(`attrs.${name}`, 'a name other than __proto__', v);
       if (!isScalar(v)) throw new InvalidRecordError(`attrs.${name}`, SCALAR, v);
+      if (!name.isWellFormed()) throw new InvalidRecordError('attrs', `an object whose names are ${UNICODE}`, name);
+      if (typeof v === 'string' && !v.isWellFormed()) throw new InvalidRecordError(`attrs.${name}`, UNICODE, v);
       (attrs ??= {})[name] = v;
     }
   }
@@ -155,9 +171,12 @@ function parseAttrs (o: Input, given: unknown, unknown: boolean): Record<string,
     if (v === undefined || v === null) continue;
     if (name === '__proto__') throw new InvalidRecordError(name, 'a field name other than __proto__', v);
     if (!isScalar(v)) throw new InvalidRecordError(name, `${SCALAR} (unknown fields are kept under attrs)`, v);
+    if (!name.isWellFormed()) throw new InvalidRecordError('record', `an object whose field names are ${UNICODE}`, name);
+    if (typeof v === 'string' && !v.isWellFormed()) throw new InvalidRecordError(name, UNICODE, v);
     attrs ??= {};
-    // `attrs.NAME` given explicitly wins over a top-level NAME.
-    if (!(name in attrs)) attrs[name] = v;
+    // `attrs.NAME` given explicitly wins over a top-level NAME. Own keys only: `in` would see
+    // Object.prototype's, and drop a field named toString or constructor.
+    if (!Object.hasOwn(attrs, name)) attrs[name] = v;
   }
   return attrs;
 }
@@ -221,7 +240,7 @@ export function parseUsageRecord (input: unknown, ctx: RecordContext): UsageReco
   const givenIdText = optionalString(givenId, 'id');
   if (givenTs === undefined || givenTs === null) throw new InvalidRecordError('ts', TS_EXPECTED, undefined);
   const ts = parseTimestamp(givenTs);
-  const account = typeof givenAccount === 'string' ? givenAccount : typeof givenAccount === 'number' && Number.isFinite(givenAccount) ? String(givenAccount) : '';
+  const account = typeof givenAccount === 'string' ? unicode(givenAccount, 'account') : typeof givenAccount === 'number' && Number.isFinite(givenAccount) ? String(givenAccount) : '';
   if (account.trim() === '') throw new InvalidRecordError('account', 'a non-empty string', givenAccount);
   const subscription = optionalString(givenSubscription, 'subscription');
   const caller = optionalString(givenCaller, 'caller');

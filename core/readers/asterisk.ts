@@ -7,6 +7,7 @@
  * wall clock (UTC with `usegmtime`), so the caller names the zone.
  */
 import { InvalidRecordError } from '../errors.js';
+import { inTsRange } from '../timestamp.js';
 import { DAY_MS, HOUR_MS, MINUTE_MS, daysFromCivil } from '../zone.js';
 import type { Zone } from '../zone.js';
 import { CsvParser } from './csv.js';
@@ -47,7 +48,7 @@ export function parseAsteriskTime (text: string, zone: Zone): number {
   if (month > 12 || back.getUTCMonth() + 1 !== month || back.getUTCDate() !== day || hour > 23 || minute > 59 || second > 59) {
     throw new InvalidRecordError('ts', TIME_EXPECTED, text);
   }
-  return zone.utcOf(wall);
+  return inTsRange(zone.utcOf(wall), text);
 }
 
 function integer (text: string): number | string {

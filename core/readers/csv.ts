@@ -135,19 +135,33 @@ const ATTRS_PREFIX = 'attrs.';
  * CSV with a header row, as objects keyed by the header; `attrs.NAME` columns go under
  * `attrs`. An empty cell is an absent field.
  * A header with an empty or repeated column name is an error, reported for the header and
- * then for every row, so that no row is silently dropped or misread.
+ * then for every row, so that no row is silently dropped or misread. So is a header that
+ * cannot be read at all (not valid CSV, over the size limit): the first row must not become
+ * the header in its place.
  */
 export class CsvReader implements LineReader {
   private readonly parser = new CsvParser();
   private header: readonly string[] | undefined;
   private headerError: InvalidRecordError | undefined;
+  /** The first line of the record being read, while no header is. */
+  private head = '';
 
   get pending (): boolean { return this.parser.pending; }
 
-  reset (): void { this.parser.reset(); }
+  reset (head: string): void {
+    this.parser.reset();
+    if (this.header === undefined) this.unreadableHeader(head);
+  }
 
   push (line: string, lineNo: number): unknown {
-    const fields = this.parser.feed(line);
+    if (this.header === undefined && !this.parser.pending) this.head = line;
+    let fields: string[] | undefined;
+    try {
+      fields = this.parser.feed(line);
+    } catch (err) {
+      if (this.header === undefined) this.unreadableHeader(this.head);
+      throw err;
+    }
     if (fields === undefined) return undefined;
     if (this.header === undefined && this.headerError === undefined) {
       this.setHeader(fields);
@@ -169,9 +183,20 @@ export class CsvReader implements LineReader {
     return row;
   }
 
+  /** The header (starting with `head`) was rejected: every row after it is. */
+  private unreadableHeader (head: string): void {
+    this.headerError ??= new InvalidRecordError('record', 'CSV with a header row that can be read (the header was rejected)', head);
+  }
+
   private setHeader (fields: string[]): void {
     // A byte-order mark would otherwise become part of the first column's name.
     const names = fields.map((f, i) => (i === 0 && f.charCodeAt(0) === 0xfeff ? f.slice(1) : f).trim());
+    // Lines end in LF or CRLF: in a file whose lines end in CR alone (old Mac exports), the
+    // whole file is one line, which made a header of unique names and no rows, without a word.
+    if (fields.some((f) => f.includes('\r'))) {
+      this.headerError = new InvalidRecordError('record', 'CSV whose lines end in LF or CRLF (this header holds a CR, which ends no line alone)', fields.join(','));
+      throw this.headerError;
+    }
     const seen = new Set<string>();
     const nested = names.some((n) => n.startsWith(ATTRS_PREFIX));
     for (const name of names) {

@@ -13,6 +13,10 @@ export interface LineReader {
    * ready for the next record.
    */
   push(line: string, lineNo: number): unknown;
-  /** Drops a record in progress (it grew past the size limit). */
-  reset(): void;
+  /**
+   * Drops the record that starts with the line `head` (the splitter rejects it: over the size
+   * limit, or a quoted field still open at the end of the input), whether or not any of it was
+   * pushed.
+   */
+  reset(head: string): void;
 }

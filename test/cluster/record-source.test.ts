@@ -190,6 +190,48 @@ csv('rejects a record spanning lines once it passes 64 KiB, then reads on', asyn
   assert.ok(got.some((r) => r.ok && JSON.stringify(r.value) === '{"account":"A2","note":"fine"}'));
 });
 
+// A header that cannot be read is rejected, and so is every row after it: the first row used
+// to become the header in its place, silently, and the rows after it were read by the wrong names.
+const UNREADABLE = 'record must be CSV with a header row that can be read (the header was rejected), got';
+const BAD_HEADERS: Array<[string, string, string[]]> = [
+  ['text after a closing quote', '"ts"x,account\n1782900000000,A1\n1782900000001,A2\n', [
+    '1 reject record must be RFC 4180 CSV (a closing quote must be followed by a comma or the end of the line), got "\\"ts\\"x,account"',
+    `2 reject ${UNREADABLE} "\\"ts\\"x,account"`,
+    `3 reject ${UNREADABLE} "\\"ts\\"x,account"`,
+  ]],
+  ['a quote closed by junk on its second line', '"ts\n"x,account\nts,account\n1782900000000,A1\n', [
+    '1 reject record must be RFC 4180 CSV (a closing quote must be followed by a comma or the end of the line), got "\\"x,account"',
+    `3 reject ${UNREADABLE} "\\"ts"`,
+    `4 reject ${UNREADABLE} "\\"ts"`,
+  ]],
+  ['a line over 64 KiB', `ts,account,${'n'.repeat(70_000)}\n1782900000000,A1,x\n1782900000001,A2,y\n`, [
+    `1 reject ${TOO_LARGE}`,
+    `2 reject ${UNREADABLE} "ts,account,${'n'.repeat(47)}…`,
+    `3 reject ${UNREADABLE} "ts,account,${'n'.repeat(47)}…`,
+  ]],
+  // Lines ending in CR alone are one line: it made a header of unique names and no rows, and
+  // the whole file was read as nothing ("0 records read, 0 rejected").
+  ['line ends of CR alone', 'id,ts,account\r1,1782900000000,A1\r2,1782900000001,A2\r', [
+    '1 reject record must be CSV whose lines end in LF or CRLF (this header holds a CR, which ends no line alone), got "id,ts,account\\r1,1782900000000,A1\\r2,1782900000001,A2"',
+  ]],
+  ['a CR inside a quoted name', 'ts,"acc\rount"\n1782900000000,A1\n', [
+    '1 reject record must be CSV whose lines end in LF or CRLF (this header holds a CR, which ends no line alone), got "ts,acc\\rount"',
+    '2 reject record must be CSV whose lines end in LF or CRLF (this header holds a CR, which ends no line alone), got "ts,acc\\rount"',
+  ]],
+  // The header passes 64 KiB on line 66; the rest of it is read as rows of its own (its quote
+  // state is lost with it), then the real rows: all rejected.
+  ['a quoted name spanning lines past 64 KiB', `ts,"${Array.from({ length: 70 }, () => 'x'.repeat(1000)).join('\n')}"\nts,account\n1782900000000,A1\n`, [
+    `1 reject ${TOO_LARGE}`,
+    ...[67, 68, 69, 70, 71, 72].map((n) => `${n} reject ${UNREADABLE} "ts,\\"${'x'.repeat(53)}…`),
+  ]],
+];
+for (const [name, text, want] of BAD_HEADERS) {
+  csv(`rejects every row under a header with ${name}`, async (ctx) => {
+    const path = write(ctx, `bad-header-${name.length}.csv`, text);
+    assert.equal((await readAll(path, 'csv')).map(summary), want);
+  });
+}
+
 csv('gives the same records for any read size', async (ctx) => {
   const path = write(ctx, 'f.csv', '\ufeffaccount,note\r\nA1,"é\r\n""😀"""\r\nA2,plain\r\n');
   const want = (await readAll(path, 'csv')).map(summary);

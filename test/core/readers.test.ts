@@ -297,6 +297,26 @@ asterisk('rejects a start time that is not YYYY-MM-DD HH:MM:SS, and leaves an em
   assert.is(asteriskRecord(noStart, { zone: BERLIN }).ts, undefined);
 });
 
+// Wall times out of the range of event times: year 0 came out as an epoch of -62… and the
+// reason spoke of epoch seconds, which the line does not hold.
+const ASTERISK_RANGE = 'record.ts must be a time from 1973-03-03T09:46:40Z to 9999-12-31T23:59:59.999Z';
+const OUT_OF_RANGE: Array<[string, string, string]> = [
+  ['year 0', '0000-01-01 00:00:00', 'Europe/Berlin'],
+  ['1969', '1969-12-31 23:59:59', 'Europe/Berlin'],
+  ['local mean time (1890)', '1890-06-01 12:00:00', 'Europe/Berlin'],
+  ['the last second of 9999 in New York (10000 in UTC)', '9999-12-31 23:59:59', 'America/New_York'],
+];
+for (const [name, text, zone] of OUT_OF_RANGE) {
+  asterisk(`rejects a start time in ${name}, naming the range`, () => {
+    throwsInvalid(() => parseAsteriskTime(text, new Zone(zone)), 'ts', `${ASTERISK_RANGE}, got "${text}"`);
+  });
+}
+
+asterisk('reads start times at the ends of the range', () => {
+  assert.is(parseAsteriskTime('9999-12-31 23:59:59', BERLIN), Date.UTC(9999, 11, 31, 22, 59, 59));
+  assert.is(parseAsteriskTime('1973-03-03 10:46:40', BERLIN), 100_000_000_000);
+});
+
 asterisk('reads a wall time that repeats (clocks falling back) as the earlier instant', () => {
   assert.is(parseAsteriskTime('2026-10-25 02:30:00', BERLIN), Date.UTC(2026, 9, 25, 0, 30));
 });

@@ -48,6 +48,8 @@ function rejects (input: unknown, field: string, message: string, ctx = CTX): vo
 const bad = suite('core/usage-record: bad records');
 
 const TS = 'record.ts must be an ISO 8601 time with an offset or epoch milliseconds';
+const TS_RANGE = 'record.ts must be a time from 1973-03-03T09:46:40Z to 9999-12-31T23:59:59.999Z';
+const UNICODE = 'Unicode text (a lone surrogate such as \\ud800 is none)';
 const ROWS: Array<[string, unknown, string, string]> = [
   ['a number instead of an object', 42, 'record', 'record must be an object, got 42'],
   ['an array instead of an object', [1], 'record', 'record must be an object, got [1]'],
@@ -66,6 +68,27 @@ const ROWS: Array<[string, unknown, string, string]> = [
   ['ts in epoch seconds', { ...BASE, ts: 1_782_900_000 }, 'ts', 'record.ts must be epoch milliseconds (not seconds) >= 100000000000, got 1782900000'],
   ['ts in epoch seconds, as CSV text', { ...BASE, ts: '1782900000' }, 'ts', 'record.ts must be epoch milliseconds (not seconds) >= 100000000000, got "1782900000"'],
   ['ts past year 9999', { ...BASE, ts: 3e14 }, 'ts', 'record.ts must be epoch milliseconds <= 253402300799999 (year 9999), got 300000000000000'],
+  // ISO times out of the range epoch milliseconds may take: year 0 used to be accepted with
+  // its hour and windows in Intl's 19xx, and a late reason said "1901-01-01T00:53:28+16663824:53.46…".
+  ['ts in year 0', { ...BASE, ts: '0000-01-01T00:00:00Z' }, 'ts', `${TS_RANGE}, got "0000-01-01T00:00:00Z"`],
+  ['ts in year 1 with the largest offset', { ...BASE, ts: '0001-01-01T00:00:00+23:59' }, 'ts', `${TS_RANGE}, got "0001-01-01T00:00:00+23:59"`],
+  ['ts in local mean time (1899)', { ...BASE, ts: '1899-06-01T12:00:00+01:00' }, 'ts', `${TS_RANGE}, got "1899-06-01T12:00:00+01:00"`],
+  ['ts before the epoch', { ...BASE, ts: '1969-12-31T23:59:59Z' }, 'ts', `${TS_RANGE}, got "1969-12-31T23:59:59Z"`],
+  ['ts one ms before 1973-03-03T09:46:40Z', { ...BASE, ts: '1973-03-03T09:46:39.999Z' }, 'ts', `${TS_RANGE}, got "1973-03-03T09:46:39.999Z"`],
+  // A MessagePack timestamp decodes to a Date, which the reason showed as an ISO text without saying what was wrong with it.
+  ['ts that is a Date (a MessagePack timestamp)', { ...BASE, ts: new Date('2026-07-01T10:00:00Z') }, 'ts', `${TS}, not a MessagePack timestamp, got "2026-07-01T10:00:00.000Z"`],
+  ['ts past year 9999 by its offset', { ...BASE, ts: '9999-12-31T23:59:59-23:59' }, 'ts', `${TS_RANGE}, got "9999-12-31T23:59:59-23:59"`],
+  // A lone surrogate has no UTF-8 form: MessagePack (threads, LMDB, NATS) turned it into U+FFFD,
+  // so --threads 1 wrote other record ids and counted other keys than --threads 0.
+  ['an id holding a lone surrogate', { ...BASE, id: '\ud800' }, 'id', `record.id must be ${UNICODE}, got "\\ud800"`],
+  ['an account holding a lone low surrogate', { ...BASE, account: 'a\udc00' }, 'account', `record.account must be ${UNICODE}, got "a\\udc00"`],
+  ['a caller ending in half an emoji', { ...BASE, caller: '+49\ud83d' }, 'caller', `record.caller must be ${UNICODE}, got "+49\\ud83d"`],
+  ['a called with its surrogates swapped', { ...BASE, called: '\ude00\ud83d' }, 'called', `record.called must be ${UNICODE}, got "\\ude00\\ud83d"`],
+  ['a trunk holding a lone surrogate', { ...BASE, trunk: 't\ud800t' }, 'trunk', `record.trunk must be ${UNICODE}, got "t\\ud800t"`],
+  ['an attrs value holding a lone surrogate', { ...BASE, attrs: { tier: '\udfff' } }, 'attrs.tier', `record.attrs.tier must be ${UNICODE}, got "\\udfff"`],
+  ['an attrs name holding a lone surrogate', { ...BASE, attrs: { 'x\ud800': 1 } }, 'attrs', `record.attrs must be an object whose names are ${UNICODE}, got "x\\ud800"`],
+  ['an unknown field holding a lone surrogate', { ...BASE, note: '\ud800' }, 'note', `record.note must be ${UNICODE}, got "\\ud800"`],
+  ['an unknown field named with a lone surrogate', { ...BASE, '\ud800': 'x' }, 'record', `record must be an object whose field names are ${UNICODE}, got "\\ud800"`],
   ['missing account', { ts: BASE.ts, called: '+49' }, 'account', 'record.account must be a non-empty string, got nothing'],
   ['empty account', { ...BASE, account: '' }, 'account', 'record.account must be a non-empty string, got ""'],
   ['blank account', { ...BASE, account: '  ' }, 'account', 'record.account must be a non-empty string, got "  "'],
@@ -99,6 +122,12 @@ const ROWS: Array<[string, unknown, string, string]> = [
   ['an unknown field with an object value', { ...BASE, cell: { lac: 1 } }, 'cell', 'record.cell must be a string, number or boolean (unknown fields are kept under attrs), got {"lac":1}'],
   ['an unknown field with an array value', { ...BASE, hops: [1, 2] }, 'hops', 'record.hops must be a string, number or boolean (unknown fields are kept under attrs), got [1,2]'],
   ['an unknown field named __proto__', JSON.parse('{"ts":"2026-07-01T10:00:00Z","account":"A1","called":"+49","__proto__":"x"}'), '__proto__', 'record.__proto__ must be a field name other than __proto__, got "x"'],
+  // Nested deeper than JSON.stringify (or String()) can go: the message used to be "Maximum
+  // call stack size exceeded", or "got [object Object]".
+  ['a record nested 20,000 arrays deep', JSON.parse(`${'['.repeat(20_000)}${']'.repeat(20_000)}`), 'record', `record must be an object, got ${'['.repeat(59)}…`],
+  ['an unknown field nested 20,000 arrays deep', { ...BASE, x: JSON.parse(`${'['.repeat(20_000)}${']'.repeat(20_000)}`) }, 'x', `record.x must be a string, number or boolean (unknown fields are kept under attrs), got ${'['.repeat(59)}…`],
+  ['an attrs value nested 20,000 objects deep', { ...BASE, attrs: { x: JSON.parse(`${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}`) } }, 'attrs.x', `record.attrs.x must be a string, number or boolean, got ${'{"a":'.repeat(12).slice(0, 59)}…`],
+  ['an attrs value holding a 64-bit integer (MessagePack)', { ...BASE, attrs: { n: { v: 2n ** 64n } } }, 'attrs.n', 'record.attrs.n must be a string, number or boolean, got {"v":18446744073709551616n}'],
 ];
 
 for (const [name, input, field, message] of ROWS) {
@@ -148,6 +177,10 @@ fields('reads ts as ISO 8601 with Z or an offset, epoch ms, or epoch ms as text'
   assert.is(parse({ ts: '2026-07-01T10:00:00,5Z' }).ts, at + 500);
   assert.is(parse({ ts: at }).ts, at);
   assert.is(parse({ ts: String(at) }).ts, at);
+  // The ends of the range, as ISO text.
+  assert.is(parse({ ts: '1973-03-03T09:46:40Z' }).ts, 100_000_000_000);
+  assert.is(parse({ ts: '9999-12-31T23:59:59.999Z' }).ts, 253_402_300_799_999);
+  assert.is(parse({ ts: '1973-03-03T10:46:40+01:00' }).ts, 100_000_000_000);
   assert.is(parseTimestamp('2024-02-29T00:00:00Z'), Date.UTC(2024, 1, 29));
 });
 
@@ -225,6 +258,26 @@ fields('keeps unknown scalar fields under attrs; explicit attrs win on a clash',
   const r = parse({ attrs: { tier: 'gold', roaming: false }, tier: 'silver', cell_id: 4711, vip: true, note: null });
   assert.equal(r.attrs, { tier: 'gold', roaming: false, cell_id: 4711, vip: true });
 });
+
+// Fields named like a member of Object.prototype are fields like any other (they used to be
+// dropped: `name in attrs` saw the prototype's). JSON.parse, as a producer's JSON arrives.
+const PROTO_NAMED: Array<[string, string, Record<string, unknown>]> = [
+  ['toString', '{"toString":"x"}', { toString: 'x' }],
+  ['constructor', '{"constructor":"Object"}', { constructor: 'Object' }],
+  ['hasOwnProperty', '{"hasOwnProperty":1}', { hasOwnProperty: 1 }],
+  ['valueOf', '{"valueOf":false}', { valueOf: false }],
+  ['prototype', '{"prototype":"p"}', { prototype: 'p' }],
+  ['isPrototypeOf and __defineGetter__', '{"isPrototypeOf":2,"__defineGetter__":"g"}', { isPrototypeOf: 2, __defineGetter__: 'g' }],
+  ['constructor under attrs and at the top (attrs win)', '{"attrs":{"constructor":"a"},"constructor":"top"}', { constructor: 'a' }],
+];
+for (const [name, extra, attrs] of PROTO_NAMED) {
+  fields(`keeps an unknown field named ${name} under attrs`, () => {
+    const input = JSON.parse(`{"ts":"2026-07-01T10:00:00Z","account":"A1","called":"+252612345678",${extra.slice(1)}`) as Record<string, unknown>;
+    const r = parseUsageRecord(input, CTX);
+    assert.equal(r.attrs, attrs);
+    assert.ok(Object.keys(attrs).every((k) => Object.hasOwn(r.attrs!, k)));
+  });
+}
 
 fields('ignores derived fields in the input and computes them', () => {
   const r = parse({ country: 'XX', hour: 99, weekday: 'fri', minuteOfDay: -1, group: ['x'], called_raw: 'nope' });
