@@ -13,6 +13,7 @@ import type { Database, RootDatabase } from 'lmdb';
 import { openEnv } from '../workers/lmdb-env.js';
 import type { Alert } from '../core/alert.js';
 import { DataUnavailableError } from '../core/errors.js';
+import { fitsKey } from '../core/ingest.js';
 import { disk } from '../workers/codec.js';
 
 const encoder = { encode: (v: unknown) => disk.pack(v), decode: (b: Buffer) => disk.unpack(b) } as never;
@@ -96,6 +97,8 @@ export class AlertHistory {
 
   /** Alerts in detection order, filtered; at most `limit`. */
   query (q: AlertQuery): AlertPage {
+    // No alert has a key or rule longer than a counter key; LMDB would throw on the lookup.
+    if ((q.key !== undefined && !fitsKey(q.key)) || (q.rule !== undefined && !fitsKey(q.rule))) return { alerts: [], next: null };
     const from: Position = [q.since ?? 0, 0, 0];
     const after = q.after === undefined ? undefined : parseCursor(q.after);
     if (after !== undefined && compare(after, from) > 0) from.splice(0, 3, ...after);

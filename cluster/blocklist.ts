@@ -15,6 +15,7 @@ import type { Alert } from '../core/alert.js';
 import type { RuleConfig } from '../core/rules-config.js';
 import { actor, blockingAlerts, toUtcIso, type Block, type BlockChange } from '../core/blocklist.js';
 import { DataUnavailableError } from '../core/errors.js';
+import { fitsKey } from '../core/ingest.js';
 import { disk } from '../workers/codec.js';
 
 const encoder = { encode: (v: unknown) => disk.pack(v), decode: (b: Buffer) => disk.unpack(b) } as never;
@@ -48,8 +49,9 @@ export class Blocklist {
     }
   }
 
+  // A key longer than any counter key was never blocked: answered without LMDB, which would throw.
   get (key: string): Block | undefined {
-    return this.blocks.get(key) as Block | undefined;
+    return fitsKey(key) ? this.blocks.get(key) as Block | undefined : undefined;
   }
 
   /** Current blocks in key order, `limit` at most, after key `after` when given. */
@@ -69,6 +71,7 @@ export class Blocklist {
 
   /** Every change to `key`, oldest first. */
   history (key: string): BlockChange[] {
+    if (!fitsKey(key)) return [];
     return [...this.log.getRange({ start: [key], end: [key, Number.MAX_SAFE_INTEGER] })].map((e) => e.value as BlockChange);
   }
 
@@ -97,6 +100,7 @@ export class Blocklist {
 
   /** Lifts the block of `key`; undefined when it was not blocked. `by` names who lifts it (see `actor`). */
   async lift (key: string, by: string, now: number): Promise<BlockChange | undefined> {
+    if (!fitsKey(key)) return undefined;
     return await this.root.transaction(() => {
       const block = this.blocks.get(key) as Block | undefined;
       if (block === undefined) return undefined;

@@ -31,6 +31,15 @@ function utf8Length (s: string): number {
   return n;
 }
 
+/**
+ * Whether `key` can be a counter key (MAX_KEY_BYTES at most): one that cannot was never
+ * stored, so a lookup of it (the blocklist, the alert history) answers "none" without asking
+ * LMDB, which throws on a key over its limit.
+ */
+export function fitsKey (key: string): boolean {
+  return key.length * 3 <= MAX_KEY_BYTES || utf8Length(key) <= MAX_KEY_BYTES;
+}
+
 /** The longest text of the record that a key may be made of, in UTF-16 units. */
 function longestText (r: UsageRecord): number {
   let n = Math.max(r.id.length, r.account.length, r.subscription?.length ?? 0, r.caller?.length ?? 0, r.called?.length ?? 0,
@@ -105,7 +114,7 @@ export class Ingest {
       const n = keyer.extract(record, this.keys);
       for (let i = 0; i < n; i++) {
         const key = this.keys[i] as string;
-        if (key.length * 3 <= MAX_KEY_BYTES || utf8Length(key) <= MAX_KEY_BYTES) continue;
+        if (fitsKey(key)) continue;
         const rule = keyer.counters[0]?.rules[0]?.id ?? '?';
         throw new InvalidRecordError(keyer.by.map(describeKeyPart).join('|'), `at most ${MAX_KEY_BYTES} bytes in UTF-8 (the key of rule ${rule})`, key);
       }

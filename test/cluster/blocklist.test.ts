@@ -10,6 +10,7 @@ import { userInfo } from 'node:os';
 import type { Alert } from '../../core/alert.js';
 import type { Block, BlockChange } from '../../core/blocklist.js';
 import { actor, blockingAlerts } from '../../core/blocklist.js';
+import { AlertHistory } from '../../cluster/alert-history.js';
 import { Blocklist } from '../../cluster/blocklist.js';
 import { rule, rules } from '../helpers/config.js';
 import { trafficLines } from '../helpers/traffic.js';
@@ -101,6 +102,25 @@ store('an epoch blocks once; an epoch written again changes nothing; a lift is l
     assert.equal(reopened.list(10, 'acct-1').map((b) => b.key), ['acct-2'], 'paged after a key');
   } finally {
     await reopened.close();
+  }
+});
+
+store('a key longer than any counter key (1024 bytes) was never blocked nor alerted on: asked for, it is none, not an LMDB error', async ({ dir }) => {
+  const long = 'k'.repeat(3_000);
+  const list = Blocklist.open(dir);
+  try {
+    assert.is(list.get(long), undefined);
+    assert.equal(list.history(long), []);
+    assert.is(await list.lift(long, actor.api('ops'), 0), undefined);
+  } finally {
+    await list.close();
+  }
+  const history = new AlertHistory(dir, 86_400_000);
+  try {
+    assert.equal(history.query({ key: long, limit: 10 }), { alerts: [], next: null });
+    assert.equal(history.query({ rule: long, limit: 10 }), { alerts: [], next: null });
+  } finally {
+    await history.close();
   }
 });
 
