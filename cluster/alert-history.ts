@@ -13,7 +13,7 @@ import type { Database, RootDatabase } from 'lmdb';
 import { openEnv } from '../workers/lmdb-env.js';
 import type { Alert } from '../core/alert.js';
 import { DataUnavailableError } from '../core/errors.js';
-import { fitsKey } from '../core/ingest.js';
+import { fitsKey } from '../core/key.js';
 import { disk } from '../workers/codec.js';
 
 const encoder = { encode: (v: unknown) => disk.pack(v), decode: (b: Buffer) => disk.unpack(b) } as never;

@@ -15,7 +15,7 @@ import type { Alert } from '../core/alert.js';
 import type { RuleConfig } from '../core/rules-config.js';
 import { actor, blockingAlerts, toUtcIso, type Block, type BlockChange } from '../core/blocklist.js';
 import { DataUnavailableError } from '../core/errors.js';
-import { fitsKey } from '../core/ingest.js';
+import { fitsKey } from '../core/key.js';
 import { disk } from '../workers/codec.js';
 
 const encoder = { encode: (v: unknown) => disk.pack(v), decode: (b: Buffer) => disk.unpack(b) } as never;

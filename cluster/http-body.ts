@@ -8,10 +8,9 @@ import type { IncomingMessage } from 'node:http';
 import { gunzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import { EngineError, show } from '../core/errors.js';
-import { MAX_RECORD_BYTES } from '../core/usage-record.js';
 import { parseJsonLine } from '../core/readers/jsonl.js';
 import type { SourcePosition } from '../core/usage-record.js';
-import type { RawRecord } from './record-source.js';
+import { overRecordLimit, type RawRecord } from './record-source.js';
 
 export const MAX_BODY_BYTES = 16 * 1024 * 1024;
 /**
@@ -36,11 +35,6 @@ const TOO_MANY = { ok: false, status: 413, error: `the body holds more than ${MA
 const BODY_SHAPE = 'send records as JSON lines (one record per line) or as a JSON array of records';
 const TOO_LARGE = 'record larger than 64 KiB';
 
-/** True when `text` is over the record size limit in UTF-8 (counted only when it may be). */
-function overLimit (text: string): boolean {
-  return text.length > MAX_RECORD_BYTES || (text.length * 3 > MAX_RECORD_BYTES && Buffer.byteLength(text) > MAX_RECORD_BYTES);
-}
-
 /**
  * A record decoded from a JSON array or MessagePack, with its text: the record as JSON, for
  * its size and its reject. JSON.stringify throws on a value nested thousands deep or holding a
@@ -54,7 +48,7 @@ export function decodedRecord (value: unknown, position: SourcePosition): RawRec
   } catch {
     text = show(value, RAW_CLIP);
   }
-  if (overLimit(text)) return { ok: false, reject: { reason: TOO_LARGE, code: 'VIGIL_INVALID_RECORD', position, raw: text.slice(0, RAW_CLIP) } };
+  if (overRecordLimit(text)) return { ok: false, reject: { reason: TOO_LARGE, code: 'VIGIL_INVALID_RECORD', position, raw: text.slice(0, RAW_CLIP) } };
   return { ok: true, value, position, text };
 }
 
@@ -91,7 +85,7 @@ export function parseBody (text: string, source: string): ParsedBody {
     if (/^[\s\ufeff]*$/.test(raw)) continue;
     if (items.length === MAX_BODY_RECORDS) return TOO_MANY;
     const position = { source, line };
-    if (overLimit(raw)) {
+    if (overRecordLimit(raw)) {
       items.push({ ok: false, reject: { reason: TOO_LARGE, code: 'VIGIL_INVALID_RECORD', position, raw: raw.slice(0, RAW_CLIP) } });
       continue;
     }
@@ -168,16 +162,12 @@ export async function decodeBody (body: Buffer, encoding: string | undefined, li
   const coding = (encoding ?? '').trim().toLowerCase();
   if (coding === '' || coding === 'identity') return { ok: true, body };
   if (coding !== 'gzip' && coding !== 'x-gzip') {
-    return { ok: false, status: 415, error: `Content-Encoding "${clip(encoding ?? '')}" is not supported; send the body as it is or gzip-compressed (Content-Encoding: gzip)` };
+    return { ok: false, status: 415, error: `Content-Encoding ${show(encoding ?? '')} is not supported; send the body as it is or gzip-compressed (Content-Encoding: gzip)` };
   }
   try {
     return { ok: true, body: await gunzipAsync(body, { maxOutputLength: limit }) };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') return { ok: false, status: 413, error: `the body decompresses to more than ${limit} bytes; send fewer records per request` };
-    return { ok: false, status: 400, error: `the body is not gzip data as its Content-Encoding says (zlib: ${err instanceof Error ? err.message : String(err)})` };
+    return { ok: false, status: 400, error: `the body is not gzip data as its Content-Encoding says (zlib: ${clipReason(err)})` };
   }
-}
-
-function clip (text: string): string {
-  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
 }

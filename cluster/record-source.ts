@@ -224,8 +224,7 @@ class LineSplitter {
   private emit (text: string, out: RawRecord[]): void {
     // A byte-order mark is not part of the first record (checked on text: a read may split its bytes).
     const line = this.lineNo === 1 && text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-    // UTF-16 length <= UTF-8 length <= 3 × UTF-16 length: count bytes only when it matters.
-    if (line.length > MAX_RECORD_BYTES || (line.length * 3 > MAX_RECORD_BYTES && Buffer.byteLength(line) > MAX_RECORD_BYTES)) {
+    if (overRecordLimit(line)) {
       this.assembler.tooLong(line.slice(0, RAW_CLIP), this.lineNo, out);
     } else {
       this.assembler.line(line, this.lineNo, out);
@@ -255,6 +254,12 @@ class LineSplitter {
       this.emit(line.toString('utf8', 0, line.length > 0 && line[line.length - 1] === CR ? line.length - 1 : line.length), out);
     }
   }
+}
+
+/** Whether a record's text is over MAX_RECORD_BYTES in UTF-8 (HTTP bodies and NATS messages are held to it too). */
+export function overRecordLimit (text: string): boolean {
+  // UTF-16 length <= UTF-8 length <= 3 × UTF-16 length: count bytes only when it matters.
+  return text.length > MAX_RECORD_BYTES || (text.length * 3 > MAX_RECORD_BYTES && Buffer.byteLength(text) > MAX_RECORD_BYTES);
 }
 
 /** A gzip stream zlib could not read on: the cause is zlib's error (Z_BUF_ERROR, Z_DATA_ERROR). */

@@ -10,35 +10,7 @@ import type { Reject, SourcePosition, UsageRecord } from './usage-record.js';
 import { parseUsageRecord, type RecordContext } from './usage-record.js';
 import { rateRecord } from './compile.js';
 import { EngineError, InvalidRecordError, LateRecordError, show } from './errors.js';
-import { describeKeyPart } from './key.js';
-
-/**
- * The longest counter key a record may give, in UTF-8 bytes. Keys are parts of LMDB keys (the
- * counter rows, the blocklist, the alert history), which take at most 1978 bytes: a longer
- * one failed every commit of the shard actor that got it, until the engine stopped.
- */
-export const MAX_KEY_BYTES = 1024;
-
-function utf8Length (s: string): number {
-  let n = s.length;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    // A surrogate pair is 4 bytes for 2 units; 0x800 and up 3 for 1; 0x80 and up 2 for 1.
-    if (c >= 0xd800 && c <= 0xdfff) n += 1;
-    else if (c >= 0x800) n += 2;
-    else if (c >= 0x80) n += 1;
-  }
-  return n;
-}
-
-/**
- * Whether `key` can be a counter key (MAX_KEY_BYTES at most): one that cannot was never
- * stored, so a lookup of it (the blocklist, the alert history) answers "none" without asking
- * LMDB, which throws on a key over its limit.
- */
-export function fitsKey (key: string): boolean {
-  return key.length * 3 <= MAX_KEY_BYTES || utf8Length(key) <= MAX_KEY_BYTES;
-}
+import { MAX_KEY_BYTES, describeKeyPart, fitsKey } from './key.js';
 
 /** The longest text of the record that a key may be made of, in UTF-16 units. */
 function longestText (r: UsageRecord): number {
