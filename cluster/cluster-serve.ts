@@ -28,7 +28,7 @@ import { AlertHistory } from './alert-history.js';
 import { Metrics } from './metrics.js';
 import { Notifications } from './notifier.js';
 import { BlockCheckResponder } from './block-check.js';
-import type { ServeConfig } from './config.js';
+import { aheadBound, type ServeConfig } from './config.js';
 import { clusterNames, ensureCluster, type ClusterNames } from './jetstream.js';
 import { Coordinator } from './coordinator.js';
 import { ShardNode } from './shard-node.js';
@@ -221,7 +221,7 @@ export class ClusterServe {
         this.metrics.epoch(offered, receipt.accepted, receipt.rejects, []);
         this.metrics.observe('vigil_ingest_seconds', 'From a batch of records offered to a coordinator to JetStream holding all of them.', seconds);
       };
-      this.coordinator = new Coordinator({ nc, js, names: this.names, compiled: this.compiled, shards: cluster.shards, id: cluster.nodeId, maxWaitMs: config.batch.maxWaitMs, onCommitted });
+      this.coordinator = new Coordinator({ nc, js, names: this.names, compiled: this.compiled, shards: cluster.shards, id: cluster.nodeId, maxWaitMs: config.batch.maxWaitMs, ahead: aheadBound(config), onCommitted });
       this.coordinator.listen();
       // The server has the queue subscription once a round trip is back: a started node takes its share.
       await nc.flush();

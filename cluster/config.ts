@@ -17,6 +17,7 @@ import { parseDocument, isMap, isScalar, isSeq } from 'yaml';
 import { UsageError, formatDiagnostic, show, type Diagnostic } from '../core/errors.js';
 import { Diagnostics, Reader, checkStructure, got, gluedKey, isMissing, orList, textOf, type Entry } from '../core/rules-yaml.js';
 import { DURATION_TEXT, parseDuration } from '../core/rules-text.js';
+import type { AheadBound } from '../core/ingest.js';
 import { DEFAULT_PREFIX, isValidPrefix } from './subjects.js';
 import type { NatsAuth, NatsSettings, NatsTls } from '../workers/nats-connect.js';
 
@@ -38,6 +39,11 @@ export interface ServeConfig {
   /** a file for reject JSON lines, resolved (embedded node only: a cluster config refuses one) */
   readonly rejects: string | undefined;
   readonly batch: { readonly maxRecords: number, readonly maxWaitMs: number };
+  /**
+   * `max_ahead`: a record dated further ahead of the node's clock is rejected as `future`
+   * (ms; undefined: `none`, no bound). Live nodes only: a replay's records are history.
+   */
+  readonly maxAheadMs: number | undefined;
   /** bearer tokens of the write endpoints; none: the API is open (loopback only) */
   readonly api: { readonly tokens: readonly ApiToken[] };
   /**
@@ -110,7 +116,13 @@ export class InvalidConfigError extends UsageError {
 export const DEFAULT_LISTEN = { host: '127.0.0.1', port: 7800 } as const;
 const DEFAULT_MAX_RECORDS = 1000;
 const DEFAULT_MAX_WAIT_MS = 5;
-const TOP_KEYS = ['rules', 'data', 'listen', 'threads', 'alerts', 'rejects', 'batch', 'api', 'nats', 'cluster', 'telemetry'] as const;
+/**
+ * Switches keep NTP time, so a CDR dated minutes ahead is a clock fault. 15 min tolerates a
+ * badly drifting clock and stays well inside the default lateness (1 h), so that records of the
+ * present are not made late by the future ones it does take.
+ */
+export const DEFAULT_MAX_AHEAD_MS = 15 * 60_000;
+const TOP_KEYS = ['rules', 'data', 'listen', 'threads', 'alerts', 'rejects', 'batch', 'max_ahead', 'api', 'nats', 'cluster', 'telemetry'] as const;
 const TELEMETRY_KEYS = ['service_name', 'endpoint', 'sample_ratio', 'metrics_interval'] as const;
 const NATS_KEYS = ['servers', 'prefix', 'user', 'password', 'token', 'nkey', 'creds', 'tls'] as const;
 const TLS_KEYS = ['ca', 'cert', 'key'] as const;
@@ -208,6 +220,7 @@ export function parseConfig (text: string, file: string): ServeConfig {
   const alertsOut = readAlerts(top.get('alerts'), r);
   const alerts = alertsOut?.file;
   const batch = readBatch(top.get('batch'), r);
+  const maxAhead = readMaxAhead(top.get('max_ahead'), r);
   const nats = readNats(top.get('nats'), r, base);
   const clusterEntry = top.get('cluster');
   if (clusterEntry !== undefined && !top.has('nats')) {
@@ -217,7 +230,7 @@ export function parseConfig (text: string, file: string): ServeConfig {
   if (top.has('nats')) refuseOutputFiles(alertsOut, top.get('rejects'), r, nats?.prefix ?? DEFAULT_PREFIX);
   const telemetry = readTelemetry(top.get('telemetry'), r);
 
-  if (d.count > 0 || rules === undefined || data === undefined || listen === undefined || threads === undefined || batch === undefined || alertsOut === undefined || api === undefined || cluster === undefined || telemetry === undefined) {
+  if (d.count > 0 || rules === undefined || data === undefined || listen === undefined || threads === undefined || batch === undefined || maxAhead === undefined || alertsOut === undefined || api === undefined || cluster === undefined || telemetry === undefined) {
     throw new InvalidConfigError(d.sorted());
   }
   return {
@@ -230,6 +243,7 @@ export function parseConfig (text: string, file: string): ServeConfig {
     alertRetentionMs: alertsOut.retentionMs,
     rejects: path('rejects'),
     batch,
+    maxAheadMs: maxAhead === 'none' ? undefined : maxAhead,
     api,
     nats: nats ?? undefined,
     cluster,
@@ -607,6 +621,18 @@ function readListen (e: Entry | undefined, r: Reader, hasToken: boolean): ServeC
     return undefined;
   }
   return listen;
+}
+
+/** The bound a live node's ingest puts on records dated ahead of its clock; none with `max_ahead: none`. */
+export function aheadBound (config: Pick<ServeConfig, 'maxAheadMs'>): AheadBound | undefined {
+  return config.maxAheadMs === undefined ? undefined : { maxMs: config.maxAheadMs, now: Date.now };
+}
+
+/** `max_ahead: 15m`, or `none` for no bound on records dated ahead of the clock. */
+function readMaxAhead (e: Entry | undefined, r: Reader): number | 'none' | undefined {
+  if (e === undefined) return DEFAULT_MAX_AHEAD_MS;
+  if (isScalar(e.value) && e.value.value === 'none') return 'none';
+  return duration(e.value, r, 'config.max_ahead', `${DURATION_TEXT}, or none (how far ahead of this node's clock a record may be dated)`, () => true);
 }
 
 function readBatch (e: Entry | undefined, r: Reader): ServeConfig['batch'] | undefined {

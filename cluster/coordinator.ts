@@ -13,7 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import { Unpackr } from 'msgpackr';
 import type { CompiledRules } from '../core/compile.js';
-import { Ingest } from '../core/ingest.js';
+import { Ingest, type AheadBound } from '../core/ingest.js';
 import { Placement } from '../core/placement.js';
 import type { Reject, UsageRecord } from '../core/usage-record.js';
 import type { JetStreamClient, Msg, NatsConnection, Subscription } from '../workers/nats-client.js';
@@ -41,6 +41,8 @@ export interface CoordinatorOptions {
   readonly maxRecords?: number;
   /** how long a shard's open batch waits for more records (default 5 ms) */
   readonly maxWaitMs?: number;
+  /** the bound on records dated ahead of the clock (config.max_ahead); none: no bound */
+  readonly ahead?: AheadBound | undefined;
   /** unpublished records at most before offers wait (default 100 000) */
   readonly maxQueued?: number;
   /** called for every stream publish that failed and will be retried */
@@ -119,7 +121,7 @@ export class Coordinator {
   constructor (opts: CoordinatorOptions) {
     this.opts = opts;
     this.id = `${opts.id}-${randomUUID().slice(0, 8)}`;
-    this.ingest = new Ingest(opts.compiled);
+    this.ingest = new Ingest(opts.compiled, opts.ahead);
     this.placement = new Placement(opts.compiled, opts.shards);
     this.lanes = Array.from({ length: opts.shards }, () => ({ open: newBatch(), sealed: [], publishing: false, sent: 0 }));
     this.maxRecords = opts.maxRecords ?? 500;

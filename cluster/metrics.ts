@@ -86,7 +86,7 @@ export class Metrics {
   constructor () {
     this.define('vigil_records_received_total', 'counter', 'Input records in committed epochs (accepted and rejected).');
     this.define('vigil_records_accepted_total', 'counter', 'Records counted by the engine in committed epochs.');
-    this.define('vigil_records_rejected_total', 'counter', 'Records rejected, by reason code (VIGIL_INVALID_RECORD, VIGIL_LATE_RECORD, VIGIL_RULE_FAILED).', true);
+    this.define('vigil_records_rejected_total', 'counter', 'Records rejected, by reason code (VIGIL_INVALID_RECORD, VIGIL_LATE_RECORD, VIGIL_FUTURE_RECORD, VIGIL_RULE_FAILED).', true);
     this.define('vigil_alerts_total', 'counter', 'Alerts raised in committed epochs, by rule and severity.', true);
     this.define('vigil_epochs_committed_total', 'counter', 'Epochs whose output was written.');
     this.define('vigil_block_changes_total', 'counter', 'Changes to the blocklist made through this node, by action (block, lift).', true);

@@ -18,7 +18,7 @@ import type { Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { compileRules, rulesFingerprint, type CompiledRules } from '../core/compile.js';
-import { Ingest } from '../core/ingest.js';
+import { Ingest, spanText } from '../core/ingest.js';
 import { InvalidRulesError, RefusedError, ReloadFailedError, formatDiagnostic } from '../core/errors.js';
 import { parseChannelSpecs } from '../core/channel-settings.js';
 import type { RulesConfig } from '../core/rules-config.js';
@@ -45,7 +45,7 @@ import { connectNats } from './nats-connect.js';
 import type { NatsConnection } from '../workers/nats-client.js';
 import { subjects } from './subjects.js';
 import { commitPendingRules, dropPendingRules, migrateRow, parseRulesText, planMigration, recoverPendingRules, writePendingRules } from './reload.js';
-import type { ServeConfig } from './config.js';
+import { aheadBound, type ServeConfig } from './config.js';
 
 /** Shards of a new data folder; a folder keeps the count it was written with. */
 const DEFAULT_SHARDS = 64;
@@ -197,7 +197,7 @@ export class ServeNode {
     });
     this.compiled = compiled;
     this.rules = rulesInfo(config.rules, compiled, text);
-    this.ingest = new Ingest(compiled);
+    this.ingest = new Ingest(compiled, aheadBound(config));
     const { app, server } = buildApi({
       state: () => this.state,
       offer: (items) => this.stream!.offer(items),
@@ -273,6 +273,19 @@ export class ServeNode {
     return node;
   }
 
+  /**
+   * A watermark far in the future (a record taken before max_ahead bounded it, or with
+   * `max_ahead: none`) makes every record of the present late, so the node counts nothing:
+   * say so at start rather than leave an operator to infer it from the rejects.
+   */
+  private warnWatermarkAhead (): void {
+    const { maxAheadMs, data } = this.config;
+    const ahead = this.ingest.watermark - Date.now();
+    if (maxAheadMs === undefined || !(ahead > maxAheadMs)) return;
+    const watermark = this.compiled.zone.toIso(this.ingest.watermark);
+    this.log({ warning: `the watermark restored from ${data} is ${watermark}, ${spanText(ahead)} ahead of this node's clock: records of the present fall in windows that closed before it and will be rejected as late; a record dated that far ahead was taken before config.max_ahead bounded it`, watermark });
+  }
+
   private async open (): Promise<void> {
     const { config } = this;
     mkdirSync(config.data, { recursive: true });
@@ -281,6 +294,7 @@ export class ServeNode {
     this.shards = cp?.shards ?? DEFAULT_SHARDS;
     const folder = await readFolder(config.data, this.rules.fingerprint, this.shards);
     this.ingest.watermark = Math.max(cp?.watermark ?? -Infinity, folder.watermark);
+    this.warnWatermarkAhead();
     this.blocklist = Blocklist.open(config.data);
     this.history = new AlertHistory(config.data, config.alertRetentionMs);
     this.notifications = await this.openNotifications(this.compiled);
@@ -434,7 +448,7 @@ export class ServeNode {
         throw new ReloadFailedError(`the counters could not be migrated to the new rules (${err instanceof Error ? err.message : String(err)}); the rules that were active stay active`, { cause: err });
       }
       commitPendingRules(file);
-      const ingest = new Ingest(compiled);
+      const ingest = new Ingest(compiled, aheadBound(this.config));
       ingest.watermark = this.ingest.watermark;
       this.engine = this.makeEngine(compiled);
       this.compiled = compiled;

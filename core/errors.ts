@@ -7,6 +7,7 @@ export type ErrorCode =
   | 'VIGIL_INVALID_RECORD'
   | 'VIGIL_INVALID_RULES'
   | 'VIGIL_LATE_RECORD'
+  | 'VIGIL_FUTURE_RECORD'
   | 'VIGIL_USAGE'
   | 'VIGIL_RULE_FAILED'
   | 'VIGIL_STORE_CORRUPT'
@@ -43,6 +44,16 @@ export class InvalidRecordError extends EngineError {
 export class LateRecordError extends EngineError {
   constructor (message: string) {
     super('VIGIL_LATE_RECORD', message);
+  }
+}
+
+/**
+ * A record dated further ahead of a live node's clock than `max_ahead`. Accepting it would move
+ * the watermark to its date and make every record of the present late.
+ */
+export class FutureRecordError extends EngineError {
+  constructor (message: string) {
+    super('VIGIL_FUTURE_RECORD', message);
   }
 }
 

@@ -9,7 +9,7 @@ import type { CompiledKeyer, CompiledRules } from './compile.js';
 import type { Reject, SourcePosition, UsageRecord } from './usage-record.js';
 import { parseUsageRecord, type RecordContext } from './usage-record.js';
 import { rateRecord } from './compile.js';
-import { EngineError, InvalidRecordError, LateRecordError, show } from './errors.js';
+import { EngineError, FutureRecordError, InvalidRecordError, LateRecordError, show } from './errors.js';
 import { MAX_KEY_BYTES, describeKeyPart, fitsKey } from './key.js';
 
 /** The longest text of the record that a key may be made of, in UTF-16 units. */
@@ -34,6 +34,27 @@ function clip (raw: unknown): string {
   }
 }
 
+/**
+ * How far ahead of the wall clock a live node takes a record's date. A replay has no such
+ * bound: its records are history, and "now" is whatever they say.
+ */
+export interface AheadBound {
+  /** the furthest a record's `ts` may be ahead of `now()`, ms */
+  readonly maxMs: number;
+  /** the node's clock, epoch ms */
+  readonly now: () => number;
+}
+
+/** A span of time the way a person reads it: `90 s`, `45 min`, `5.5 h`, `3 days`, `7974 years`. */
+export function spanText (ms: number): string {
+  const round = (n: number): string => String(Math.round(n * 10) / 10);
+  if (ms < 120_000) return `${round(ms / 1000)} s`;
+  if (ms < 7_200_000) return `${round(ms / 60_000)} min`;
+  if (ms < 172_800_000) return `${round(ms / 3_600_000)} h`;
+  if (ms < 2 * 31_556_952_000) return `${round(ms / 86_400_000)} days`;
+  return `${round(ms / 31_556_952_000)} years`;
+}
+
 export class Ingest {
   private readonly compiled: CompiledRules;
   private readonly context: RecordContext;
@@ -43,9 +64,12 @@ export class Ingest {
   /** a record whose texts are all this long or shorter gives no key over MAX_KEY_BYTES */
   private readonly shortText: number;
   private readonly keys: string[] = [];
+  private readonly ahead: AheadBound | undefined;
 
-  constructor (compiled: CompiledRules) {
+  /** `ahead`: a live node's bound on records dated in the future (none in a replay). */
+  constructor (compiled: CompiledRules, ahead?: AheadBound) {
     this.compiled = compiled;
+    this.ahead = ahead;
     this.keyers = compiled.keyers.filter((k) => k.fed.length > 0);
     const parts = Math.max(1, ...this.keyers.map((k) => k.by.length));
     this.shortText = Math.floor((MAX_KEY_BYTES - parts) / (3 * parts));
@@ -69,6 +93,16 @@ export class Ingest {
       if (longestText(record) > this.shortText) this.checkKeys(record);
     } catch (err) {
       return { ok: false, reject: this.reject(err, position, text ?? raw) };
+    }
+    // Before the watermark moves: one CDR dated 9999 (a switch's clock, a unit mix-up of
+    // seconds for ms) would otherwise make every record of the present late, and the node blind.
+    if (this.ahead !== undefined) {
+      const now = this.ahead.now();
+      if (record.ts - now > this.ahead.maxMs) {
+        const zone = this.compiled.zone;
+        const err = new FutureRecordError(`future: record.ts ${zone.toIso(record.ts)} is ${spanText(record.ts - now)} ahead of this node's clock (${zone.toIso(now)}); config.max_ahead allows ${spanText(this.ahead.maxMs)}`);
+        return { ok: false, reject: this.reject(err, position, text ?? raw) };
+      }
     }
     const end = this.compiled.earliestWindowEnd(record.ts);
     if (end + this.compiled.lateness <= this.mark) {

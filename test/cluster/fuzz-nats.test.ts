@@ -83,7 +83,7 @@ fuzz('every message is answered; its rejects reach <prefix>.rejected; the node s
       assert.is(answer.rejects.length, answer.rejected);
       answer.rejects.forEach((r) => {
         assert.ok(Number.isInteger(r.seq) && r.seq >= 1, `${where}: seq ${r.seq}`);
-        if (!WHOLE.test(r.reason)) assertClear({ reason: r.reason, code: /^late: /.test(r.reason) ? 'VIGIL_LATE_RECORD' : 'VIGIL_INVALID_RECORD', raw: '', position: { source: 'nats', seq: r.seq } }, `${where} #${r.seq}`);
+        if (!WHOLE.test(r.reason)) assertClear({ reason: r.reason, code: /^late: /.test(r.reason) ? 'VIGIL_LATE_RECORD' : /^future: /.test(r.reason) ? 'VIGIL_FUTURE_RECORD' : 'VIGIL_INVALID_RECORD', raw: '', position: { source: 'nats', seq: r.seq } }, `${where} #${r.seq}`);
       });
       totals.accepted += answer.accepted;
       totals.rejected += answer.rejected;

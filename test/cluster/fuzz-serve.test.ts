@@ -101,7 +101,7 @@ function checkAnswer (post: Post, reply: Reply, where: string): { accepted: numb
   for (const r of json.rejects!) {
     assert.ok(lines.has(r.line), `${where}: a reject at line ${r.line}, where a record is`);
     if (want.tooLarge.has(r.line)) assert.is(r.reason, 'record larger than 64 KiB');
-    assertClear({ reason: r.reason, code: /^late: /.test(r.reason) ? 'VIGIL_LATE_RECORD' : 'VIGIL_INVALID_RECORD', raw: '', position: { source: 'http', line: r.line } }, `${where}:${r.line}`);
+    assertClear({ reason: r.reason, code: /^late: /.test(r.reason) ? 'VIGIL_LATE_RECORD' : /^future: /.test(r.reason) ? 'VIGIL_FUTURE_RECORD' : 'VIGIL_INVALID_RECORD', raw: '', position: { source: 'http', line: r.line } }, `${where}:${r.line}`);
   }
   for (const line of want.tooLarge) assert.ok(json.rejects!.some((r) => r.line === line), `${where}: line ${line} over 64 KiB is rejected`);
   return { accepted: json.accepted!, rejected: json.rejected! };

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import type { Alert } from '../../core/alert.js';
 import { nkeys } from '../../workers/nats-client.js';
 import { NatsConnectError, connectNats, natsConnectOptions, type NatsAuth, type NatsSettings, type NatsTls } from '../../workers/nats-connect.js';
-import { defaultCluster, DEFAULT_TELEMETRY } from '../../cluster/config.js';
+import { defaultCluster, DEFAULT_TELEMETRY, DEFAULT_MAX_AHEAD_MS } from '../../cluster/config.js';
 import { Notifications } from '../../cluster/notifier.js';
 import { ServeNode } from '../../cluster/serve.js';
 import { rule, rules } from '../helpers/config.js';
@@ -273,7 +273,7 @@ test('an embedded node answers blocks.check on a server that wants a password, a
   const rulesFile = join(dir, 'serve-rules.yaml');
   writeFileSync(rulesFile, 'version: 1\nrules:\n  - { id: calls, by: account, measure: count, window: day, limit: 100 }\n');
   const node = await within(WAIT_MS, 'start', ServeNode.start({
-    file: 'test', rules: rulesFile, data: join(dir, 'serve-data'), listen: { host: '127.0.0.1', port: 0 }, threads: 1, alerts: join(dir, 'serve-alerts.jsonl'), alertRetentionMs: 86_400_000, rejects: undefined, batch: { maxRecords: 100, maxWaitMs: 2 }, api: { tokens: [] }, nats: s, cluster: defaultCluster({ host: '127.0.0.1', port: 0 }), telemetry: DEFAULT_TELEMETRY,
+    file: 'test', rules: rulesFile, data: join(dir, 'serve-data'), listen: { host: '127.0.0.1', port: 0 }, threads: 1, alerts: join(dir, 'serve-alerts.jsonl'), alertRetentionMs: 86_400_000, rejects: undefined, batch: { maxRecords: 100, maxWaitMs: 2 }, maxAheadMs: DEFAULT_MAX_AHEAD_MS, api: { tokens: [] }, nats: s, cluster: defaultCluster({ host: '127.0.0.1', port: 0 }), telemetry: DEFAULT_TELEMETRY,
   }, { log: () => {} }));
   const nc = await connectNats(s, 'vigil-test-switch');
   try {
@@ -286,7 +286,7 @@ test('an embedded node answers blocks.check on a server that wants a password, a
   // Refused by the server: start fails with the reason (and closes what it opened).
   try {
     const refused = await ServeNode.start({
-      file: 'test', rules: rulesFile, data: join(dir, 'serve-data'), listen: { host: '127.0.0.1', port: 0 }, threads: 1, alerts: join(dir, 'serve-alerts.jsonl'), alertRetentionMs: 86_400_000, rejects: undefined, batch: { maxRecords: 100, maxWaitMs: 2 }, api: { tokens: [] }, nats: settings(server, { kind: 'none' }), cluster: defaultCluster({ host: '127.0.0.1', port: 0 }), telemetry: DEFAULT_TELEMETRY,
+      file: 'test', rules: rulesFile, data: join(dir, 'serve-data'), listen: { host: '127.0.0.1', port: 0 }, threads: 1, alerts: join(dir, 'serve-alerts.jsonl'), alertRetentionMs: 86_400_000, rejects: undefined, batch: { maxRecords: 100, maxWaitMs: 2 }, maxAheadMs: DEFAULT_MAX_AHEAD_MS, api: { tokens: [] }, nats: settings(server, { kind: 'none' }), cluster: defaultCluster({ host: '127.0.0.1', port: 0 }), telemetry: DEFAULT_TELEMETRY,
     }, { log: () => {} });
     await refused.stop();
     assert.unreachable('started without the password');

@@ -77,6 +77,26 @@ rules:
   }
 });
 
+test('a coordinator rejects a record dated far ahead of its clock as future; the present still counts', async ({ dir, nats, nc }) => {
+  const { node } = await clusterNode(dir, nats, 'ahead', 'version: 1\nrules:\n  - { id: calls, by: account, measure: count, window: minute, limit: 100 }\n', 'max_ahead: 5m\n');
+  try {
+    const now = Date.now();
+    const cdr = (id: string, ts: number | string): string => JSON.stringify({ id, ts, account: 'acct-7', called: '+4930123' });
+    type Answer = { accepted: number, rejected: number, rejects: Array<{ seq: number, reason: string }> };
+    const ask = async (lines: string[]): Promise<Answer> => (await within(15_000, 'ahead.in', nc.request('ahead.in', lines.join('\n'), { timeout: 10_000 }))).json<Answer>();
+    const first = await ask([cdr('f1', '9999-01-01T00:00:00Z'), cdr('f2', now + 6 * 60_000), cdr('p1', now - 30_000)]);
+    assert.equal([first.accepted, first.rejected, first.rejects.map((r) => r.seq)], [1, 2, [1, 2]]);
+    assert.match(first.rejects[0]!.reason, /^future: record\.ts 9999-01-01T00:00:00Z is 7972(\.\d)? years ahead of this node's clock \(\S+\); config\.max_ahead allows 5 min$/);
+    assert.match(first.rejects[1]!.reason, /^future: record\.ts \S+ is 6 min ahead of this node's clock/);
+    // Had 9999 moved the coordinator's watermark, this record's minute would be long discarded.
+    const second = await ask([cdr('p2', now)]);
+    assert.equal([second.accepted, second.rejected], [1, 0]);
+  } finally {
+    const result = await stopServe(node);
+    assert.is(result.code, 0, result.stderr);
+  }
+});
+
 test('PUT /v1/rules on a cluster node is refused with 405 (Allow: GET) saying to restart every node, and the rules stay', async ({ dir, nats }) => {
   const text = 'version: 1\nrules:\n  - { id: calls, by: account, measure: count, window: day, limit: 2 }\n';
   const { node, rules } = await clusterNode(dir, nats, 'rl', text);

@@ -13,7 +13,7 @@ import { compileRules, type CompiledRules } from '../../core/compile.js';
 import { Ingest } from '../../core/ingest.js';
 import type { Reject } from '../../core/usage-record.js';
 import { loadRules } from '../../cluster/rules-file.js';
-import { parseConfig, isLoopback, parseWait, defaultCluster, DEFAULT_TELEMETRY } from '../../cluster/config.js';
+import { parseConfig, isLoopback, parseWait, defaultCluster, DEFAULT_TELEMETRY, DEFAULT_MAX_AHEAD_MS } from '../../cluster/config.js';
 import { EpochCutter, EpochStream, type EpochEngine, type EpochSink, type StreamOptions } from '../../cluster/stream.js';
 import { parseBody } from '../../cluster/http-api.js';
 import type { EpochResult } from '../../cluster/embedded.js';
@@ -86,6 +86,16 @@ config('a node refuses to listen beyond loopback, and says why', () => {
   assert.is(parseWait('2s'), 2000);
   assert.is(parseWait('7'), 7);
   assert.is(parseWait('5m'), undefined);
+});
+
+config('max_ahead bounds how far ahead of the clock a record may be dated: 15 min by default, a duration, or none', () => {
+  const of = (extra: string): number | undefined => parseConfig(`rules: r.yaml\ndata: d\n${extra}`, '/n.yaml').maxAheadMs;
+  assert.is(of(''), 15 * 60_000);
+  assert.is(of('max_ahead: 2h\n'), 2 * 3_600_000);
+  assert.is(of('max_ahead: 0s\n'), 0);
+  assert.is(of('max_ahead: none\n'), undefined);
+  assert.is(configError('rules: r.yaml\ndata: d\nmax_ahead: soon\n', 'node.yaml').message, 'node.yaml:3:12 config.max_ahead must be a duration such as 90s, 30m, 1h or 2d, or none (how far ahead of this node\'s clock a record may be dated), got "soon"');
+  assert.is(configError('rules: r.yaml\ndata: d\nmax_ahed: 1h\n', 'node.yaml').message, 'node.yaml:3:1 unknown key "max_ahed" in config; did you mean "max_ahead"?');
 });
 
 config.run();
@@ -441,6 +451,57 @@ node('records POSTed in order give the alerts replay --threads 0 gives, and the 
   }
 });
 
+node('a record dated far ahead of the node\'s clock is rejected as future, and the records of the present still count', async ({ dir }) => {
+  const n = await serve(writeConfig(dir, 'future'));
+  try {
+    const now = Date.now();
+    const cdr = (id: string, ts: number | string): string => JSON.stringify({ id, ts, account: 'acct-future', called: '+4930123', service: 'voice', duration: 30, trunk: 'tf' });
+    // A switch whose clock jumped to 9999, then one an hour ahead (a zone taken for UTC), then the present.
+    const first = await http(n.port, 'POST', '/v1/records', [cdr('f1', '9999-01-01T00:00:00Z'), cdr('f2', now + 3_600_000), cdr('p1', now - 60_000)].join('\n'));
+    assert.is(first.status, 202, first.text);
+    assert.is(first.json.accepted, 1);
+    const rejects = first.json.rejects as Array<{ line: number, reason: string }>;
+    assert.equal(rejects.map((r) => r.line), [1, 2]);
+    assert.match(rejects[0]!.reason, /^future: record\.ts 9999-01-01T01:00:00\+01:00 is 7972(\.\d)? years ahead of this node's clock \(\S+\); config\.max_ahead allows 15 min$/);
+    assert.match(rejects[1]!.reason, /^future: record\.ts \S+ is 60 min ahead of this node's clock/);
+    // Had 9999 moved the watermark, this record would be late (trunk-minute's window long closed).
+    const second = await http(n.port, 'POST', '/v1/records', cdr('p2', now));
+    assert.equal([second.status, second.json.accepted, second.json.rejected], [202, 1, 0]);
+    const calls = await http(n.port, 'GET', '/v1/counters/calls-hour/acct-future');
+    assert.equal([calls.status, calls.json.value], [200, 2]);
+    const written = readFileSync(join(dir, 'rejects-future.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Reject & { code: string });
+    assert.equal(written.map((r) => r.code), ['VIGIL_FUTURE_RECORD', 'VIGIL_FUTURE_RECORD']);
+    const metrics = await http(n.port, 'GET', '/metrics');
+    assert.match(metrics.text, /^vigil_records_rejected_total\{code="VIGIL_FUTURE_RECORD"\} 2$/m);
+  } finally {
+    const result = await stop(n);
+    assert.is(result.code, 0, result.stderr);
+  }
+});
+
+node('with max_ahead: none a record dated 9999 is taken and the present is late after it; started again with a bound, the node warns', async ({ dir }) => {
+  const cdr = (id: string, ts: number | string): string => JSON.stringify({ id, ts, account: 'acct-none', called: '+4930123' });
+  const unbounded = await serve(writeConfig(dir, 'unbounded', 'max_ahead: none'));
+  try {
+    const far = await http(unbounded.port, 'POST', '/v1/records', cdr('f1', '9999-01-01T00:00:00Z'));
+    assert.equal([far.status, far.json.accepted], [202, 1]);
+    const present = await http(unbounded.port, 'POST', '/v1/records', cdr('p1', Date.now()));
+    assert.equal([present.status, present.json.accepted], [202, 0]);
+    assert.match((present.json.rejects as Array<{ reason: string }>)[0]!.reason, /^late: .*\(watermark 9999-01-01T01:00:00\+01:00, lateness 60 min\)$/);
+  } finally {
+    assert.is((await stop(unbounded)).code, 0);
+  }
+  const config = writeConfig(dir, 'unbounded');
+  const bounded = await serve(config);
+  const result = await stop(bounded);
+  assert.is(result.code, 0, result.stderr);
+  const warning = result.stderr.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).find((e) => e.watermark !== undefined);
+  assert.ok(warning !== undefined, result.stderr);
+  assert.is(warning.level, 'warn');
+  assert.is(warning.watermark, '9999-01-01T01:00:00+01:00');
+  assert.match(warning.warning as string, /^the watermark restored from \S+ is 9999-01-01T01:00:00\+01:00, 7972(\.\d)? years ahead of this node's clock: records of the present fall in windows that closed before it and will be rejected as late/);
+});
+
 node('bad requests get JSON errors: 400, 404, 405, 413; healthz and readyz answer', async ({ dir }) => {
   const n = await serve(writeConfig(dir, 'errors'));
   try {
@@ -615,7 +676,7 @@ recover('are completed at start (their alerts written once) and new records are 
   const alerts = join(dir, 'alerts.jsonl');
   const events: Array<Record<string, unknown>> = [];
   const n = await within(WAIT_MS, 'start', ServeNode.start({
-    file: 'test', rules: RULES, data, listen: { host: '127.0.0.1', port: 0 }, threads: 2, alerts, alertRetentionMs: 86_400_000, rejects: undefined, batch: { maxRecords: 100, maxWaitMs: 2 }, api: { tokens: [] }, nats: undefined, cluster: defaultCluster({ host: '127.0.0.1', port: 0 }), telemetry: DEFAULT_TELEMETRY,
+    file: 'test', rules: RULES, data, listen: { host: '127.0.0.1', port: 0 }, threads: 2, alerts, alertRetentionMs: 86_400_000, rejects: undefined, batch: { maxRecords: 100, maxWaitMs: 2 }, maxAheadMs: DEFAULT_MAX_AHEAD_MS, api: { tokens: [] }, nats: undefined, cluster: defaultCluster({ host: '127.0.0.1', port: 0 }), telemetry: DEFAULT_TELEMETRY,
   }, { log: (e) => { events.push(e); } }));
   try {
     assert.equal(events.map((e) => Object.keys(e)[0]), ['listening', 'ready']);
@@ -663,7 +724,7 @@ full('restarts the actor from its last commit, logs why, and every record POSTed
   const events: Array<Record<string, unknown>> = [];
   try {
     const n = await within(WAIT_MS, 'start', ServeNode.start({
-      file: 'test', rules: RULES, data: join(dir, 'data'), listen: { host: '127.0.0.1', port: 0 }, threads: 2, alerts, alertRetentionMs: 86_400_000, rejects: undefined, batch: { maxRecords: 200, maxWaitMs: 2 }, api: { tokens: [] }, nats: undefined, cluster: defaultCluster({ host: '127.0.0.1', port: 0 }), telemetry: DEFAULT_TELEMETRY,
+      file: 'test', rules: RULES, data: join(dir, 'data'), listen: { host: '127.0.0.1', port: 0 }, threads: 2, alerts, alertRetentionMs: 86_400_000, rejects: undefined, batch: { maxRecords: 200, maxWaitMs: 2 }, maxAheadMs: DEFAULT_MAX_AHEAD_MS, api: { tokens: [] }, nats: undefined, cluster: defaultCluster({ host: '127.0.0.1', port: 0 }), telemetry: DEFAULT_TELEMETRY,
     }, { log: (e) => { events.push(e); }, workerFile: new URL('../fixtures/full-disk-shard.js', import.meta.url).href }));
     try {
       const { accepted, rejected } = await within(WAIT_MS, 'the POSTs', postAll(n.address.port, lines, 500));
@@ -699,7 +760,7 @@ async function heldNode (dir: string, name: string, hold: string, events: Array<
   process.env.VIGIL_TEST_HOLD = hold;
   try {
     return await ServeNode.start({
-      file: 'test', rules: RULES, data: join(dir, `data-${name}`), listen: { host: '127.0.0.1', port: 0 }, threads: 1, alerts: join(dir, `alerts-${name}.jsonl`), alertRetentionMs: 86_400_000, rejects: undefined, batch: { maxRecords: 100, maxWaitMs: 2 }, api: { tokens: [] }, nats: undefined, cluster: defaultCluster({ host: '127.0.0.1', port: 0 }), telemetry: DEFAULT_TELEMETRY,
+      file: 'test', rules: RULES, data: join(dir, `data-${name}`), listen: { host: '127.0.0.1', port: 0 }, threads: 1, alerts: join(dir, `alerts-${name}.jsonl`), alertRetentionMs: 86_400_000, rejects: undefined, batch: { maxRecords: 100, maxWaitMs: 2 }, maxAheadMs: DEFAULT_MAX_AHEAD_MS, api: { tokens: [] }, nats: undefined, cluster: defaultCluster({ host: '127.0.0.1', port: 0 }), telemetry: DEFAULT_TELEMETRY,
     }, { log: (e) => { events.push(e); }, workerFile: new URL('../fixtures/held-shard.js', import.meta.url).href });
   } finally {
     // Thread env is copied when a thread starts: the node's threads keep it.

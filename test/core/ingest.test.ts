@@ -71,3 +71,58 @@ for (const [name, input, reason] of KEY_ROWS) {
 }
 
 keys.run();
+
+// ---------------------------------------------------------------------------------------------
+
+// A live node bounds how far ahead of its clock a record may be dated: one CDR dated 9999 (or
+// in epoch seconds read as ms, or from a switch whose clock is off) would move the watermark
+// there and make every record of the present late.
+const ahead = suite('core/ingest: records dated ahead of a live node\'s clock');
+
+const NOW = Date.UTC(2026, 11, 7, 12, 0, 0);
+const BOUND = { maxMs: 15 * 60_000, now: (): number => NOW };
+const at = (ts: number | string): Record<string, unknown> => ({ ts, account: 'A1', called: '+4930123' });
+
+// [name, ts, the reject's reason or undefined when accepted]
+const AHEAD_ROWS: Array<[string, number | string, string | undefined]> = [
+  ['a record of the present', NOW, undefined],
+  ['a record an hour old', NOW - 3_600_000, undefined],
+  ['a record exactly max_ahead ahead', NOW + 15 * 60_000, undefined],
+  ['a record 1 ms beyond max_ahead', NOW + 15 * 60_000 + 1, 'future: record.ts 2026-12-07T12:15:00.001Z is 15 min ahead of this node\'s clock (2026-12-07T12:00:00Z); config.max_ahead allows 15 min'],
+  ['a record of a switch an hour ahead (a time zone taken for UTC)', '2026-12-07T13:00:00Z', 'future: record.ts 2026-12-07T13:00:00Z is 60 min ahead of this node\'s clock (2026-12-07T12:00:00Z); config.max_ahead allows 15 min'],
+  ['a record of a switch three days ahead', '2026-12-10T12:00:00Z', 'future: record.ts 2026-12-10T12:00:00Z is 3 days ahead of this node\'s clock (2026-12-07T12:00:00Z); config.max_ahead allows 15 min'],
+  ['a record dated 9999', '9999-01-01T00:00:00Z', 'future: record.ts 9999-01-01T00:00:00Z is 7972.1 years ahead of this node\'s clock (2026-12-07T12:00:00Z); config.max_ahead allows 15 min'],
+];
+
+for (const [name, ts, reason] of AHEAD_ROWS) {
+  ahead(`${reason === undefined ? 'accepts' : 'rejects'} ${name}`, () => {
+    const prepared = new Ingest(compileRules(rules([])), BOUND).prepare(at(ts), { source: 'http#1', line: 2 }, 'raw');
+    if (reason === undefined) assert.ok(prepared.ok, prepared.ok ? '' : prepared.reject.reason);
+    else assert.equal(prepared, { ok: false, reject: { reason, code: 'VIGIL_FUTURE_RECORD', position: { source: 'http#1', line: 2 }, raw: 'raw' } });
+  });
+}
+
+ahead('a rejected future record leaves the watermark where it was, so the present is not late', () => {
+  const ingest = new Ingest(compileRules(rules([rule({ id: 'per-minute', window: { kind: 'calendar', unit: 'minute' } })])), BOUND);
+  assert.ok(ingest.prepare(at(NOW - 60_000), { source: 's', line: 1 }).ok);
+  assert.is(ingest.prepare(at('9999-01-01T00:00:00Z'), { source: 's', line: 2 }).ok, false);
+  assert.is(ingest.watermark, NOW - 60_000);
+  assert.ok(ingest.prepare(at(NOW), { source: 's', line: 3 }).ok);
+});
+
+ahead('without a bound (a replay: records are history), a far-future record is taken and the present is late after it', () => {
+  const ingest = new Ingest(compileRules(rules([rule({ id: 'per-minute', window: { kind: 'calendar', unit: 'minute' } })])));
+  assert.ok(ingest.prepare(at('9999-01-01T00:00:00Z'), { source: 's', line: 1 }).ok);
+  const present = ingest.prepare(at(NOW), { source: 's', line: 2 });
+  assert.is(present.ok ? '' : present.reject.code, 'VIGIL_LATE_RECORD');
+});
+
+ahead('the clock is read for each record: a record once too far ahead is taken when its time has come', () => {
+  let now = NOW;
+  const ingest = new Ingest(compileRules(rules([])), { maxMs: 60_000, now: () => now });
+  assert.is(ingest.prepare(at(NOW + 120_000), { source: 's', line: 1 }).ok, false);
+  now += 61_000;
+  assert.ok(ingest.prepare(at(NOW + 120_000), { source: 's', line: 2 }).ok);
+});
+
+ahead.run();

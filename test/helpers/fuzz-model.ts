@@ -135,7 +135,7 @@ const KNOWN = new Set(['id', 'ts', 'account', 'subscription', 'caller', 'called'
 
 /** Asserts a reject is one a person can act on: a code, a reason saying what is wrong (`where` for messages). */
 export function assertClear (reject: Reject, where: string): void {
-  assert.ok(reject.code === 'VIGIL_INVALID_RECORD' || reject.code === 'VIGIL_LATE_RECORD', `${where}: code ${reject.code}`);
+  assert.ok(reject.code === 'VIGIL_INVALID_RECORD' || reject.code === 'VIGIL_LATE_RECORD' || reject.code === 'VIGIL_FUTURE_RECORD', `${where}: code ${reject.code}`);
   assert.ok(CLEAR.test(reject.reason), `${where}: unclear reason ${JSON.stringify(reject.reason)}`);
   const what = reject.reason.split(', got ')[0]!;
   assert.not.ok(UNCLEAR.test(what), `${where}: unclear reason ${JSON.stringify(reject.reason)}`);
