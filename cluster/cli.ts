@@ -20,6 +20,7 @@ import { backtest, formatBacktest } from './backtest.js';
 import { formatRisk, readRisk } from './risk-view.js';
 import { Blocklist } from './blocklist.js';
 import { requireDataFolder } from './data-folder.js';
+import { COMPRESSION_HEAD_BYTES, otherCompressionOf } from './record-source.js';
 
 const USAGE = `usage:
   vigil check --rules FILE
@@ -244,27 +245,14 @@ function requireInputFile (input: string): void {
   if (compression !== undefined) fail(`INPUT "${input}" is ${compression.name}-compressed, which vigil does not read (it reads gzip): decompress it first (${compression.cat} ${input} > FILE)`);
 }
 
-/** Compressions whose magic bytes no text starts with, and the command that undoes each. */
-const COMPRESSIONS: ReadonlyArray<{ name: string, cat: string, magic: readonly number[] }> = [
-  { name: 'zstd', cat: 'zstdcat', magic: [0x28, 0xb5, 0x2f, 0xfd] },
-  { name: 'xz', cat: 'xzcat', magic: [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00] },
-  { name: 'bzip2', cat: 'bzcat', magic: [0x42, 0x5a, 0x68] },
-  { name: 'zip', cat: 'unzip -p', magic: [0x50, 0x4b, 0x03, 0x04] },
-];
-
 function otherCompression (file: string): { name: string, cat: string } | undefined {
-  const head = Buffer.alloc(10);
+  const head = Buffer.alloc(COMPRESSION_HEAD_BYTES);
   const fd = openSync(file, 'r');
-  let n: number;
   try {
-    n = readSync(fd, head, 0, head.length, 0);
+    return otherCompressionOf(head.subarray(0, readSync(fd, head, 0, head.length, 0)));
   } finally {
     closeSync(fd);
   }
-  const found = COMPRESSIONS.find((c) => n >= c.magic.length && c.magic.every((b, i) => head[i] === b));
-  // "BZh" could begin a text: bzip2 also has a block size digit and its block magic (pi's digits).
-  if (found?.name === 'bzip2' && !(n >= 10 && head[3]! >= 0x31 && head[3]! <= 0x39 && head.subarray(4, 10).equals(Buffer.from([0x31, 0x41, 0x59, 0x26, 0x53, 0x59])))) return undefined;
-  return found;
 }
 
 /**

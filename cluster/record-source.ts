@@ -265,41 +265,70 @@ export function overRecordLimit (text: string): boolean {
 /** A gzip stream zlib could not read on: the cause is zlib's error (Z_BUF_ERROR, Z_DATA_ERROR). */
 class GzipBroken extends Error {}
 
+/** An input in a compression vigil does not read; `reason` says which and how to undo it. */
+class OtherCompression extends Error {}
+
+/** Compressions whose magic bytes no text starts with, and the command that undoes each. */
+const COMPRESSIONS: ReadonlyArray<{ name: string, cat: string, magic: readonly number[] }> = [
+  { name: 'zstd', cat: 'zstdcat', magic: [0x28, 0xb5, 0x2f, 0xfd] },
+  { name: 'xz', cat: 'xzcat', magic: [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00] },
+  { name: 'bzip2', cat: 'bzcat', magic: [0x42, 0x5a, 0x68] },
+  { name: 'zip', cat: 'unzip -p', magic: [0x50, 0x4b, 0x03, 0x04] },
+];
+
+/** How many bytes of an input's head `otherCompressionOf` needs to tell. */
+export const COMPRESSION_HEAD_BYTES = 10;
+
+/**
+ * The compression other than gzip (which is read as it comes) that an input starting with
+ * `head` is in, and the command that undoes it; undefined for text or gzip. Read as text, such
+ * an input would only give a reject per "line".
+ */
+export function otherCompressionOf (head: Buffer): { name: string, cat: string } | undefined {
+  const found = COMPRESSIONS.find((c) => head.length >= c.magic.length && c.magic.every((b, i) => head[i] === b));
+  // "BZh" could begin a text: bzip2 also has a block size digit and its block magic (pi's digits).
+  if (found?.name === 'bzip2' && !(head.length >= 10 && head[3]! >= 0x31 && head[3]! <= 0x39 && head.subarray(4, 10).equals(Buffer.from([0x31, 0x41, 0x59, 0x26, 0x53, 0x59])))) return undefined;
+  return found;
+}
+
 function asBuffer (chunk: Buffer | string): Buffer {
   return typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
 }
 
 /**
  * The input's bytes, decompressed when its first two are gzip's magic bytes (1f 8b: no text
- * starts so, 8b being no first byte of a UTF-8 character), else as they are.
+ * starts so, 8b being no first byte of a UTF-8 character), else as they are. An input in another
+ * compression throws OtherCompression before anything of it is handed on (a regular file is
+ * refused before the run, by the CLI; standard input and pipes are found out here).
  */
 async function * plainOrGunzipped (raw: AsyncIterable<Buffer | string>, chunkBytes: number): AsyncGenerator<Buffer> {
   const it = raw[Symbol.asyncIterator]();
   const rest: AsyncIterable<Buffer | string> = { [Symbol.asyncIterator]: () => it };
   let head: Buffer = Buffer.alloc(0);
+  let ended = false;
   try {
-    // A read may give fewer than two bytes (standard input, a tiny read size).
-    while (head.length < 2) {
+    // A read may give fewer bytes than the head needs (standard input, a tiny read size).
+    while (head.length < COMPRESSION_HEAD_BYTES) {
       const next = await it.next();
-      if (next.done === true) {
-        if (head.length > 0) yield head;
-        return;
-      }
+      if (next.done === true) { ended = true; break; }
       head = head.length === 0 ? asBuffer(next.value) : Buffer.concat([head, asBuffer(next.value)]);
     }
+    if (head.length === 0) return;
+    const other = otherCompressionOf(head);
+    if (other !== undefined) throw new OtherCompression(`it is ${other.name}-compressed, which vigil does not read (it reads gzip): decompress it first (${other.cat} FILE | vigil replay … -)`);
     if (head[0] !== 0x1f || head[1] !== 0x8b) {
       yield head;
-      for await (const chunk of rest) yield asBuffer(chunk);
+      if (!ended) for await (const chunk of rest) yield asBuffer(chunk);
       return;
     }
-    yield * gunzip(head, rest, chunkBytes);
+    yield * gunzip(head, ended ? undefined : rest, chunkBytes);
   } finally {
     await it.return?.();
   }
 }
 
 /**
- * Decompresses `head` and then `rest`, one read at a time: each read is written to zlib and
+ * Decompresses `head` and then `rest` (undefined: the input ended within the head), one read at a time: each read is written to zlib and
  * what it decompresses to is handed on before the next read, so memory is bounded by what one
  * read decompresses to. zlib's output is taken as it comes ('data'), not from its readable
  * buffer, which an error would discard: up to the error, every byte zlib handed over is kept
@@ -307,7 +336,7 @@ async function * plainOrGunzipped (raw: AsyncIterable<Buffer | string>, chunkByt
  * Members follow one another as zcat reads them; zero bytes after the last are padding, but
  * anything else after it is damage, as zlib says.
  */
-async function * gunzip (head: Buffer, rest: AsyncIterable<Buffer | string>, chunkBytes: number): AsyncGenerator<Buffer> {
+async function * gunzip (head: Buffer, rest: AsyncIterable<Buffer | string> | undefined, chunkBytes: number): AsyncGenerator<Buffer> {
   const z = createGunzip({ chunkSize: Math.max(zlibConstants.Z_MIN_CHUNK, chunkBytes) });
   let out: Buffer[] = [];
   let failure: Error | undefined;
@@ -334,8 +363,8 @@ async function * gunzip (head: Buffer, rest: AsyncIterable<Buffer | string>, chu
       yield * got;
       if (failure !== undefined) throw new GzipBroken(failure.message, { cause: failure });
       if (chunk === undefined) return;
-      const next = await rest[Symbol.asyncIterator]().next();
-      chunk = next.done === true ? undefined : asBuffer(next.value);
+      const next = rest === undefined ? undefined : await rest[Symbol.asyncIterator]().next();
+      chunk = next === undefined || next.done === true ? undefined : asBuffer(next.value);
     }
   } finally {
     z.destroy();
@@ -372,6 +401,7 @@ export async function * readRawBatches (input: string, format: RecordFormat | un
       if (out.length > 0) yield out;
     }
   } catch (err) {
+    if (err instanceof OtherCompression) throw new InputDamagedError(source, 1, err.message, 'nothing of it was read');
     if (!(err instanceof GzipBroken)) throw err;
     const line = splitter.unreadLine();
     throw new InputDamagedError(source, line, gzipReason(err), `the records before line ${line} were read, nothing from there on`, { cause: err.cause });

@@ -288,8 +288,9 @@ async function replayHolding (opts: ReplayOptions): Promise<ReplaySummary> {
   if (damaged !== undefined) {
     const { error, later } = damaged;
     const rest = later === 0 ? '' : `, the ${later === 1 ? 'INPUT' : `${later} INPUTs`} after it ${later === 1 ? 'was' : 'were'} not read`;
-    const resume = opts.dataPath === undefined ? '' : `; once the ${error.source === 'stdin' ? 'input' : 'file'} is whole, the same run on --data ${opts.dataPath} goes on from there`;
-    throw new InputDamagedError(error.source, error.line, error.reason, `the records before line ${error.line} were run and their alerts written${rest}${resume}`, { cause: error.cause });
+    const resume = opts.dataPath === undefined ? '' : `; once the ${error.source === 'stdin' ? 'input' : 'file'} ${error.line === 1 ? 'can be read' : 'is whole'}, the same run on --data ${opts.dataPath} goes on from there`;
+    const done = error.line === 1 ? 'nothing of it was run' : `the records before line ${error.line} were run and their alerts written`;
+    throw new InputDamagedError(error.source, error.line, error.reason, `${done}${rest}${resume}`, { cause: error.cause });
   }
   return summary;
 }

@@ -421,4 +421,25 @@ cli('a gzip input cut short: every record before the cut is run, exit 1 names fi
   assert.equal(withoutDetectedAt(piped.stdout), cleanBefore);
 });
 
+cli('a zstd, xz or bzip2 stream on standard input is refused at its first bytes, after the INPUTs before it were run (exit 1)', async ({ dir, rules }) => {
+  const t = Date.parse('2026-11-21T10:00:00+01:00');
+  const plain = join(dir, 'before-stdin.jsonl');
+  writeFileSync(plain, [0, 1, 2].map((i) => JSON.stringify({ id: `s${i}`, ts: t + i * 1000, account: 'a1', called: '+4930123' })).join('\n') + '\n');
+  const bz = [0x42, 0x5a, 0x68, 0x39, 0x31, 0x41, 0x59, 0x26, 0x53, 0x59, 0x00];
+  const rows: Array<[string, number[], string]> = [
+    ['zstd', [0x28, 0xb5, 0x2f, 0xfd, 0x04, 0x00, 0x51, 0x00, 0x00, 0x00, 0x00], 'zstdcat'],
+    ['xz', [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00, 0x00, 0x04, 0xe6, 0xd6, 0xb4], 'xzcat'],
+    ['bzip2', bz, 'bzcat'],
+  ];
+  for (const [name, magic, cat] of rows) {
+    const r = vigilWithStdin(['replay', '--rules', rules, '--threads', '0', plain, '-'], Buffer.from(magic));
+    assert.is(r.code, 1, `${name}: ${r.stderr}`);
+    assert.is(r.stderr, `vigil: stdin:1: it is ${name}-compressed, which vigil does not read (it reads gzip): decompress it first (${cat} FILE | vigil replay … -); nothing of it was run\n`);
+    assert.is((JSON.parse(r.stdout) as { record: string }).record, 's2', `${name}: the alert of the INPUT before it`);
+  }
+  // "BZh" without bzip2's block magic is text: a reject per line, not a refusal.
+  const text = vigilWithStdin(['replay', '--rules', rules, '--threads', '0', '-'], Buffer.from('BZh is no record\n'));
+  assert.is(text.code, 0, text.stderr);
+});
+
 cli.run();
