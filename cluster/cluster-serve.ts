@@ -222,6 +222,7 @@ export class ClusterServe {
         this.metrics.observe('vigil_ingest_seconds', 'From a batch of records offered to a coordinator to JetStream holding all of them.', seconds);
       };
       this.coordinator = new Coordinator({ nc, js, names: this.names, compiled: this.compiled, shards: cluster.shards, id: cluster.nodeId, maxWaitMs: config.batch.maxWaitMs, ahead: aheadBound(config), onCommitted });
+      await this.untilJetStream(() => this.coordinator!.restoreWatermark(jsm));
       this.coordinator.listen();
       // The server has the queue subscription once a round trip is back: a started node takes its share.
       await nc.flush();

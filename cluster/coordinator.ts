@@ -16,7 +16,7 @@ import type { CompiledRules } from '../core/compile.js';
 import { Ingest, type AheadBound } from '../core/ingest.js';
 import { Placement } from '../core/placement.js';
 import type { Reject, UsageRecord } from '../core/usage-record.js';
-import type { JetStreamClient, Msg, NatsConnection, Subscription } from '../workers/nats-client.js';
+import type { JetStreamClient, JetStreamManager, Msg, NatsConnection, Subscription } from '../workers/nats-client.js';
 import { wire } from '../workers/codec.js';
 import type { ShardBatch } from '../workers/lanes/protocol.js';
 import type { RawRecord } from './record-source.js';
@@ -96,6 +96,9 @@ interface Lane {
   sent: number;
 }
 
+/** shard streams' last messages asked for at once when a coordinator starts */
+const WATERMARK_READS_AT_ONCE = 32;
+
 const newBatch = (): Batch => ({ records: [], watermark: [], tickets: new Set() });
 
 export class Coordinator {
@@ -127,6 +130,33 @@ export class Coordinator {
     this.maxRecords = opts.maxRecords ?? 500;
     this.maxWaitMs = opts.maxWaitMs ?? 5;
     this.maxQueued = opts.maxQueued ?? 100_000;
+  }
+
+  /**
+   * Takes up the newest watermark the shard stream holds (the last message of each shard
+   * carries its coordinator's watermark). A coordinator that started without one took a record
+   * for a window the lanes had already discarded: counted afresh, from zero, into a window
+   * whose alert marks were gone, so its alert could be raised again days later. Call before
+   * `listen`. Resolves with the watermark (-Infinity for an empty stream).
+   */
+  async restoreWatermark (jsm: JetStreamManager): Promise<number> {
+    const { names, shards } = this.opts;
+    let newest = -Infinity;
+    // In groups, not one round trip after another: 64 shards are a few ms, 1024 not a second.
+    for (let from = 0; from < shards; from += WATERMARK_READS_AT_ONCE) {
+      const reads: Array<Promise<void>> = [];
+      for (let shard = from; shard < Math.min(shards, from + WATERMARK_READS_AT_ONCE); shard++) {
+        reads.push(jsm.streams.getMessage(names.shardStream, { last_by_subj: names.subjects.shard(shard) }).then((m) => {
+          if (m === null) return;
+          const { watermark } = wire.unpack(m.data) as ShardBatch;
+          const last = watermark[watermark.length - 1];
+          if (last !== undefined && last > newest) newest = last;
+        }));
+      }
+      await Promise.all(reads);
+    }
+    if (newest > this.ingest.watermark) this.ingest.watermark = newest;
+    return this.ingest.watermark;
   }
 
   /** The newest event time accepted: lateness is judged against it. */

@@ -97,6 +97,29 @@ test('a coordinator rejects a record dated far ahead of its clock as future; the
   }
 });
 
+test('a restarted coordinator judges lateness from the watermark in the shard stream, not from nothing', async ({ dir, nats, nc }) => {
+  const rules = 'version: 1\nrules:\n  - { id: calls, by: account, measure: count, window: minute, limit: 100 }\n';
+  const cdr = (id: string, ts: number): string => JSON.stringify({ id, ts, account: 'acct-3', called: '+4930123' });
+  type Answer = { accepted: number, rejected: number, rejects: Array<{ seq: number, reason: string }> };
+  const ask = async (lines: string[]): Promise<Answer> => (await within(15_000, 'restart.in', nc.request('restart.in', lines.join('\n'), { timeout: 10_000 }))).json<Answer>();
+  const now = Date.now();
+  const first = await clusterNode(dir, nats, 'restart', rules);
+  try {
+    assert.equal((await ask([cdr('p1', now)])).accepted, 1);
+  } finally {
+    assert.is((await stopServe(first.node)).code, 0);
+  }
+  // Two hours old: its minute closed more than lateness (1 h) before the watermark of the first run.
+  const again = await clusterNode(dir, nats, 'restart', rules);
+  try {
+    const old = await ask([cdr('o1', now - 2 * 3_600_000), cdr('p2', now + 1000)]);
+    assert.equal([old.accepted, old.rejected, old.rejects.map((r) => r.seq)], [1, 1, [1]]);
+    assert.match(old.rejects[0]!.reason, /^late: record\.ts \S+ falls in a window that closed at \S+ and was discarded \(watermark \S+, lateness 60 min\)$/);
+  } finally {
+    assert.is((await stopServe(again.node)).code, 0);
+  }
+});
+
 test('PUT /v1/rules on a cluster node is refused with 405 (Allow: GET) saying to restart every node, and the rules stay', async ({ dir, nats }) => {
   const text = 'version: 1\nrules:\n  - { id: calls, by: account, measure: count, window: day, limit: 2 }\n';
   const { node, rules } = await clusterNode(dir, nats, 'rl', text);
