@@ -11,6 +11,7 @@ import { parseUsageRecord, type RecordContext } from './usage-record.js';
 import { rateRecord } from './compile.js';
 import { EngineError, FutureRecordError, InvalidRecordError, LateRecordError, show } from './errors.js';
 import { MAX_KEY_BYTES, describeKeyPart, fitsKey } from './key.js';
+import { spanText } from './rules-text.js';
 
 /** The longest text of the record that a key may be made of, in UTF-16 units. */
 function longestText (r: UsageRecord): number {
@@ -43,16 +44,6 @@ export interface AheadBound {
   readonly maxMs: number;
   /** the node's clock, epoch ms */
   readonly now: () => number;
-}
-
-/** A span of time the way a person reads it: `90 s`, `45 min`, `5.5 h`, `3 days`, `7974 years`. */
-export function spanText (ms: number): string {
-  const round = (n: number): string => String(Math.round(n * 10) / 10);
-  if (ms < 120_000) return `${round(ms / 1000)} s`;
-  if (ms < 7_200_000) return `${round(ms / 60_000)} min`;
-  if (ms < 172_800_000) return `${round(ms / 3_600_000)} h`;
-  if (ms < 2 * 31_556_952_000) return `${round(ms / 86_400_000)} days`;
-  return `${round(ms / 31_556_952_000)} years`;
 }
 
 export class Ingest {

@@ -23,6 +23,16 @@ export function parseDuration (text: string): number | undefined {
   return Number.isSafeInteger(ms) ? ms : undefined;
 }
 
+/** A span of time the way a person reads it: `90 s`, `45 min`, `5.5 h`, `3 days`, `7974 years`. */
+export function spanText (ms: number): string {
+  const round = (n: number): string => String(Math.round(n * 10) / 10);
+  if (ms < 120_000) return `${round(ms / 1000)} s`;
+  if (ms < 7_200_000) return `${round(ms / 60_000)} min`;
+  if (ms < 172_800_000) return `${round(ms / 3_600_000)} h`;
+  if (ms < 2 * 31_556_952_000) return `${round(ms / 86_400_000)} days`;
+  return `${round(ms / 31_556_952_000)} years`;
+}
+
 /** One value a line, trimmed; blank lines and lines starting with `#` are skipped. */
 export function parseListFile (text: string): string[] {
   const out: string[] = [];
