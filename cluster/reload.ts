@@ -105,8 +105,24 @@ export function migrateRow (plan: MigrationPlan, to: CompiledRules, stored: Stor
   return any ? { shard: stored.shard, keyer, row: { key: stored.row.key, shard: stored.row.shard, cells } } : undefined;
 }
 
-function sameLimit (a: CompiledRule, b: CompiledRule): boolean {
-  return JSON.stringify([a.limit ?? null, [...a.limits], a.adaptive ?? null]) === JSON.stringify([b.limit ?? null, [...b.limits], b.adaptive ?? null]);
+/** Whether `a` and `b` share `limit` and `adaptive`, asked once per pair of rules (per cell it added up). */
+const sameBaseOf = new WeakMap<CompiledRule, WeakMap<CompiledRule, boolean>>();
+function sameBase (a: CompiledRule, b: CompiledRule): boolean {
+  let of = sameBaseOf.get(a);
+  if (of === undefined) sameBaseOf.set(a, of = new WeakMap());
+  let same = of.get(b);
+  if (same === undefined) of.set(b, same = a.limit === b.limit && JSON.stringify(a.adaptive ?? null) === JSON.stringify(b.adaptive ?? null));
+  return same;
+}
+
+/**
+ * Whether the limit `a` gave `key` is the one `b` gives it. Per key, not per rule: comparing
+ * whole `limits` maps for every cell made a reload with a million-key limits_file quadratic
+ * (it had not finished after 15 minutes on a million keys), and a credit limit changed for one
+ * key now leaves every other key's limit as its window opened with.
+ */
+function sameLimit (a: CompiledRule, b: CompiledRule, key: string): boolean {
+  return sameBase(a, b) && a.limits.get(key) === b.limits.get(key);
 }
 
 function migrateCell (cell: Cell, from: CompiledCounter, to: CompiledCounter, key: string, compiled: CompiledRules): Cell {
@@ -118,7 +134,7 @@ function migrateCell (cell: Cell, from: CompiledCounter, to: CompiledCounter, ke
       const old = previous.get(rule.id);
       fired.push(old !== undefined && old.severity === rule.severity ? state.fired[old.slot] ?? 0 : 0);
       if (!to.varyingLimits) continue;
-      const cached = old !== undefined && sameLimit(old, rule) ? state.limits?.[old.slot] : undefined;
+      const cached = old !== undefined && sameLimit(old, rule, key) ? state.limits?.[old.slot] : undefined;
       limits.push(cached ?? baseLimit(rule, key, calendar, to, start, compiled));
     }
     state.fired = fired;

@@ -135,6 +135,34 @@ plan('a named list counts by its name: new entries keep the counters that filter
   assert.equal(pick(planMigration(inline, rules('risky: [SO, NG], hot: ["+88213"]', '{ country: $risky }'))), { kept: 1, dropped: 1 }, 'inline turned into a reference: restarts too');
 });
 
+plan('a credit limit changed for one key gives that key its new limit; every other key keeps the limit its window opened with', () => {
+  const rules = (limits: string, floors: string): CompiledRules => compileRules(parseRulesText([
+    'version: 1',
+    'rules:',
+    `  - { id: credit, by: account, measure: sum(cost), window: month, limit: 100, limits: { ${limits} } }`,
+    `  - { id: surge, by: account, measure: sum(cost), window: month, limit: 50, limits: { ${floors} }, adaptive: { over: 2, factor: 3 } }`,
+    '',
+  ].join('\n'), '/etc/vigil/rules.yaml'));
+  const before = rules('acct-1: 500, acct-2: 700', 'acct-1: 60');
+  const after = rules('acct-1: 20, acct-2: 700', 'acct-1: 40');
+  const p = planMigration(before, after);
+  const counter = before.keyers[0]!.counters[0]!;
+  assert.equal(counter.rules.map((r) => r.id), ['credit', 'surge']);
+  // Limits as fixed when the window opened; the surge limit of 66 came from history since pruned.
+  const row = (key: string): Row['cells'] => {
+    const cells: Row['cells'] = [];
+    cells[counter.slot] = { windows: [{ start: START, end: START + 86_400_000, n: 3, a: 30, distinct: undefined, ends: undefined, starts: undefined, newestStart: -Infinity, limits: [key === 'acct-1' ? 500 : 700, 66], fired: [0, 0] }] };
+    return cells;
+  };
+  const limitsOf = (key: string): number[] => {
+    const migrated = migrateRow(p, after, { shard: 0, keyer: 0, row: { key, shard: 0, cells: row(key) } });
+    return (migrated!.row.cells[counter.slot] as { windows: Array<{ limits: number[] }> }).windows[0]!.limits;
+  };
+  // acct-1's surge floor changed: its limit is computed again, from a history with nothing left in it.
+  assert.equal(limitsOf('acct-1'), [20, 40], 'acct-1 gets its new credit limit and surge floor');
+  assert.equal(limitsOf('acct-2'), [700, 66], 'acct-2 keeps both, its surge limit as its window opened with');
+});
+
 function pick (p: { kept: number, dropped: number }): { kept: number, dropped: number } {
   return { kept: p.kept, dropped: p.dropped };
 }
