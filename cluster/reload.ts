@@ -105,36 +105,50 @@ export function migrateRow (plan: MigrationPlan, to: CompiledRules, stored: Stor
   return any ? { shard: stored.shard, keyer, row: { key: stored.row.key, shard: stored.row.shard, cells } } : undefined;
 }
 
-/** Whether `a` and `b` share `limit` and `adaptive`, asked once per pair of rules (per cell it added up). */
-const sameBaseOf = new WeakMap<CompiledRule, WeakMap<CompiledRule, boolean>>();
-function sameBase (a: CompiledRule, b: CompiledRule): boolean {
-  let of = sameBaseOf.get(a);
-  if (of === undefined) sameBaseOf.set(a, of = new WeakMap());
-  let same = of.get(b);
-  if (same === undefined) of.set(b, same = a.limit === b.limit && JSON.stringify(a.adaptive ?? null) === JSON.stringify(b.adaptive ?? null));
-  return same;
+/** A rule of the new counter beside the same rule (by id) in the old one, if it was there. */
+interface RulePair {
+  readonly rule: CompiledRule;
+  readonly old: CompiledRule | undefined;
+  /** it keeps what it fired: same severity */
+  readonly keepsFired: boolean;
+  /** same `limit` and `adaptive`: the limit its window opened with stands unless the key's own limit changed */
+  readonly sameBase: boolean;
 }
 
-/**
- * Whether the limit `a` gave `key` is the one `b` gives it. Per key, not per rule: comparing
- * whole `limits` maps for every cell made a reload with a million-key limits_file quadratic
- * (it had not finished after 15 minutes on a million keys), and a credit limit changed for one
- * key now leaves every other key's limit as its window opened with.
- */
-function sameLimit (a: CompiledRule, b: CompiledRule, key: string): boolean {
-  return sameBase(a, b) && a.limits.get(key) === b.limits.get(key);
+/** Per new counter and the old one it is migrated from: worked out once, not per cell (millions). */
+const pairsOf = new WeakMap<CompiledCounter, WeakMap<CompiledCounter, readonly RulePair[]>>();
+function rulePairs (from: CompiledCounter, to: CompiledCounter): readonly RulePair[] {
+  let of = pairsOf.get(to);
+  if (of === undefined) pairsOf.set(to, of = new WeakMap());
+  let pairs = of.get(from);
+  if (pairs === undefined) {
+    const previous = new Map(from.rules.map((r) => [r.id, r]));
+    pairs = to.rules.map((rule) => {
+      const old = previous.get(rule.id);
+      return {
+        rule,
+        old,
+        keepsFired: old !== undefined && old.severity === rule.severity,
+        sameBase: old !== undefined && old.limit === rule.limit && JSON.stringify(old.adaptive ?? null) === JSON.stringify(rule.adaptive ?? null),
+      };
+    });
+    of.set(from, pairs);
+  }
+  return pairs;
 }
 
 function migrateCell (cell: Cell, from: CompiledCounter, to: CompiledCounter, key: string, compiled: CompiledRules): Cell {
-  const previous = new Map(from.rules.map((r) => [r.id, r]));
+  const pairs = rulePairs(from, to);
   const remap = (state: CalendarWindow | SlidingState, calendar: CalendarCell | undefined, start: number): void => {
     const fired: number[] = [];
     const limits: number[] = [];
-    for (const rule of to.rules) {
-      const old = previous.get(rule.id);
-      fired.push(old !== undefined && old.severity === rule.severity ? state.fired[old.slot] ?? 0 : 0);
+    for (const { rule, old, keepsFired, sameBase } of pairs) {
+      fired.push(keepsFired ? state.fired[old!.slot] ?? 0 : 0);
       if (!to.varyingLimits) continue;
-      const cached = old !== undefined && sameLimit(old, rule, key) ? state.limits?.[old.slot] : undefined;
+      // Key by key, not rule by rule: comparing whole `limits` maps for every cell made a
+      // reload with a million-key limits_file quadratic (unfinished after 15 minutes on a
+      // million keys), and a credit limit changed for one key leaves the others' as they were.
+      const cached = sameBase && old!.limits.get(key) === rule.limits.get(key) ? state.limits?.[old!.slot] : undefined;
       limits.push(cached ?? baseLimit(rule, key, calendar, to, start, compiled));
     }
     state.fired = fired;

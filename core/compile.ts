@@ -325,11 +325,21 @@ export function rateRecord (compiled: CompiledRules, record: UsageRecord): void 
   }
 }
 
-/** A fingerprint of what a data folder's counters mean: the rules, without their positions. */
+const fingerprints = new WeakMap<RulesConfig, string>();
+
+/**
+ * A fingerprint of what a data folder's counters mean: the rules, without their positions.
+ * Kept per config (configs are not changed once parsed): with a million-key limits_file one
+ * costs about half a second, and a start or a reload asks for it several times.
+ */
 export function rulesFingerprint (config: RulesConfig): string {
-  const text = JSON.stringify(config, (key, value: unknown) => {
-    if (key === 'position' || key === 'file') return undefined;
-    return value instanceof Map ? [...value.entries()] : value;
-  });
-  return stableId(text);
+  let fingerprint = fingerprints.get(config);
+  if (fingerprint === undefined) {
+    const text = JSON.stringify(config, (key, value: unknown) => {
+      if (key === 'position' || key === 'file') return undefined;
+      return value instanceof Map ? [...value.entries()] : value;
+    });
+    fingerprints.set(config, fingerprint = stableId(text));
+  }
+  return fingerprint;
 }

@@ -188,8 +188,7 @@ function readLimits (get: (key: string) => Entry | undefined, ruleNode: unknown,
     }
   }
   const fileEntry = get('limits_file');
-  if (fileEntry !== undefined) readLimitsFile(fileEntry, `${path}.limits_file`, s, limits);
-  out.limits = limits;
+  out.limits = fileEntry === undefined ? limits : readLimitsFile(fileEntry, `${path}.limits_file`, s, limits);
 
   const warningEntry = get('warning');
   if (warningEntry !== undefined) {
@@ -209,23 +208,30 @@ function readLimits (get: (key: string) => Entry | undefined, ruleNode: unknown,
   }
 }
 
-function readLimitsFile (entry: Entry, path: string, s: RuleScope, limits: Map<string, number>): void {
+/**
+ * `inline` (the rule's `limits`) followed by the limits file's: the order is part of the rules'
+ * fingerprint. With no inline limits the file's map is taken as it is, not copied key by key.
+ */
+function readLimitsFile (entry: Entry, path: string, s: RuleScope, inline: Map<string, number>): Map<string, number> {
   const r = s.r;
   const name = r.text(entry.value, path, 'a file name');
-  if (name === undefined) return;
+  if (name === undefined) return inline;
   let text: string;
   try {
     text = s.source.readFile(name);
   } catch (err) {
     r.d.at(entry.value, `${path} "${name}" cannot be read: ${unreadableReason(err)}`);
-    return;
+    return inline;
   }
   const file = besideFile(s.file, name);
   const parsed = parseLimitsFile(text);
   const problems = parsed.problems.slice(0, MAX_FILE_PROBLEMS);
-  for (const [key, value] of parsed.limits) {
-    if (limits.has(key)) problems.push({ line: 0, col: 0, message: `key "${key}" is also given in limits` });
-    else limits.set(key, value);
+  const limits = inline.size === 0 ? parsed.limits : inline;
+  if (limits !== parsed.limits) {
+    for (const [key, value] of parsed.limits) {
+      if (limits.has(key)) problems.push({ line: 0, col: 0, message: `key "${key}" is also given in limits` });
+      else limits.set(key, value);
+    }
   }
   for (const p of problems) {
     if (p.line === 0) r.d.at(entry.value, `${path} "${name}": ${p.message}`);
@@ -233,6 +239,7 @@ function readLimitsFile (entry: Entry, path: string, s: RuleScope, limits: Map<s
   }
   const more = parsed.problems.length - MAX_FILE_PROBLEMS;
   if (more > 0) r.d.at(entry.value, `${path} "${name}" has ${more} more bad lines, not shown`);
+  return limits;
 }
 
 const SHARE = /^(\d+(?:\.\d+)?)\s*%$/;

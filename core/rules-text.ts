@@ -97,17 +97,35 @@ function splitCsvLine (line: string): CsvField[] | string {
 
 const NUMBER = /^(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$/;
 
+/** A line that is `key,limit` and nothing else to take care of (no quote, no space), CRLF or LF. */
+const PLAIN_LINE = /^([^",\s]+),((?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\r?$/;
+
 /**
  * A limits file: two columns `key,limit`, an optional `key,limit` header row, blank lines
  * skipped. Every bad line is a problem; a key given twice is a problem at the second.
+ * A credit-limit file holds a line per customer (millions): plain lines take one regular
+ * expression and no second map; a line with quotes or spaces is split field by field.
  */
 export function parseLimitsFile (text: string): LimitsFile {
   const limits = new Map<string, number>();
-  const firstLine = new Map<string, number>();
   const problems: TextProblem[] = [];
   const lines = text.split('\n');
   let sawData = false;
+  let header = 0;
+  const take = (key: string, limit: number, n: number, col: number): void => {
+    if (limits.has(key)) {
+      problems.push({ line: n, col, message: `duplicate key "${key}"; first defined at line ${firstLineOf(lines, key, n, header)}` });
+      return;
+    }
+    limits.set(key, limit);
+  };
   for (let i = 0; i < lines.length; i++) {
+    const plain = PLAIN_LINE.exec(lines[i] as string);
+    if (plain !== null && Number.isFinite(Number(plain[2]))) {
+      sawData = true;
+      take(plain[1] as string, Number(plain[2]), i + 1, 1);
+      continue;
+    }
     const raw = (lines[i] as string).replace(/\r$/, '');
     const line = i === 0 ? raw.replace(/^\uFEFF/, '') : raw;
     if (line.trim() === '') continue;
@@ -117,6 +135,7 @@ export function parseLimitsFile (text: string): LimitsFile {
     const [key, limit] = fields;
     if (!sawData && fields.length === 2 && key?.text.toLowerCase() === 'key' && limit?.text.toLowerCase() === 'limit') {
       sawData = true;
+      header = n;
       continue;
     }
     sawData = true;
@@ -129,15 +148,20 @@ export function parseLimitsFile (text: string): LimitsFile {
       problems.push({ line: n, col: limit.col, message: `limit must be a number >= 0, got ${JSON.stringify(limit.text)}` });
       continue;
     }
-    const first = firstLine.get(key.text);
-    if (first !== undefined) {
-      problems.push({ line: n, col: key.col, message: `duplicate key "${key.text}"; first defined at line ${first}` });
-      continue;
-    }
-    firstLine.set(key.text, n);
-    limits.set(key.text, Number(limit.text));
+    take(key.text, Number(limit.text), n, key.col);
   }
   return { limits, problems };
+}
+
+/** The line (1-based) before `before` where `key` is first given: looked up only for a duplicate. */
+function firstLineOf (lines: readonly string[], key: string, before: number, header: number): number {
+  for (let i = 0; i < before - 1; i++) {
+    if (i + 1 === header) continue;
+    const line = (i === 0 ? (lines[i] as string).replace(/^\uFEFF/, '') : lines[i] as string).replace(/\r$/, '');
+    const fields = PLAIN_LINE.test(line) ? [{ text: line.slice(0, line.indexOf(',')), col: 1 }] : splitCsvLine(line);
+    if (typeof fields !== 'string' && fields[0]?.text === key) return i + 1;
+  }
+  return before;
 }
 
 /** Why a file could not be read, short for the common cases (the caller's error is an fs error). */
