@@ -125,6 +125,11 @@ export class LmdbStore implements ShardStore {
   }
 
   * rows (shards: readonly number[]): Iterable<StoredRow> {
+    for (const { stored } of this.storedRows(shards)) yield stored;
+  }
+
+  /** The rows of `shards` with the bytes each was read from. */
+  private * storedRows (shards: readonly number[]): Iterable<{ stored: StoredRow, bytes: Buffer }> {
     for (const shard of shards) {
       for (const { key, value } of this.db.getRange({ start: ['row', shard], end: ['row', shard, '\uffff'] })) {
         const k = key as Key;
@@ -135,7 +140,7 @@ export class LmdbStore implements ShardStore {
           if (!(err instanceof BadRowError)) throw err;
           throw new EngineError('VIGIL_STORE_CORRUPT', `counter row ${JSON.stringify(k)} in the data folder is not a counter row (${err.message}); move the data folder away to start fresh or restore it from a backup`);
         }
-        yield { shard, keyer: k[2] as number, row };
+        yield { stored: { shard, keyer: k[2] as number, row }, bytes: value as Buffer };
       }
     }
   }
@@ -209,18 +214,27 @@ export class LmdbStore implements ShardStore {
   async migrate (shards: readonly number[], fingerprint: string, map: (r: StoredRow) => StoredRow | undefined): Promise<{ rows: number, kept: number }> {
     const removed: Key[] = [];
     const puts: Array<[Key, Buffer]> = [];
-    for (const r of this.rows(shards)) {
-      removed.push(['row', r.shard, r.keyer, r.row.key]);
+    let rows = 0;
+    let kept = 0;
+    for (const { stored: r, bytes } of this.storedRows(shards)) {
+      rows++;
       const next = map(r);
-      if (next !== undefined) puts.push([['row', next.shard, next.keyer, next.row.key], encodeRow(next.row)]);
+      if (next !== undefined) kept++;
+      const encoded = next === undefined ? undefined : encodeRow(next.row);
+      // A row the new rules leave as it was (a limits change touches the keys whose limit
+      // changed) is not written again: with a million keys that was most of the reload.
+      if (encoded !== undefined && next!.shard === r.shard && next!.keyer === r.keyer && encoded.equals(bytes)) continue;
+      removed.push(['row', r.shard, r.keyer, r.row.key]);
+      if (encoded !== undefined) puts.push([['row', next!.shard, next!.keyer, next!.row.key], encoded]);
     }
-    // Old rows go first: a kept row may move to the key of another old row.
+    // Old rows go first: a kept row may move to the key of another old row (never to one left
+    // in place: old keyers go to distinct new ones, and a row left in place kept its keyer).
     await this.db.transaction(() => {
       for (const key of removed) this.db.removeSync(key);
       for (const [key, value] of puts) this.db.putSync(key, value);
       this.db.putSync(['fingerprint'], disk.pack(fingerprint));
     });
-    return { rows: removed.length, kept: puts.length };
+    return { rows, kept };
   }
 
   async close (): Promise<void> {
