@@ -265,7 +265,7 @@ export function overRecordLimit (text: string): boolean {
 /** A gzip stream zlib could not read on: the cause is zlib's error (Z_BUF_ERROR, Z_DATA_ERROR). */
 class GzipBroken extends Error {}
 
-/** An input in a compression vigil does not read; `reason` says which and how to undo it. */
+/** An input in a compression vigil does not read; the message says which and how to undo it. */
 class OtherCompression extends Error {}
 
 /** Compressions whose magic bytes no text starts with, and the command that undoes each. */
@@ -315,7 +315,7 @@ async function * plainOrGunzipped (raw: AsyncIterable<Buffer | string>, chunkByt
     }
     if (head.length === 0) return;
     const other = otherCompressionOf(head);
-    if (other !== undefined) throw new OtherCompression(`it is ${other.name}-compressed, which vigil does not read (it reads gzip): decompress it first (${other.cat} FILE | vigil replay … -)`);
+    if (other !== undefined) throw new OtherCompression(`it is ${other.name}-compressed, which vigil does not read (it reads gzip): decompress it first (${other.cat} FILE | vigil … -)`);
     if (head[0] !== 0x1f || head[1] !== 0x8b) {
       yield head;
       if (!ended) for await (const chunk of rest) yield asBuffer(chunk);
@@ -328,8 +328,8 @@ async function * plainOrGunzipped (raw: AsyncIterable<Buffer | string>, chunkByt
 }
 
 /**
- * Decompresses `head` and then `rest` (undefined: the input ended within the head), one read at a time: each read is written to zlib and
- * what it decompresses to is handed on before the next read, so memory is bounded by what one
+ * Decompresses `head` and then `rest` (undefined: the input ended within the head), one read
+ * at a time: each read is written to zlib and what it decompresses to is handed on before the next read, so memory is bounded by what one
  * read decompresses to. zlib's output is taken as it comes ('data'), not from its readable
  * buffer, which an error would discard: up to the error, every byte zlib handed over is kept
  * (zlib drops the output of the step that fails; on a truncated file that step has none).

@@ -434,7 +434,7 @@ cli('a zstd, xz or bzip2 stream on standard input is refused at its first bytes,
   for (const [name, magic, cat] of rows) {
     const r = vigilWithStdin(['replay', '--rules', rules, '--threads', '0', plain, '-'], Buffer.from(magic));
     assert.is(r.code, 1, `${name}: ${r.stderr}`);
-    assert.is(r.stderr, `vigil: stdin:1: it is ${name}-compressed, which vigil does not read (it reads gzip): decompress it first (${cat} FILE | vigil replay … -); nothing of it was run\n`);
+    assert.is(r.stderr, `vigil: stdin:1: it is ${name}-compressed, which vigil does not read (it reads gzip): decompress it first (${cat} FILE | vigil … -); nothing of it was run\n`);
     assert.is((JSON.parse(r.stdout) as { record: string }).record, 's2', `${name}: the alert of the INPUT before it`);
   }
   // "BZh" without bzip2's block magic is text: a reject per line, not a refusal.
