@@ -130,7 +130,8 @@ export class AlertHistory {
         if (seq <= last) continue;
         last = seq;
         if (alert === undefined || !fitsKey(alert.id) || this.byId.get(alert.id) !== undefined) continue;
-        time = Math.max(time, at);
+        // Whole milliseconds: the position is also the paging cursor, digits and dots only.
+        time = Math.max(time, Math.floor(at));
         const pos: Position = [time, seq, 0];
         this.alerts.putSync(pos, alert);
         this.byRule.putSync([alert.rule, ...pos], null);

@@ -42,7 +42,7 @@ export function followAlerts (opts: HistoryReplicaOptions): StreamFollower {
       return seq > 0 ? { afterSeq: seq } : { sinceMs: Date.now() - opts.retentionMs };
     },
     apply: async (msgs) => {
-      await history.recordStream(msgs.map((m) => ({ seq: m.seq, at: m.info.timestampNanos / 1e6, alert: alertOf(m) })), Date.now());
+      await history.recordStream(msgs.map((m) => ({ seq: m.seq, at: Math.floor(m.info.timestampNanos / 1e6), alert: alertOf(m) })), Date.now());
     },
     what: `the alerts stream ${opts.names.alertStream} (alert history)`,
     log: opts.log,
