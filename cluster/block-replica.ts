@@ -13,17 +13,21 @@ import type { RuleConfig } from '../core/rules-config.js';
 import { blockEvent, blockingAlerts, liftEvent, parseBlockEvent, type BlockChange, type BlockEvent } from '../core/blocklist.js';
 import { NotAppliedError } from '../core/errors.js';
 import { fitsKey } from '../core/key.js';
-import type { JetStreamClient, JsMsg } from '../workers/nats-client.js';
+import { EngineError } from '../core/errors.js';
+import type { JetStreamClient, JetStreamManager, JsMsg } from '../workers/nats-client.js';
 import type { Blocklist } from './blocklist.js';
 import type { ClusterNames } from './jetstream.js';
 import { StreamFollower } from './stream-follower.js';
 
 /** How long a lift waits for this notifier to apply it before answering that it is on its way. */
 const LIFT_WAIT_MS = 10_000;
+/** How long a starting notifier may take to apply what the blocks stream held when it started. */
+const CATCH_UP_MS = 120_000;
 const MSG_ID = 'Nats-Msg-Id';
 
 export interface BlockReplicaOptions {
   readonly js: JetStreamClient;
+  readonly jsm: JetStreamManager;
   readonly names: ClusterNames;
   readonly blocklist: Blocklist;
   /** this node's id: events name the node that published them */
@@ -51,10 +55,24 @@ export class BlockReplica {
     });
   }
 
-  /** Marks the folder's blocklist as this stream's replica and starts applying the stream. */
+  /**
+   * Marks the folder's blocklist as this stream's replica, starts applying the stream and
+   * resolves once it has applied every event the stream held when it started: a notifier
+   * that answered `blocks.check` before that would say "not blocked" for keys that are.
+   */
   static async start (opts: BlockReplicaOptions): Promise<BlockReplica> {
     await opts.blocklist.follow(opts.names.blockStream);
-    return new BlockReplica(opts);
+    const last = (await opts.jsm.streams.info(opts.names.blockStream)).state.last_seq;
+    const replica = new BlockReplica(opts);
+    const deadline = Date.now() + CATCH_UP_MS;
+    while (opts.blocklist.appliedSeq() < last) {
+      if (Date.now() > deadline) {
+        await replica.close();
+        throw new EngineError('VIGIL_ENGINE_FAILED', `the blocklist did not catch up with the blocks stream ${opts.names.blockStream} within ${CATCH_UP_MS / 1000} s (applied ${opts.blocklist.appliedSeq()} of ${last} events); is JetStream reachable? The node does not answer blocks.check with a blocklist that is behind`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return replica;
   }
 
   private async apply (msgs: readonly JsMsg[]): Promise<void> {

@@ -191,8 +191,10 @@ export class ClusterServe {
         this.outboxPoll.unref();
       }
       const rules = this.compiled.config.rules;
+      // Caught up with the blocks stream before it answers blocks.check (below) or says ready.
       const replica = this.blockReplica = await BlockReplica.start({
         js,
+        jsm,
         names: this.names,
         blocklist,
         nodeId: cluster.nodeId,
