@@ -2,7 +2,7 @@
 // node roles) and notifier processes (`vigil serve --config`), a rule with `action: block`
 // and a webhook. Every notifier answers the same blocks and the same alert history whichever
 // took the alerts from the shared consumer; a lift through one reaches the others with the
-// same audit log; a SIGKILLed notifier leaves the others answering every block and comes back
+// same audit log; after a NATS restart they go on alike; a SIGKILLed notifier leaves the others answering every block and comes back
 // on its folder from where it was; a notifier started later on a fresh data folder gets the
 // whole blocklist and history; the webhook gets each alert once across the notifiers.
 import { suite } from 'uvu';
@@ -161,14 +161,26 @@ test('two notifiers answer the same blocks; a lift on one reaches the other; one
   assert.equal([again.status, again.json], [404, { key, blocked: false, error: `key "${key}" is not blocked; nothing to lift` }]);
   assert.equal(await check(nc, subject, key), { key, blocked: false });
 
+  // NATS restarts: the notifiers' own consumers are gone with it and are opened again from
+  // where each notifier is, so a block made after it reaches both.
+  await ctx.nats.restart();
+  await postAll(worker.port, records(['acct-restart'], 100_000), 100);
+  for (const n of [a, b]) await eventually('acct-restart blocked on both notifiers', 45_000, async () => (await request(n.port, 'GET', '/v1/blocks/acct-restart')).status === 200);
+  const hasAlertOf = async (port: number, k: string): Promise<boolean> => (await alerts(port)).some((x) => x.key === k);
+  for (const n of [a, b]) await eventually('acct-restart\'s alert in both histories', 30_000, async () => await hasAlertOf(n.port, 'acct-restart'));
+  const afterRestart = await alerts(a.port);
+  assert.is(afterRestart.length, history.length + 1);
+  assert.equal(await alerts(b.port), afterRestart);
+  assert.equal(afterRestart.slice(0, history.length), history, 'the history before the restart, then the new alerts');
+
   // Every alert reached the webhook once, whichever notifier took it.
-  await eventually('the webhook to get every alert', 20_000, async () => hook.requests.length >= history.length);
+  await eventually('the webhook to get every alert', 20_000, async () => hook.requests.length >= afterRestart.length);
 
   // a dies: b answers every block on its own.
   a.child.kill('SIGKILL');
   await within(10_000, 'a to die', new Promise((resolve) => { if (a.child.signalCode !== null) resolve(undefined); else a.child.once('exit', resolve); }));
   await sleep(200);
-  const still = BLOCKED.slice(1);
+  const still = [...BLOCKED.slice(1), 'acct-restart'];
   for (let round = 0; round < 3; round++) {
     for (const k of still) assert.is((await check(nc, subject, k)).blocked, true, `${k} after a died, round ${round}`);
   }
@@ -181,7 +193,9 @@ test('two notifiers answer the same blocks; a lift on one reaches the other; one
   await eventually('c to hold the whole blocklist', 20_000, async () => (await blocks(c.port)).length === still.length + 1);
   assert.equal(await blocks(c.port), await blocks(b.port));
   assert.equal((await request(c.port, 'GET', `/v1/blocks/${key}/history`)).json, audit);
+  await eventually('acct-late\'s alert in b\'s history', 30_000, async () => await hasAlertOf(b.port, 'acct-late'));
   const all = await alerts(b.port);
+  assert.is(all.length, afterRestart.length + 1);
   await eventually('c to hold the whole alert history', 20_000, async () => (await alerts(c.port)).length === all.length);
   assert.equal(await alerts(c.port), all);
 
