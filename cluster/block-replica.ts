@@ -10,7 +10,7 @@
  */
 import type { Alert } from '../core/alert.js';
 import type { RuleConfig } from '../core/rules-config.js';
-import { blockEvent, blockingAlerts, liftEvent, parseBlockEvent, type BlockChange, type BlockEvent } from '../core/blocklist.js';
+import { actor, blockEvent, blockingAlerts, liftEvent, parseBlockEvent, type BlockChange, type BlockEvent } from '../core/blocklist.js';
 import { NotAppliedError } from '../core/errors.js';
 import { fitsKey } from '../core/key.js';
 import { EngineError } from '../core/errors.js';
@@ -61,6 +61,7 @@ export class BlockReplica {
    * that answered `blocks.check` before that would say "not blocked" for keys that are.
    */
   static async start (opts: BlockReplicaOptions): Promise<BlockReplica> {
+    if (opts.blocklist.follows() === undefined) await BlockReplica.publishLocal(opts);
     await opts.blocklist.follow(opts.names.blockStream);
     const last = (await opts.jsm.streams.info(opts.names.blockStream)).state.last_seq;
     const replica = new BlockReplica(opts);
@@ -73,6 +74,21 @@ export class BlockReplica {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     return replica;
+  }
+
+  /**
+   * A folder whose blocklist was written locally (a notifier of an older Vigil, or an embedded
+   * node's folder) puts its blocks in the stream before it follows it, so the other notifiers
+   * get them too. Applied here, each finds its key blocked already and changes nothing; the
+   * message id is the one the alert's block event has, so a block already in the stream is
+   * not published twice.
+   */
+  private static async publishLocal (opts: BlockReplicaOptions): Promise<void> {
+    const local = opts.blocklist.list();
+    await Promise.all(local.map((b) => opts.js.publish(opts.names.subjects.blockEvents, JSON.stringify({
+      action: 'block', key: b.key, since: b.since, by: actor.rule(b.rule), rule: b.rule, alert: b.alert, node: opts.nodeId,
+    } satisfies BlockEvent), { msgID: `block:${b.alert.id}` })));
+    if (local.length > 0) opts.log({ published_local_blocks: local.length, stream: opts.names.blockStream });
   }
 
   private async apply (msgs: readonly JsMsg[]): Promise<void> {

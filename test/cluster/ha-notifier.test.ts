@@ -10,11 +10,13 @@ import * as assert from 'uvu/assert';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Alert } from '../../core/alert.js';
+import { Blocklist } from '../../cluster/blocklist.js';
 import { connect, type NatsConnection } from '../../workers/nats-client.js';
 import { startNatsServer, type NatsServer } from '../helpers/nats-server.js';
 import { postAll, request, startServe, stopServe, within, type Running } from '../helpers/node.js';
 import { startHttpReceiver, type HttpReceiver } from '../fixtures/receivers.js';
 import { tempDir, removeDir } from '../helpers/tmp.js';
+import { rule, rules } from '../helpers/config.js';
 
 const T = Date.parse('2026-11-21T10:00:00+01:00');
 /** accounts that reach the limit: each is blocked by one critical alert */
@@ -47,7 +49,7 @@ test.after(async (ctx) => {
   removeDir(ctx.dir);
 });
 
-async function start (ctx: Ctx, id: string, roles: readonly string[]): Promise<Running> {
+async function start (ctx: Ctx, id: string, roles: readonly string[], prefix = ctx.prefix): Promise<Running> {
   const file = join(ctx.dir, `${id}.yaml`);
   writeFileSync(file, [
     `rules: ${ctx.rules}`,
@@ -55,7 +57,7 @@ async function start (ctx: Ctx, id: string, roles: readonly string[]): Promise<R
     'listen: 127.0.0.1:0',
     'threads: 1',
     'batch: { max_wait: 2ms }',
-    `nats: { servers: ["${ctx.nats.url}"], prefix: ${ctx.prefix} }`,
+    `nats: { servers: ["${ctx.nats.url}"], prefix: ${prefix} }`,
     `cluster: { roles: [${roles.join(', ')}], node_id: ${id}, shards: 4, lease: 2s, replicas: 1 }`,
   ].join('\n') + '\n');
   const node = await startServe(file);
@@ -214,6 +216,40 @@ test('two notifiers answer the same blocks; a lift on one reaches the other; one
 
   for (const node of [back, c, b, worker]) {
     const result = await stopServe(node);
+    assert.is(result.code, 0, result.stderr);
+  }
+});
+
+test('a notifier on a folder whose blocklist was written locally (an older Vigil) puts its blocks in the stream for the others', async (ctx) => {
+  const prefix = `${ctx.prefix}u`;
+  // The folder of a notifier from before the blocks stream: one key blocked in its own LMDB.
+  const old = Blocklist.open(join(ctx.dir, 'old'));
+  const alert = { id: 'old-alert-1', rule: 'calls', severity: 'critical', by: ['account'], key: 'acct-old', window: { start: '2026-11-21T00:00:00Z', end: '2026-11-22T00:00:00Z' }, value: 3, limit: 2, record: 'r2', ts: '2026-11-21T09:00:02Z', detectedAt: '2026-11-21T09:00:02.500Z' } satisfies Alert;
+  await old.recordEpoch(1, [alert], rules([rule({ id: 'calls', action: 'block' })]).rules, 0);
+  await old.close();
+
+  const upgraded = await start(ctx, 'old', ['notifier'], prefix);
+  const fresh = await start(ctx, 'fresh', ['notifier'], prefix);
+  try {
+    const want = { key: 'acct-old', blocked: true, since: '2026-11-21T09:00:02.500Z', alert, rule: 'calls' };
+    assert.equal((await request(upgraded.port, 'GET', '/v1/blocks/acct-old')).json, want);
+    assert.equal((await request(fresh.port, 'GET', '/v1/blocks/acct-old')).json, want, 'the other notifier has it from the stream');
+    assert.equal(((await request(upgraded.port, 'GET', '/v1/blocks/acct-old/history')).json.history as unknown[]).length, 1, 'applied back on its own folder, it changed nothing');
+    const lift = await request(fresh.port, 'DELETE', '/v1/blocks/acct-old');
+    assert.is(lift.status, 200, lift.text);
+    await eventually('the lift on the upgraded notifier', 10_000, async () => (await request(upgraded.port, 'GET', '/v1/blocks/acct-old')).status === 404);
+  } finally {
+    for (const node of [fresh, upgraded]) {
+      const result = await stopServe(node);
+      assert.is(result.code, 0, result.stderr);
+    }
+  }
+  // Restarted, it does not publish its blocks again: the lift stands.
+  const again = await start(ctx, 'old', ['notifier'], prefix);
+  try {
+    assert.is((await request(again.port, 'GET', '/v1/blocks/acct-old')).status, 404);
+  } finally {
+    const result = await stopServe(again);
     assert.is(result.code, 0, result.stderr);
   }
 });
