@@ -137,8 +137,13 @@ export class BlockReplica {
         reject(new NotAppliedError(`the lift of "${key}" is in the blocks stream but this notifier has not applied it within ${LIFT_WAIT_MS / 1000} s (it is behind, or NATS is away); it reaches every notifier in order: check GET /v1/blocks/${encodeURIComponent(key)} again`));
       }, LIFT_WAIT_MS);
     });
+    applied.catch(() => undefined); // awaited below once published; a failed publish leaves it unawaited
     try {
-      await js.publish(names.subjects.blockEvents, JSON.stringify(liftEvent(key, by, now, nodeId)), { msgID: id });
+      try {
+        await js.publish(names.subjects.blockEvents, JSON.stringify(liftEvent(key, by, now, nodeId)), { msgID: id });
+      } catch (err) {
+        throw new NotAppliedError(`the lift of "${key}" was not confirmed by JetStream (${err instanceof Error ? err.message : String(err)}): it may not stand; check GET /v1/blocks/${encodeURIComponent(key)}, or lift again (lifting a key that is not blocked changes nothing)`);
+      }
       return await applied;
     } finally {
       clearTimeout(timer);
