@@ -92,10 +92,12 @@ async function alerts (port: number): Promise<Alert[]> {
   return out;
 }
 
-async function alertsCounted (port: number): Promise<number> {
+/** The sum of a counter's samples whose line starts with `prefix` (a name and labels). */
+async function counted (port: number, prefix: string): Promise<number> {
   const text = (await request(port, 'GET', '/metrics')).text;
-  return text.split('\n').filter((l) => l.startsWith('vigil_alerts_total{')).reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
+  return text.split('\n').filter((l) => l.startsWith(prefix)).reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
 }
+const alertsCounted = async (port: number): Promise<number> => await counted(port, 'vigil_alerts_total{');
 
 type Check = { key: string, blocked: boolean, since?: string, rule?: string, alert?: Alert };
 async function check (nc: NatsConnection, subject: string, key: string): Promise<Check> {
@@ -159,6 +161,9 @@ test('two notifiers answer the same blocks; a lift on one reaches the other; one
   const audit = (await request(a.port, 'GET', `/v1/blocks/${key}/history`)).json;
   assert.equal((audit.history as Array<{ action: string, by: string }>).map((c) => [c.action, c.by]), [['block', 'rule:calls'], ['lift', 'api:anonymous']]);
   assert.equal((await request(b.port, 'GET', `/v1/blocks/${key}/history`)).json, audit);
+  // A change counts on the notifier that published it: summed over the notifiers, once.
+  const changes = async (action: string): Promise<number> => await counted(a.port, `vigil_block_changes_total{action="${action}"}`) + await counted(b.port, `vigil_block_changes_total{action="${action}"}`);
+  assert.equal([await changes('block'), await changes('lift'), await counted(a.port, 'vigil_block_changes_total{action="lift"}')], [BLOCKED.length, 1, 1]);
   const again = await request(b.port, 'DELETE', `/v1/blocks/${key}`);
   assert.equal([again.status, again.json], [404, { key, blocked: false, error: `key "${key}" is not blocked; nothing to lift` }]);
   assert.equal(await check(nc, subject, key), { key, blocked: false });
@@ -220,7 +225,7 @@ test('two notifiers answer the same blocks; a lift on one reaches the other; one
   }
 });
 
-test('a notifier on a folder whose blocklist was written locally (an older Vigil) puts its blocks in the stream for the others', async (ctx) => {
+test('a notifier on a folder whose blocklist was written locally (an older Vigil) puts its blocks in the stream for the others; a lift with NATS away answers 503', async (ctx) => {
   const prefix = `${ctx.prefix}u`;
   // The folder of a notifier from before the blocks stream: one key blocked in its own LMDB.
   const old = Blocklist.open(join(ctx.dir, 'old'));
@@ -235,9 +240,19 @@ test('a notifier on a folder whose blocklist was written locally (an older Vigil
     assert.equal((await request(upgraded.port, 'GET', '/v1/blocks/acct-old')).json, want);
     assert.equal((await request(fresh.port, 'GET', '/v1/blocks/acct-old')).json, want, 'the other notifier has it from the stream');
     assert.equal(((await request(upgraded.port, 'GET', '/v1/blocks/acct-old/history')).json.history as unknown[]).length, 1, 'applied back on its own folder, it changed nothing');
-    const lift = await request(fresh.port, 'DELETE', '/v1/blocks/acct-old');
-    assert.is(lift.status, 200, lift.text);
-    await eventually('the lift on the upgraded notifier', 10_000, async () => (await request(upgraded.port, 'GET', '/v1/blocks/acct-old')).status === 404);
+    // NATS paused during a lift: 503 with Retry-After, saying it may not stand. This one does,
+    // once NATS goes on: it was on its way.
+    ctx.nats.process.kill('SIGSTOP');
+    let lift: Awaited<ReturnType<typeof request>>;
+    try {
+      lift = await request(fresh.port, 'DELETE', '/v1/blocks/acct-old');
+    } finally {
+      ctx.nats.process.kill('SIGCONT');
+    }
+    assert.is(lift.status, 503, lift.text);
+    assert.is(lift.headers['retry-after'], '1');
+    assert.match(lift.json.error as string, /^the lift of "acct-old" was not confirmed by JetStream \(.+\): it may not stand; check GET \/v1\/blocks\/acct-old, or lift again \(lifting a key that is not blocked changes nothing\)$/);
+    for (const n of [fresh, upgraded]) await eventually('the lift on both notifiers', 15_000, async () => (await request(n.port, 'GET', '/v1/blocks/acct-old')).status === 404);
   } finally {
     for (const node of [fresh, upgraded]) {
       const result = await stopServe(node);
