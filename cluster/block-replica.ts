@@ -11,9 +11,8 @@
 import type { Alert } from '../core/alert.js';
 import type { RuleConfig } from '../core/rules-config.js';
 import { actor, blockEvent, blockingAlerts, liftEvent, parseBlockEvent, type BlockChange, type BlockEvent } from '../core/blocklist.js';
-import { NotAppliedError } from '../core/errors.js';
+import { EngineError, NotAppliedError } from '../core/errors.js';
 import { fitsKey } from '../core/key.js';
-import { EngineError } from '../core/errors.js';
 import type { JetStreamClient, JetStreamManager, JsMsg } from '../workers/nats-client.js';
 import type { Blocklist } from './blocklist.js';
 import type { ClusterNames } from './jetstream.js';
