@@ -101,7 +101,11 @@ const alertsCounted = async (port: number): Promise<number> => await counted(por
 
 type Check = { key: string, blocked: boolean, since?: string, rule?: string, alert?: Alert };
 async function check (nc: NatsConnection, subject: string, key: string): Promise<Check> {
-  return (await within(10_000, `${subject} ${key}`, nc.request(subject, key, { timeout: 5_000 }))).json<Check>();
+  try {
+    return (await within(10_000, `${subject} ${key}`, nc.request(subject, key, { timeout: 5_000 }))).json<Check>();
+  } catch (err) {
+    throw new Error(`${subject} ${key}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
 }
 
 function records (accounts: readonly string[], from: number): string[] {
@@ -186,7 +190,15 @@ test('two notifiers answer the same blocks; a lift on one reaches the other; one
   // a dies: b answers every block on its own.
   a.child.kill('SIGKILL');
   await within(10_000, 'a to die', new Promise((resolve) => { if (a.child.signalCode !== null) resolve(undefined); else a.child.once('exit', resolve); }));
-  await sleep(200);
+  // A request the server routed to a before it noticed the dead connection gets no answer (a
+  // switch asks again); once it has, b answers every one.
+  await eventually('the server to drop a\'s connection', 10_000, async () => {
+    try {
+      return (await nc.request(subject, BLOCKED[1]!, { timeout: 1_000 })).json<Check>().blocked;
+    } catch {
+      return false;
+    }
+  });
   const still = [...BLOCKED.slice(1), 'acct-restart'];
   for (let round = 0; round < 3; round++) {
     for (const k of still) assert.is((await check(nc, subject, k)).blocked, true, `${k} after a died, round ${round}`);
