@@ -7,7 +7,7 @@
 // whole blocklist and history; the webhook gets each alert once across the notifiers.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Alert } from '../../core/alert.js';
 import { Blocklist } from '../../cluster/blocklist.js';
@@ -254,7 +254,9 @@ test('a notifier on a folder whose blocklist was written locally (an older Vigil
     assert.equal(((await request(upgraded.port, 'GET', '/v1/blocks/acct-old/history')).json.history as unknown[]).length, 1, 'applied back on its own folder, it changed nothing');
     // NATS paused during a lift: 503 with Retry-After, saying it may not stand. This one does,
     // once NATS goes on: it was on its way.
-    ctx.nats.process.kill('SIGSTOP');
+    const pid = ctx.nats.process.pid!;
+    assert.ok(ctx.nats.process.kill('SIGSTOP'), `SIGSTOP to nats-server ${pid}`);
+    await eventually('nats-server to be stopped', 5_000, async () => / T /.test(readFileSync(`/proc/${pid}/stat`, 'utf8')));
     let lift: Awaited<ReturnType<typeof request>>;
     try {
       lift = await request(fresh.port, 'DELETE', '/v1/blocks/acct-old');
