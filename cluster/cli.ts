@@ -44,7 +44,8 @@ const USAGE = `usage:
   vigil blocks lift KEY --data DIR [--by NAME]
   vigil blocks history KEY --data DIR
                (the blocklist of a node's or a replay's data folder, also while the node
-               runs; a lift is logged as cli:NAME, by default the user's login name)
+               runs; a lift is logged as cli:NAME, by default the user's login name; a
+               cluster notifier's folder is read only: lift through its API)
   vigil bench [--preset tiny|quick|full] [--rate N] [--threads N] [--chart FILE.svg]
               [--results FILE] [--no-redis] [--no-scaling] [--quiet]
                (load harness: fixed-rate latency and detection, throughput beside baselines,
