@@ -39,6 +39,8 @@ export class Blocklist {
   private readonly root: RootDatabase;
   private readonly blocks: Database;
   private readonly log: Database;
+  /** in a cluster: the alerts whose block events were applied, so one published again blocks nothing */
+  private readonly byAlert: Database;
   /**
    * `epoch`: the newest epoch whose blocks are written; `seq`: the audit log's last sequence;
    * in a cluster, `stream`: the blocks stream followed and `streamSeq`: its last event applied
@@ -50,6 +52,7 @@ export class Blocklist {
     this.root = root;
     this.blocks = table(root, 'blocks');
     this.log = table(root, 'log');
+    this.byAlert = table(root, 'by-alert');
     this.meta = table(root, 'meta');
   }
 
@@ -145,6 +148,12 @@ export class Blocklist {
         last = seq;
         // A key longer than any counter key is never blocked (and LMDB would throw on it).
         if (event === undefined || !fitsKey(event.key)) { applied.push({ seq, event, change: undefined }); continue; }
+        // The same alert's block again (published anew past the stream's dedupe window, by a
+        // notifier that finished a batch long after taking it): after a lift it must not block.
+        if (event.action === 'block') {
+          if (!fitsKey(event.alert.id) || this.byAlert.get(event.alert.id) !== undefined) { applied.push({ seq, event, change: undefined }); continue; }
+          this.byAlert.putSync(event.alert.id, seq);
+        }
         const step = applyBlockEvent(this.blocks.get(event.key) as Block | undefined, event);
         if (step.change !== undefined) {
           if (step.block === undefined) this.blocks.removeSync(event.key);

@@ -229,6 +229,20 @@ replica('a block of a blocked key and a lift of a free key change nothing, log n
   }
 });
 
+replica('an alert\'s block event seen again (past the dedupe window) does not block its key again after a lift', async ({ dir }) => {
+  const a = alert({ rule: 'spend', key: 'acct-1' });
+  const list = Blocklist.open(dir);
+  try {
+    const applied = await list.applyEvents([at(1, blockEvent(a, 0, 'n1')), at(2, liftEvent('acct-1', 'api:ops', 0, 'n2')), at(3, blockEvent(a, 0, 'n1'))]);
+    assert.equal(applied.map((e) => e.change?.action ?? null), ['block', 'lift', null]);
+    assert.is(list.get('acct-1'), undefined);
+    const next = await list.applyEvents([at(4, blockEvent(alert({ rule: 'spend', key: 'acct-1', id: 'next' }), 0, 'n1'))]);
+    assert.equal(next.map((e) => e.change?.action ?? null), ['block'], 'the next alert of the rule blocks it again');
+  } finally {
+    await list.close();
+  }
+});
+
 replica('two replicas fed the same events, in batches cut differently, hold the same blocks and audit log', async ({ dir }) => {
   const events = [
     blockEvent(alert({ rule: 'spend', key: 'a' }), 0, 'n1'),
