@@ -5,7 +5,8 @@
  *
  * Publishes: one `block` event per blocking alert of a batch the notifier took from the shared
  * alerts consumer, with message id `block:<alert id>`, so a batch taken again (a crash, a sink
- * that failed) publishes nothing twice within the stream's dedupe window; a `lift` event per
+ * that failed) publishes nothing twice within the stream's dedupe window (and past it, a
+ * replica applies an alert's block once: Blocklist.applyEvents); a `lift` event per
  * lift through the API, whose answer waits until this notifier has applied it.
  */
 import type { Alert } from '../core/alert.js';
