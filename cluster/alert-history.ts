@@ -7,6 +7,12 @@
  * by rule and by key make filtered queries walk only matching alerts. An epoch is stored once:
  * the newest epoch stored is kept in the same transaction, so an epoch written again after a
  * crash adds nothing. Alerts older than the retention are dropped as new ones arrive.
+ *
+ * A cluster notifier's history is a replica of the alerts stream instead (recordStream): every
+ * notifier stores every alert, at the time JetStream stored it and under its stream sequence,
+ * so the positions (and the paging cursors) are the same on every notifier. The last sequence
+ * stored is kept in the same transaction, and an index by alert id drops a copy of an alert
+ * the stream took again after its dedupe window (a shard rebuilt late raises it again).
  */
 import { join } from 'node:path';
 import type { Database, RootDatabase } from 'lmdb';
@@ -56,6 +62,9 @@ export class AlertHistory {
   private readonly alerts: Database;
   private readonly byRule: Database;
   private readonly byKey: Database;
+  /** alert id -> position, for the alerts taken from the stream */
+  private readonly byId: Database;
+  /** `epoch`, `time` (the newest stored), and in a cluster `streamSeq` */
   private readonly meta: Database;
   private readonly retentionMs: number;
   private lastPrune = 0;
@@ -70,6 +79,7 @@ export class AlertHistory {
     this.alerts = table(this.root, 'alerts');
     this.byRule = table(this.root, 'by-rule');
     this.byKey = table(this.root, 'by-key');
+    this.byId = table(this.root, 'by-id');
     this.meta = table(this.root, 'meta');
     this.retentionMs = retentionMs;
   }
@@ -92,6 +102,46 @@ export class AlertHistory {
       });
       this.meta.putSync('epoch', epoch);
       this.meta.putSync('time', time);
+    });
+  }
+
+  /** The alerts-stream sequence of the last message stored by recordStream; 0 before the first. */
+  streamSeq (): number {
+    return (this.meta.get('streamSeq') as number | undefined) ?? 0;
+  }
+
+  /**
+   * Stores alerts-stream messages in stream order, each at [the time JetStream stored it (never
+   * going back), its sequence, 0]. A message at or below the stored sequence is skipped (a
+   * consumer that started again delivers it again), and so is an alert whose id is stored
+   * already; an undefined alert (a message that is not one) only moves the sequence, which is
+   * stored in the same transaction. Resolves with the number of alerts stored.
+   */
+  async recordStream (entries: ReadonlyArray<{ readonly seq: number, readonly at: number, readonly alert: Alert | undefined }>, now: number): Promise<number> {
+    const prune = now - this.lastPrune >= PRUNE_EVERY_MS;
+    if (prune) this.lastPrune = now;
+    if (entries.length === 0 && !prune) return 0;
+    return await this.root.transaction(() => {
+      if (prune) this.prune(now - this.retentionMs);
+      let last = this.streamSeq();
+      let time = (this.meta.get('time') as number | undefined) ?? 0;
+      let stored = 0;
+      for (const { seq, at, alert } of entries) {
+        if (seq <= last) continue;
+        last = seq;
+        if (alert === undefined || !fitsKey(alert.id) || this.byId.get(alert.id) !== undefined) continue;
+        // Whole milliseconds: the position is also the paging cursor, digits and dots only.
+        time = Math.max(time, Math.floor(at));
+        const pos: Position = [time, seq, 0];
+        this.alerts.putSync(pos, alert);
+        this.byRule.putSync([alert.rule, ...pos], null);
+        this.byKey.putSync([alert.key, ...pos], null);
+        this.byId.putSync(alert.id, pos);
+        stored++;
+      }
+      this.meta.putSync('streamSeq', last);
+      this.meta.putSync('time', time);
+      return stored;
     });
   }
 
@@ -137,6 +187,7 @@ export class AlertHistory {
       this.alerts.removeSync(pos);
       this.byRule.removeSync([alert.rule, ...pos]);
       this.byKey.removeSync([alert.key, ...pos]);
+      if (typeof alert.id === 'string' && fitsKey(alert.id)) this.byId.removeSync(alert.id);
     }
   }
 

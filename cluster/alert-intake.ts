@@ -1,13 +1,15 @@
 /**
  * The notifier role's intake: reads the alerts stream through the notifiers' shared durable
- * consumer and hands each alert, once, to what the node does with alerts (history, blocklist,
- * notification outbox).
+ * consumer and hands each alert, once per deployment, to what one notifier does with it: the
+ * notification outbox and the block events (cluster-serve.ts). The alert history and the
+ * blocklist are not written here: every notifier builds them from the streams
+ * (history-replica.ts, block-replica.ts).
  *
  * Once: a shard rebuilt on another node raises its alerts again; the alerts stream drops the
  * copies within its duplicate window (an hour), and this intake drops older ones by id. Ids are
  * remembered for `retentionMs`. Nothing is lost: a batch of new alerts is written to the intake's
  * LMDB (ids seen + the batch, under a batch number) before the downstream writes, which are
- * idempotent by that number; the batch is removed after them and the messages acknowledged
+ * idempotent by that number (block events by their message id); the batch is removed after them and the messages acknowledged
  * last. After a crash, batches still pending are handed downstream again on open.
  */
 import { join } from 'node:path';

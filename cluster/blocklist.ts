@@ -7,13 +7,18 @@
  * Blocks made by the engine are written once per epoch: the newest epoch written is kept in
  * the same transaction, and an epoch sent again after a crash (its alerts are written again
  * from the actors' outboxes) changes nothing, so the audit log never shows a block twice.
+ *
+ * A cluster notifier's blocklist is a replica of the blocks stream instead (applyEvents): it
+ * takes the stream's events in order and keeps the last sequence applied in the same
+ * transaction, and it is marked as following that stream so that `vigil blocks lift`, which
+ * would change this replica alone, refuses it.
  */
 import { join } from 'node:path';
 import type { Database, RootDatabase } from 'lmdb';
 import { openEnv } from '../workers/lmdb-env.js';
 import type { Alert } from '../core/alert.js';
 import type { RuleConfig } from '../core/rules-config.js';
-import { actor, blockingAlerts, toUtcIso, type Block, type BlockChange } from '../core/blocklist.js';
+import { actor, applyBlockEvent, blockingAlerts, toUtcIso, type Block, type BlockChange, type BlockEvent } from '../core/blocklist.js';
 import { DataUnavailableError } from '../core/errors.js';
 import { fitsKey } from '../core/key.js';
 import { disk } from '../workers/codec.js';
@@ -22,12 +27,24 @@ const encoder = { encode: (v: unknown) => disk.pack(v), decode: (b: Buffer) => d
 /** A named table of the environment, values in the shared msgpackr format (lmdb's types do not list `encoder` for it). */
 const table = (root: RootDatabase, name: string): Database => root.openDB({ name, encoder, compression: false } as unknown as { name: string });
 
+/** One blocks-stream event applied by applyEvents, with the change it made (undefined: none). */
+export interface AppliedEvent {
+  readonly seq: number;
+  readonly event: BlockEvent | undefined;
+  readonly change: BlockChange | undefined;
+}
+
 export class Blocklist {
   readonly path: string;
   private readonly root: RootDatabase;
   private readonly blocks: Database;
   private readonly log: Database;
-  /** `epoch`: the newest epoch whose blocks are written; `seq`: the audit log's last sequence */
+  /** in a cluster: the alerts whose block events were applied, so one published again blocks nothing */
+  private readonly byAlert: Database;
+  /**
+   * `epoch`: the newest epoch whose blocks are written; `seq`: the audit log's last sequence;
+   * in a cluster, `stream`: the blocks stream followed and `streamSeq`: its last event applied
+   */
   private readonly meta: Database;
 
   private constructor (path: string, root: RootDatabase) {
@@ -35,6 +52,7 @@ export class Blocklist {
     this.root = root;
     this.blocks = table(root, 'blocks');
     this.log = table(root, 'log');
+    this.byAlert = table(root, 'by-alert');
     this.meta = table(root, 'meta');
   }
 
@@ -95,6 +113,57 @@ export class Blocklist {
       }
       this.meta.putSync('epoch', epoch);
       return changes;
+    });
+  }
+
+  /** The blocks stream this blocklist is a replica of (a cluster notifier's folder), or undefined. */
+  follows (): string | undefined {
+    return this.meta.get('stream') as string | undefined;
+  }
+
+  /** Marks this blocklist as the replica of the blocks stream `stream` (see follows()). */
+  async follow (stream: string): Promise<void> {
+    if (this.follows() !== stream) await this.meta.put('stream', stream);
+  }
+
+  /** The sequence of the last blocks-stream event applied; 0 before the first. */
+  appliedSeq (): number {
+    return (this.meta.get('streamSeq') as number | undefined) ?? 0;
+  }
+
+  /**
+   * Applies blocks-stream events in stream order, each once: an event at or below the stored
+   * sequence is skipped (a consumer that started again delivers it again), and the last
+   * sequence is stored in the same transaction as the changes, so a crash neither applies an
+   * event twice nor skips one. An undefined event (a message that is not one) only moves the
+   * sequence. Resolves with the events applied now and the change each made (undefined: none).
+   */
+  async applyEvents (events: ReadonlyArray<{ readonly seq: number, readonly event: BlockEvent | undefined }>): Promise<AppliedEvent[]> {
+    if (events.length === 0) return [];
+    return await this.root.transaction(() => {
+      let last = this.appliedSeq();
+      const applied: AppliedEvent[] = [];
+      for (const { seq, event } of events) {
+        if (seq <= last) continue;
+        last = seq;
+        // A key longer than any counter key is never blocked (and LMDB would throw on it).
+        if (event === undefined || !fitsKey(event.key)) { applied.push({ seq, event, change: undefined }); continue; }
+        // The same alert's block again (published anew past the stream's dedupe window, by a
+        // notifier that finished a batch long after taking it): after a lift it must not block.
+        if (event.action === 'block') {
+          if (!fitsKey(event.alert.id) || this.byAlert.get(event.alert.id) !== undefined) { applied.push({ seq, event, change: undefined }); continue; }
+          this.byAlert.putSync(event.alert.id, seq);
+        }
+        const step = applyBlockEvent(this.blocks.get(event.key) as Block | undefined, event);
+        if (step.change !== undefined) {
+          if (step.block === undefined) this.blocks.removeSync(event.key);
+          else this.blocks.putSync(event.key, step.block);
+          this.append(step.change);
+        }
+        applied.push({ seq, event, change: step.change });
+      }
+      this.meta.putSync('streamSeq', last);
+      return applied;
     });
   }
 

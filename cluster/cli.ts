@@ -45,7 +45,8 @@ const USAGE = `usage:
   vigil blocks lift KEY --data DIR [--by NAME]
   vigil blocks history KEY --data DIR
                (the blocklist of a node's or a replay's data folder, also while the node
-               runs; a lift is logged as cli:NAME, by default the user's login name)
+               runs; a lift is logged as cli:NAME, by default the user's login name; a
+               cluster notifier's folder is read only: lift through its API)
   vigil bench [--preset tiny|quick|full] [--rate N] [--threads N] [--chart FILE.svg]
               [--results FILE] [--no-redis] [--no-scaling] [--quiet]
                (load harness: fixed-rate latency and detection, throughput beside baselines,
@@ -347,6 +348,8 @@ async function blocksCommand (args: string[]): Promise<number> {
     } else if (sub === 'history') {
       for (const change of blocks.history(key)) process.stdout.write(JSON.stringify(change) + '\n');
     } else {
+      const stream = blocks.follows();
+      if (stream !== undefined) throw new RefusedError(`${data} is a cluster notifier's folder: its blocklist is a replica of the JetStream stream ${stream}, and a lift written here would change this copy alone while every other notifier still blocks the key; lift ${key} through a notifier's API: DELETE /v1/blocks/${encodeURIComponent(key)}`);
       const by = actor.cli(values.by ?? userInfo().username);
       const change = await blocks.lift(key, by, Date.now());
       if (change === undefined) process.stderr.write(`${key} is not blocked in ${data}; nothing to lift\n`);

@@ -4,8 +4,11 @@
  *
  * - coordinator: records from `<prefix>.in` and `POST /v1/records` into the shard stream.
  * - node: leases on shards, lane actors, alerts into the alerts stream.
- * - notifier: the alerts stream into the alert history, the blocklist (answering
- *   `<prefix>.blocks.check`) and the notification outbox.
+ * - notifier: the alerts stream, through the notifiers' shared consumer, into the notification
+ *   outbox and the blocks stream (one block event per blocking alert); and, each notifier with
+ *   its own position, the whole alerts stream into its alert history and the whole blocks
+ *   stream into its blocklist (answering `<prefix>.blocks.check`): every notifier holds the
+ *   same history and blocklist, so any of them can answer.
  *
  * `GET /v1/counters/…` and `/v1/risk/…` ask every node over `<prefix>.query` and take the
  * answer of the node holding the key; `/v1/alerts` and `/v1/blocks` are the notifier's (a
@@ -33,6 +36,9 @@ import { clusterNames, ensureCluster, type ClusterNames } from './jetstream.js';
 import { Coordinator } from './coordinator.js';
 import { ShardNode } from './shard-node.js';
 import { AlertIntake } from './alert-intake.js';
+import { BlockReplica } from './block-replica.js';
+import { followAlerts } from './history-replica.js';
+import type { StreamFollower } from './stream-follower.js';
 import { connectNats } from './nats-connect.js';
 import { createLog } from './log.js';
 import { startTelemetry, type Telemetry } from './telemetry.js';
@@ -82,6 +88,8 @@ export class ClusterServe {
   private history: AlertHistory | undefined;
   private folderLock: DataFolderLock | undefined;
   private blocklist: Blocklist | undefined;
+  private blockReplica: BlockReplica | undefined;
+  private historyReplica: StreamFollower | undefined;
   private notifications: Notifications | undefined;
   private blockChecks: BlockCheckResponder | undefined;
   private stopping: Promise<void> | undefined;
@@ -114,11 +122,10 @@ export class ClusterServe {
         get: (key) => this.blocklist?.get(key),
         list: (limit, after) => this.blocklist?.list(limit, after) ?? [],
         history: (key) => this.blocklist?.history(key) ?? [],
+        // Counted when applied (onOwnChange), as every change published through this node.
         lift: async (key, by) => {
-          if (this.blocklist === undefined) throw noRole('notifier');
-          const change = await this.blocklist.lift(key, by, Date.now());
-          if (change !== undefined) this.metrics.blockChanges([change]);
-          return change;
+          if (this.blockReplica === undefined) throw noRole('notifier');
+          return await this.blockReplica.lift(key, by, Date.now());
         },
       },
       alerts: { query: (q) => this.history?.query(q) ?? { alerts: [], next: null } },
@@ -175,7 +182,6 @@ export class ClusterServe {
       if (this.compiled.config.channels.size > 0) {
         this.notifications = await Notifications.open({ config: this.compiled.config, dataPath: join(config.data, 'notify'), nats: config.nats });
       }
-      const history = this.history;
       const notifications = this.notifications;
       if (notifications !== undefined) {
         notifications.onDelivery = (d) => { this.metrics.count('vigil_deliveries_total', 'Delivery attempts by channel and result (delivered, failed).', 1, { channel: d.channel, result: d.result }); };
@@ -185,13 +191,24 @@ export class ClusterServe {
         this.outboxPoll.unref();
       }
       const rules = this.compiled.config.rules;
-      this.intake = await AlertIntake.open(config.data, async (batch, alerts, trace) => {
-        const now = Date.now();
+      // Caught up with the blocks stream before it answers blocks.check (below) or says ready.
+      const replica = this.blockReplica = await BlockReplica.start({
+        js,
+        jsm,
+        names: this.names,
+        blocklist,
+        nodeId: cluster.nodeId,
+        onOwnChange: (change) => { this.metrics.blockChanges([change]); },
+        log: this.log,
+      });
+      this.historyReplica = followAlerts({ js, names: this.names, history: this.history, retentionMs: config.alertRetentionMs, log: this.log });
+      // The shared consumer hands each alert to one notifier: counted there, so the sum of
+      // vigil_alerts_total over the notifiers counts each alert once.
+      this.intake = await AlertIntake.open(config.data, async (_batch, alerts, trace) => {
         this.metrics.epoch(0, 0, [], alerts);
-        await history.recordEpoch(batch, alerts, now);
         const notify = alerts.filter((a) => a.shadow !== true);
         if (notifications !== undefined && notify.length > 0) await notifications.enqueue(notify, trace);
-        this.metrics.blockChanges(await blocklist.recordEpoch(batch, alerts, rules, now));
+        await replica.publishBlocks(alerts, rules, Date.now());
       }, config.alertRetentionMs, this.log);
       await this.intake.start(js, jsm, this.names);
       this.blockChecks = await BlockCheckResponder.start(nc, this.names.subjects.blocksCheck, (key) => blocklist.get(key));
@@ -328,6 +345,8 @@ export class ClusterServe {
       await this.coordinator?.close().catch(() => undefined);
       await this.node?.close().catch((err: unknown) => { this.log({ error: `closing the node role: ${String(err)}` }); });
       await this.intake?.close().catch(() => undefined);
+      await this.blockReplica?.close().catch(() => undefined);
+      await this.historyReplica?.close().catch(() => undefined);
       await this.blockChecks?.close().catch(() => undefined);
       await this.notifications?.close().catch(() => undefined);
       // The last spans and metrics go out while the stores the gauges read are still open.

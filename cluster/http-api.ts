@@ -13,7 +13,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type HTTPMethods } from 'fastify';
-import { InvalidRulesError, RefusedError, ReloadUnsupportedError, RoleMissingError, UsageError } from '../core/errors.js';
+import { InvalidRulesError, NotAppliedError, RefusedError, ReloadUnsupportedError, RoleMissingError, UsageError } from '../core/errors.js';
 import { roundValue } from '../core/alert.js';
 import { actor, type Block, type BlockChange } from '../core/blocklist.js';
 import type { Zone } from '../core/zone.js';
@@ -198,6 +198,11 @@ export function buildApi (deps: ApiDeps): { app: FastifyInstance, server: Server
     }
     if (err instanceof RoleMissingError) {
       reply.code(421).send({ error: err.message });
+      return;
+    }
+    // A cluster lift that is published but not applied here yet: it stands; look again soon.
+    if (err instanceof NotAppliedError) {
+      reply.code(503).header('retry-after', '1').send({ error: err.message });
       return;
     }
     const e = err as { statusCode?: number, message?: string };

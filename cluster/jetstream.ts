@@ -2,7 +2,9 @@
  * The JetStream objects a cluster runs on, named from the subject prefix so that several
  * deployments can share one NATS cluster: the shard stream (`<prefix>.shard.*`, every accepted
  * record, kept long enough to rebuild any open window), the alerts stream (`<prefix>.alerts`,
- * deduplicated by alert id) and the lease bucket (shard ownership). Every role creates what is
+ * deduplicated by alert id), the blocks stream (`<prefix>.blocks.events`, every change of the
+ * blocklist, kept for ever: every notifier's blocklist is built from it) and the lease bucket
+ * (shard ownership). Every role creates what is
  * missing on start, so nodes can start in any order; an existing stream whose subjects differ
  * is an error that names it, never silently changed.
  */
@@ -14,6 +16,8 @@ export interface ClusterNames {
   readonly subjects: Subjects;
   readonly shardStream: string;
   readonly alertStream: string;
+  /** block and lift events; never expire, since a block stands until it is lifted */
+  readonly blockStream: string;
   readonly leaseBucket: string;
   /** the durable consumer the notifiers share */
   readonly notifierConsumer: string;
@@ -25,6 +29,7 @@ export function clusterNames (prefix: string): ClusterNames {
     subjects: subjects(prefix),
     shardStream: `${token.toUpperCase()}_SHARDS`,
     alertStream: `${token.toUpperCase()}_ALERTS`,
+    blockStream: `${token.toUpperCase()}_BLOCKS`,
     leaseBucket: `${token}_leases`,
     notifierConsumer: `${token}_notifier`,
   };
@@ -82,6 +87,16 @@ export async function ensureCluster (nc: NatsConnection, jsm: JetStreamManager, 
     num_replicas: replicas,
     max_age: s.retentionMs * NS_PER_MS,
     duplicate_window: Math.min(ALERT_DEDUPE_MS, s.retentionMs) * NS_PER_MS,
+  });
+  // No max_age: a notifier that joins a year later must still see a block never lifted. The
+  // window drops a block event published again for the same alert (a batch taken again).
+  await ensureStream(jsm, {
+    name: names.blockStream,
+    subjects: [names.subjects.blockEvents],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    num_replicas: replicas,
+    duplicate_window: ALERT_DEDUPE_MS * NS_PER_MS,
   });
   return await new Kvm(nc).create(names.leaseBucket, { ttl: s.leaseMs, replicas, history: 1 });
 }

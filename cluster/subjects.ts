@@ -7,6 +7,8 @@ export interface Subjects {
   readonly alerts: string;
   readonly rejected: string;
   readonly blocksCheck: string;
+  /** block and lift events, in the blocks stream: every notifier applies them in order */
+  readonly blockEvents: string;
   /** counter and risk queries, answered by every node for the shards it holds */
   readonly query: string;
   shard (n: number): string;
@@ -25,6 +27,7 @@ export function subjects (prefix: string = DEFAULT_PREFIX): Subjects {
     alerts: `${prefix}.alerts`,
     rejected: `${prefix}.rejected`,
     blocksCheck: `${prefix}.blocks.check`,
+    blockEvents: `${prefix}.blocks.events`,
     query: `${prefix}.query`,
     shard: (n) => `${prefix}.shard.${n}`,
   };

@@ -20,7 +20,9 @@ export type ErrorCode =
   | 'VIGIL_DATA_UNAVAILABLE'
   | 'VIGIL_INPUT_DAMAGED'
   | 'VIGIL_RELOAD_FAILED'
-  | 'VIGIL_ROLE_MISSING';
+  | 'VIGIL_ROLE_MISSING'
+  | 'VIGIL_INVALID_BLOCK_EVENT'
+  | 'VIGIL_NOT_APPLIED';
 
 export class EngineError extends Error {
   readonly code: ErrorCode;
@@ -91,6 +93,27 @@ export class UsageError extends EngineError {
  * usage error, but without the usage text: the flags were right, the message says what to change.
  */
 export class RefusedError extends UsageError {}
+
+/**
+ * A message of a cluster's blocks stream that is not a block change Vigil wrote (another
+ * program published on the subject, or a newer Vigil's format): every notifier skips it alike.
+ */
+export class InvalidBlockEventError extends EngineError {
+  constructor (field: string, expected: string, got: unknown) {
+    super('VIGIL_INVALID_BLOCK_EVENT', `blocks event${field === '' ? '' : `.${field}`} must be ${expected}, got ${show(got)}`);
+  }
+}
+
+/**
+ * A change was published to a cluster's stream but this node has not applied it within the
+ * wait (its follower is behind, or NATS is away): the change stands and reaches every node in
+ * stream order; ask again to see it.
+ */
+export class NotAppliedError extends EngineError {
+  constructor (message: string) {
+    super('VIGIL_NOT_APPLIED', message);
+  }
+}
 
 /** A data folder (or a part of it, such as its blocklist) cannot be opened: missing, locked, not writable. */
 export class DataUnavailableError extends EngineError {
