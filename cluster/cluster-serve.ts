@@ -31,7 +31,7 @@ import { AlertHistory } from './alert-history.js';
 import { Metrics } from './metrics.js';
 import { Notifications } from './notifier.js';
 import { BlockCheckResponder } from './block-check.js';
-import { aheadBound, type ServeConfig } from './config.js';
+import { aheadBound, watermarkAheadWarning, type ServeConfig } from './config.js';
 import { clusterNames, ensureCluster, type ClusterNames } from './jetstream.js';
 import { Coordinator } from './coordinator.js';
 import { ShardNode } from './shard-node.js';
@@ -239,7 +239,9 @@ export class ClusterServe {
         this.metrics.observe('vigil_ingest_seconds', 'From a batch of records offered to a coordinator to JetStream holding all of them.', seconds);
       };
       this.coordinator = new Coordinator({ nc, js, names: this.names, compiled: this.compiled, shards: cluster.shards, id: cluster.nodeId, maxWaitMs: config.batch.maxWaitMs, ahead: aheadBound(config), onCommitted });
-      await this.untilJetStream(() => this.coordinator!.restoreWatermark(jsm));
+      const watermark = await this.untilJetStream(() => this.coordinator!.restoreWatermark(jsm));
+      const ahead = watermarkAheadWarning(watermark, `the shard stream ${this.names.shardStream}`, config, this.compiled.zone);
+      if (ahead !== undefined) this.log(ahead);
       this.coordinator.listen();
       // The server has the queue subscription once a round trip is back: a started node takes its share.
       await nc.flush();

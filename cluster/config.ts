@@ -16,7 +16,8 @@ import { availableParallelism, hostname } from 'node:os';
 import { parseDocument, isMap, isScalar, isSeq } from 'yaml';
 import { UsageError, formatDiagnostic, show, type Diagnostic } from '../core/errors.js';
 import { Diagnostics, Reader, checkStructure, got, gluedKey, isMissing, orList, textOf, type Entry } from '../core/rules-yaml.js';
-import { DURATION_TEXT, parseDuration } from '../core/rules-text.js';
+import { DURATION_TEXT, parseDuration, spanText } from '../core/rules-text.js';
+import type { Zone } from '../core/zone.js';
 import type { AheadBound } from '../core/ingest.js';
 import { DEFAULT_PREFIX, isValidPrefix } from './subjects.js';
 import type { NatsAuth, NatsSettings, NatsTls } from '../workers/nats-connect.js';
@@ -626,6 +627,19 @@ function readListen (e: Entry | undefined, r: Reader, hasToken: boolean): ServeC
 /** The bound a live node's ingest puts on records dated ahead of its clock; none with `max_ahead: none`. */
 export function aheadBound (config: Pick<ServeConfig, 'maxAheadMs'>): AheadBound | undefined {
   return config.maxAheadMs === undefined ? undefined : { maxMs: config.maxAheadMs, now: Date.now };
+}
+
+/**
+ * The warning a node logs when the watermark it starts from (restored from `from`) is further
+ * ahead of its clock than `max_ahead` allows: records of the present would all be late, so the
+ * node would count nothing, and an operator should hear why at start rather than infer it from
+ * the rejects. Undefined when it is not.
+ */
+export function watermarkAheadWarning (watermark: number, from: string, config: Pick<ServeConfig, 'maxAheadMs'>, zone: Zone): { warning: string, watermark: string } | undefined {
+  const ahead = watermark - Date.now();
+  if (config.maxAheadMs === undefined || !(ahead > config.maxAheadMs)) return undefined;
+  const iso = zone.toIso(watermark);
+  return { warning: `the watermark restored from ${from} is ${iso}, ${spanText(ahead)} ahead of this node's clock: records of the present fall in windows that closed before it and will be rejected as late; a record dated that far ahead was taken before config.max_ahead bounded it`, watermark: iso };
 }
 
 /** `max_ahead: 15m`, or `none` for no bound on records dated ahead of the clock. */

@@ -19,7 +19,6 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { compileRules, rulesFingerprint, type CompiledRules } from '../core/compile.js';
 import { Ingest } from '../core/ingest.js';
-import { spanText } from '../core/rules-text.js';
 import { InvalidRulesError, RefusedError, ReloadFailedError, formatDiagnostic } from '../core/errors.js';
 import { parseChannelSpecs } from '../core/channel-settings.js';
 import type { RulesConfig } from '../core/rules-config.js';
@@ -46,7 +45,7 @@ import { connectNats } from './nats-connect.js';
 import type { NatsConnection } from '../workers/nats-client.js';
 import { subjects } from './subjects.js';
 import { commitPendingRules, dropPendingRules, migrateRow, parseRulesText, planMigration, recoverPendingRules, writePendingRules } from './reload.js';
-import { aheadBound, type ServeConfig } from './config.js';
+import { aheadBound, watermarkAheadWarning, type ServeConfig } from './config.js';
 
 /** Shards of a new data folder; a folder keeps the count it was written with. */
 const DEFAULT_SHARDS = 64;
@@ -274,19 +273,6 @@ export class ServeNode {
     return node;
   }
 
-  /**
-   * A watermark far in the future (a record taken before max_ahead bounded it, or with
-   * `max_ahead: none`) makes every record of the present late, so the node counts nothing:
-   * say so at start rather than leave an operator to infer it from the rejects.
-   */
-  private warnWatermarkAhead (): void {
-    const { maxAheadMs, data } = this.config;
-    const ahead = this.ingest.watermark - Date.now();
-    if (maxAheadMs === undefined || !(ahead > maxAheadMs)) return;
-    const watermark = this.compiled.zone.toIso(this.ingest.watermark);
-    this.log({ warning: `the watermark restored from ${data} is ${watermark}, ${spanText(ahead)} ahead of this node's clock: records of the present fall in windows that closed before it and will be rejected as late; a record dated that far ahead was taken before config.max_ahead bounded it`, watermark });
-  }
-
   private async open (): Promise<void> {
     const { config } = this;
     mkdirSync(config.data, { recursive: true });
@@ -295,7 +281,8 @@ export class ServeNode {
     this.shards = cp?.shards ?? DEFAULT_SHARDS;
     const folder = await readFolder(config.data, this.rules.fingerprint, this.shards);
     this.ingest.watermark = Math.max(cp?.watermark ?? -Infinity, folder.watermark);
-    this.warnWatermarkAhead();
+    const ahead = watermarkAheadWarning(this.ingest.watermark, `the data folder ${config.data}`, config, this.compiled.zone);
+    if (ahead !== undefined) this.log(ahead);
     this.blocklist = Blocklist.open(config.data);
     this.history = new AlertHistory(config.data, config.alertRetentionMs);
     this.notifications = await this.openNotifications(this.compiled);

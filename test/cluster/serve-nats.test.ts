@@ -120,6 +120,24 @@ test('a restarted coordinator judges lateness from the watermark in the shard st
   }
 });
 
+test('a coordinator restarted on a shard stream whose watermark is far ahead of its clock says so', async ({ dir, nats, nc }) => {
+  const rules = 'version: 1\nrules:\n  - { id: calls, by: account, measure: count, window: day, limit: 100 }\n';
+  const unbounded = await clusterNode(dir, nats, 'poisoned', rules, 'max_ahead: none\n');
+  try {
+    const reply = (await within(15_000, 'poisoned.in', nc.request('poisoned.in', JSON.stringify({ id: 'f1', ts: '9999-01-01T00:00:00Z', account: 'acct-1', called: '+4930123' }), { timeout: 10_000 }))).json<{ accepted: number }>();
+    assert.is(reply.accepted, 1, 'without a bound the record is taken');
+  } finally {
+    assert.is((await stopServe(unbounded.node)).code, 0);
+  }
+  const bounded = await clusterNode(dir, nats, 'poisoned', rules);
+  const result = await stopServe(bounded.node);
+  assert.is(result.code, 0, result.stderr);
+  const warning = result.stderr.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).find((e) => e.watermark !== undefined);
+  assert.ok(warning !== undefined, result.stderr);
+  assert.equal([warning.level, warning.watermark], ['warn', '9999-01-01T00:00:00Z']);
+  assert.match(warning.warning as string, /^the watermark restored from the shard stream POISONED_SHARDS is 9999-01-01T00:00:00Z, 7972(\.\d)? years ahead of this node's clock: records of the present fall in windows that closed before it and will be rejected as late/);
+});
+
 test('PUT /v1/rules on a cluster node is refused with 405 (Allow: GET) saying to restart every node, and the rules stay', async ({ dir, nats }) => {
   const text = 'version: 1\nrules:\n  - { id: calls, by: account, measure: count, window: day, limit: 2 }\n';
   const { node, rules } = await clusterNode(dir, nats, 'rl', text);

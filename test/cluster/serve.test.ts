@@ -499,7 +499,7 @@ node('with max_ahead: none a record dated 9999 is taken and the present is late 
   assert.ok(warning !== undefined, result.stderr);
   assert.is(warning.level, 'warn');
   assert.is(warning.watermark, '9999-01-01T01:00:00+01:00');
-  assert.match(warning.warning as string, /^the watermark restored from \S+ is 9999-01-01T01:00:00\+01:00, 7972(\.\d)? years ahead of this node's clock: records of the present fall in windows that closed before it and will be rejected as late/);
+  assert.match(warning.warning as string, /^the watermark restored from the data folder \S+ is 9999-01-01T01:00:00\+01:00, 7972(\.\d)? years ahead of this node's clock: records of the present fall in windows that closed before it and will be rejected as late/);
 });
 
 node('bad requests get JSON errors: 400, 404, 405, 413; healthz and readyz answer', async ({ dir }) => {
