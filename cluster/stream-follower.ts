@@ -7,9 +7,9 @@
  * the same transaction as what it applies (a durable consumer's acknowledgement cannot share
  * that transaction), and an ephemeral consumer leaves nothing behind on the servers when a
  * notifier goes away for good. A consumer that is lost (its server died, heartbeats stopped, or
- * it says messages wait but delivers none, as the lanes see it) or an apply that fails ends the read, and it is opened again from `from()` after a pause:
- * nothing is skipped, and an apply that skips what is at or below its stored position applies
- * nothing twice.
+ * it says messages wait but delivers none, as the lanes see it) or an apply that fails ends the
+ * read, and it is opened again from `from()` after a pause: nothing is skipped, and an apply
+ * that skips what is at or below its stored position applies nothing twice.
  */
 import { DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JsMsg } from '../workers/nats-client.js';
 import { watchConsumer } from './jetstream.js';
