@@ -18,7 +18,7 @@ import { openEnv } from '../workers/lmdb-env.js';
 import type { Alert } from '../core/alert.js';
 import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '../workers/nats-client.js';
 import { disk } from '../workers/codec.js';
-import { watchConsumer, type ClusterNames } from './jetstream.js';
+import { CONSUMER_EXPIRES_MS, REOPEN_MS, watchConsumer, type ClusterNames } from './jetstream.js';
 import { SpanKind, contextFrom, messaging, startMerged, within, type Context, type Span } from './tracing.js';
 
 /** What the node does with a batch of new alerts; must be idempotent for the same batch number. */
@@ -28,10 +28,6 @@ const encoder = disk;
 const table = (root: RootDatabase, name: string): Database => root.openDB({ name, encoder, compression: false } as unknown as { name: string });
 const PRUNE_EVERY_MS = 60_000;
 const BATCH = 512;
-/** pause before a consumer is opened again, and before a batch that failed comes back */
-const REOPEN_MS = 500;
-/** see shard-node.ts: a lost consumer is noticed within seconds */
-const CONSUMER_EXPIRES_MS = 5_000;
 
 export class AlertIntake {
   private readonly root: RootDatabase;

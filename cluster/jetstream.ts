@@ -49,7 +49,25 @@ const ALERT_DEDUPE_MS = 3_600_000;
 /** How long the shard stream drops a coordinator's re-sent batch (a publish retried after a timeout). */
 const BATCH_DEDUPE_MS = 120_000;
 
-async function ensureStream (jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string, subjects: string[] }): Promise<void> {
+/**
+ * How long a pull waits before the client asks again; the server's idle heartbeat is half of
+ * it, so a consumer lost with its server (an ephemeral consumer lives on one) is noticed within
+ * seconds, not the client's default 30 s. For every consumer Vigil reads with.
+ */
+export const CONSUMER_EXPIRES_MS = 5_000;
+/** A consumer that says more messages wait but delivers none for this long is stuck. */
+export const STALL_MS = 10_000;
+/** The pause before a consumer that ended is opened again. */
+export const REOPEN_MS = 500;
+
+type StreamSpec = Partial<StreamConfig> & { name: string, subjects: string[] };
+
+/** What every Vigil stream is: kept by limits, on file, in `replicas` copies. */
+function fileStream (name: string, subjects: string[], replicas: number, more: Partial<StreamConfig>): StreamSpec {
+  return { name, subjects, retention: RetentionPolicy.Limits, storage: StorageType.File, num_replicas: replicas, ...more };
+}
+
+async function ensureStream (jsm: JetStreamManager, config: StreamSpec): Promise<void> {
   try {
     const info = await jsm.streams.info(config.name);
     const have = [...(info.config.subjects ?? [])].sort().join(',');
@@ -70,34 +88,19 @@ async function ensureStream (jsm: JetStreamManager, config: Partial<StreamConfig
 /** Creates the streams and the lease bucket when missing; resolves with the bucket. */
 export async function ensureCluster (nc: NatsConnection, jsm: JetStreamManager, names: ClusterNames, s: StreamSettings): Promise<KV> {
   const replicas = s.replicas;
-  await ensureStream(jsm, {
-    name: names.shardStream,
-    subjects: [`${names.subjects.shard(0).replace(/\.0$/, '')}.*`],
-    retention: RetentionPolicy.Limits,
-    storage: StorageType.File,
-    num_replicas: replicas,
+  await ensureStream(jsm, fileStream(names.shardStream, [`${names.subjects.shard(0).replace(/\.0$/, '')}.*`], replicas, {
     max_age: s.retentionMs * NS_PER_MS,
     duplicate_window: Math.min(BATCH_DEDUPE_MS, s.retentionMs) * NS_PER_MS,
-  });
-  await ensureStream(jsm, {
-    name: names.alertStream,
-    subjects: [names.subjects.alerts],
-    retention: RetentionPolicy.Limits,
-    storage: StorageType.File,
-    num_replicas: replicas,
+  }));
+  await ensureStream(jsm, fileStream(names.alertStream, [names.subjects.alerts], replicas, {
     max_age: s.retentionMs * NS_PER_MS,
     duplicate_window: Math.min(ALERT_DEDUPE_MS, s.retentionMs) * NS_PER_MS,
-  });
+  }));
   // No max_age: a notifier that joins a year later must still see a block never lifted. The
   // window drops a block event published again for the same alert (a batch taken again).
-  await ensureStream(jsm, {
-    name: names.blockStream,
-    subjects: [names.subjects.blockEvents],
-    retention: RetentionPolicy.Limits,
-    storage: StorageType.File,
-    num_replicas: replicas,
+  await ensureStream(jsm, fileStream(names.blockStream, [names.subjects.blockEvents], replicas, {
     duplicate_window: ALERT_DEDUPE_MS * NS_PER_MS,
-  });
+  }));
   return await new Kvm(nc).create(names.leaseBucket, { ttl: s.leaseMs, replicas, history: 1 });
 }
 

@@ -28,7 +28,7 @@ import { Mailbox } from '../workers/mailbox.js';
 import { DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type KV, type Msg, type NatsConnection, type Subscription } from '../workers/nats-client.js';
 import type { LaneActorData, LaneMsg, LaneReply, StreamMessage } from '../workers/lanes/protocol.js';
 import type { EpochOutput } from '../workers/store.js';
-import { watchConsumer, type ClusterNames } from './jetstream.js';
+import { CONSUMER_EXPIRES_MS, STALL_MS, watchConsumer, type ClusterNames } from './jetstream.js';
 import { Gate } from './http-body.js';
 import type { Metrics } from './metrics.js';
 import { preferredNode } from './ownership.js';
@@ -39,14 +39,6 @@ import type { CounterReading } from '../core/engine.js';
 const LANE_WORKER = new URL('../workers/lanes/main.js', import.meta.url).href;
 /** stream messages per apply at most */
 const APPLY_MESSAGES = 64;
-/**
- * How long a pull waits before the client asks again; the server's idle heartbeat is half of
- * it, so a consumer lost with its server (an ephemeral consumer lives on one) is noticed within
- * seconds, not the client's default 30 s.
- */
-const CONSUMER_EXPIRES_MS = 5_000;
-/** A consumer that says more messages wait but delivers none for this long is stuck. */
-const STALL_MS = 10_000;
 
 /** stream messages a lane buffers ahead of its actor */
 const LANE_BUFFER = 256;

@@ -12,7 +12,7 @@
  * that skips what is at or below its stored position applies nothing twice.
  */
 import { DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JsMsg } from '../workers/nats-client.js';
-import { watchConsumer } from './jetstream.js';
+import { CONSUMER_EXPIRES_MS, REOPEN_MS, STALL_MS, watchConsumer } from './jetstream.js';
 
 /** Where a read begins: after the sequence last applied, or (nothing applied yet) at a time. */
 export type StartAt = { readonly afterSeq: number } | { readonly sinceMs: number };
@@ -31,12 +31,6 @@ export interface FollowOptions {
 
 /** messages buffered by the client and applied in one batch at most */
 const BATCH = 256;
-/** see shard-node.ts: a lost consumer is noticed within seconds */
-const CONSUMER_EXPIRES_MS = 5_000;
-/** pause before a consumer is opened again */
-const REOPEN_MS = 500;
-/** see shard-node.ts: a consumer that says more messages wait but delivers none for this long is stuck */
-const STALL_MS = 10_000;
 
 export class StreamFollower {
   private readonly opts: FollowOptions;
