@@ -100,68 +100,76 @@ const NUMBER = /^(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$/;
 /** A line that is `key,limit` and nothing else to take care of (no quote, no space), CRLF or LF. */
 const PLAIN_LINE = /^([^",\s]+),((?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\r?$/;
 
+/** One line of a limits file, read. */
+type LimitLine =
+  | { readonly kind: 'limit', readonly key: string, readonly limit: number, readonly col: number }
+  | { readonly kind: 'problem', readonly col: number, readonly message: string }
+  | { readonly kind: 'blank' }
+  | { readonly kind: 'header' };
+
+/**
+ * Line `i` of a limits file. A credit-limit file holds a line per customer (millions): a plain
+ * line takes one regular expression; a line with quotes or spaces is split field by field.
+ * `sawData`: a line other than a blank one came before (a header is only the first such).
+ */
+function readLimitLine (text: string, i: number, sawData: boolean): LimitLine {
+  const plain = PLAIN_LINE.exec(text);
+  if (plain !== null && Number.isFinite(Number(plain[2]))) return { kind: 'limit', key: plain[1] as string, limit: Number(plain[2]), col: 1 };
+  const raw = text.replace(/\r$/, '');
+  const line = i === 0 ? raw.replace(/^\uFEFF/, '') : raw;
+  if (line.trim() === '') return { kind: 'blank' };
+  const fields = splitCsvLine(line);
+  if (typeof fields === 'string') return { kind: 'problem', col: 1, message: fields };
+  const [key, limit] = fields;
+  if (!sawData && fields.length === 2 && key?.text.toLowerCase() === 'key' && limit?.text.toLowerCase() === 'limit') return { kind: 'header' };
+  if (fields.length !== 2 || key === undefined || limit === undefined) return { kind: 'problem', col: 1, message: `expected two columns key,limit, got ${fields.length}` };
+  if (key.text === '') return { kind: 'problem', col: key.col, message: 'key must not be empty' };
+  if (!NUMBER.test(limit.text) || !Number.isFinite(Number(limit.text))) {
+    return { kind: 'problem', col: limit.col, message: `limit must be a number >= 0, got ${JSON.stringify(limit.text)}` };
+  }
+  return { kind: 'limit', key: key.text, limit: Number(limit.text), col: key.col };
+}
+
 /**
  * A limits file: two columns `key,limit`, an optional `key,limit` header row, blank lines
  * skipped. Every bad line is a problem; a key given twice is a problem at the second.
- * A credit-limit file holds a line per customer (millions): plain lines take one regular
- * expression and no second map; a line with quotes or spaces is split field by field.
  */
 export function parseLimitsFile (text: string): LimitsFile {
   const limits = new Map<string, number>();
   const problems: TextProblem[] = [];
   const lines = text.split('\n');
   let sawData = false;
-  let header = 0;
-  const take = (key: string, limit: number, n: number, col: number): void => {
-    if (limits.has(key)) {
-      problems.push({ line: n, col, message: `duplicate key "${key}"; first defined at line ${firstLineOf(lines, key, n, header)}` });
-      return;
-    }
-    limits.set(key, limit);
-  };
+  // Where each key was first given, for the message of a duplicate: made at the first one (a
+  // file without duplicates keeps no second map), then kept up as lines are taken.
+  let firstLines: Map<string, number> | undefined;
   for (let i = 0; i < lines.length; i++) {
-    const plain = PLAIN_LINE.exec(lines[i] as string);
-    if (plain !== null && Number.isFinite(Number(plain[2]))) {
-      sawData = true;
-      take(plain[1] as string, Number(plain[2]), i + 1, 1);
-      continue;
-    }
-    const raw = (lines[i] as string).replace(/\r$/, '');
-    const line = i === 0 ? raw.replace(/^\uFEFF/, '') : raw;
-    if (line.trim() === '') continue;
-    const n = i + 1;
-    const fields = splitCsvLine(line);
-    if (typeof fields === 'string') { problems.push({ line: n, col: 1, message: fields }); continue; }
-    const [key, limit] = fields;
-    if (!sawData && fields.length === 2 && key?.text.toLowerCase() === 'key' && limit?.text.toLowerCase() === 'limit') {
-      sawData = true;
-      header = n;
-      continue;
-    }
+    const read = readLimitLine(lines[i] as string, i, sawData);
+    if (read.kind === 'blank') continue;
     sawData = true;
-    if (fields.length !== 2 || key === undefined || limit === undefined) {
-      problems.push({ line: n, col: 1, message: `expected two columns key,limit, got ${fields.length}` });
+    const n = i + 1;
+    if (read.kind === 'header') continue;
+    if (read.kind === 'problem') { problems.push({ line: n, col: read.col, message: read.message }); continue; }
+    if (limits.has(read.key)) {
+      firstLines ??= firstLinesBefore(lines, n);
+      problems.push({ line: n, col: read.col, message: `duplicate key "${read.key}"; first defined at line ${firstLines.get(read.key) ?? n}` });
       continue;
     }
-    if (key.text === '') { problems.push({ line: n, col: key.col, message: 'key must not be empty' }); continue; }
-    if (!NUMBER.test(limit.text) || !Number.isFinite(Number(limit.text))) {
-      problems.push({ line: n, col: limit.col, message: `limit must be a number >= 0, got ${JSON.stringify(limit.text)}` });
-      continue;
-    }
-    take(key.text, Number(limit.text), n, key.col);
+    limits.set(read.key, read.limit);
+    firstLines?.set(read.key, n);
   }
   return { limits, problems };
 }
 
-/** The line (1-based) before `before` where `key` is first given: looked up only for a duplicate. */
-function firstLineOf (lines: readonly string[], key: string, before: number, header: number): number {
+/** The line (1-based) where each key taken from the lines before `before` was given first. */
+function firstLinesBefore (lines: readonly string[], before: number): Map<string, number> {
+  const first = new Map<string, number>();
+  let sawData = false;
   for (let i = 0; i < before - 1; i++) {
-    if (i + 1 === header) continue;
-    const line = (i === 0 ? (lines[i] as string).replace(/^\uFEFF/, '') : lines[i] as string).replace(/\r$/, '');
-    const fields = PLAIN_LINE.test(line) ? [{ text: line.slice(0, line.indexOf(',')), col: 1 }] : splitCsvLine(line);
-    if (typeof fields !== 'string' && fields[0]?.text === key) return i + 1;
+    const read = readLimitLine(lines[i] as string, i, sawData);
+    if (read.kind !== 'blank') sawData = true;
+    if (read.kind === 'limit' && !first.has(read.key)) first.set(read.key, i + 1);
   }
-  return before;
+  return first;
 }
 
 /** Why a file could not be read, short for the common cases (the caller's error is an fs error). */

@@ -609,6 +609,20 @@ const ROWS: readonly Row[] = [
     ],
   },
   {
+    // A duplicate names the line the key was taken from: not a bad line before it, in CRLF,
+    // quoted or plain alike.
+    name: 'a duplicate key in a limits_file names the line its limit was taken from',
+    file: 'conf/rules.yaml',
+    text: withRules('  - { id: a, measure: count, window: day, limit: 1, limits_file: limits.csv }'),
+    files: { 'limits.csv': 'key,limit\r\nk, abc\r\nk,5\r\nx,1\r\nx,1\r\nk,7\r\n"q",1\r\n q ,2\r\n' },
+    expected: [
+      'conf/limits.csv:2:4 limit must be a number >= 0, got "abc"',
+      'conf/limits.csv:5:1 duplicate key "x"; first defined at line 4',
+      'conf/limits.csv:6:1 duplicate key "k"; first defined at line 3',
+      'conf/limits.csv:8:2 duplicate key "q"; first defined at line 7',
+    ],
+  },
+  {
     name: 'unreadable list and limits files',
     text: withRules('  - { id: a, measure: count, window: day, limit: 1, limits_file: nope.csv }').replace('lists:\n', 'lists:\n  gone: { file: gone.txt }\n'),
     expected: [
