@@ -300,6 +300,10 @@ export class ClusterServe {
       m.gauge('vigil_dead_letters', 'Notification dead letters.', this.deadLetters);
     }
     for (const [store, bytes] of lmdbSizes(this.config.data)) m.gauge('vigil_lmdb_bytes', 'Size of the LMDB files of this node\'s data folder, by store.', bytes, { store });
+    if (this.blocklist !== undefined && this.blockReplica !== undefined) {
+      // Equal on notifiers in step: one behind the others answers blocks.check from an older blocklist.
+      m.gauge('vigil_block_events_applied', 'The sequence of the last blocks-stream event this notifier\'s blocklist has applied.', this.blocklist.appliedSeq());
+    }
     if (this.intake !== undefined) {
       m.gauge('vigil_alert_duplicates_dropped', 'Alert copies the notifier intake dropped by id since it started.', this.intake.counts.duplicates);
     }

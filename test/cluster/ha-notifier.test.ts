@@ -162,6 +162,9 @@ test('two notifiers answer the same blocks; a lift on one reaches the other; one
   assert.equal(lift.json, { key, blocked: false, lifted: { action: 'lift', key, at: lifted.at, by: 'api:anonymous', rule: 'calls' } });
   assert.is((await request(a.port, 'GET', `/v1/blocks/${key}`)).status, 404, 'lifted on a when its DELETE answers');
   await eventually(`${key} lifted on b`, 10_000, async () => (await request(b.port, 'GET', `/v1/blocks/${key}`)).status === 404);
+  // In step, so the same sequence applied: every block event and the lift.
+  const applied = [await counted(a.port, 'vigil_block_events_applied '), await counted(b.port, 'vigil_block_events_applied ')];
+  assert.equal(applied, [BLOCKED.length + 1, BLOCKED.length + 1], 'vigil_block_events_applied on a and b');
   const audit = (await request(a.port, 'GET', `/v1/blocks/${key}/history`)).json;
   assert.equal((audit.history as Array<{ action: string, by: string }>).map((c) => [c.action, c.by]), [['block', 'rule:calls'], ['lift', 'api:anonymous']]);
   assert.equal((await request(b.port, 'GET', `/v1/blocks/${key}/history`)).json, audit);
