@@ -12,6 +12,7 @@
 import type { RootDatabase } from 'lmdb';
 import type { EngineMeta, Row } from '../core/engine.js';
 import type { Alert } from '../core/alert.js';
+import type { RulesConfig } from '../core/rules-config.js';
 import { EngineError } from '../core/errors.js';
 import { openDataFolder } from './lmdb-env.js';
 import { disk } from './codec.js';
@@ -35,7 +36,13 @@ export interface Commit {
 export interface ShardStore {
   /** The rules fingerprint the data was written with, or undefined for a new store. */
   fingerprint (): string | undefined;
-  setFingerprint (value: string): Promise<void>;
+  /**
+   * Sets the fingerprint and, when given, keeps the rules themselves beside it: a cluster node
+   * started with other rules migrates its lanes' counters from them (cluster/lane-migration.ts).
+   */
+  setFingerprint (value: string, rules?: RulesConfig): Promise<void>;
+  /** Whether the rules the data was written with are kept (folders written before they were are not). */
+  hasRules (): boolean;
   /** The last epoch committed for a shard; 0 when none. */
   epochOf (shard: number): number;
   meta (shards: readonly number[]): EngineMeta | undefined;
@@ -106,8 +113,20 @@ export class LmdbStore implements ShardStore {
     return this.read(['fingerprint']) as string | undefined;
   }
 
-  async setFingerprint (value: string): Promise<void> {
-    await this.db.put(['fingerprint'], disk.pack(value));
+  async setFingerprint (value: string, rules?: RulesConfig): Promise<void> {
+    await this.db.transaction(() => {
+      this.db.putSync(['fingerprint'], disk.pack(value));
+      if (rules !== undefined) this.db.putSync(['rules'], disk.pack(rules));
+    });
+  }
+
+  hasRules (): boolean {
+    return this.db.doesExist(['rules']);
+  }
+
+  /** The rules the data was written with, when kept (see setFingerprint). */
+  rules (): RulesConfig | undefined {
+    return this.read(['rules']) as RulesConfig | undefined;
   }
 
   epochOf (shard: number): number {
@@ -209,9 +228,10 @@ export class LmdbStore implements ShardStore {
   /**
    * A rules change: rewrites every counter row of `shards` through `map` (undefined drops the
    * row) and sets the new fingerprint, in one transaction, so the folder holds either the old
-   * rules' state or the new. Only while no actor has the store open. Resolves with the rows read and kept.
+   * rules' state or the new. Only while no actor has the store open. `rules`: the new rules, kept
+   * beside the fingerprint (see setFingerprint). Resolves with the rows read and kept.
    */
-  async migrate (shards: readonly number[], fingerprint: string, map: (r: StoredRow) => StoredRow | undefined): Promise<{ rows: number, kept: number }> {
+  async migrate (shards: readonly number[], fingerprint: string, map: (r: StoredRow) => StoredRow | undefined, rules?: RulesConfig): Promise<{ rows: number, kept: number }> {
     const removed: Key[] = [];
     const puts: Array<[Key, Buffer]> = [];
     let rows = 0;
@@ -233,6 +253,7 @@ export class LmdbStore implements ShardStore {
       for (const key of removed) this.db.removeSync(key);
       for (const [key, value] of puts) this.db.putSync(key, value);
       this.db.putSync(['fingerprint'], disk.pack(fingerprint));
+      if (rules !== undefined) this.db.putSync(['rules'], disk.pack(rules));
     });
     return { rows, kept };
   }
@@ -250,8 +271,10 @@ export class MemoryStore implements ShardStore {
   private readonly data = new Map<string, StoredRow>();
   private readonly outbox = new Map<string, EpochOutput>();
 
+  private kept: RulesConfig | undefined;
   fingerprint (): string | undefined { return this.fp; }
-  async setFingerprint (value: string): Promise<void> { this.fp = value; }
+  async setFingerprint (value: string, rules?: RulesConfig): Promise<void> { this.fp = value; if (rules !== undefined) this.kept = rules; }
+  hasRules (): boolean { return this.kept !== undefined; }
   epochOf (shard: number): number { return this.epochs.get(shard) ?? 0; }
   meta (shards: readonly number[]): EngineMeta | undefined {
     let best: EngineMeta | undefined;

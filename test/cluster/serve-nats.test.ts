@@ -138,6 +138,41 @@ test('a coordinator restarted on a shard stream whose watermark is far ahead of 
   assert.match(warning.warning as string, /^the watermark restored from the shard stream POISONED_SHARDS is 9999-01-01T00:00:00Z, 7972(\.\d)? years ahead of this node's clock: records of the present fall in windows that closed before it and will be rejected as late/);
 });
 
+test('a cluster node restarted with other rules migrates its lanes\' counters, as a reload does: a changed credit limit applies to the spend so far', async ({ dir, nats, nc }) => {
+  const rules = (limit: number, extra = ''): string => `version: 1\nrules:\n  - { id: spend, by: account, measure: sum(cost), window: day, limit: 100, limits: { acct-5: ${limit} } }\n${extra}`;
+  const cdr = (id: string, i: number): string => JSON.stringify({ id, ts: T + i * 1000, account: 'acct-5', called: '+4930123', cost: 4 });
+  const send = async (lines: string[]): Promise<void> => {
+    const answer = (await within(15_000, 'migrate.in', nc.request('migrate.in', lines.join('\n'), { timeout: 10_000 }))).json<{ accepted: number }>();
+    assert.is(answer.accepted, lines.length);
+  };
+  const spend = async (port: number): Promise<{ value: number, limit: number }> => (await request(port, 'GET', `/v1/counters/spend/acct-5?at=${T}`)).json as { value: number, limit: number };
+  const before = await clusterNode(dir, nats, 'migrate', rules(10));
+  try {
+    await send([cdr('m1', 0), cdr('m2', 1)]);
+    await waitFor(async () => (await spend(before.node.port)).value === 8, 20_000, 'the spend counted');
+  } finally {
+    assert.is((await stopServe(before.node)).code, 0);
+  }
+  // The credit limit lowered to 9, and a rule added.
+  const after = await clusterNode(dir, nats, 'migrate', rules(9, '  - { id: calls, by: account, measure: count, window: hour, limit: 1000 }\n'));
+  try {
+    assert.equal(await spend(after.node.port), { rule: 'spend', key: 'acct-5', value: 8, limit: 9, window: { start: '2026-11-21T00:00:00Z', end: '2026-11-22T00:00:00Z' } });
+    await send([cdr('m3', 2)]);
+    let alerts: Array<{ rule: string, value: number, limit: number, record: string }> = [];
+    await waitFor(async () => {
+      alerts = (await request(after.node.port, 'GET', '/v1/alerts?rule=spend')).json.alerts as typeof alerts;
+      return alerts.length > 0;
+    }, 20_000, 'the spend alert');
+    assert.equal(alerts.map((a) => [a.value, a.limit, a.record]), [[12, 9, 'm3']]);
+  } finally {
+    const result = await stopServe(after.node);
+    assert.is(result.code, 0, result.stderr);
+    const migrated = result.stderr.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).find((e) => e.migrated !== undefined);
+    assert.ok(migrated !== undefined, result.stderr);
+    assert.equal([migrated.kept_counters, migrated.dropped_counters, migrated.kept_rows], [1, 0, 1]);
+  }
+});
+
 test('PUT /v1/rules on a cluster node is refused with 405 (Allow: GET) saying to restart every node, and the rules stay', async ({ dir, nats }) => {
   const text = 'version: 1\nrules:\n  - { id: calls, by: account, measure: count, window: day, limit: 2 }\n';
   const { node, rules } = await clusterNode(dir, nats, 'rl', text);

@@ -90,15 +90,26 @@ test('open with reset forgets the shard\'s stored state (the stream no longer co
   assert.equal(await actor.receive({ kind: 'counter', shard: 1, rule: 'calls-day', key: 'a3', ts: T0 }), { kind: 'counter', value: null });
 });
 
-test('a store written with other rules is refused with a message that says what to do', async () => {
+test('a store written with other rules and not the rules themselves (an older Vigil) is refused, saying what to do', async () => {
   const store = new MemoryStore();
   await store.setFingerprint('other');
   try {
     await LaneActor.open(data(), store, () => 0);
     assert.unreachable();
   } catch (err) {
-    assert.match((err as Error).message, /holds counters of other rules .* every node of a cluster runs the same rules/);
+    assert.match((err as Error).message, /^the node's data folder holds counters of other rules \(fingerprint other, these rules \S+\) and not the rules themselves \(it was written by an older Vigil\), so they cannot be migrated: start it once with the rules it was written with, then with the new ones; or use another data folder$/);
   }
+});
+
+test('a new store keeps the rules beside the fingerprint, and a store of the same rules without them gets them', async () => {
+  const fresh = new MemoryStore();
+  await LaneActor.open(data(), fresh, () => 0);
+  assert.ok(fresh.hasRules());
+  const older = new MemoryStore();
+  await older.setFingerprint(data().fingerprint);
+  assert.not.ok(older.hasRules());
+  await LaneActor.open(data(), older, () => 0);
+  assert.ok(older.hasRules());
 });
 
 test('apply to a shard with no open lane is an error reply, not a crash', async () => {

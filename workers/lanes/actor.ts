@@ -53,10 +53,14 @@ export class LaneActor {
   /** Opens an actor on its store, refusing a store written with other rules. */
   static async open (data: LaneActorData, store: ShardStore, clock: () => number = Date.now): Promise<LaneActor> {
     const written = store.fingerprint();
-    if (written === undefined) {
-      await store.setFingerprint(data.fingerprint);
+    if (written === undefined || (written === data.fingerprint && !store.hasRules())) {
+      // The rules are kept beside the fingerprint, so the node started with other rules can
+      // migrate the counters (cluster/lane-migration.ts); a folder from before gets them now.
+      await store.setFingerprint(data.fingerprint, data.config);
     } else if (written !== data.fingerprint) {
-      throw new EngineError('VIGIL_STORE_CORRUPT', `the node's data folder holds counters of other rules (fingerprint ${written}, these rules ${data.fingerprint}); every node of a cluster runs the same rules: use another data folder, or the rules it was written with`);
+      // The node migrates its lanes before they open; what is left is a folder written before
+      // the rules were kept beside the counters.
+      throw new EngineError('VIGIL_STORE_CORRUPT', `the node's data folder holds counters of other rules (fingerprint ${written}, these rules ${data.fingerprint}) and not the rules themselves (it was written by an older Vigil), so they cannot be migrated: start it once with the rules it was written with, then with the new ones; or use another data folder`);
     }
     return new LaneActor(data, store, clock);
   }
