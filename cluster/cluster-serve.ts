@@ -68,7 +68,7 @@ function lmdbSizes (data: string): Array<[string, number]> {
 }
 
 /** Why a cluster node keeps its rules when asked for others (PUT /v1/rules, SIGHUP). */
-const CLUSTER_RELOAD = 'rules are not reloaded in place in a cluster: restart every node with the new rules file (a lane refuses state written under other rules)';
+const CLUSTER_RELOAD = 'rules are not reloaded in place in a cluster: restart every node with the new rules file (each node migrates the counters of its lanes to them as it starts)';
 
 export class ClusterServe {
   private state: NodeState = 'starting';

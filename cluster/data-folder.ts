@@ -5,6 +5,8 @@
 import { statSync } from 'node:fs';
 import { DataUnavailableError, RefusedError } from '../core/errors.js';
 import { LmdbStore } from '../workers/store.js';
+import { rulesFingerprint } from '../core/compile.js';
+import type { RulesConfig } from '../core/rules-config.js';
 
 /**
  * Throws DataUnavailableError (exit 1) naming `path` when it is missing or not a folder. Reads
@@ -38,4 +40,13 @@ export async function requireFolderRules (setting: string, data: string, fingerp
   } finally {
     await store.close();
   }
+}
+
+/**
+ * The rules a store keeps beside its counters, when they are the ones its fingerprint names:
+ * a migration planned from any other rules would misplace counters.
+ */
+export function keptRules (store: LmdbStore, fingerprint: string): RulesConfig | undefined {
+  const rules = store.rules();
+  return rules !== undefined && rulesFingerprint(rules) === fingerprint ? rules : undefined;
 }

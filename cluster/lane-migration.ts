@@ -15,6 +15,7 @@ import { existsSync } from 'node:fs';
 import { compileRules, rulesFingerprint, type CompiledRules } from '../core/compile.js';
 import { LmdbStore } from '../workers/store.js';
 import { migrateRow, planMigration } from './reload.js';
+import { keptRules } from './data-folder.js';
 
 export interface LaneMigration {
   readonly from: string;
@@ -40,7 +41,7 @@ export async function migrateLanes (dataPath: string, compiled: CompiledRules, s
     const from = store.fingerprint();
     const to = rulesFingerprint(compiled.config);
     if (from === undefined || from === to) return undefined;
-    const old = store.rules();
+    const old = keptRules(store, from);
     if (old === undefined) return undefined;
     const plan = planMigration(compileRules(old), compiled);
     const all = Array.from({ length: shards }, (_, s) => s);

@@ -26,7 +26,7 @@ import type { Reject } from '../core/usage-record.js';
 import { LmdbStore } from '../workers/store.js';
 import { DataFolderLock, startHolding } from '../workers/data-folder-lock.js';
 import { loadRules } from './rules-file.js';
-import { otherRulesError } from './data-folder.js';
+import { keptRules, otherRulesError } from './data-folder.js';
 import { CheckpointStore } from './checkpoint.js';
 import { EmbeddedEngine, describeRestart, type EpochResult } from './embedded.js';
 import { LineWriter } from './output.js';
@@ -63,18 +63,29 @@ export interface ServeOptions {
   readonly withdrawMs?: number;
 }
 
-/** The state a data folder holds besides the counters: where its actors and its checkpoint stand. */
-async function readFolder (data: string, fingerprint: string, shards: number): Promise<{ applied: number, watermark: number }> {
+/**
+ * The state a data folder holds besides the counters: where its actors and its checkpoint
+ * stand. A folder written under other rules (the rules file edited while the node was
+ * stopped) is migrated to `compiled` as a reload would (`migrated`), when it keeps the rules it
+ * was written with; one written by an older Vigil, which does not, is refused.
+ */
+async function readFolder (data: string, compiled: CompiledRules, shards: number): Promise<{ applied: number, watermark: number, migrated?: Record<string, unknown> }> {
   const store = new LmdbStore(data);
   try {
+    const fingerprint = rulesFingerprint(compiled.config);
     const written = store.fingerprint();
-    if (written !== undefined && written !== fingerprint) {
-      throw otherRulesError('config.data', data, written, fingerprint);
-    }
     const all = Array.from({ length: shards }, (_, s) => s);
+    let migrated: Record<string, unknown> | undefined;
+    if (written !== undefined && written !== fingerprint) {
+      const old = keptRules(store, written);
+      if (old === undefined) throw otherRulesError('config.data', data, written, fingerprint);
+      const plan = planMigration(compileRules(old), compiled);
+      const { rows, kept } = await store.migrate(all, fingerprint, (row) => migrateRow(plan, compiled, row), compiled.config);
+      migrated = { migrated: data, from: written, to: fingerprint, rows, kept_rows: kept, kept_counters: plan.kept, dropped_counters: plan.dropped };
+    }
     let applied = 0;
     for (const s of all) applied = Math.max(applied, store.epochOf(s));
-    return { applied, watermark: store.meta(all)?.watermark ?? -Infinity };
+    return { applied, watermark: store.meta(all)?.watermark ?? -Infinity, ...(migrated === undefined ? {} : { migrated }) };
   } finally {
     await store.close();
   }
@@ -279,7 +290,8 @@ export class ServeNode {
     this.checkpoints = new CheckpointStore(config.data);
     const cp = this.checkpoints.read();
     this.shards = cp?.shards ?? DEFAULT_SHARDS;
-    const folder = await readFolder(config.data, this.rules.fingerprint, this.shards);
+    const folder = await readFolder(config.data, this.compiled, this.shards);
+    if (folder.migrated !== undefined) this.log(folder.migrated);
     this.ingest.watermark = Math.max(cp?.watermark ?? -Infinity, folder.watermark);
     const ahead = watermarkAheadWarning(this.ingest.watermark, `the data folder ${config.data}`, config, this.compiled.zone);
     if (ahead !== undefined) this.log(ahead);
@@ -424,7 +436,7 @@ export class ServeNode {
       try {
         const store = new LmdbStore(this.config.data);
         try {
-          await store.migrate(Array.from({ length: this.shards }, (_, s) => s), fingerprint, (row) => migrateRow(plan, compiled, row));
+          await store.migrate(Array.from({ length: this.shards }, (_, s) => s), fingerprint, (row) => migrateRow(plan, compiled, row), compiled.config);
         } finally {
           await store.close();
         }

@@ -181,7 +181,7 @@ test('PUT /v1/rules on a cluster node is refused with 405 (Allow: GET) saying to
     const put = await request(node.port, 'PUT', '/v1/rules', { body: text.replace('limit: 2', 'limit: 3') });
     assert.is(put.status, 405, put.text);
     assert.is(put.headers.allow, 'GET');
-    assert.equal(put.json, { error: 'rules are not reloaded in place in a cluster: restart every node with the new rules file (a lane refuses state written under other rules)' });
+    assert.equal(put.json, { error: 'rules are not reloaded in place in a cluster: restart every node with the new rules file (each node migrates the counters of its lanes to them as it starts)' });
     assert.equal((await request(node.port, 'GET', '/v1/rules')).json, before.json);
     assert.is(readFileSync(rules, 'utf8'), text);
   } finally {
@@ -202,7 +202,7 @@ test('SIGHUP on a cluster node logs that rules are not reloaded in place, and th
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
     assert.ok(line !== undefined, 'a reload_failed line');
-    assert.is((JSON.parse(line) as { reload_failed: string }).reload_failed, `${rules}: rules are not reloaded in place in a cluster: restart every node with the new rules file (a lane refuses state written under other rules); the active rules stay`);
+    assert.is((JSON.parse(line) as { reload_failed: string }).reload_failed, `${rules}: rules are not reloaded in place in a cluster: restart every node with the new rules file (each node migrates the counters of its lanes to them as it starts); the active rules stay`);
     assert.is((await request(node.port, 'GET', '/healthz')).status, 200);
   } finally {
     const result = await stopServe(node);

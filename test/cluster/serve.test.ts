@@ -502,6 +502,39 @@ node('with max_ahead: none a record dated 9999 is taken and the present is late 
   assert.match(warning.warning as string, /^the watermark restored from the data folder \S+ is 9999-01-01T01:00:00\+01:00, 7972(\.\d)? years ahead of this node's clock: records of the present fall in windows that closed before it and will be rejected as late/);
 });
 
+node('a node started again with an edited rules file migrates the counters as a reload does: a lowered credit limit applies to the spend so far', async ({ dir }) => {
+  const rulesFile = join(dir, 'edited-rules.yaml');
+  const rulesText = (limit: number, extra = ''): string => `version: 1\nrules:\n  - { id: spend, by: account, measure: sum(cost), window: day, limit: 100, limits: { acct-5: ${limit} } }\n${extra}`;
+  writeFileSync(rulesFile, rulesText(10));
+  const config = join(dir, 'edited.yaml');
+  writeFileSync(config, `rules: ${rulesFile}\ndata: ${join(dir, 'data-edited')}\nlisten: 127.0.0.1:0\nthreads: 2\nalerts: ${join(dir, 'alerts-edited.jsonl')}\n`);
+  const t = Date.parse('2026-11-21T10:00:00Z');
+  const cdr = (id: string, i: number): string => JSON.stringify({ id, ts: t + i * 1000, account: 'acct-5', called: '+4930123', cost: 4 });
+  const first = await serve(config);
+  try {
+    assert.equal((await http(first.port, 'POST', '/v1/records', [cdr('e1', 0), cdr('e2', 1)].join('\n'))).json.accepted, 2);
+  } finally {
+    assert.is((await stop(first)).code, 0);
+  }
+  // Edited while the node was stopped: the limit lowered to 9, a rule added.
+  writeFileSync(rulesFile, rulesText(9, '  - { id: calls, by: account, measure: count, window: hour, limit: 1000 }\n'));
+  const second = await serve(config);
+  let result;
+  try {
+    const counter = await http(second.port, 'GET', `/v1/counters/spend/acct-5?at=${t}`);
+    assert.equal([counter.json.value, counter.json.limit], [8, 9]);
+    assert.equal((await http(second.port, 'POST', '/v1/records', cdr('e3', 2))).json.accepted, 1);
+    const alerts = readFileSync(join(dir, 'alerts-edited.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { rule: string, value: number, limit: number, record: string });
+    assert.equal(alerts.map((a) => [a.rule, a.value, a.limit, a.record]), [['spend', 12, 9, 'e3']]);
+  } finally {
+    result = await stop(second);
+  }
+  assert.is(result.code, 0, result.stderr);
+  const migrated = result.stderr.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).find((e) => e.migrated !== undefined);
+  assert.ok(migrated !== undefined, result.stderr);
+  assert.equal([migrated.kept_counters, migrated.dropped_counters, migrated.kept_rows], [1, 0, 1]);
+});
+
 node('bad requests get JSON errors: 400, 404, 405, 413; healthz and readyz answer', async ({ dir }) => {
   const n = await serve(writeConfig(dir, 'errors'));
   try {
