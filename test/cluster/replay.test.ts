@@ -5,7 +5,8 @@
 // (the actor is restarted; a store that keeps failing stops the run); a corrupt store is reported.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -206,7 +207,14 @@ async function killAndResume (dir: string, input: string, tag: string, attempts:
   const alerts = (run: string): string[] => withoutDetectedAt(readFileSync(join(dir, `alerts-${run}.jsonl`), 'utf8'));
   const cleanAlerts = alerts(`${tag}-clean`);
   assert.ok(cleanAlerts.length > 100);
-  assert.equal(alerts(`${tag}-killed`), cleanAlerts);
+  const killedAlerts = alerts(`${tag}-killed`);
+  // A rare failure (once, under load: one alert's record and ts read from the wrong bytes) is
+  // kept for inspection: the folders and files of both runs, which the suite would remove.
+  if (JSON.stringify(killedAlerts) !== JSON.stringify(cleanAlerts)) {
+    const kept = join(tmpdir(), `vigil-replay-failure-${tag}-${Date.now()}`);
+    cpSync(dir, kept, { recursive: true });
+    assert.equal(killedAlerts, cleanAlerts, `the killed runs' alerts differ from the clean run's; folders kept in ${kept}`);
+  }
   assert.is(new Set(alerts(`${tag}-killed`).map((a) => (JSON.parse(a) as { id: string }).id)).size, cleanAlerts.length, 'no alert id twice');
   assert.is(readFileSync(join(dir, `rejects-${tag}-killed.jsonl`), 'utf8'), readFileSync(join(dir, `rejects-${tag}-clean.jsonl`), 'utf8'));
   const compiled = compileRules(loadRules(RULES));
