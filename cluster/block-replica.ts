@@ -94,9 +94,10 @@ export class BlockReplica {
   private async apply (msgs: readonly JsMsg[]): Promise<void> {
     const events = msgs.map((m) => ({ seq: m.seq, event: this.decode(m) }));
     const applied = await this.opts.blocklist.applyEvents(events);
+    const idOf = this.waiting.size === 0 ? undefined : new Map(msgs.map((m) => [m.seq, m.headers?.get(MSG_ID)]));
     for (const { seq, event, change } of applied) {
       if (change !== undefined && event?.node === this.opts.nodeId) this.opts.onOwnChange(change);
-      const id = msgs.find((m) => m.seq === seq)?.headers?.get(MSG_ID);
+      const id = idOf?.get(seq);
       if (id !== undefined) this.waiting.get(id)?.(change);
     }
   }

@@ -26,7 +26,8 @@ import type { Reject } from '../core/usage-record.js';
 import { LmdbStore } from '../workers/store.js';
 import { DataFolderLock, startHolding } from '../workers/data-folder-lock.js';
 import { loadRules } from './rules-file.js';
-import { keptRules, otherRulesError } from './data-folder.js';
+import { otherRulesError } from './data-folder.js';
+import { migrateStore, migratedEvent } from './store-migration.js';
 import { CheckpointStore } from './checkpoint.js';
 import { EmbeddedEngine, describeRestart, type EpochResult } from './embedded.js';
 import { LineWriter } from './output.js';
@@ -72,20 +73,12 @@ export interface ServeOptions {
 async function readFolder (data: string, compiled: CompiledRules, shards: number): Promise<{ applied: number, watermark: number, migrated?: Record<string, unknown> }> {
   const store = new LmdbStore(data);
   try {
-    const fingerprint = rulesFingerprint(compiled.config);
-    const written = store.fingerprint();
+    const migrated = await migrateStore(store, compiled, shards);
+    if (migrated === 'rules not kept') throw otherRulesError('config.data', data, store.fingerprint() ?? '', rulesFingerprint(compiled.config));
     const all = Array.from({ length: shards }, (_, s) => s);
-    let migrated: Record<string, unknown> | undefined;
-    if (written !== undefined && written !== fingerprint) {
-      const old = keptRules(store, written);
-      if (old === undefined) throw otherRulesError('config.data', data, written, fingerprint);
-      const plan = planMigration(compileRules(old), compiled);
-      const { rows, kept } = await store.migrate(all, fingerprint, (row) => migrateRow(plan, compiled, row), compiled.config);
-      migrated = { migrated: data, from: written, to: fingerprint, rows, kept_rows: kept, kept_counters: plan.kept, dropped_counters: plan.dropped };
-    }
     let applied = 0;
     for (const s of all) applied = Math.max(applied, store.epochOf(s));
-    return { applied, watermark: store.meta(all)?.watermark ?? -Infinity, ...(migrated === undefined ? {} : { migrated }) };
+    return { applied, watermark: store.meta(all)?.watermark ?? -Infinity, ...(typeof migrated === 'string' ? {} : { migrated: migratedEvent(data, migrated) }) };
   } finally {
     await store.close();
   }

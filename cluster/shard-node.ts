@@ -33,7 +33,7 @@ import { Gate } from './http-body.js';
 import type { Metrics } from './metrics.js';
 import { preferredNode } from './ownership.js';
 import { StoreFailures, WITHDRAW_BASE_MS } from './withdraw.js';
-import { migrateLanes } from './lane-migration.js';
+import { migrateLanes, migratedEvent } from './store-migration.js';
 import { ROOT_CONTEXT, SpanKind, contextFrom, headersFor, messaging, startMerged, tracer, within, type Context } from './tracing.js';
 import type { CounterReading } from '../core/engine.js';
 
@@ -349,9 +349,7 @@ export class ShardNode {
   static async start (opts: ShardNodeOptions): Promise<ShardNode> {
     // Before the lane actors open the store: counters written under other rules are migrated.
     const migrated = await migrateLanes(opts.dataPath, opts.compiled, opts.shards);
-    if (migrated !== undefined) {
-      opts.log({ migrated: opts.dataPath, from: migrated.from, to: migrated.to, rows: migrated.rows, kept_rows: migrated.keptRows, kept_counters: migrated.keptCounters, dropped_counters: migrated.droppedCounters });
-    }
+    if (migrated !== undefined) opts.log(migratedEvent(opts.dataPath, migrated));
     const node = new ShardNode(opts);
     // An actor that cannot open its store (a foreign or corrupt folder) fails the start, not a lane later.
     for (const actor of node.actors) check(await actor.send({ kind: 'stats' }), 'stats');

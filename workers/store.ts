@@ -37,8 +37,8 @@ export interface ShardStore {
   /** The rules fingerprint the data was written with, or undefined for a new store. */
   fingerprint (): string | undefined;
   /**
-   * Sets the fingerprint and, when given, keeps the rules themselves beside it: a cluster node
-   * started with other rules migrates its lanes' counters from them (cluster/lane-migration.ts).
+   * Sets the fingerprint and, when given, keeps the rules themselves beside it: a node started
+   * with other rules migrates the counters from them (cluster/store-migration.ts).
    */
   setFingerprint (value: string, rules?: RulesConfig): Promise<void>;
   /** Whether the rules the data was written with are kept (folders written before they were are not). */

@@ -55,7 +55,7 @@ export class LaneActor {
     const written = store.fingerprint();
     if (written === undefined || (written === data.fingerprint && !store.hasRules())) {
       // The rules are kept beside the fingerprint, so the node started with other rules can
-      // migrate the counters (cluster/lane-migration.ts); a folder from before gets them now.
+      // migrate the counters (cluster/store-migration.ts); a folder from before gets them now.
       await store.setFingerprint(data.fingerprint, data.config);
     } else if (written !== data.fingerprint) {
       // The node migrates its lanes before they open; what is left is a folder written before

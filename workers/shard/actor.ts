@@ -57,7 +57,7 @@ export class ShardActor {
     const written = store.fingerprint();
     if (written === undefined || (written === data.fingerprint && !store.hasRules())) {
       // The rules are kept beside the fingerprint, so that a node started on the folder with an
-      // edited rules file can migrate the counters (cluster/serve.ts); a folder from before gets them now.
+      // edited rules file can migrate the counters (cluster/store-migration.ts); a folder from before gets them now.
       await store.setFingerprint(data.fingerprint, data.config);
     } else if (written !== data.fingerprint) {
       throw new EngineError('VIGIL_STORE_CORRUPT', `the data folder holds counters of other rules (fingerprint ${written}, these rules ${data.fingerprint}); use another --data folder, or the rules it was written with`);
