@@ -11,13 +11,12 @@
  * order. Memory is bounded: an offer waits while `maxQueued` records are unpublished.
  */
 import { randomUUID } from 'node:crypto';
-import { Unpackr } from 'msgpackr';
 import type { CompiledRules } from '../core/compile.js';
 import { Ingest, type AheadBound } from '../core/ingest.js';
 import { Placement } from '../core/placement.js';
 import type { Reject, UsageRecord } from '../core/usage-record.js';
 import type { JetStreamClient, JetStreamManager, Msg, NatsConnection, Subscription } from '../workers/nats-client.js';
-import { wire } from '../workers/codec.js';
+import { Unpackr, wire } from '../workers/codec.js';
 import type { ShardBatch } from '../workers/lanes/protocol.js';
 import type { RawRecord } from './record-source.js';
 import type { Receipt } from './stream.js';

@@ -4,7 +4,12 @@
  * structures every message is self-describing (nothing to lose on a crash). `moreTypes` keeps
  * the Sets and Maps of counter state intact.
  */
-import { Packr } from 'msgpackr';
+import './msgpack-js-strings.js';
+import { Packr, Unpackr, isNativeAccelerationEnabled, pack } from 'msgpackr';
+
+// The only door to msgpackr: every other module takes it from here, so the module above has run
+// before msgpackr loads (see it for why).
+export { Unpackr, pack, isNativeAccelerationEnabled };
 
 export const wire = new Packr({ useRecords: true, moreTypes: true });
 
