@@ -11,7 +11,8 @@
  * restarted actor, the notifier), and the SIGKILL replay test caught it once under load. The
  * race was shown directly by calling the extractor in one thread while others loaded the addon:
  * 26 wrong answers in 282,180 calls with 366 loads, none in 326,801 calls without them. The
- * cost: a shard thread decodes its batches at about 1.1M records/s instead of 1.3M, some 0.15 us
- * more per record, about 1 % of its time at the rates of bench/replay.bench.ts (bench/RESULTS.md).
+ * cost, from bench/msgpack-strings.bench.ts on this noisy 2-core machine: prepared records decode
+ * at 0.44x to 0.99x of the native speed (0.7M to 1.26M records/s), up to about 0.6 us more per
+ * record, 2 to 4 % of a shard thread's time at the rates of bench/replay.bench.ts.
  */
 process.env.MSGPACKR_NATIVE_ACCELERATION_DISABLED = 'true';
