@@ -21,6 +21,7 @@ import type { ShardBatch } from '../workers/lanes/protocol.js';
 import type { RawRecord } from './record-source.js';
 import type { Receipt } from './stream.js';
 import { MAX_BODY_RECORDS, decodedRecord, parseBody } from './http-body.js';
+import { nonUtf8Lines } from './utf8-text.js';
 import { rejectLine } from './replay.js';
 import type { ClusterNames } from './jetstream.js';
 import { SpanKind, contextFrom, headersFor, messaging, startMerged, tracer, within, type Context, type Span } from './tracing.js';
@@ -342,7 +343,8 @@ export function decodeInput (data: Uint8Array, source: string): RawRecord[] {
   while (i < data.length && (data[i] === 0x20 || data[i] === 0x0a || data[i] === 0x0d || data[i] === 0x09)) i++;
   const first = data[i];
   if (first === 0x7b || first === 0x5b) {
-    const parsed = parseBody(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'), source);
+    const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    const parsed = parseBody(bytes.toString('utf8'), source, nonUtf8Lines(bytes));
     if (parsed.ok) {
       return parsed.items.map((item) => item.ok
         ? { ...item, position: { source, seq: item.position.line ?? 1 } }

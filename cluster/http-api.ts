@@ -27,6 +27,7 @@ import { parseCursor } from './alert-history.js';
 import { refuseBeforeNewest } from './risk-view.js';
 import { METRICS_CONTENT_TYPE } from './metrics.js';
 import { BODIES_AT_ONCE, Gate, MAX_BODY_BYTES, decodeBody, parseBody, readBody, tooLarge } from './http-body.js';
+import { LATIN1_HINT, nonUtf8Lines, notUtf8Where } from './utf8-text.js';
 
 export { MAX_BODY_BYTES, parseBody, type ParsedBody } from './http-body.js';
 
@@ -302,7 +303,8 @@ class Handlers {
     let committed: Promise<Receipt>;
     await this.bodies.acquire();
     try {
-      const parsed = parseBody((await this.body(req)).toString('utf8'), `http#${seq}`);
+      const body = await this.body(req);
+      const parsed = parseBody(body.toString('utf8'), `http#${seq}`, nonUtf8Lines(body));
       if (!parsed.ok) throw new HttpError(parsed.status ?? 400, parsed.error);
       this.unavailable();
       committed = (await this.deps.offer(parsed.items)).committed;
@@ -430,7 +432,10 @@ class Handlers {
   async putRules (req: FastifyRequest): Promise<unknown> {
     this.writer(req);
     this.unavailable();
-    const text = (await this.body(req)).toString('utf8');
+    const body = await this.body(req);
+    const [line, bad] = nonUtf8Lines(body).entries().next().value ?? [];
+    if (bad !== undefined) throw new HttpError(400, `the rules are not UTF-8 text: ${notUtf8Where(bad, line)}; nothing was changed (${LATIN1_HINT})`);
+    const text = body.toString('utf8');
     try {
       return await this.deps.rules.reload(text);
     } catch (err) {

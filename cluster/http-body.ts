@@ -11,6 +11,7 @@ import { EngineError, show } from '../core/errors.js';
 import { parseJsonLine } from '../core/readers/jsonl.js';
 import type { SourcePosition } from '../core/usage-record.js';
 import { overRecordLimit, type RawRecord } from './record-source.js';
+import { LATIN1_HINT, notUtf8Reason, notUtf8Where, type NotUtf8 } from './utf8-text.js';
 
 export const MAX_BODY_BYTES = 16 * 1024 * 1024;
 /**
@@ -52,16 +53,21 @@ export function decodedRecord (value: unknown, position: SourcePosition): RawRec
   return { ok: true, value, position, text };
 }
 
+const NO_LINES: ReadonlyMap<number, NotUtf8> = new Map();
+
 /**
  * A POST body as raw records, each with its position (`source`, line: the line of a JSON line,
  * or the 1-based place in a JSON array). A line that is not JSON, or a record over 64 KiB,
  * becomes a reject; a body of which nothing is JSON, or of more than MAX_BODY_RECORDS records,
- * is refused as a whole.
+ * is refused as a whole. `notUtf8`: the lines whose bytes are not UTF-8 (nonUtf8Lines, from the
+ * bytes `text` was decoded from): each is a reject, and a JSON array with one is refused.
  */
-export function parseBody (text: string, source: string): ParsedBody {
+export function parseBody (text: string, source: string, notUtf8: ReadonlyMap<number, NotUtf8> = NO_LINES): ParsedBody {
   const first = /\S/.exec(text);
   if (first === null) return { ok: false, error: `the body is empty; ${BODY_SHAPE}` };
   if (first[0] === '[') {
+    const [line, bad] = notUtf8.entries().next().value ?? [];
+    if (bad !== undefined) return { ok: false, error: `the body is not UTF-8 text: ${notUtf8Where(bad, line)}; JSON is UTF-8 (${LATIN1_HINT})` };
     let values: unknown;
     try {
       values = JSON.parse(text);
@@ -87,6 +93,12 @@ export function parseBody (text: string, source: string): ParsedBody {
     const position = { source, line };
     if (overRecordLimit(raw)) {
       items.push({ ok: false, reject: { reason: TOO_LARGE, code: 'VIGIL_INVALID_RECORD', position, raw: raw.slice(0, RAW_CLIP) } });
+      continue;
+    }
+    // After the size, as a file's lines are: a line too large is not looked into.
+    const bad = notUtf8.get(line);
+    if (bad !== undefined) {
+      items.push({ ok: false, reject: { reason: notUtf8Reason(bad), code: 'VIGIL_INVALID_RECORD', position, raw: raw.slice(0, RAW_CLIP) } });
       continue;
     }
     try {

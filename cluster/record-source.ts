@@ -8,6 +8,7 @@
  * exception, except an input that cannot be read at all (an error from the file system) or
  * not past a point (a gzip file that is truncated or damaged: InputDamagedError).
  */
+import { isUtf8 } from 'node:buffer';
 import { createReadStream } from 'node:fs';
 import { extname } from 'node:path';
 import { constants as zlibConstants, createGunzip } from 'node:zlib';
@@ -19,6 +20,7 @@ import { AsteriskReader } from '../core/readers/asterisk.js';
 import { CsvReader } from '../core/readers/csv.js';
 import { JsonlReader } from '../core/readers/jsonl.js';
 import type { LineReader } from '../core/readers/line-reader.js';
+import { firstNonUtf8, notUtf8Reason, type NotUtf8 } from './utf8-text.js';
 
 export type RecordFormat = 'jsonl' | 'csv' | 'asterisk';
 
@@ -85,19 +87,22 @@ class Assembler {
   private head = '';
   private more: string[] | undefined;
   private bytes = 0;
+  /** the first line of the open record that is not UTF-8, if one is: the record is rejected for it */
+  private notUtf8: { line: number, bad: NotUtf8 } | undefined;
 
   constructor (reader: LineReader, source: string) {
     this.reader = reader;
     this.source = source;
   }
 
-  /** One line of at most MAX_RECORD_BYTES. */
-  line (text: string, lineNo: number, out: RawRecord[]): void {
+  /** One line of at most MAX_RECORD_BYTES; `bad`: where its bytes were not UTF-8. */
+  line (text: string, lineNo: number, out: RawRecord[], bad?: NotUtf8): void {
     if (!this.reader.pending) {
-      if (isBlank(text)) return;
+      if (isBlank(text) && bad === undefined) return;
       this.startLine = lineNo;
       this.head = text;
       this.more = undefined;
+      this.notUtf8 = undefined;
     } else {
       // Bytes only count once a record spans lines: the splitter checked each line alone.
       if (this.more === undefined) {
@@ -112,17 +117,25 @@ class Assembler {
         return;
       }
     }
+    if (bad !== undefined && this.notUtf8 === undefined) this.notUtf8 = { line: lineNo, bad };
     let value: unknown;
     try {
       value = this.reader.push(text, this.startLine);
     } catch (err) {
       if (!(err instanceof EngineError)) throw err;
-      out.push(this.reject(err.message, this.text(), err.code));
+      // The bytes are the cause when they are not text: say that rather than what they broke.
+      out.push(this.notUtf8 !== undefined ? this.rejectNotUtf8() : this.reject(err.message, this.text(), err.code));
       return;
     }
     if (value !== undefined) {
-      out.push({ ok: true, value, position: { source: this.source, line: this.startLine }, text: this.text() });
+      out.push(this.notUtf8 !== undefined ? this.rejectNotUtf8() : { ok: true, value, position: { source: this.source, line: this.startLine }, text: this.text() });
     }
+  }
+
+  private rejectNotUtf8 (): RawRecord {
+    const { line, bad } = this.notUtf8!;
+    this.notUtf8 = undefined;
+    return this.reject(notUtf8Reason(bad, line), this.text());
   }
 
   /** A line too long to read at all; `head` is its beginning, for the reject. */
@@ -189,7 +202,16 @@ class LineSplitter {
       start = nl + 1;
     }
     const last = chunk.lastIndexOf(NEWLINE);
-    if (last >= start) {
+    if (last >= start && !isUtf8(chunk.subarray(start, last))) {
+      // Line by line, as bytes: the record of a line that is not UTF-8 is rejected for it.
+      while (start <= last) {
+        const nl = chunk.indexOf(NEWLINE, start);
+        this.lineNo++;
+        const end = nl > start && chunk[nl - 1] === CR ? nl - 1 : nl;
+        this.emit(chunk.toString('utf8', start, end), out, firstNonUtf8(chunk.subarray(start, end)));
+        start = nl + 1;
+      }
+    } else if (last >= start) {
       const text = chunk.toString('utf8', start, last);
       let from = 0;
       for (;;) {
@@ -221,13 +243,13 @@ class LineSplitter {
     this.assembler.end(out);
   }
 
-  private emit (text: string, out: RawRecord[]): void {
+  private emit (text: string, out: RawRecord[], bad?: NotUtf8): void {
     // A byte-order mark is not part of the first record (checked on text: a read may split its bytes).
     const line = this.lineNo === 1 && text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
     if (overRecordLimit(line)) {
       this.assembler.tooLong(line.slice(0, RAW_CLIP), this.lineNo, out);
     } else {
-      this.assembler.line(line, this.lineNo, out);
+      this.assembler.line(line, this.lineNo, out, bad);
     }
   }
 
@@ -251,7 +273,8 @@ class LineSplitter {
       this.oversized = false;
       this.assembler.tooLong(line.toString('utf8'), this.lineNo, out);
     } else {
-      this.emit(line.toString('utf8', 0, line.length > 0 && line[line.length - 1] === CR ? line.length - 1 : line.length), out);
+      const end = line.length > 0 && line[line.length - 1] === CR ? line.length - 1 : line.length;
+      this.emit(line.toString('utf8', 0, end), out, firstNonUtf8(line.subarray(0, end)));
     }
   }
 }

@@ -26,6 +26,7 @@ import { listNameOf } from '../core/rules-filter.js';
 import type { CalendarCell, Cell } from '../core/engine.js';
 import { windowValue, type CalendarWindow, type SlidingState } from '../core/measure.js';
 import type { StoredRow } from '../workers/store.js';
+import { readUtf8File } from './utf8-text.js';
 
 export interface MigrationPlan {
   /** per old keyer: its new keyer index, or -1 when none of its counters is kept */
@@ -192,7 +193,7 @@ function valueAt (cell: CalendarCell, counter: CompiledCounter, start: number): 
 /** Parses rules text as if it were the file `file` (list and limits files next to it). */
 export function parseRulesText (text: string, file: string): RulesConfig {
   const base = dirname(resolve(file));
-  return parseRules(text, file, { readFile: (path) => readFileSync(resolve(base, path), 'utf8') });
+  return parseRules(text, file, { readFile: (path) => readUtf8File(resolve(base, path)) });
 }
 
 /** Where a reload keeps the new rules between the LMDB commit and the rename: beside the file, so relative paths agree. */

@@ -45,6 +45,7 @@ import { BlockCheckResponder } from './block-check.js';
 import { connectNats } from './nats-connect.js';
 import type { NatsConnection } from '../workers/nats-client.js';
 import { subjects } from './subjects.js';
+import { NotUtf8FileError, readUtf8File } from './utf8-text.js';
 import { commitPendingRules, dropPendingRules, migrateRow, parseRulesText, planMigration, recoverPendingRules, writePendingRules } from './reload.js';
 import { aheadBound, watermarkAheadWarning, type ServeConfig } from './config.js';
 
@@ -385,9 +386,10 @@ export class ServeNode {
     }
     let text: string;
     try {
-      text = readFileSync(file, 'utf8');
+      text = readUtf8File(file);
     } catch (err) {
-      this.log({ reload_failed: `${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)}); the active rules stay` });
+      const why = err instanceof NotUtf8FileError ? err.message : `${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`;
+      this.log({ reload_failed: `${why}; the active rules stay` });
       return;
     }
     try {

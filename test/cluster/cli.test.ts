@@ -54,6 +54,24 @@ cli('check of a missing file exits 2 naming it', async ({ dir }) => {
   assert.is(r.stderr, `${join(dir, 'nope.yaml')}:1:1 cannot read the rules file: no such file\n`);
 });
 
+// A Latin-1 byte became U+FFFD: an account in `limits` or a name in a list file was another key.
+cli('check refuses a rules file, a list file or a limits file that is not UTF-8, at the byte, and exits 2', async ({ dir }) => {
+  const hint = 'a Latin-1 text converts with iconv -f latin1 -t utf-8';
+  const rules = join(dir, 'latin1.yaml');
+  writeFileSync(rules, Buffer.from('version: 1\nrules:\n  - { id: müller-day, by: account, measure: count, window: day, limit: 2 }\n', 'latin1'));
+  const r = await runVigil(['check', '--rules', rules]);
+  assert.equal([r.code, r.stderr], [2, `${rules}:3:12 byte 0xFC is not UTF-8; the rules file must be UTF-8 (${hint})\n`]);
+
+  writeFileSync(join(dir, 'limits-latin1.csv'), Buffer.from('key,limit\nacct-1,5\nMöller,9\n', 'latin1'));
+  writeFileSync(join(dir, 'names-latin1.txt'), Buffer.from('Müller\n', 'latin1'));
+  const files = join(dir, 'files.yaml');
+  writeFileSync(files, 'version: 1\nlists:\n  names: { file: names-latin1.txt }\nrules:\n  - { id: calls-day, by: account, measure: count, window: day, limit: 2, limits_file: limits-latin1.csv }\n');
+  const f = await runVigil(['check', '--rules', files]);
+  assert.is(f.code, 2, f.stderr);
+  assert.match(f.stderr, 'names-latin1.txt:1:2: byte 0xFC is not UTF-8');
+  assert.match(f.stderr, 'limits-latin1.csv:3:2: byte 0xF6 is not UTF-8');
+});
+
 /** A rules file with one channel, written as `channel` (a line under `channels:`, i.e. line 3). */
 function withChannel (channel: string): string {
   return `version: 1\nchannels:\n${channel}\nrules:\n  - { id: calls-day, by: account, measure: count, window: day, limit: 2 }\n`;

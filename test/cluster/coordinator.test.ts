@@ -51,6 +51,12 @@ const ROWS: Array<[string, Buffer, string[]]> = [
     [`1 reject record.ts must be an ISO 8601 time with an offset or epoch milliseconds, got ${'['.repeat(59)}…`, '2 ok']],
   ['a JSON line that is not JSON, at its seq (it was given a line)', Buffer.from(`{"ts":${TS},"account":"A1","called":"+49"}\nnope\n`),
     ['1 ok', '2 reject record must be valid JSON (Unexpected token \'o\', "nope" is not valid JSON), got "nope"']],
+  // A Latin-1 byte became U+FFFD: Müller and Möller were one account.
+  ['JSON lines with a Latin-1 ü, each rejected at its seq, the UTF-8 line read', Buffer.concat([Buffer.from(`{"ts":${TS},"account":"Müller","called":"+49"}\n`), Buffer.from(`{"ts":${TS},"account":"Müller","called":"+49"}\n{"ts":${TS},"account":"Möller","called":"+49"}`, 'latin1')]),
+    ['1 ok', '2 reject record is not UTF-8 text: byte 0xFC at column 33 is not UTF-8; vigil reads UTF-8 (a Latin-1 text converts with iconv -f latin1 -t utf-8)',
+      '3 reject record is not UTF-8 text: byte 0xF6 at column 33 is not UTF-8; vigil reads UTF-8 (a Latin-1 text converts with iconv -f latin1 -t utf-8)']],
+  ['a JSON array with a Latin-1 byte, refused whole', Buffer.from(`[{"ts":${TS},"account":"A1","called":"+49"},\n{"ts":${TS},"account":"Müller","called":"+49"}]`, 'latin1'),
+    ['1 reject the body is not UTF-8 text: byte 0xFC at line 2, column 33 is not UTF-8; JSON is UTF-8 (a Latin-1 text converts with iconv -f latin1 -t utf-8)']],
   // Millions of tiny records in a message held the coordinator's event loop for seconds.
   ['a JSON message of 100,001 records', Buffer.from('{}\n'.repeat(100_001)), ['1 reject the body holds more than 100000 records; send fewer records per request']],
   ['a MessagePack array of 1,000,000 nils (under 1 MB)', Buffer.concat([Buffer.from([0xdd, 0x00, 0x0f, 0x42, 0x40]), Buffer.alloc(1_000_000, 0xc0)]), ['1 reject the message holds more than 100000 records; send fewer records per message']],

@@ -67,7 +67,7 @@ fuzz('every message is answered; its rejects reach <prefix>.rejected; the node s
           : Buffer.from(`[${slice.map((u) => u.text.toString('utf8')).filter((t) => { try { JSON.parse(t); return true; } catch { return false; } }).join(',')}]`);
         const text = payload.toString('utf8');
         // decodeInput reads it as JSON when it starts as JSON does; else as MessagePack.
-        const model = /^[ \t\r\n]*[{[]/.test(text) ? expectedBody(text) : undefined;
+        const model = /^[ \t\r\n]*[{[]/.test(text) ? expectedBody(payload) : undefined;
         want = model === undefined ? undefined : model === 'refused' ? 1 : model.lines.length;
         how = 'JSON';
       } else {

@@ -34,8 +34,8 @@ interface Post {
   readonly body: Buffer;
   readonly headers: Record<string, string>;
   readonly how: string;
-  /** the text the node reads, when it reads one (no broken gzip, no other encoding, not too large) */
-  readonly text: string | undefined;
+  /** the bytes the node reads, when it reads them (no broken gzip, no other encoding, not too large) */
+  readonly plain: Buffer | undefined;
   /** the status when the node must refuse the body whole before reading it */
   readonly refused?: 400 | 413 | 415;
   readonly error?: RegExp;
@@ -49,11 +49,11 @@ function jsonArray (rnd: Rng, units: readonly Unit[]): string {
 function makePost (rnd: Rng, units: readonly Unit[]): Post {
   const lines = (): Buffer => joinUnits(rnd, units, { crOnly: rnd() < 0.2 }).bytes;
   const roll = rnd();
-  if (roll < 0.45) { const body = lines(); return { body, headers: {}, how: 'JSON lines', text: body.toString('utf8') }; }
-  if (roll < 0.6) { const text = jsonArray(rnd, units); return { body: Buffer.from(text), headers: {}, how: 'a JSON array', text }; }
+  if (roll < 0.45) { const body = lines(); return { body, headers: {}, how: 'JSON lines', plain: body }; }
+  if (roll < 0.6) { const text = jsonArray(rnd, units); return { body: Buffer.from(text), headers: {}, how: 'a JSON array', plain: Buffer.from(text) }; }
   if (roll < 0.8) {
     const plain = rnd() < 0.7 ? lines() : Buffer.from(jsonArray(rnd, units));
-    return { body: gzipSync(plain), headers: { 'content-encoding': pick(rnd, ['gzip', 'x-gzip', 'GZIP', ' gzip ']) }, how: 'gzip', text: plain.toString('utf8') };
+    return { body: gzipSync(plain), headers: { 'content-encoding': pick(rnd, ['gzip', 'x-gzip', 'GZIP', ' gzip ']) }, how: 'gzip', plain };
   }
   if (roll < 0.86) {
     // Cut before its trailer, its magic or method changed, or its CRC wrong: each is an error to
@@ -63,20 +63,20 @@ function makePost (rnd: Rng, units: readonly Unit[]): Post {
     if (how === 'magic') broken[intBetween(rnd, 0, 2)]! ^= 0xff;
     if (how === 'crc') broken[broken.length - 8 + intBetween(rnd, 0, 3)]! ^= 0xff;
     const body = how === 'cut' ? broken.subarray(0, intBetween(rnd, 0, broken.length - 9)) : broken;
-    return { body, headers: { 'content-encoding': 'gzip' }, how: `gzip, ${how}`, text: undefined, refused: 400, error: /^the body is not gzip data as its Content-Encoding says \(zlib: .+\)$/ };
+    return { body, headers: { 'content-encoding': 'gzip' }, how: `gzip, ${how}`, plain: undefined, refused: 400, error: /^the body is not gzip data as its Content-Encoding says \(zlib: .+\)$/ };
   }
   if (roll < 0.9) {
     const coding = pick(rnd, ['br', 'deflate', 'zstd', 'gzip, gzip', 'compress']);
-    return { body: lines(), headers: { 'content-encoding': coding }, how: `Content-Encoding ${coding}`, text: undefined, refused: 415, error: /^Content-Encoding ".+" is not supported; send the body as it is or gzip-compressed \(Content-Encoding: gzip\)$/ };
+    return { body: lines(), headers: { 'content-encoding': coding }, how: `Content-Encoding ${coding}`, plain: undefined, refused: 415, error: /^Content-Encoding ".+" is not supported; send the body as it is or gzip-compressed \(Content-Encoding: gzip\)$/ };
   }
   if (roll < 0.95) {
     const body = pick(rnd, [Buffer.alloc(0), Buffer.from(' \r\n\t'), Buffer.from([0xff, 0xfe, 0x00, 0x01]), Buffer.from('hello\nworld'), Buffer.from('[]'), Buffer.from('[{"ts":1}'), Buffer.from('\ufeff\ufeff')]);
-    return { body, headers: {}, how: 'no records', text: body.toString('utf8') };
+    return { body, headers: {}, how: 'no records', plain: body };
   }
   // Invalid UTF-8 and NUL bytes across the body.
   const body = Buffer.from(lines());
   for (let i = 0; i < 10 && body.length > 0; i++) body[intBetween(rnd, 0, body.length - 1)] = pick(rnd, [0xff, 0x00, 0xc3, 0x80]);
-  return { body, headers: {}, how: 'bytes replaced', text: body.toString('utf8') };
+  return { body, headers: {}, how: 'bytes replaced', plain: body };
 }
 
 /** Checks one answer against the body's model; returns the counts a 202 gave. */
@@ -88,7 +88,7 @@ function checkAnswer (post: Post, reply: Reply, where: string): { accepted: numb
     assert.match(json.error ?? '', post.error!, where);
     return { accepted: 0, rejected: 0 };
   }
-  const want = expectedBody(post.text!);
+  const want = expectedBody(post.plain!);
   if (want === 'refused') {
     assert.is(reply.status, 400, `${where}: ${reply.text.slice(0, 300)}`);
     assert.match(json.error ?? '', WHOLE, where);

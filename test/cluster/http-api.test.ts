@@ -197,6 +197,19 @@ api('POST bodies gzip-compressed (Content-Encoding: gzip) count as the same text
       const r = await http(packed.port, 'POST', '/v1/records', { body, token: TOKEN, headers });
       assert.equal([r.status, r.json], [status, { error }], JSON.stringify(headers));
     }
+
+    // Bytes that are not UTF-8, plain or gzip: the line's record is rejected naming the byte
+    // (they became U+FFFD, and Müller and Möller in Latin-1 were one account); an array is refused.
+    const utf8Line = '{"ts":"2026-03-28T05:00:00+01:00","account":"Müller","called":"+4930123"}';
+    const latin1Body = Buffer.concat([Buffer.from(`${utf8Line}\n`), Buffer.from(`${utf8Line}\n${utf8Line.replace('ü', 'ö')}\n`, 'latin1')]);
+    const reason = (byte: string): string => `record is not UTF-8 text: byte 0x${byte} at column 47 is not UTF-8; vigil reads UTF-8 (a Latin-1 text converts with iconv -f latin1 -t utf-8)`;
+    for (const [headers, body] of [[{}, latin1Body], [{ 'content-encoding': 'gzip' }, gzipSync(latin1Body)]] as const) {
+      const r = await http(packed.port, 'POST', '/v1/records', { body, token: TOKEN, headers });
+      assert.is(r.status, 202, r.text);
+      assert.equal(r.json, { accepted: 1, rejected: 2, rejects: [{ line: 2, reason: reason('FC') }, { line: 3, reason: reason('F6') }] }, JSON.stringify(headers));
+    }
+    const array = await http(packed.port, 'POST', '/v1/records', { body: Buffer.from(`[${utf8Line}]`, 'latin1'), token: TOKEN });
+    assert.equal([array.status, array.json], [400, { error: 'the body is not UTF-8 text: byte 0xFC at line 1, column 48 is not UTF-8; JSON is UTF-8 (a Latin-1 text converts with iconv -f latin1 -t utf-8)' }]);
   } finally {
     for (const n of [plain, packed]) {
       const r = await stop(n);

@@ -270,6 +270,58 @@ asterisk.run();
 
 // ---------------------------------------------------------------------------------------------
 
+const text = suite<Ctx>('cluster/record-source: bytes that are not UTF-8', { dir: '' });
+text.before((ctx) => { ctx.dir = tempDir('vigil-records-'); });
+text.after((ctx) => { removeDir(ctx.dir); });
+
+// Müller and Möller written in Latin-1 (0xFC, 0xF6): decoded as UTF-8 both were M\ufffdller,
+// one account. Each is rejected, naming its byte; the UTF-8 lines around them are read.
+const latin1 = (s: string): Buffer => Buffer.from(s, 'latin1');
+const NOT_UTF8 = (byte: string, line: number, column: number): string =>
+  `record is not UTF-8 text: byte 0x${byte} at line ${line}, column ${column} is not UTF-8; vigil reads UTF-8 (a Latin-1 text converts with iconv -f latin1 -t utf-8)`;
+
+text('a JSON line with a Latin-1 byte is rejected with the byte, its line and column; UTF-8 lines are read, at every read size', async (ctx) => {
+  const content = Buffer.concat([
+    Buffer.from('{"account":"Müller"}\n'),
+    latin1('{"account":"Müller"}\r\n'),
+    latin1('{"account":"Möller"}\n'),
+    Buffer.from('{"account":"Ωmega"}\n'),
+  ]);
+  const path = write(ctx, 'latin1.jsonl', content);
+  const expected = [
+    '1 ok {"account":"Müller"}',
+    `2 reject ${NOT_UTF8('FC', 2, 14)}`,
+    `3 reject ${NOT_UTF8('F6', 3, 14)}`,
+    '4 ok {"account":"Ωmega"}',
+  ];
+  for (const chunkBytes of [1, 3, 7, 64 * 1024]) {
+    assert.equal((await readAll(path, 'jsonl', { chunkBytes })).map(summary), expected, `chunkBytes ${chunkBytes}`);
+  }
+});
+
+text('a CSV record is rejected for a bad byte on any of its lines, at the line the record starts on', async (ctx) => {
+  const content = Buffer.concat([Buffer.from('account,note\n1,"first\n'), latin1('sécond"\n'), Buffer.from('2,fine\n')]);
+  const got = await readAll(write(ctx, 'spans.csv', content), 'csv');
+  assert.equal(got.map(summary), [`2 reject ${NOT_UTF8('E9', 3, 2)}`, '4 ok {"account":"2","note":"fine"}']);
+});
+
+text('sequences UTF-8 does not allow: a lone continuation byte, an overlong form, a surrogate, past U+10FFFF, cut short', async (ctx) => {
+  const lines: Array<[Buffer, string]> = [
+    [Buffer.from([0x80]), '80'],
+    [Buffer.from([0xc0, 0x80]), 'C0'],
+    [Buffer.from([0xed, 0xa0, 0x80]), 'ED'],
+    [Buffer.from([0xf4, 0x90, 0x80, 0x80]), 'F4'],
+    [Buffer.from([0xe2, 0x82]), 'E2'],
+  ];
+  const content = Buffer.concat(lines.map(([bytes]) => Buffer.concat([Buffer.from('{"a":"x'), bytes, Buffer.from('"}\n')])));
+  const got = await readAll(write(ctx, 'invalid.jsonl', content), 'jsonl');
+  assert.equal(got.map(summary), lines.map(([, byte], i) => `${i + 1} reject ${NOT_UTF8(byte, i + 1, 8)}`));
+});
+
+text.run();
+
+// ---------------------------------------------------------------------------------------------
+
 const formats = suite('cluster/record-source: formatOf');
 
 formats('knows JSON lines and CSV by extension, and nothing else', () => {

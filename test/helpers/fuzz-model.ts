@@ -4,6 +4,7 @@
 // keep (assertKept). Written apart from the readers, from the formats' rules.
 //   const spans = recordSpans(splitLines(bytes), 'csv').slice(1);  // the header is no record
 import * as assert from 'uvu/assert';
+import { isUtf8 } from 'node:buffer';
 import { MAX_RECORD_BYTES, type Reject, type UsageRecord } from '../../core/usage-record.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -11,7 +12,7 @@ import { MAX_RECORD_BYTES, type Reject, type UsageRecord } from '../../core/usag
 
 /**
  * The lines of an input as the readers see them: split on LF, one CR before it dropped, decoded
- * as UTF-8 (an invalid byte becomes U+FFFD), a byte-order mark at the very start dropped. A last
+ * as UTF-8 (an invalid byte becomes U+FFFD; its record is rejected), a byte-order mark at the very start dropped. A last
  * line without its LF is a line; an input ending in LF has no empty line after it.
  */
 export function splitLines (bytes: Buffer): string[] {
@@ -95,21 +96,32 @@ export function recordSpans (lines: readonly string[], format: 'jsonl' | 'csv'):
 // HTTP bodies
 
 /** A body or message refused whole says what is wrong and how to send records. */
-export const WHOLE = /^(?:the body (?:is empty|is an empty array|is not JSON \([^]+\)|starts with \[ but is not a JSON array \([^]+\)); send records as JSON lines \(one record per line\) or as a JSON array of records|the message is neither JSON nor MessagePack \([^]+\)|the (?:body|message) holds more than 100000 records; send fewer records per (?:request|message))$/;
+export const WHOLE = /^(?:the body (?:is empty|is an empty array|is not JSON \([^]+\)|starts with \[ but is not a JSON array \([^]+\)); send records as JSON lines \(one record per line\) or as a JSON array of records|the body is not UTF-8 text: byte 0x[0-9A-F]{2} at line \d+, column \d+ is not UTF-8; JSON is UTF-8 \([^]+\)|the message is neither JSON nor MessagePack \([^]+\)|the (?:body|message) holds more than 100000 records; send fewer records per (?:request|message))$/;
 
 /**
- * What parseBody must make of `text`, by the model: a JSON array (as JSON.parse reads it) when
- * it starts with `[`; else one record per line that is not blank, over 64 KiB a reject; refused
- * when nothing in it is JSON.
+ * What parseBody must make of a body, by the model: a JSON array (as JSON.parse reads it) when
+ * it starts with `[`, refused when its bytes are not all UTF-8; else one record per line that is
+ * not blank, over 64 KiB a reject, a line whose bytes are not UTF-8 a reject; refused when
+ * nothing in it is JSON. A string is text as it is; a Buffer is the bytes a node decodes.
  */
-export function expectedBody (text: string): { lines: number[], tooLarge: Set<number> } | 'refused' {
+export function expectedBody (body: string | Buffer): { lines: number[], tooLarge: Set<number> } | 'refused' {
+  const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+  const text = typeof body === 'string' ? body : body.toString('utf8');
   const first = /\S/.exec(text);
   if (first === null) return 'refused';
   if (first[0] === '[') {
+    if (!isUtf8(bytes)) return 'refused';
     try {
       const values = JSON.parse(text) as unknown[];
       return values.length === 0 ? 'refused' : { lines: values.map((_, i) => i + 1), tooLarge: new Set() };
     } catch { return 'refused'; }
+  }
+  const byteLines: Buffer[] = [];
+  for (let from = 0; from <= bytes.length;) {
+    const nl = bytes.indexOf(0x0a, from);
+    const end = nl < 0 ? bytes.length : nl;
+    byteLines.push(bytes.subarray(from, end));
+    from = end + 1;
   }
   const lines: number[] = [];
   const tooLarge = new Set<number>();
@@ -119,6 +131,7 @@ export function expectedBody (text: string): { lines: number[], tooLarge: Set<nu
     if (/^[\s\ufeff]*$/.test(line)) return;
     lines.push(i + 1);
     if (Buffer.byteLength(line) > MAX_RECORD_BYTES) { tooLarge.add(i + 1); return; }
+    if (typeof body !== 'string' && !isUtf8(byteLines[i]!)) return;
     try { JSON.parse(line.charCodeAt(0) === 0xfeff ? line.slice(1) : line); json++; } catch { /* a reject */ }
   });
   return json === 0 ? 'refused' : { lines, tooLarge };
@@ -127,8 +140,8 @@ export function expectedBody (text: string): { lines: number[], tooLarge: Set<nu
 // ---------------------------------------------------------------------------------------------
 // what every outcome must be
 
-/** What every reject's reason looks like: the field, what it must be, what it got; or the size; or lateness. */
-const CLEAR = /^(?:record(?:\.\S+)? must be [^]+, got [^]+|record larger than 64 KiB|late: record\.ts [^]+)$/;
+/** What every reject's reason looks like: the field, what it must be, what it got; or the size; or lateness; or the byte that is not UTF-8. */
+const CLEAR = /^(?:record(?:\.\S+)? must be [^]+, got [^]+|record larger than 64 KiB|late: record\.ts [^]+|record is not UTF-8 text: byte 0x[0-9A-F]{2} at (?:line \d+, )?column \d+ is not UTF-8; vigil reads UTF-8 \([^]+\))$/;
 const UNCLEAR = /Maximum call stack|\[object |undefined|NaN|\+\d{5,}:/;
 const KNOWN = new Set(['id', 'ts', 'account', 'subscription', 'caller', 'called', 'service', 'duration', 'answered', 'cost',
   'currency', 'trunk', 'provider', 'direction', 'origin', 'device', 'attrs', 'called_raw', 'country', 'hour', 'weekday', 'minuteOfDay', 'group']);
