@@ -238,7 +238,7 @@ export class ClusterServe {
         this.metrics.epoch(offered, receipt.accepted, receipt.rejects, []);
         this.metrics.observe('vigil_ingest_seconds', 'From a batch of records offered to a coordinator to JetStream holding all of them.', seconds);
       };
-      this.coordinator = new Coordinator({ nc, js, names: this.names, compiled: this.compiled, shards: cluster.shards, id: cluster.nodeId, maxWaitMs: config.batch.maxWaitMs, ahead: aheadBound(config), onCommitted });
+      this.coordinator = new Coordinator({ nc, js, names: this.names, compiled: this.compiled, shards: cluster.shards, id: cluster.nodeId, maxWaitMs: config.batch.maxWaitMs, ahead: aheadBound(config), onCommitted, onError: (what, err) => { this.log({ error: `coordinator: ${what} failed: ${err instanceof Error ? err.message : String(err)}` }); } });
       const watermark = await this.untilJetStream(() => this.coordinator!.restoreWatermark(jsm));
       const ahead = watermarkAheadWarning(watermark, `the shard stream ${this.names.shardStream}`, config, this.compiled.zone);
       if (ahead !== undefined) this.log(ahead);

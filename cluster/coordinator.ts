@@ -52,6 +52,12 @@ export interface CoordinatorOptions {
    * `<prefix>.in`), with how many raw records it had and the seconds from offer to held
    */
   readonly onCommitted?: (offered: number, receipt: Receipt, seconds: number) => void;
+  /**
+   * called when something that should not fail did: a `<prefix>.in` message that could not be
+   * taken (its producer is answered with the error), or a shard's publisher that stopped (the
+   * next batch sealed for the shard starts it again). Default: one line on stderr.
+   */
+  readonly onError?: (what: string, err: unknown) => void;
 }
 
 class Ticket {
@@ -221,7 +227,17 @@ export class Coordinator {
     const lane = this.lanes[shard]!;
     lane.sealed.push(lane.open);
     lane.open = newBatch();
-    if (!lane.publishing) this.pump(shard).catch(() => undefined);
+    if (!lane.publishing) {
+      this.pump(shard).catch((err: unknown) => {
+        lane.publishing = false;
+        this.failed(`publishing shard ${shard}'s batches to ${this.opts.names.subjects.shard(shard)}`, err);
+      });
+    }
+  }
+
+  private failed (what: string, err: unknown): void {
+    if (this.opts.onError !== undefined) this.opts.onError(what, err);
+    else process.stderr.write(`vigil: coordinator: ${what} failed: ${err instanceof Error ? err.message : String(err)}\n`);
   }
 
   /** Publishes a shard's sealed batches one at a time, in order, each until JetStream holds it. */
@@ -279,7 +295,12 @@ export class Coordinator {
       queue: COORDINATOR_QUEUE,
       callback: (err: Error | null, msg: Msg) => {
         if (err !== null) return;
-        this.fromNats(msg).catch(() => undefined);
+        this.fromNats(msg).catch((failure: unknown) => {
+          this.failed(`taking a message on ${msg.subject}`, failure);
+          // The producer hears why rather than waiting for a timeout.
+          const error = `the coordinator could not take these records: ${failure instanceof Error ? failure.message : String(failure)}; send them again`;
+          try { if (msg.reply !== undefined && msg.reply !== '') msg.respond(JSON.stringify({ error })); } catch { /* the connection is gone: nobody to answer */ }
+        });
       },
     });
   }
