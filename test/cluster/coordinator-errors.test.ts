@@ -30,7 +30,12 @@ test('a <prefix>.in request whose records could not be taken is answered with th
   const errors: string[] = [];
   let calls = 0;
   const coordinator = new Coordinator({
-    nc, js: jetstream(nc), names, compiled: compileRules(rules([])), shards: 4, id: 'errs',
+    nc,
+    js: jetstream(nc),
+    names,
+    compiled: compileRules(rules([])),
+    shards: 4,
+    id: 'errs',
     // The first offer's receipt handler throws, as a bug in it would.
     onCommitted: () => { if (++calls === 1) throw new Error('the receipt handler broke'); },
     onError: (what, err) => { errors.push(`${what}: ${(err as Error).message}`); },
