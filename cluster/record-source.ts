@@ -50,6 +50,7 @@ export function formatOf (path: string): 'jsonl' | 'csv' | undefined {
 }
 
 const TOO_LARGE = 'record larger than 64 KiB';
+const CR_ONLY_HINT = "; the line holds a CR with no LF after it: if the file's lines end in CR alone, it reads as one line (convert it with tr '\\r' '\\n')";
 const RAW_CLIP = 4096;
 const DEFAULT_CHUNK_BYTES = 64 * 1024;
 const NEWLINE = 10;
@@ -168,7 +169,12 @@ class Assembler {
   }
 
   private reject (reason: string, raw: string, code = 'VIGIL_INVALID_RECORD'): RawRecord {
-    return { ok: false, reject: { reason, code, position: { source: this.source, line: this.startLine }, raw: clip(raw) } };
+    // A CR left in a line (the CR of a CRLF is gone by now) most likely ends lines of a file
+    // whose lines end in CR alone: all of it is then one line, and the reason alone
+    // (larger than 64 KiB, or not JSON) would not say why.
+    // (The CSV reader's own reasons about a CR say it already.)
+    const why = raw.includes('\r') && !reason.includes(' a CR') ? `${reason}${CR_ONLY_HINT}` : reason;
+    return { ok: false, reject: { reason: why, code, position: { source: this.source, line: this.startLine }, raw: clip(raw) } };
   }
 }
 

@@ -138,6 +138,17 @@ jsonl('fails when the input cannot be read at all', async (ctx) => {
   }
 });
 
+// A file whose lines end in CR alone is one line: the reason says so, not only "not JSON" or "too large".
+jsonl('a line with a CR and no LF after it says the file may end its lines in CR alone', async (ctx) => {
+  const hint = "; the line holds a CR with no LF after it: if the file's lines end in CR alone, it reads as one line (convert it with tr '\\r' '\\n')";
+  const small = write(ctx, 'cr.jsonl', '{"n":1}\r{"n":2}\r');
+  assert.equal((await readAll(small, 'jsonl')).map(summary), [`1 reject record must be valid JSON (Unexpected non-whitespace character after JSON at position 8), got "{\\"n\\":1}\\r{\\"n\\":2}"${hint}`]);
+  const large = write(ctx, 'cr-large.jsonl', '{"n":1}\r'.repeat(10_000));
+  assert.equal((await readAll(large, 'jsonl')).map(summary), [`1 reject record larger than 64 KiB${hint}`]);
+  const crlf = write(ctx, 'crlf.jsonl', '{"n":1}\r\n{"n":\r\n');
+  assert.equal((await readAll(crlf, 'jsonl')).map(summary), ['1 ok {"n":1}', '2 reject record must be valid JSON (Unexpected end of JSON input), got "{\\"n\\":"'], 'CRLF is no CR-only line end');
+});
+
 jsonl.run();
 
 // ---------------------------------------------------------------------------------------------

@@ -141,7 +141,7 @@ export function expectedBody (body: string | Buffer): { lines: number[], tooLarg
 // what every outcome must be
 
 /** What every reject's reason looks like: the field, what it must be, what it got; or the size; or lateness; or the byte that is not UTF-8. */
-const CLEAR = /^(?:record(?:\.\S+)? must be [^]+, got [^]+|record larger than 64 KiB|late: record\.ts [^]+|record is not UTF-8 text: byte 0x[0-9A-F]{2} at (?:line \d+, )?column \d+ is not UTF-8; vigil reads UTF-8 \([^]+\))$/;
+const CLEAR = /^(?:record(?:\.\S+)? must be [^]+, got [^]+|record larger than 64 KiB|late: record\.ts [^]+|record is not UTF-8 text: byte 0x[0-9A-F]{2} at (?:line \d+, )?column \d+ is not UTF-8; vigil reads UTF-8 \([^]+\))(?:; the line holds a CR with no LF after it: [^]+)?$/;
 const UNCLEAR = /Maximum call stack|\[object |undefined|NaN|\+\d{5,}:/;
 const KNOWN = new Set(['id', 'ts', 'account', 'subscription', 'caller', 'called', 'service', 'duration', 'answered', 'cost',
   'currency', 'trunk', 'provider', 'direction', 'origin', 'device', 'attrs', 'called_raw', 'country', 'hour', 'weekday', 'minuteOfDay', 'group']);
