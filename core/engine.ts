@@ -29,6 +29,7 @@ import { type Alert, alertId, roundValue } from './alert.js';
 import { type CalendarWindow, type HeldEvents, type SlidingState, addConcurrent, addToSliding, addToWindow, openSliding, openWindow, slideTo, windowValue } from './measure.js';
 import { shardOf } from './hash.js';
 import { RuleFailedError } from './errors.js';
+import type { LimitChanges } from './limits-change.js';
 import { KeyTable, UNSCHEDULED } from './key-table.js';
 import { type SeenSet, novel, seenExpiresAt, sweepSeen } from './novelty.js';
 import { type RiskCell, addScore, decayedScore, openRisk, riskExpiresAt } from './risk.js';
@@ -952,6 +953,57 @@ export class Engine {
     const removed = this.removed.filter(({ keyer, key }) => this.tables[keyer]!.id(key) === undefined);
     this.removed = [];
     return { rows, removed };
+  }
+
+  /**
+   * Takes new per-key limits (a reload that changes nothing else, core/limits-change.ts): the
+   * rules' `limits` become the new ones, and each window a changed key has open takes the limit
+   * it would have opened with under them (adaptive limits too). Keys without state take the new
+   * limit when their next window opens. Returns the rows changed, for the store; they are not
+   * reported again by takeChanges.
+   */
+  relimit (changes: LimitChanges): Array<{ keyer: number, row: Row }> {
+    const touched = new Map<number, Set<string>>();
+    for (const counter of this.compiled.counters) {
+      for (const rule of counter.rules) {
+        const changed = changes.get(rule.id);
+        if (changed === undefined) continue;
+        const limits = new Map(rule.limits);
+        for (const [key, limit] of changed) {
+          if (limit === undefined) limits.delete(key); else limits.set(key, limit);
+          let keys = touched.get(counter.keyer);
+          if (keys === undefined) touched.set(counter.keyer, keys = new Set());
+          keys.add(key);
+        }
+        (rule as { limits: ReadonlyMap<string, number> }).limits = limits;
+      }
+    }
+    const rows: Array<{ keyer: number, row: Row }> = [];
+    for (const [k, keys] of touched) {
+      const table = this.tables[k]!;
+      for (const key of keys) {
+        const id = table.id(key);
+        if (id === undefined) continue;
+        const row = this.rowOf(k, id);
+        for (const counter of this.compiled.keyers[k]!.counters) {
+          if (!counter.varyingLimits || !counter.rules.some((r) => changes.get(r.id)?.has(key) === true)) continue;
+          const cell = row.cells[counter.slot];
+          if (cell === undefined) continue;
+          if (counter.window.kind === 'calendar') {
+            const c = cell as CalendarCell;
+            for (const w of c.windows) w.limits = counter.rules.map((r, j) => changes.get(r.id)?.has(key) === true ? this.baseLimit(r, key, c, counter, w.start) : w.limits?.[j] ?? this.baseLimit(r, key, c, counter, w.start));
+          } else if (Array.isArray((cell as { limits?: unknown }).limits)) {
+            // A sliding state or a risk cell: its limits are fixed when it opens, from `limits` alone.
+            const st = cell as { limits: number[] };
+            st.limits = counter.rules.map((r, j) => changes.get(r.id)?.has(key) === true ? this.baseLimit(r, key, undefined, counter, 0) : st.limits[j]!);
+          }
+        }
+        rows.push({ keyer: k, row });
+      }
+    }
+    // Put back as a store's rows are (restore marks nothing changed): the caller stores them.
+    this.restore(this.meta(), rows);
+    return rows;
   }
 
   meta (): EngineMeta {
