@@ -30,7 +30,8 @@ import { EngineError } from '../core/errors.js';
 import { ActorCrashedError, Mailbox } from '../workers/mailbox.js';
 import { type ShardMsg, type ShardReply, type BatchPayload, RECORD_CHUNK } from '../workers/protocol.js';
 import { packOwn, wire } from '../workers/codec.js';
-import type { Failure } from '../workers/store.js';
+import type { Failure, StoredRow } from '../workers/store.js';
+import type { LimitChanges } from '../core/limits-change.js';
 import type { CounterReading } from '../core/engine.js';
 
 export interface EmbeddedOptions {
@@ -255,6 +256,37 @@ export class EmbeddedEngine {
       if (reply.kind === 'risk') out.push(...reply.reports);
     }
     return out;
+  }
+
+  /**
+   * New per-key limits in every actor (a limits-only reload, core/limits-change.ts), between
+   * epochs: the caller has every epoch answered, so no commit is under way. Resolves with the
+   * rows they changed, which the caller stores with the new rules (`config`) in one transaction,
+   * then calls adopt(); if that store fails, it restarts the engine instead.
+   */
+  async relimit (changes: LimitChanges, config: RulesConfig): Promise<StoredRow[]> {
+    const fingerprint = rulesFingerprint(config);
+    const rows: StoredRow[] = [];
+    for (const [actor, mailbox] of this.mailboxes.entries()) {
+      const reply = await mailbox.send({ kind: 'limits', changes, fingerprint });
+      if (reply.kind !== 'relimited') throw new EngineError('VIGIL_ENGINE_FAILED', `shard actor ${actor} could not take the new limits: ${reply.kind === 'error' ? reply.error.message : reply.kind}`);
+      rows.push(...reply.rows);
+    }
+    return rows;
+  }
+
+  /**
+   * After relimit() and the store of its rows: threads started from now on open with `config`.
+   * A thread that was replaced in between (it died) opened the store before the new rules were
+   * in it, and runs the old limits: it is restarted, and opens with the new ones.
+   */
+  async adopt (config: RulesConfig): Promise<void> {
+    const fingerprint = rulesFingerprint(config);
+    for (const mailbox of this.mailboxes) mailbox.setData({ ...mailbox.workerData, config, fingerprint });
+    for (const mailbox of this.mailboxes) {
+      const reply = await mailbox.send({ kind: 'stats' });
+      if (reply.kind !== 'stats' || reply.fingerprint !== fingerprint) await mailbox.restart();
+    }
   }
 
   async stats (): Promise<{ keys: number, windows: number }> {

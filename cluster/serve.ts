@@ -46,6 +46,7 @@ import { connectNats } from './nats-connect.js';
 import type { NatsConnection } from '../workers/nats-client.js';
 import { subjects } from './subjects.js';
 import { NotUtf8FileError, readUtf8File } from './utf8-text.js';
+import { limitsOnlyChange, type LimitChanges } from '../core/limits-change.js';
 import { commitPendingRules, dropPendingRules, migrateRow, parseRulesText, planMigration, recoverPendingRules, writePendingRules } from './reload.js';
 import { aheadBound, watermarkAheadWarning, type ServeConfig } from './config.js';
 
@@ -425,6 +426,15 @@ export class ServeNode {
       return result;
     }
     const stream = this.stream!;
+    const changes = limitsOnlyChange(from.config, compiled.config);
+    if (changes !== undefined) {
+      await this.relimitNow(changes, compiled, text, from);
+      let keys = 0;
+      for (const changed of changes.values()) keys += changed.size;
+      this.metrics.reloaded();
+      this.log({ reloaded: fingerprint, restarted: false, limits_changed: { rules: changes.size, keys } });
+      return result;
+    }
     const swap = stream.pause(async () => {
       await this.engine!.close();
       writePendingRules(file, text);
@@ -463,6 +473,53 @@ export class ServeNode {
     this.metrics.reloaded();
     this.log({ reloaded: fingerprint, restarted: true, epoch: stream.checkpointed, kept_counters: plan.kept, dropped_counters: plan.dropped });
     return result;
+  }
+
+  /**
+   * A reload that changes only per-key limits (a credit-limit update), in place: between two
+   * epochs the actors take the new limits (the changed keys' open windows take the limit they
+   * would have opened with), and their changed rows go to the folder with the new rules in one
+   * transaction, between the two steps of the rules file (see reloadNow). Nothing restarts, and
+   * records wait only for that: at a million keys it took 1.7 restarts' time the other way.
+   * If the store fails, the actors start again from the folder, which holds the old rules' state.
+   */
+  private async relimitNow (changes: LimitChanges, compiled: CompiledRules, text: string, from: CompiledRules): Promise<void> {
+    const file = this.config.rules;
+    const stream = this.stream!;
+    const fingerprint = rulesFingerprint(compiled.config);
+    const swap = stream.pause(async () => {
+      const engine = this.engine!;
+      writePendingRules(file, text);
+      try {
+        const rows = await engine.relimit(changes, compiled.config);
+        const store = new LmdbStore(this.config.data);
+        try {
+          await store.putRows(rows, fingerprint, compiled.config);
+        } finally {
+          await store.close();
+        }
+      } catch (err) {
+        dropPendingRules(file);
+        await engine.close();
+        this.engine = this.makeEngine(from);
+        stream.use(this.engine, this.ingest);
+        throw new ReloadFailedError(`the new limits could not be stored (${err instanceof Error ? err.message : String(err)}); the rules that were active stay active`, { cause: err });
+      }
+      commitPendingRules(file);
+      await engine.adopt(compiled.config);
+      const ingest = new Ingest(compiled, aheadBound(this.config));
+      ingest.watermark = this.ingest.watermark;
+      this.compiled = compiled;
+      this.ingest = ingest;
+      this.rules = rulesInfo(file, compiled, text);
+      stream.use(engine, ingest);
+    });
+    this.swapping = swap.catch(() => undefined);
+    try {
+      await swap;
+    } finally {
+      this.swapping = undefined;
+    }
   }
 
   /**

@@ -48,6 +48,8 @@ const DEFAULT_FILE = new URL('./shard/main.js', import.meta.url).href;
 export class Mailbox<M = ShardMsg, R = ShardReply, D = ShardActorData> {
   readonly actor: number;
   private readonly opts: MailboxOptions<D>;
+  /** workerData of the threads started from now on (see setData) */
+  private data: D;
   private pool: Piscina;
   private gen = 0;
   /** the restart under way: sends wait for the fresh pool */
@@ -59,6 +61,7 @@ export class Mailbox<M = ShardMsg, R = ShardReply, D = ShardActorData> {
   constructor (opts: MailboxOptions<D>) {
     this.actor = opts.actor;
     this.opts = opts;
+    this.data = opts.data;
     this.pool = this.startPool();
   }
 
@@ -73,7 +76,7 @@ export class Mailbox<M = ShardMsg, R = ShardReply, D = ShardActorData> {
       // The actor awaits LMDB commits inside a task; the thread must keep its event loop.
       atomics: 'disabled',
       idleTimeout: Number.MAX_SAFE_INTEGER,
-      workerData: opts.data,
+      workerData: this.data,
     });
     pool.on('error', (err: unknown) => {
       // Answers the old thread had already posted arrive after restart() destroyed its pool;
@@ -92,6 +95,18 @@ export class Mailbox<M = ShardMsg, R = ShardReply, D = ShardActorData> {
    * it sent to is still this one. Read it just before send().
    */
   get generation (): number { return this.gen; }
+
+  /**
+   * The workerData of every thread started from now on: by restart(), and by piscina itself
+   * when the thread dies (it reads its options' workerData for each new thread). Rules changed in
+   * place (a limits-only reload) must reach the thread that replaces a crashed one.
+   */
+  get workerData (): D { return this.data; }
+
+  setData (data: D): void {
+    this.data = data;
+    (this.pool.options as { workerData: unknown }).workerData = data;
+  }
 
   /** `transferList`: buffers of `msg` moved to the thread instead of copied (gone here after). */
   async send (msg: M, transferList?: ArrayBuffer[]): Promise<R> {

@@ -4,7 +4,8 @@
  */
 import type { ErrorData } from '../core/errors.js';
 import type { RulesConfig } from '../core/rules-config.js';
-import type { EpochOutput } from './store.js';
+import type { EpochOutput, StoredRow } from './store.js';
+import type { LimitChanges } from '../core/limits-change.js';
 import type { RiskReport } from '../core/engine.js';
 import { wire } from './codec.js';
 import type { CounterReading } from '../core/engine.js';
@@ -29,13 +30,17 @@ export type ShardMsg =
   | { readonly kind: 'batch', readonly epoch: number, readonly records: Uint8Array, readonly release: number }
   | { readonly kind: 'counter', readonly rule: string, readonly key: string, readonly ts: number }
   | { readonly kind: 'risk', readonly key: string, readonly ts: number }
-  | { readonly kind: 'stats' };
+  | { readonly kind: 'stats' }
+  /** new per-key limits (a limits-only reload): applied in place, the rows they changed answered for the caller to store */
+  | { readonly kind: 'limits', readonly changes: LimitChanges, readonly fingerprint: string };
 
 export type ShardReply =
   | { readonly kind: 'applied', readonly epoch: number, readonly output: EpochOutput, readonly replayed: boolean }
   | { readonly kind: 'counter', readonly value: CounterReading | null }
   | { readonly kind: 'risk', readonly reports: readonly RiskReport[] }
-  | { readonly kind: 'stats', readonly keys: number, readonly windows: number, readonly epoch: number }
+  /** `fingerprint`: of the rules the actor runs (its thread's, or the last limits message's) */
+  | { readonly kind: 'stats', readonly keys: number, readonly windows: number, readonly epoch: number, readonly fingerprint: string }
+  | { readonly kind: 'relimited', readonly rows: readonly StoredRow[] }
   | { readonly kind: 'error', readonly error: ErrorData };
 
 /** The payload of a batch, packed with the wire codec. */

@@ -258,6 +258,26 @@ export class LmdbStore implements ShardStore {
     return { rows, kept };
   }
 
+  /**
+   * Rows changed by new per-key limits (a limits-only reload, EmbeddedEngine.relimit) and the
+   * new rules' fingerprint and rules, in one transaction: the folder holds the old rules' state
+   * or the new. The rows' keys stay where they are.
+   */
+  async putRows (rows: readonly StoredRow[], fingerprint: string, rules: RulesConfig): Promise<void> {
+    const puts: Array<[Key, Buffer]> = rows.map(({ shard, keyer, row }) => [['row', shard, keyer, row.key], encodeRow(row)]);
+    const fp = disk.pack(fingerprint);
+    const packed = disk.pack(rules);
+    try {
+      await this.db.transaction(() => {
+        for (const [key, value] of puts) this.db.putSync(key, value);
+        this.db.putSync(['fingerprint'], fp);
+        this.db.putSync(['rules'], packed);
+      });
+    } catch (err) {
+      throw await commitCause(err);
+    }
+  }
+
   async close (): Promise<void> {
     await this.db.close();
   }

@@ -20,6 +20,7 @@ import type { BatchPayload, ShardActorData, ShardMsg, ShardReply } from '../prot
 import type { Commit, EpochOutput, Failure, OutboxEntry, ShardStore, StoredRow } from '../store.js';
 import { wire } from '../codec.js';
 import { GroupCommit } from '../group-commit.js';
+import type { LimitChanges } from '../../core/limits-change.js';
 
 export class ShardActor {
   private readonly compiled: CompiledRules;
@@ -27,6 +28,8 @@ export class ShardActor {
   private readonly store: ShardStore;
   private readonly owned: readonly number[];
   private readonly scope: ShardScope;
+  /** the fingerprint of the rules this actor runs: its thread's, then a limits message's */
+  private fingerprint: string;
   /** the newest epoch applied in memory; its commit may still be under way */
   private applied: number;
   /** the newest epoch whose commit has finished */
@@ -48,6 +51,7 @@ export class ShardActor {
     this.owned = data.owned;
     const mine = new Set(data.owned);
     this.scope = { shards: data.shards, owns: (s) => mine.has(s) };
+    this.fingerprint = data.fingerprint;
     this.epoch = Math.min(...data.owned.map((s) => store.epochOf(s)));
     this.applied = this.epoch;
   }
@@ -81,7 +85,8 @@ export class ShardActor {
         case 'batch': return await this.batch(msg.epoch, msg.records, msg.release);
         case 'counter': return { kind: 'counter', value: this.engine.counterValue(msg.rule, msg.key, msg.ts) ?? null };
         case 'risk': return { kind: 'risk', reports: this.engine.riskOf(msg.key, msg.ts) };
-        case 'stats': return { kind: 'stats', ...this.engine.stats(), epoch: this.epoch };
+        case 'stats': return { kind: 'stats', ...this.engine.stats(), epoch: this.epoch, fingerprint: this.fingerprint };
+        case 'limits': return this.relimit(msg.changes, msg.fingerprint);
         default: return assertNever(msg, 'message');
       }
     } catch (err) {
@@ -126,6 +131,18 @@ export class ShardActor {
       await this.store.release(release, this.owned);
     }
     return { kind: 'applied', epoch, output, replayed: false };
+  }
+
+  /**
+   * New per-key limits, between epochs (the caller has every epoch answered, so no commit is
+   * under way): the engine takes them in place, and the rows they changed go back to the
+   * caller, which stores them with the new rules in one transaction.
+   */
+  private relimit (changes: LimitChanges, fingerprint: string): ShardReply {
+    if (this.broken !== undefined) throw this.refusal();
+    this.fingerprint = fingerprint;
+    const rows = this.engine.relimit(changes).map(({ keyer, row }) => ({ shard: row.shard, keyer, row }));
+    return { kind: 'relimited', rows };
   }
 
   /**
