@@ -284,8 +284,9 @@ export class EmbeddedEngine {
     const fingerprint = rulesFingerprint(config);
     for (const mailbox of this.mailboxes) mailbox.setData({ ...mailbox.workerData, config, fingerprint });
     for (const mailbox of this.mailboxes) {
-      const reply = await mailbox.send({ kind: 'stats' });
-      if (reply.kind !== 'stats' || reply.fingerprint !== fingerprint) await mailbox.restart();
+      // A thread dying right now is replaced with the new data anyway: restarting it again is harmless.
+      const reply = await mailbox.send({ kind: 'stats' }).catch(() => undefined);
+      if (reply?.kind !== 'stats' || reply.fingerprint !== fingerprint) await mailbox.restart();
     }
   }
 

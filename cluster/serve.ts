@@ -506,13 +506,13 @@ export class ServeNode {
         throw new ReloadFailedError(`the new limits could not be stored (${err instanceof Error ? err.message : String(err)}); the rules that were active stay active`, { cause: err });
       }
       commitPendingRules(file);
-      await engine.adopt(compiled.config);
       const ingest = new Ingest(compiled, aheadBound(this.config));
       ingest.watermark = this.ingest.watermark;
       this.compiled = compiled;
       this.ingest = ingest;
       this.rules = rulesInfo(file, compiled, text);
       stream.use(engine, ingest);
+      await engine.adopt(compiled.config);
     });
     this.swapping = swap.catch(() => undefined);
     try {
