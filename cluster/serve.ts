@@ -23,7 +23,7 @@ import { InvalidRulesError, RefusedError, ReloadFailedError, formatDiagnostic } 
 import { parseChannelSpecs } from '../core/channel-settings.js';
 import type { RulesConfig } from '../core/rules-config.js';
 import type { Reject } from '../core/usage-record.js';
-import { LmdbStore } from '../workers/store.js';
+import { LmdbStore, packRules } from '../workers/store.js';
 import { DataFolderLock, startHolding } from '../workers/data-folder-lock.js';
 import { loadRules } from './rules-file.js';
 import { otherRulesError } from './data-folder.js';
@@ -487,6 +487,8 @@ export class ServeNode {
     const file = this.config.rules;
     const stream = this.stream!;
     const fingerprint = rulesFingerprint(compiled.config);
+    // Before records wait: packing a million per-key limits takes most of a second.
+    const packed = packRules(compiled.config);
     const swap = stream.pause(async () => {
       const engine = this.engine!;
       writePendingRules(file, text);
@@ -494,7 +496,7 @@ export class ServeNode {
         const rows = await engine.relimit(changes, compiled.config);
         const store = new LmdbStore(this.config.data);
         try {
-          await store.putRows(rows, fingerprint, compiled.config);
+          await store.putRows(rows, fingerprint, packed);
         } finally {
           await store.close();
         }

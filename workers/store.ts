@@ -65,6 +65,13 @@ export interface ShardStore {
 
 type Key = Array<string | number>;
 
+/** Rules as the store keeps them beside the fingerprint (see setFingerprint). */
+export interface PackedRules { readonly bytes: Buffer }
+
+export function packRules (rules: RulesConfig): PackedRules {
+  return { bytes: disk.pack(rules) };
+}
+
 /**
  * For a thread that owns an LmdbStore: when a commit fails, lmdb-js also rejects promises of
  * its own that nobody awaits (the same "Commit failed" error); unhandled, each would end the
@@ -261,17 +268,17 @@ export class LmdbStore implements ShardStore {
   /**
    * Rows changed by new per-key limits (a limits-only reload, EmbeddedEngine.relimit) and the
    * new rules' fingerprint and rules, in one transaction: the folder holds the old rules' state
-   * or the new. The rows' keys stay where they are.
+   * or the new. The rows' keys stay where they are. `rules`: packed with packRules, which a
+   * caller can do before it stops anything (a million per-key limits take a while).
    */
-  async putRows (rows: readonly StoredRow[], fingerprint: string, rules: RulesConfig): Promise<void> {
+  async putRows (rows: readonly StoredRow[], fingerprint: string, packed: PackedRules): Promise<void> {
     const puts: Array<[Key, Buffer]> = rows.map(({ shard, keyer, row }) => [['row', shard, keyer, row.key], encodeRow(row)]);
     const fp = disk.pack(fingerprint);
-    const packed = disk.pack(rules);
     try {
       await this.db.transaction(() => {
         for (const [key, value] of puts) this.db.putSync(key, value);
         this.db.putSync(['fingerprint'], fp);
-        this.db.putSync(['rules'], packed);
+        this.db.putSync(['rules'], packed.bytes);
       });
     } catch (err) {
       throw await commitCause(err);
