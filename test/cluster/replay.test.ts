@@ -208,8 +208,10 @@ async function killAndResume (dir: string, input: string, tag: string, attempts:
   const cleanAlerts = alerts(`${tag}-clean`);
   assert.ok(cleanAlerts.length > 100);
   const killedAlerts = alerts(`${tag}-killed`);
-  // A rare failure (once, under load: one alert's record and ts read from the wrong bytes) is
-  // kept for inspection: the folders and files of both runs, which the suite would remove.
+  // A failure is kept for inspection: the folders and files of both runs, which the suite would
+  // remove. (The one failure seen, once under load, one alert's record and ts read from the wrong
+  // bytes, was msgpackr-extract's process-wide table rewritten by a starting thread:
+  // workers/msgpack-js-strings.ts.)
   if (JSON.stringify(killedAlerts) !== JSON.stringify(cleanAlerts)) {
     const kept = join(tmpdir(), `vigil-replay-failure-${tag}-${Date.now()}`);
     cpSync(dir, kept, { recursive: true });
