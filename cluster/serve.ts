@@ -430,9 +430,10 @@ export class ServeNode {
     if (changes !== undefined) {
       await this.relimitNow(changes, compiled, text, from);
       let keys = 0;
-      for (const changed of changes.values()) keys += changed.size;
+      for (const changed of changes.keys.values()) keys += changed.size;
+      const rules = new Set([...changes.keys.keys(), ...changes.rules.keys()]).size;
       this.metrics.reloaded();
-      this.log({ reloaded: fingerprint, restarted: false, limits_changed: { rules: changes.size, keys } });
+      this.log({ reloaded: fingerprint, restarted: false, limits_changed: { rules, keys } });
       return result;
     }
     const swap = stream.pause(async () => {

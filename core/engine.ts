@@ -956,17 +956,25 @@ export class Engine {
   }
 
   /**
-   * Takes new per-key limits (a reload that changes nothing else, core/limits-change.ts): the
-   * rules' `limits` become the new ones, and each window a changed key has open takes the limit
-   * it would have opened with under them (adaptive limits too). Keys without state take the new
-   * limit when their next window opens. Returns the rows changed, for the store; they are not
-   * reported again by takeChanges.
+   * Takes new limits (a reload that changes nothing else, core/limits-change.ts): the rules'
+   * per-key `limits` become the new ones, and each window a changed key has open takes the limit
+   * it would have opened with under them (adaptive limits too); a rule's new constant `limit` and
+   * its `warning` count from the next record, as no window keeps them. Keys without state take
+   * the new limit when their next window opens. Returns the rows changed, for the store; they
+   * are not reported again by takeChanges.
    */
   relimit (changes: LimitChanges): Array<{ keyer: number, row: Row }> {
     const touched = new Map<number, Set<string>>();
     for (const counter of this.compiled.counters) {
       for (const rule of counter.rules) {
-        const changed = changes.get(rule.id);
+        const threshold = changes.rules.get(rule.id);
+        if (threshold !== undefined) {
+          const r = rule as { limit: number | undefined, warning: CompiledRule['warning'], constantLimit: number | undefined };
+          r.limit = threshold.limit;
+          r.warning = rule.severity === 'critical' ? threshold.warning : undefined;
+          if (rule.constantLimit !== undefined) r.constantLimit = threshold.limit ?? Infinity;
+        }
+        const changed = changes.keys.get(rule.id);
         if (changed === undefined) continue;
         const limits = new Map(rule.limits);
         for (const [key, limit] of changed) {
@@ -986,16 +994,16 @@ export class Engine {
         if (id === undefined) continue;
         const row = this.rowOf(k, id);
         for (const counter of this.compiled.keyers[k]!.counters) {
-          if (!counter.varyingLimits || !counter.rules.some((r) => changes.get(r.id)?.has(key) === true)) continue;
+          if (!counter.varyingLimits || !counter.rules.some((r) => changes.keys.get(r.id)?.has(key) === true)) continue;
           const cell = row.cells[counter.slot];
           if (cell === undefined) continue;
           if (counter.window.kind === 'calendar') {
             const c = cell as CalendarCell;
-            for (const w of c.windows) w.limits = counter.rules.map((r, j) => changes.get(r.id)?.has(key) === true ? this.baseLimit(r, key, c, counter, w.start) : w.limits?.[j] ?? this.baseLimit(r, key, c, counter, w.start));
+            for (const w of c.windows) w.limits = counter.rules.map((r, j) => changes.keys.get(r.id)?.has(key) === true ? this.baseLimit(r, key, c, counter, w.start) : w.limits?.[j] ?? this.baseLimit(r, key, c, counter, w.start));
           } else if (Array.isArray((cell as { limits?: unknown }).limits)) {
             // A sliding state or a risk cell: its limits are fixed when it opens, from `limits` alone.
             const st = cell as { limits: number[] };
-            st.limits = counter.rules.map((r, j) => changes.get(r.id)?.has(key) === true ? this.baseLimit(r, key, undefined, counter, 0) : st.limits[j]!);
+            st.limits = counter.rules.map((r, j) => changes.keys.get(r.id)?.has(key) === true ? this.baseLimit(r, key, undefined, counter, 0) : st.limits[j]!);
           }
         }
         rows.push({ keyer: k, row });

@@ -537,10 +537,11 @@ node('a node started again with an edited rules file migrates the counters as a 
 
 // A credit-limit update (only per-key limits change) used to restart every actor, which took
 // 1.7 restarts' time with a million keys, records waiting. It is applied in place now.
-node('a reload that changes only per-key limits is applied in place: the changed key takes its new limit, the others keep theirs, and a SIGKILL after it loses nothing', async ({ dir }) => {
+node('a reload that changes only limits is applied in place: the changed key takes its new limit, the others keep theirs, a rule\'s own limit counts from the next record, and a SIGKILL after it loses nothing', async ({ dir }) => {
   const rulesFile = join(dir, 'credit-rules.yaml');
   const limitsFile = join(dir, 'credit-limits.csv');
-  const rulesText = 'version: 1\nrules:\n  - { id: spend, by: account, measure: sum(cost), window: day, limit: 100, limits_file: credit-limits.csv }\n';
+  const rulesWith = (callsLimit: number): string => `version: 1\nrules:\n  - { id: spend, by: account, measure: sum(cost), window: day, limit: 100, limits_file: credit-limits.csv }\n  - { id: calls, by: account, measure: count, window: day, limit: ${callsLimit} }\n`;
+  const rulesText = rulesWith(100);
   writeFileSync(rulesFile, rulesText);
   writeFileSync(limitsFile, 'key,limit\nacct-5,10\nacct-6,10\nacct-7,10\n');
   const config = join(dir, 'credit.yaml');
@@ -565,18 +566,25 @@ node('a reload that changes only per-key limits is applied in place: the changed
     assert.equal(await reading(first.port, 'acct-7'), [4, 100]);
     const after = [cdr('c6', 5, 'acct-5', 4), cdr('c7', 6, 'acct-6', 1), cdr('c8', 7, 'acct-8', 4), cdr('c9', 8, 'acct-7', 10)];
     assert.equal((await http(first.port, 'POST', '/v1/records', after.join('\n'))).json.accepted, 4);
-    const alerts = readFileSync(join(dir, 'alerts-credit.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { key: string, value: number, limit: number, record: string });
-    assert.equal(alerts.map((a) => [a.key, a.value, a.limit, a.record]), [['acct-5', 12, 9, 'c6'], ['acct-8', 4, 3, 'c8']]);
+    const alerts = (): unknown[] => readFileSync(join(dir, 'alerts-credit.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { rule: string, key: string, value: number, limit: number, record: string }).map((a) => [a.rule, a.key, a.value, a.limit, a.record]);
+    assert.equal(alerts(), [['spend', 'acct-5', 12, 9, 'c6'], ['spend', 'acct-8', 4, 3, 'c8']]);
+    // A rule's own limit (the same for every key) lowered under what acct-5 counted today: in place too.
+    const lowered = await http(first.port, 'PUT', '/v1/rules', rulesWith(3));
+    assert.is(lowered.status, 200, lowered.text);
+    assert.equal((await http(first.port, 'POST', '/v1/records', cdr('c10', 9, 'acct-5', 0))).json.accepted, 1);
+    assert.equal(alerts().slice(2), [['calls', 'acct-5', 4, 3, 'c10']]);
   } finally {
     killed = await stop(first, 'SIGKILL');
   }
   assert.is(killed.signal, 'SIGKILL');
-  const logged = first.stderr().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).find((e) => e.reloaded !== undefined);
-  assert.equal([logged?.restarted, logged?.limits_changed], [false, { rules: 1, keys: 3 }], first.stderr());
-  assert.is(readFileSync(rulesFile, 'utf8'), rulesText);
+  const logged = first.stderr().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.reloaded !== undefined);
+  assert.equal(logged.map((e) => [e.restarted, e.limits_changed]), [[false, { rules: 1, keys: 3 }], [false, { rules: 1, keys: 0 }]], first.stderr());
+  assert.is(readFileSync(rulesFile, 'utf8'), rulesWith(3));
   const second = await serve(config);
   try {
     assert.equal(await reading(second.port, 'acct-5'), [12, 9], 'the folder holds the new limit with the spend');
+    const calls = await http(second.port, 'GET', `/v1/counters/calls/acct-5?at=${t}`);
+    assert.equal([calls.json.value, calls.json.limit], [4, 3]);
     assert.equal(await reading(second.port, 'acct-6'), [9, 10]);
     assert.equal(await reading(second.port, 'acct-7'), [14, 100]);
   } finally {

@@ -32,7 +32,7 @@ function config (limits: (rule: string) => ReadonlyMap<string, number>): RulesCo
 
 const before = config((r) => new Map(ACCOUNTS.slice(0, 20).map((a, i) => [a, r === 'burst' ? 4 + (i % 5) : 20 + i * 3])));
 // a3 raised, a5 lowered, a7 removed (back to the rule's limit), a30 added, in every rule but calls.
-const after = config((r) => {
+const afterKeys = config((r) => {
   const m = new Map(before.rules.find((x) => x.id === r)!.limits);
   m.set('a3', (m.get('a3') ?? 0) * 4);
   m.set('a5', 1);
@@ -40,6 +40,8 @@ const after = config((r) => {
   m.set('a30', r === 'burst' ? 2 : 3);
   return m;
 });
+// And calls' limit lowered under what some keys have counted today, and a warning on credit.
+const after = rules(afterKeys.rules.map((r) => r.id === 'calls' ? { ...r, limit: 8 } : r.id === 'credit' ? { ...r, warning: { kind: 'share', value: 0.5 } } : r));
 
 function traffic (seed: number, from: number, hours: number): UsageRecord[] {
   const rnd = mulberry32(seed);
@@ -59,18 +61,22 @@ function feed (engine: Engine, records: readonly UsageRecord[]): string[] {
   return alerts.map((a) => JSON.stringify({ ...a, detectedAt: 0 }));
 }
 
-test('limitsOnlyChange gives the changed keys per rule, and nothing for any other change', () => {
+test('limitsOnlyChange gives the changed keys per rule, a constant limit and a warning, and nothing for any other change', () => {
   const changes = limitsOnlyChange(before, after)!;
   assert.ok(changes !== undefined);
-  assert.equal([...changes.keys()], ['credit', 'surge', 'burst']);
-  assert.equal([...changes.get('credit')!], [['a3', 116], ['a5', 1], ['a30', 3], ['a7', undefined]]);
-  assert.is(limitsOnlyChange(before, before)?.size, 0, 'the same rules: no change');
-  const otherLimit = rules(before.rules.map((r) => r.id === 'calls' ? { ...r, limit: 26 } : r));
-  assert.is(limitsOnlyChange(before, otherLimit), undefined, 'a rule limit is more than per-key limits');
-  const emptied = rules(before.rules.map((r) => r.id === 'credit' ? { ...r, limits: new Map() } : r));
-  assert.is(limitsOnlyChange(before, emptied), undefined, 'limits emptied: the counter keeps its limits otherwise');
-  const first = rules(before.rules.map((r) => r.id === 'calls' ? { ...r, limits: new Map([['a1', 3]]) } : r));
-  assert.is(limitsOnlyChange(before, first), undefined, 'first per-key limits of a rule');
+  assert.equal([...changes.keys.keys()], ['credit', 'surge', 'burst']);
+  assert.equal([...changes.keys.get('credit')!], [['a3', 116], ['a5', 1], ['a30', 3], ['a7', undefined]]);
+  assert.equal([...changes.rules], [['credit', { limit: 60, warning: { kind: 'share', value: 0.5 } }], ['calls', { limit: 8, warning: undefined }]]);
+  const same = limitsOnlyChange(before, before)!;
+  assert.equal([same.keys.size, same.rules.size], [0, 0], 'the same rules: no change');
+  const withRule = (id: string, over: Partial<RuleConfig>): RulesConfig => rules(before.rules.map((r) => r.id === id ? { ...r, ...over } : r));
+  assert.equal([...limitsOnlyChange(before, withRule('calls', { limit: 12 }))!.rules], [['calls', { limit: 12, warning: undefined }]], 'a constant limit');
+  const warned = limitsOnlyChange(before, withRule('credit', { warning: { kind: 'share', value: 0.5 } }))!;
+  assert.equal([...warned.rules], [['credit', { limit: 60, warning: { kind: 'share', value: 0.5 } }]], 'a warning, on any rule');
+  assert.is(limitsOnlyChange(before, withRule('credit', { limit: 61 })), undefined, 'the limit of a rule with per-key limits: windows keep it');
+  assert.is(limitsOnlyChange(before, withRule('calls', { minCount: 2 })), undefined, 'anything else');
+  assert.is(limitsOnlyChange(before, withRule('credit', { limits: new Map() })), undefined, 'limits emptied: the counter keeps its limits otherwise');
+  assert.is(limitsOnlyChange(before, withRule('calls', { limits: new Map([['a1', 3]]) })), undefined, 'first per-key limits of a rule');
 });
 
 test('in place and by migration, the engines then raise the same alerts and read the same', () => {
@@ -116,7 +122,10 @@ test('windows opened after the change take the new limits', () => {
   const engine = new Engine(compileRules(before), () => 0);
   engine.relimit(limitsOnlyChange(before, after)!);
   const fresh: CompiledRules = compileRules(after);
-  for (const [i, r] of engine.compiled.rules.entries()) assert.equal([...r.limits].sort(), [...fresh.rules[i]!.limits].sort(), r.id);
+  for (const [i, r] of engine.compiled.rules.entries()) {
+    const f = fresh.rules[i]!;
+    assert.equal([[...r.limits].sort(), r.limit, r.constantLimit, r.warning], [[...f.limits].sort(), f.limit, f.constantLimit, f.warning], r.id);
+  }
 });
 
 test.run();
