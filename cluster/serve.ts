@@ -23,7 +23,7 @@ import { InvalidRulesError, RefusedError, ReloadFailedError, formatDiagnostic } 
 import { parseChannelSpecs } from '../core/channel-settings.js';
 import type { RulesConfig } from '../core/rules-config.js';
 import type { Reject } from '../core/usage-record.js';
-import { LmdbStore, packRules } from '../workers/store.js';
+import { LmdbStore } from '../workers/store.js';
 import { DataFolderLock, startHolding } from '../workers/data-folder-lock.js';
 import { loadRules } from './rules-file.js';
 import { otherRulesError } from './data-folder.js';
@@ -429,14 +429,9 @@ export class ServeNode {
     const changes = limitsOnlyChange(from.config, compiled.config);
     if (changes !== undefined) {
       await this.relimitNow(changes, compiled, text, from);
-      let keys = 0;
-      for (const changed of changes.keys.values()) keys += changed.size;
-      const rules = new Set([...changes.keys.keys(), ...changes.rules.keys()]).size;
-      this.metrics.reloaded();
-      this.log({ reloaded: fingerprint, restarted: false, limits_changed: { rules, keys } });
       return result;
     }
-    const swap = stream.pause(async () => {
+    await this.swap(async () => {
       await this.engine!.close();
       writePendingRules(file, text);
       try {
@@ -454,23 +449,13 @@ export class ServeNode {
         throw new ReloadFailedError(`the counters could not be migrated to the new rules (${err instanceof Error ? err.message : String(err)}); the rules that were active stay active`, { cause: err });
       }
       commitPendingRules(file);
-      const ingest = new Ingest(compiled, aheadBound(this.config));
-      ingest.watermark = this.ingest.watermark;
       this.engine = this.makeEngine(compiled);
-      this.compiled = compiled;
-      this.ingest = ingest;
-      this.rules = rulesInfo(file, compiled, text);
+      const ingest = this.takeRules(compiled, text);
       // Channels and each rule's `notify` may have changed; the outbox stays where it is.
       await this.notifications?.close();
       this.notifications = await this.openNotifications(compiled);
       stream.use(this.engine, ingest);
     });
-    this.swapping = swap.catch(() => undefined);
-    try {
-      await swap;
-    } finally {
-      this.swapping = undefined;
-    }
     this.metrics.reloaded();
     this.log({ reloaded: fingerprint, restarted: true, epoch: stream.checkpointed, kept_counters: plan.kept, dropped_counters: plan.dropped });
     return result;
@@ -488,16 +473,14 @@ export class ServeNode {
     const file = this.config.rules;
     const stream = this.stream!;
     const fingerprint = rulesFingerprint(compiled.config);
-    // Before records wait: packing a million per-key limits takes most of a second.
-    const packed = packRules(compiled.config);
-    const swap = stream.pause(async () => {
+    await this.swap(async () => {
       const engine = this.engine!;
       writePendingRules(file, text);
       try {
         const rows = await engine.relimit(changes, compiled.config);
         const store = new LmdbStore(this.config.data);
         try {
-          await store.putRows(rows, fingerprint, packed);
+          await store.putRows(rows, fingerprint, compiled.config);
         } finally {
           await store.close();
         }
@@ -509,20 +492,35 @@ export class ServeNode {
         throw new ReloadFailedError(`the new limits could not be stored (${err instanceof Error ? err.message : String(err)}); the rules that were active stay active`, { cause: err });
       }
       commitPendingRules(file);
-      const ingest = new Ingest(compiled, aheadBound(this.config));
-      ingest.watermark = this.ingest.watermark;
-      this.compiled = compiled;
-      this.ingest = ingest;
-      this.rules = rulesInfo(file, compiled, text);
-      stream.use(engine, ingest);
+      stream.use(engine, this.takeRules(compiled, text));
       await engine.adopt(compiled.config);
     });
+    let keys = 0;
+    for (const changed of changes.keys.values()) keys += changed.size;
+    const rules = new Set([...changes.keys.keys(), ...changes.rules.keys()]).size;
+    this.metrics.reloaded();
+    this.log({ reloaded: fingerprint, restarted: false, limits_changed: { rules, keys } });
+  }
+
+  /** Runs a reload's `task` between two epochs (records wait); counter reads wait for it too. */
+  private async swap (task: () => Promise<void>): Promise<void> {
+    const swap = this.stream!.pause(task);
     this.swapping = swap.catch(() => undefined);
     try {
       await swap;
     } finally {
       this.swapping = undefined;
     }
+  }
+
+  /** Makes `compiled` the node's rules; resolves with the ingest for them, which goes on from the watermark. */
+  private takeRules (compiled: CompiledRules, text: string): Ingest {
+    const ingest = new Ingest(compiled, aheadBound(this.config));
+    ingest.watermark = this.ingest.watermark;
+    this.compiled = compiled;
+    this.ingest = ingest;
+    this.rules = rulesInfo(this.config.rules, compiled, text);
+    return ingest;
   }
 
   /**

@@ -65,11 +65,19 @@ export interface ShardStore {
 
 type Key = Array<string | number>;
 
-/** Rules as the store keeps them beside the fingerprint (see setFingerprint). */
-export interface PackedRules { readonly bytes: Buffer }
-
-export function packRules (rules: RulesConfig): PackedRules {
-  return { bytes: disk.pack(rules) };
+/**
+ * An actor's claim on its store at open: a new store, or one written before the rules were kept
+ * beside the fingerprint, gets `fingerprint` and `config` (so a node started on it with other
+ * rules can migrate the counters: cluster/store-migration.ts). Resolves with the fingerprint of
+ * other rules the store holds counters of, which the actor refuses, or undefined.
+ */
+export async function claimStore (store: ShardStore, fingerprint: string, config: RulesConfig): Promise<string | undefined> {
+  const written = store.fingerprint();
+  if (written === undefined || (written === fingerprint && !store.hasRules())) {
+    await store.setFingerprint(fingerprint, config);
+    return undefined;
+  }
+  return written === fingerprint ? undefined : written;
 }
 
 /**
@@ -268,17 +276,17 @@ export class LmdbStore implements ShardStore {
   /**
    * Rows changed by new per-key limits (a limits-only reload, EmbeddedEngine.relimit) and the
    * new rules' fingerprint and rules, in one transaction: the folder holds the old rules' state
-   * or the new. The rows' keys stay where they are. `rules`: packed with packRules, which a
-   * caller can do before it stops anything (a million per-key limits take a while).
+   * or the new. The rows' keys stay where they are.
    */
-  async putRows (rows: readonly StoredRow[], fingerprint: string, packed: PackedRules): Promise<void> {
+  async putRows (rows: readonly StoredRow[], fingerprint: string, rules: RulesConfig): Promise<void> {
     const puts: Array<[Key, Buffer]> = rows.map(({ shard, keyer, row }) => [['row', shard, keyer, row.key], encodeRow(row)]);
     const fp = disk.pack(fingerprint);
+    const packed = disk.pack(rules);
     try {
       await this.db.transaction(() => {
         for (const [key, value] of puts) this.db.putSync(key, value);
         this.db.putSync(['fingerprint'], fp);
-        this.db.putSync(['rules'], packed.bytes);
+        this.db.putSync(['rules'], packed);
       });
     } catch (err) {
       throw await commitCause(err);
