@@ -15,7 +15,7 @@ import type { UsageRecord } from '../../core/usage-record.js';
 import { compileRules, type CompiledRules } from '../../core/compile.js';
 import { Engine, type ShardScope } from '../../core/engine.js';
 import { EngineError, StoreFailedError, assertNever, toErrorData } from '../../core/errors.js';
-import type { Commit, Failure, OutboxEntry, ShardStore } from '../store.js';
+import { claimStore, type Commit, type Failure, type OutboxEntry, type ShardStore } from '../store.js';
 import { wire } from '../codec.js';
 import { GroupCommit } from '../group-commit.js';
 import type { LaneActorData, LaneMsg, LaneReply, ShardBatch, StreamMessage } from './protocol.js';
@@ -52,12 +52,8 @@ export class LaneActor {
 
   /** Opens an actor on its store, refusing a store written with other rules. */
   static async open (data: LaneActorData, store: ShardStore, clock: () => number = Date.now): Promise<LaneActor> {
-    const written = store.fingerprint();
-    if (written === undefined || (written === data.fingerprint && !store.hasRules())) {
-      // The rules are kept beside the fingerprint, so the node started with other rules can
-      // migrate the counters (cluster/store-migration.ts); a folder from before gets them now.
-      await store.setFingerprint(data.fingerprint, data.config);
-    } else if (written !== data.fingerprint) {
+    const written = await claimStore(store, data.fingerprint, data.config);
+    if (written !== undefined) {
       // The node migrates its lanes before they open; what is left is a folder written before
       // the rules were kept beside the counters.
       throw new EngineError('VIGIL_STORE_CORRUPT', `the node's data folder holds counters of other rules (fingerprint ${written}, these rules ${data.fingerprint}) and not the rules themselves (it was written by an older Vigil), so they cannot be migrated: start it once with the rules it was written with, then with the new ones; or use another data folder`);

@@ -17,7 +17,7 @@ import { compileRules, type CompiledRules } from '../../core/compile.js';
 import { Engine, type ShardScope } from '../../core/engine.js';
 import { EngineError, StoreFailedError, assertNever, toErrorData } from '../../core/errors.js';
 import type { BatchPayload, ShardActorData, ShardMsg, ShardReply } from '../protocol.js';
-import type { Commit, EpochOutput, Failure, OutboxEntry, ShardStore, StoredRow } from '../store.js';
+import { claimStore, type Commit, type EpochOutput, type Failure, type OutboxEntry, type ShardStore, type StoredRow } from '../store.js';
 import { wire } from '../codec.js';
 import { GroupCommit } from '../group-commit.js';
 import type { LimitChanges } from '../../core/limits-change.js';
@@ -58,12 +58,8 @@ export class ShardActor {
 
   /** Opens an actor on its store, refusing a store written with other rules. */
   static async open (data: ShardActorData, store: ShardStore, clock: () => number = Date.now): Promise<ShardActor> {
-    const written = store.fingerprint();
-    if (written === undefined || (written === data.fingerprint && !store.hasRules())) {
-      // The rules are kept beside the fingerprint, so that a node started on the folder with an
-      // edited rules file can migrate the counters (cluster/store-migration.ts); a folder from before gets them now.
-      await store.setFingerprint(data.fingerprint, data.config);
-    } else if (written !== data.fingerprint) {
+    const written = await claimStore(store, data.fingerprint, data.config);
+    if (written !== undefined) {
       throw new EngineError('VIGIL_STORE_CORRUPT', `the data folder holds counters of other rules (fingerprint ${written}, these rules ${data.fingerprint}); use another --data folder, or the rules it was written with`);
     }
     const actor = new ShardActor(data, store, clock);
