@@ -27,7 +27,7 @@ import { parseCursor } from './alert-history.js';
 import { refuseBeforeNewest } from './risk-view.js';
 import { METRICS_CONTENT_TYPE } from './metrics.js';
 import { BODIES_AT_ONCE, Gate, MAX_BODY_BYTES, decodeBody, parseBody, readBody, tooLarge } from './http-body.js';
-import { LATIN1_HINT, nonUtf8Lines, notUtf8Where } from './utf8-text.js';
+import { LATIN1_HINT, firstNonUtf8Line, nonUtf8Lines, notUtf8Where } from './utf8-text.js';
 
 export { MAX_BODY_BYTES, parseBody, type ParsedBody } from './http-body.js';
 
@@ -433,8 +433,8 @@ class Handlers {
     this.writer(req);
     this.unavailable();
     const body = await this.body(req);
-    const [line, bad] = nonUtf8Lines(body).entries().next().value ?? [];
-    if (bad !== undefined) throw new HttpError(400, `the rules are not UTF-8 text: ${notUtf8Where(bad, line)}; nothing was changed (${LATIN1_HINT})`);
+    const notText = firstNonUtf8Line(body);
+    if (notText !== undefined) throw new HttpError(400, `the rules are not UTF-8 text: ${notUtf8Where(notText.bad, notText.line)}; nothing was changed (${LATIN1_HINT})`);
     const text = body.toString('utf8');
     try {
       return await this.deps.rules.reload(text);

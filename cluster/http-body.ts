@@ -67,6 +67,7 @@ export function parseBody (text: string, source: string, notUtf8: ReadonlyMap<nu
   if (first === null) return { ok: false, error: `the body is empty; ${BODY_SHAPE}` };
   if (first[0] === '[') {
     const [line, bad] = notUtf8.entries().next().value ?? [];
+    // The whole array is one JSON text: the first line that is not UTF-8 refuses it.
     if (bad !== undefined) return { ok: false, error: `the body is not UTF-8 text: ${notUtf8Where(bad, line)}; JSON is UTF-8 (${LATIN1_HINT})` };
     let values: unknown;
     try {

@@ -73,6 +73,12 @@ export function nonUtf8Lines (bytes: Uint8Array): Map<number, NotUtf8> {
   return bad;
 }
 
+/** The first line of `bytes` that is not UTF-8 (numbered from 1), with where in it; undefined when all of it is UTF-8. */
+export function firstNonUtf8Line (bytes: Uint8Array): { line: number, bad: NotUtf8 } | undefined {
+  const first = nonUtf8Lines(bytes).entries().next().value;
+  return first === undefined ? undefined : { line: first[0], bad: first[1] };
+}
+
 /** A text file with bytes that are not UTF-8; the message says where, from the file's name on. */
 export class NotUtf8FileError extends Error {
   readonly file: string;
@@ -89,8 +95,7 @@ export class NotUtf8FileError extends Error {
 /** A file's text, refused (NotUtf8FileError) when its bytes are not UTF-8 rather than read with U+FFFD in their place. */
 export function readUtf8File (path: string): string {
   const bytes = readFileSync(path);
-  const bad = nonUtf8Lines(bytes);
-  const first = bad.entries().next().value;
-  if (first !== undefined) throw new NotUtf8FileError(path, first[0], first[1]);
+  const first = firstNonUtf8Line(bytes);
+  if (first !== undefined) throw new NotUtf8FileError(path, first.line, first.bad);
   return bytes.toString('utf8');
 }
